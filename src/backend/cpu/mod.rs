@@ -1,0 +1,265 @@
+//! The CPU backend: pure Rust, multi-threaded with rayon, GEMM from the `gemm` crate.
+//!
+//! One module per op family. Each keeps a naive, obviously-correct `reference` beside any
+//! fast path, and its tests check the fast path against the reference.
+
+pub mod batch_norm;
+pub mod conv2d;
+pub mod dropout;
+pub mod elementwise;
+pub mod layout;
+pub mod loss;
+pub mod matmul;
+pub mod normalize;
+pub mod pool;
+
+use super::{Backend, BinaryOp, Conv2dGeometry, MatmulGeometry, Pool2dGeometry, Rows};
+use crate::error::{Error, Result};
+use crate::tensor::{CpuStorage, DType, Storage};
+use half::{bf16, f16};
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuBackend;
+
+fn f32s<'a>(x: &'a Storage, op: &'static str) -> Result<&'a [f32]> {
+    match x {
+        Storage::Cpu(CpuStorage::F32(v)) => Ok(v),
+        #[allow(unreachable_patterns)]
+        Storage::Cpu(other) => Err(Error::DTypeMismatch { op, expected: DType::F32, got: other.dtype() }),
+        #[allow(unreachable_patterns)]
+        _ => Err(Error::Backend { op, device: "cpu".into(), msg: "storage lives on another device".into() }),
+    }
+}
+
+fn wrap(v: Vec<f32>) -> Storage {
+    Storage::Cpu(CpuStorage::F32(v))
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> String {
+        "cpu".into()
+    }
+
+    fn upload(&self, data: Vec<f32>) -> Result<Storage> {
+        Ok(wrap(data))
+    }
+
+    fn download(&self, x: &Storage) -> Result<Vec<f32>> {
+        match x {
+            Storage::Cpu(CpuStorage::F32(v)) => Ok(v.clone()),
+            Storage::Cpu(CpuStorage::BF16(v)) => Ok(v.iter().map(|h| h.to_f32()).collect()),
+            Storage::Cpu(CpuStorage::F16(v)) => Ok(v.iter().map(|h| h.to_f32()).collect()),
+        }
+    }
+
+    fn zeros(&self, len: usize) -> Result<Storage> {
+        Ok(wrap(vec![0.0; len]))
+    }
+
+    fn cast(&self, x: &Storage, dtype: DType) -> Result<Storage> {
+        let v = self.download(x)?;
+        Ok(Storage::Cpu(match dtype {
+            DType::F32 => CpuStorage::F32(v),
+            DType::BF16 => CpuStorage::BF16(v.iter().map(|&f| bf16::from_f32(f)).collect()),
+            DType::F16 => CpuStorage::F16(v.iter().map(|&f| f16::from_f32(f)).collect()),
+        }))
+    }
+
+    fn binary(&self, op: BinaryOp, a: &Storage, b: &Storage) -> Result<Storage> {
+        Ok(wrap(elementwise::binary(op, f32s(a, "binary")?, f32s(b, "binary")?)))
+    }
+
+    fn affine(&self, x: &Storage, mul: f32, add: f32) -> Result<Storage> {
+        Ok(wrap(elementwise::affine(f32s(x, "affine")?, mul, add)))
+    }
+
+    fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage> {
+        Ok(wrap(elementwise::add_scaled(f32s(a, "add_scaled")?, f32s(b, "add_scaled")?, alpha)))
+    }
+
+    fn relu(&self, x: &Storage) -> Result<Storage> {
+        Ok(wrap(elementwise::relu(f32s(x, "relu")?)))
+    }
+
+    fn relu_backward(&self, dy: &Storage, y: &Storage) -> Result<Storage> {
+        Ok(wrap(elementwise::relu_backward(f32s(dy, "relu_backward")?, f32s(y, "relu_backward")?)))
+    }
+
+    fn add_bias(&self, x: &Storage, bias: &Storage, shape: Rows) -> Result<Storage> {
+        Ok(wrap(elementwise::add_bias(f32s(x, "add_bias")?, f32s(bias, "add_bias")?, shape)))
+    }
+
+    fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {
+        Ok(wrap(elementwise::sum_rows(f32s(x, "sum_rows")?, shape)))
+    }
+
+    fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {
+        Ok(wrap(elementwise::broadcast_rows(f32s(x, "broadcast_rows")?, shape)))
+    }
+
+    fn matmul(&self, a: &Storage, b: &Storage, g: &MatmulGeometry) -> Result<Storage> {
+        Ok(wrap(matmul::matmul(f32s(a, "matmul")?, f32s(b, "matmul")?, g)))
+    }
+
+    fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
+        Ok(wrap(conv2d::forward(f32s(x, "conv2d")?, f32s(w, "conv2d")?, g)))
+    }
+
+    fn conv2d_input_grad(&self, dy: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
+        let op = "conv2d_input_grad";
+        Ok(wrap(conv2d::input_grad(f32s(dy, op)?, f32s(w, op)?, g)))
+    }
+
+    fn conv2d_weight_grad(&self, x: &Storage, dy: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
+        let op = "conv2d_weight_grad";
+        Ok(wrap(conv2d::weight_grad(f32s(x, op)?, f32s(dy, op)?, g)))
+    }
+
+    fn batch_norm_stats(&self, x: &Storage, shape: Rows) -> Result<(Storage, Storage)> {
+        let (mean, var) = batch_norm::stats(f32s(x, "batch_norm_stats")?, shape);
+        Ok((wrap(mean), wrap(var)))
+    }
+
+    fn batch_norm(
+        &self,
+        x: &Storage,
+        mean: &Storage,
+        var: &Storage,
+        beta: &Storage,
+        shape: Rows,
+        eps: f32,
+    ) -> Result<Storage> {
+        let op = "batch_norm";
+        Ok(wrap(batch_norm::forward(f32s(x, op)?, f32s(mean, op)?, f32s(var, op)?, f32s(beta, op)?, shape, eps)))
+    }
+
+    fn batch_norm_backward(
+        &self,
+        dy: &Storage,
+        x: &Storage,
+        mean: &Storage,
+        var: &Storage,
+        shape: Rows,
+        eps: f32,
+    ) -> Result<(Storage, Storage)> {
+        let op = "batch_norm_backward";
+        let (dx, dbeta) =
+            batch_norm::backward(f32s(dy, op)?, f32s(x, op)?, f32s(mean, op)?, f32s(var, op)?, shape, eps);
+        Ok((wrap(dx), wrap(dbeta)))
+    }
+
+    fn max_pool2d(&self, x: &Storage, g: &Pool2dGeometry) -> Result<Storage> {
+        Ok(wrap(pool::max_pool2d(f32s(x, "max_pool2d")?, g)))
+    }
+
+    fn max_pool2d_backward(&self, dy: &Storage, x: &Storage, g: &Pool2dGeometry) -> Result<Storage> {
+        let op = "max_pool2d_backward";
+        Ok(wrap(pool::max_pool2d_backward(f32s(dy, op)?, f32s(x, op)?, g)))
+    }
+
+    fn global_avg_pool(&self, x: &Storage, batch: usize, hw: usize, channels: usize) -> Result<Storage> {
+        Ok(wrap(pool::global_avg_pool(f32s(x, "global_avg_pool")?, batch, hw, channels)))
+    }
+
+    fn global_avg_pool_backward(
+        &self,
+        dy: &Storage,
+        batch: usize,
+        hw: usize,
+        channels: usize,
+    ) -> Result<Storage> {
+        Ok(wrap(pool::global_avg_pool_backward(f32s(dy, "global_avg_pool_backward")?, batch, hw, channels)))
+    }
+
+    fn concat_cols(&self, parts: &[(&Storage, usize)], rows: usize) -> Result<Storage> {
+        let parts = parts
+            .iter()
+            .map(|(s, c)| Ok((f32s(s, "concat")?, *c)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(wrap(layout::concat_cols(&parts, rows)))
+    }
+
+    fn slice_cols(&self, x: &Storage, shape: Rows, start: usize, len: usize) -> Result<Storage> {
+        Ok(wrap(layout::slice_cols(f32s(x, "slice")?, shape, start, len)))
+    }
+
+    fn gather_rows(&self, x: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
+        Ok(wrap(layout::gather_rows(f32s(x, "gather_rows")?, shape, index)))
+    }
+
+    fn scatter_add_rows(&self, src: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
+        Ok(wrap(layout::scatter_add_rows(f32s(src, "scatter_add_rows")?, shape, index)))
+    }
+
+    fn dropout_mask(&self, len: usize, keep: f32, seed: u64) -> Result<Storage> {
+        Ok(wrap(dropout::mask(len, keep, seed)))
+    }
+
+    fn l2_normalize(&self, x: &Storage, shape: Rows, eps: f32) -> Result<Storage> {
+        Ok(wrap(normalize::l2_normalize(f32s(x, "l2_normalize")?, shape, eps)))
+    }
+
+    fn l2_normalize_backward(&self, dy: &Storage, x: &Storage, shape: Rows, eps: f32) -> Result<Storage> {
+        let op = "l2_normalize_backward";
+        Ok(wrap(normalize::l2_normalize_backward(f32s(dy, op)?, f32s(x, op)?, shape, eps)))
+    }
+
+    fn softmax(&self, x: &Storage, shape: Rows) -> Result<Storage> {
+        Ok(wrap(normalize::softmax(f32s(x, "softmax")?, shape)))
+    }
+
+    fn softmax_backward(&self, dy: &Storage, y: &Storage, shape: Rows) -> Result<Storage> {
+        let op = "softmax_backward";
+        Ok(wrap(normalize::softmax_backward(f32s(dy, op)?, f32s(y, op)?, shape)))
+    }
+
+    fn softmax_cross_entropy(
+        &self,
+        logits: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<(Storage, Storage)> {
+        let (loss, probs) = loss::softmax_cross_entropy(f32s(logits, "softmax_cross_entropy")?, labels, shape);
+        Ok((wrap(loss), wrap(probs)))
+    }
+
+    fn softmax_cross_entropy_backward(
+        &self,
+        dloss: &Storage,
+        probs: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage> {
+        let op = "softmax_cross_entropy_backward";
+        Ok(wrap(loss::softmax_cross_entropy_backward(f32s(dloss, op)?, f32s(probs, op)?, labels, shape)))
+    }
+
+    fn center_loss(
+        &self,
+        embeddings: &Storage,
+        centers: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage> {
+        let op = "center_loss";
+        Ok(wrap(loss::center_loss(f32s(embeddings, op)?, f32s(centers, op)?, labels, shape)))
+    }
+
+    fn center_loss_backward(
+        &self,
+        dloss: &Storage,
+        embeddings: &Storage,
+        centers: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage> {
+        let op = "center_loss_backward";
+        Ok(wrap(loss::center_loss_backward(
+            f32s(dloss, op)?,
+            f32s(embeddings, op)?,
+            f32s(centers, op)?,
+            labels,
+            shape,
+        )))
+    }
+}

@@ -1,0 +1,224 @@
+//! The backend boundary: every op's forward and backward is a method of [`Backend`].
+//!
+//! Backends see raw storage plus a geometry that `crate::ops` has already validated, so
+//! they never check shapes against each other; they only check that storage is theirs and
+//! of the dtype they compute in. Conventions (shapes in brackets, row-major):
+//! - activations are NHWC, viewed as `[rows, channels]` by per-channel ops;
+//! - conv weights are HWIO `[kh, kw, in_c, out_c]`, linear weights `[in, out]`;
+//! - every method returns fresh storage; nothing is updated in place.
+//!
+//! `CpuBackend` (in `cpu/`) is the reference; the CUDA backend implements the same trait.
+
+pub mod cpu;
+mod device;
+
+pub use device::Device;
+
+use crate::error::Result;
+use crate::tensor::{DType, Storage};
+
+/// A convolution's full geometry, TF padding resolved to explicit top/left padding
+/// (the bottom/right padding follows from the output size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dGeometry {
+    pub batch: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub in_c: usize,
+    pub out_c: usize,
+    pub kernel_h: usize,
+    pub kernel_w: usize,
+    pub stride_h: usize,
+    pub stride_w: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+}
+
+impl Conv2dGeometry {
+    pub fn input_len(&self) -> usize {
+        self.batch * self.in_h * self.in_w * self.in_c
+    }
+    pub fn weight_len(&self) -> usize {
+        self.kernel_h * self.kernel_w * self.in_c * self.out_c
+    }
+    pub fn output_len(&self) -> usize {
+        self.batch * self.out_h * self.out_w * self.out_c
+    }
+    /// Multiply-adds of the forward pass (each backward pass costs the same).
+    pub fn macs(&self) -> usize {
+        self.output_len() * self.kernel_h * self.kernel_w * self.in_c
+    }
+}
+
+/// A pooling window over NHWC input with VALID padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dGeometry {
+    pub batch: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub channels: usize,
+    pub window: usize,
+    pub stride: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+}
+
+/// A matrix product `c[m, n] = op(a) · op(b)` where `op(a)` is `[m, k]` and `op(b)` `[k, n]`;
+/// a transposed operand is stored as its transpose (`a` as `[k, m]`, `b` as `[n, k]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulGeometry {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub transpose_a: bool,
+    pub transpose_b: bool,
+}
+
+/// Element-wise operations on two operands of the same length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// `[rows, cols]` view of a tensor for row-wise and per-column ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rows {
+    pub rows: usize,
+    pub cols: usize,
+}
+
+pub trait Backend: Send + Sync {
+    /// The device's name as users write it: `cpu`, `cuda:0`.
+    fn name(&self) -> String;
+
+    // ---- memory ----
+    fn upload(&self, data: Vec<f32>) -> Result<Storage>;
+    fn download(&self, x: &Storage) -> Result<Vec<f32>>;
+    fn zeros(&self, len: usize) -> Result<Storage>;
+    fn cast(&self, x: &Storage, dtype: DType) -> Result<Storage>;
+
+    // ---- element-wise ----
+    fn binary(&self, op: BinaryOp, a: &Storage, b: &Storage) -> Result<Storage>;
+    /// `x·mul + add`.
+    fn affine(&self, x: &Storage, mul: f32, add: f32) -> Result<Storage>;
+    /// `a + alpha·b`: the scaled residual add, and every gradient accumulation.
+    fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage>;
+    fn relu(&self, x: &Storage) -> Result<Storage>;
+    /// `dy` where the ReLU output `y` is positive, else 0.
+    fn relu_backward(&self, dy: &Storage, y: &Storage) -> Result<Storage>;
+    /// `x[r, c] + bias[c]`.
+    fn add_bias(&self, x: &Storage, bias: &Storage, shape: Rows) -> Result<Storage>;
+    /// Column sums of `x[rows, cols]` → `[cols]` (bias gradients, batch means).
+    fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
+    /// `[cols]` repeated `rows` times → `[rows, cols]`.
+    fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
+
+    // ---- dense ----
+    fn matmul(&self, a: &Storage, b: &Storage, g: &MatmulGeometry) -> Result<Storage>;
+
+    // ---- convolution ----
+    /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
+    fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage>;
+    /// ∂L/∂x from ∂L/∂y.
+    fn conv2d_input_grad(&self, dy: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage>;
+    /// ∂L/∂w from the input and ∂L/∂y.
+    fn conv2d_weight_grad(&self, x: &Storage, dy: &Storage, g: &Conv2dGeometry) -> Result<Storage>;
+
+    // ---- batch norm (shift only, no scale) ----
+    /// Per-channel batch mean and biased variance of `x[rows, channels]`.
+    fn batch_norm_stats(&self, x: &Storage, shape: Rows) -> Result<(Storage, Storage)>;
+    /// `(x − mean)/√(var + eps) + beta`.
+    fn batch_norm(
+        &self,
+        x: &Storage,
+        mean: &Storage,
+        var: &Storage,
+        beta: &Storage,
+        shape: Rows,
+        eps: f32,
+    ) -> Result<Storage>;
+    /// Gradient of the training-mode batch norm (batch statistics): `(dx, dbeta)`.
+    fn batch_norm_backward(
+        &self,
+        dy: &Storage,
+        x: &Storage,
+        mean: &Storage,
+        var: &Storage,
+        shape: Rows,
+        eps: f32,
+    ) -> Result<(Storage, Storage)>;
+
+    // ---- pooling ----
+    fn max_pool2d(&self, x: &Storage, g: &Pool2dGeometry) -> Result<Storage>;
+    /// Routes each output gradient to the first maximum of its window in `x`.
+    fn max_pool2d_backward(&self, dy: &Storage, x: &Storage, g: &Pool2dGeometry) -> Result<Storage>;
+    /// Mean over the spatial positions of `x[batch, hw, channels]` → `[batch, channels]`.
+    fn global_avg_pool(&self, x: &Storage, batch: usize, hw: usize, channels: usize) -> Result<Storage>;
+    fn global_avg_pool_backward(
+        &self,
+        dy: &Storage,
+        batch: usize,
+        hw: usize,
+        channels: usize,
+    ) -> Result<Storage>;
+
+    // ---- layout ----
+    /// Concatenates `[rows, c_i]` parts along columns.
+    fn concat_cols(&self, parts: &[(&Storage, usize)], rows: usize) -> Result<Storage>;
+    /// Columns `start..start + len` of `x[rows, cols]`.
+    fn slice_cols(&self, x: &Storage, shape: Rows, start: usize, len: usize) -> Result<Storage>;
+    /// Rows `index[i]` of `x[rows, cols]`, in order.
+    fn gather_rows(&self, x: &Storage, shape: Rows, index: &[usize]) -> Result<Storage>;
+    /// The adjoint of `gather_rows`: `out[index[i]] += src[i]`, `out` has `shape`.
+    fn scatter_add_rows(&self, src: &Storage, shape: Rows, index: &[usize]) -> Result<Storage>;
+
+    // ---- regularisation ----
+    /// Inverted dropout mask: `1/keep` with probability `keep`, else 0; a pure function
+    /// of `(seed, element index)` so every backend draws the same mask.
+    fn dropout_mask(&self, len: usize, keep: f32, seed: u64) -> Result<Storage>;
+
+    // ---- normalisation and losses (row-wise over `[rows, cols]`) ----
+    /// `x / √max(Σx², eps)` per row.
+    fn l2_normalize(&self, x: &Storage, shape: Rows, eps: f32) -> Result<Storage>;
+    fn l2_normalize_backward(&self, dy: &Storage, x: &Storage, shape: Rows, eps: f32) -> Result<Storage>;
+    fn softmax(&self, x: &Storage, shape: Rows) -> Result<Storage>;
+    /// From the softmax output `y`: `dx = y ⊙ (dy − Σ dy⊙y)`.
+    fn softmax_backward(&self, dy: &Storage, y: &Storage, shape: Rows) -> Result<Storage>;
+    /// Per-row cross-entropy of `logits` against `labels`: `(losses[rows], probs[rows, cols])`.
+    fn softmax_cross_entropy(
+        &self,
+        logits: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<(Storage, Storage)>;
+    /// `dlogits[r] = dloss[r]·(probs[r] − onehot(labels[r]))`.
+    fn softmax_cross_entropy_backward(
+        &self,
+        dloss: &Storage,
+        probs: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage>;
+    /// Per-row `½‖e_r − centers[labels[r]]‖²` → `[rows]`.
+    fn center_loss(
+        &self,
+        embeddings: &Storage,
+        centers: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage>;
+    /// `de[r] = dloss[r]·(e_r − centers[labels[r]])`.
+    fn center_loss_backward(
+        &self,
+        dloss: &Storage,
+        embeddings: &Storage,
+        centers: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage>;
+}

@@ -1,0 +1,19 @@
+//! cari: caricature ↔ photo face recognition by dynamic multi-task learning.
+//!
+//! Layers, bottom up: [`tensor`] (shapes, dtypes, storage), [`backend`] (the `Backend`
+//! trait and its CPU implementation), [`autograd`] (the tape), [`ops`] (shape-checked ops
+//! that run on a backend and record their backward), [`nn`] (layers), [`model`] (the
+//! multi-task network), [`io`] (safetensors).
+
+pub mod autograd;
+pub mod backend;
+pub mod error;
+pub mod io;
+pub mod model;
+pub mod nn;
+pub mod ops;
+pub mod tensor;
+
+pub use backend::Device;
+pub use error::{Error, Result};
+pub use tensor::{DType, Shape, Tensor};

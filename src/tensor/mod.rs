@@ -1,0 +1,138 @@
+//! `Tensor`: a shape, a dtype and storage on a device. Cloning is cheap (the storage is
+//! shared); tensors are immutable, every op returns a new one.
+
+mod dtype;
+mod shape;
+mod storage;
+
+pub use dtype::DType;
+pub use shape::Shape;
+pub use storage::{CpuStorage, Storage};
+
+use crate::backend::Device;
+use crate::error::{Error, Result};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Tensor {
+    shape: Shape,
+    storage: Arc<Storage>,
+    device: Device,
+}
+
+impl Tensor {
+    /// Wraps storage a backend produced. The caller guarantees `storage.len() == shape.len()`.
+    pub fn from_storage(storage: Storage, shape: impl Into<Shape>, device: &Device) -> Tensor {
+        let shape = shape.into();
+        debug_assert_eq!(storage.len(), shape.len(), "storage does not match shape {shape}");
+        Tensor { shape, storage: Arc::new(storage), device: device.clone() }
+    }
+
+    pub fn from_vec(data: Vec<f32>, shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+        let shape = shape.into();
+        if data.len() != shape.len() {
+            return Err(Error::InvalidShape {
+                op: "tensor",
+                shape,
+                reason: format!("{} values given", data.len()),
+            });
+        }
+        let storage = device.backend().upload(data)?;
+        Ok(Tensor::from_storage(storage, shape, device))
+    }
+
+    pub fn from_slice(data: &[f32], shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+        Tensor::from_vec(data.to_vec(), shape, device)
+    }
+
+    pub fn zeros(shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+        let shape = shape.into();
+        let storage = device.backend().zeros(shape.len())?;
+        Ok(Tensor::from_storage(storage, shape, device))
+    }
+
+    pub fn full(value: f32, shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+        let shape = shape.into();
+        Tensor::from_vec(vec![value; shape.len()], shape, device)
+    }
+
+    pub fn scalar(value: f32, device: &Device) -> Result<Tensor> {
+        Tensor::from_vec(vec![value], Shape::scalar(), device)
+    }
+
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    pub fn dims(&self) -> &[usize] {
+        self.shape.dims()
+    }
+
+    pub fn len(&self) -> usize {
+        self.shape.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shape.is_empty()
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.storage.dtype()
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The same data under another shape with as many elements.
+    pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Tensor> {
+        let shape = shape.into();
+        if shape.len() != self.shape.len() {
+            return Err(Error::ShapeMismatch { op: "reshape", lhs: self.shape.clone(), rhs: shape });
+        }
+        Ok(Tensor { shape, storage: self.storage.clone(), device: self.device.clone() })
+    }
+
+    /// Copies the values to the host as f32 (converting from bf16/f16).
+    pub fn to_vec(&self) -> Result<Vec<f32>> {
+        self.device.backend().download(&self.storage)
+    }
+
+    /// The single value of a one-element tensor.
+    pub fn to_scalar(&self) -> Result<f32> {
+        if self.len() != 1 {
+            return Err(Error::InvalidShape {
+                op: "to_scalar",
+                shape: self.shape.clone(),
+                reason: "expected exactly one element".into(),
+            });
+        }
+        Ok(self.to_vec()?[0])
+    }
+
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype() {
+            return Ok(self.clone());
+        }
+        let storage = self.device.backend().cast(&self.storage, dtype)?;
+        Ok(Tensor::from_storage(storage, self.shape.clone(), &self.device))
+    }
+
+    /// Fails with a typed error unless the tensor holds f32, the dtype every op computes in.
+    pub fn expect_f32(&self, op: &'static str) -> Result<()> {
+        if self.dtype() != DType::F32 {
+            return Err(Error::DTypeMismatch { op, expected: DType::F32, got: self.dtype() });
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor({}, {}, {})", self.shape, self.dtype(), self.device)
+    }
+}
