@@ -12,6 +12,7 @@ pub mod io;
 pub mod model;
 pub mod nn;
 pub mod ops;
+pub mod rng;
 pub mod tensor;
 
 pub use backend::Device;

@@ -1,1 +1,18 @@
+//! The multi-task network of the paper: a shared Inception-ResNet trunk to Mixed_7a,
+//! three task branches, and the dynamic-weight module; the objectives that train them.
 
+mod batch;
+mod branch;
+mod config;
+mod network;
+mod objective;
+mod state;
+mod weight_module;
+
+pub use batch::{Batch, Modality, Task};
+pub use branch::{Branch, BranchOutput};
+pub use config::{NetworkConfig, ObjectiveConfig};
+pub use network::{LayerRow, MultiTaskNet};
+pub use objective::{dynamic_objective, TaskForward, TrainForward};
+pub use state::{update_centers, update_moving_averages};
+pub use weight_module::{TaskWeights, WeightModule};

@@ -1,4 +1,523 @@
-use crate::backend::Conv2dGeometry;
-pub fn forward(x: &[f32], w: &[f32], g: &Conv2dGeometry) -> Vec<f32> { todo!() }
-pub fn input_grad(dy: &[f32], w: &[f32], g: &Conv2dGeometry) -> Vec<f32> { todo!() }
-pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> { todo!() }
+//! 2-D convolution on the CPU: forward, input gradient and weight gradient.
+//!
+//! Layouts (row-major): `x` is NHWC `[batch, in_h, in_w, in_c]`, `w` is HWIO
+//! `[kernel_h, kernel_w, in_c, out_c]`, `y`/`dy` are NHWC `[batch, out_h, out_w, out_c]`.
+//! Output `(oh, ow)` reads input `ih = oh·stride_h + kh − pad_top`, `iw = ow·stride_w + kw −
+//! pad_left`; positions outside the input read as zero, so bottom/right padding is whatever
+//! `out_h`/`out_w` imply (TF SAME may pad more at the bottom/right).
+//!
+//! Every pass is a GEMM (see [`super::matmul`]) over the `rows = batch·out_h·out_w` output
+//! positions, with the HWIO weight viewed as `[kh·kw·in_c, out_c]`:
+//! - 1×1 kernels with stride 1 and no padding: `x` viewed as `[rows, in_c]` *is* the GEMM
+//!   operand, so `y = x·w`, `dx = dy·wᵀ`, `dw = xᵀ·dy` run directly on the caller's data.
+//! - Everything else goes through im2col: `cols[rows, kh·kw·in_c]` holds, per output
+//!   position, the input patch it reads (zeros for padding), so `y = cols·w`,
+//!   `dcols = dy·wᵀ` followed by col2im (the scatter-add back into `dx`), and
+//!   `dw = colsᵀ·dy`. NHWC makes each kernel row of a patch one contiguous run of `x`, so
+//!   im2col and col2im are one copy (or add) per output position and kernel row.
+//!
+//! Threading: the rows are cut into chunks whose columns take at most about
+//! [`CHUNK_FLOATS`] floats (bounding memory and keeping a chunk near the cache), the chunk
+//! count is a multiple of the thread count, and each rayon task runs im2col *and* a
+//! single-threaded GEMM on its own chunk, so a chunk's columns are used by the core that
+//! wrote them. Input-gradient chunks hold whole images so that col2im writes of different
+//! tasks never overlap; weight-gradient tasks sum into one partial per thread, reduced in a
+//! fixed order so results do not depend on scheduling. When there are fewer chunks than
+//! threads (tiny batches) the GEMM and im2col themselves go multi-threaded instead.
+//!
+//! [`reference`] holds naive direct loops that the tests compare every fast path against.
+
+use super::matmul::{matmul_into, Dst, Threads};
+use crate::backend::{Conv2dGeometry, MatmulGeometry};
+use rayon::prelude::*;
+
+/// Target size of one chunk's im2col buffer, in floats (4 MiB): large enough that each
+/// GEMM is efficient, small enough to stay near the cache of the core that filled it.
+const CHUNK_FLOATS: usize = 1 << 20;
+
+/// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
+pub fn forward(x: &[f32], w: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    forward_chunked(x, w, g, CHUNK_FLOATS)
+}
+
+/// `dx = ∂L/∂x` from `dy = ∂L/∂y`.
+pub fn input_grad(dy: &[f32], w: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    input_grad_chunked(dy, w, g, CHUNK_FLOATS)
+}
+
+/// `dw = ∂L/∂w` from the input `x` and `dy = ∂L/∂y`.
+pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    weight_grad_chunked(x, dy, g, CHUNK_FLOATS)
+}
+
+/// Output positions `batch·out_h·out_w`: the GEMM rows.
+fn rows(g: &Conv2dGeometry) -> usize {
+    g.batch * g.out_h * g.out_w
+}
+
+/// Length of one im2col row: `kh·kw·in_c`, the GEMM depth of the forward pass.
+fn patch_len(g: &Conv2dGeometry) -> usize {
+    g.kernel_h * g.kernel_w * g.in_c
+}
+
+/// A 1×1, stride-1, unpadded convolution: `x` as `[rows, in_c]` already is its im2col.
+fn is_pointwise(g: &Conv2dGeometry) -> bool {
+    g.kernel_h == 1
+        && g.kernel_w == 1
+        && g.stride_h == 1
+        && g.stride_w == 1
+        && g.pad_top == 0
+        && g.pad_left == 0
+        && g.out_h == g.in_h
+        && g.out_w == g.in_w
+}
+
+fn geometry(m: usize, k: usize, n: usize, transpose_a: bool, transpose_b: bool) -> MatmulGeometry {
+    MatmulGeometry { m, k, n, transpose_a, transpose_b }
+}
+
+/// How a pass cuts its rows into chunks.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    /// Rows per chunk (the last chunk may be shorter); a multiple of the granule.
+    chunk_rows: usize,
+    /// Number of chunks.
+    chunks: usize,
+    /// Threads for the work inside one chunk.
+    threads: Threads,
+}
+
+/// Cuts `rows` rows of `row_floats` column floats each into chunks of at most about
+/// `chunk_floats` floats, in multiples of `granule` rows, with a chunk count that is a
+/// multiple of the thread count when there is enough work for that.
+fn plan(rows: usize, row_floats: usize, chunk_floats: usize, granule: usize) -> Plan {
+    let threads = rayon::current_num_threads();
+    let granules = rows.div_ceil(granule);
+    let max_granules = (chunk_floats / (row_floats * granule).max(1)).max(1);
+    let chunks = granules.div_ceil(max_granules).next_multiple_of(threads).min(granules).max(1);
+    let chunk_rows = granules.div_ceil(chunks) * granule;
+    let chunks = rows.div_ceil(chunk_rows);
+    let threads = if chunks < threads { Threads::All } else { Threads::Single };
+    Plan { chunk_rows, chunks, threads }
+}
+
+/// Where one kernel row `kh` of output position `(oh, ow)` reads the input: input row `ih`,
+/// kernel columns `kw_lo..kw_hi` (the ones inside the input), the first at input column
+/// `iw`. `None` when the whole kernel row falls in the padding.
+struct Span {
+    ih: usize,
+    iw: usize,
+    kw_lo: usize,
+    kw_hi: usize,
+}
+
+fn span(g: &Conv2dGeometry, oh: usize, ow: usize, kh: usize) -> Option<Span> {
+    let ih = (oh * g.stride_h + kh).checked_sub(g.pad_top).filter(|&ih| ih < g.in_h)?;
+    let left = ow * g.stride_w;
+    let kw_lo = g.pad_left.saturating_sub(left).min(g.kernel_w);
+    let kw_hi = (g.in_w + g.pad_left).saturating_sub(left).min(g.kernel_w);
+    (kw_lo < kw_hi).then(|| Span { ih, iw: left + kw_lo - g.pad_left, kw_lo, kw_hi })
+}
+
+/// Fills `cols` with the im2col rows of output rows `row0..row0 + cols.len()/patch_len`.
+fn im2col(x: &[f32], g: &Conv2dGeometry, row0: usize, cols: &mut [f32], threads: Threads) {
+    let patch = patch_len(g);
+    let fill = |(r, dst): (usize, &mut [f32])| {
+        let row = row0 + r;
+        let (n, ow) = (row / (g.out_h * g.out_w), row % g.out_w);
+        let oh = row / g.out_w % g.out_h;
+        for (kh, seg) in dst.chunks_exact_mut(g.kernel_w * g.in_c).enumerate() {
+            match span(g, oh, ow, kh) {
+                Some(s) => {
+                    let (lo, hi) = (s.kw_lo * g.in_c, s.kw_hi * g.in_c);
+                    let src = ((n * g.in_h + s.ih) * g.in_w + s.iw) * g.in_c;
+                    seg[..lo].fill(0.0);
+                    seg[lo..hi].copy_from_slice(&x[src..src + hi - lo]);
+                    seg[hi..].fill(0.0);
+                }
+                None => seg.fill(0.0),
+            }
+        }
+    };
+    match threads {
+        Threads::Single => cols.chunks_exact_mut(patch).enumerate().for_each(fill),
+        Threads::All => cols.par_chunks_exact_mut(patch).enumerate().with_min_len(64).for_each(fill),
+    }
+}
+
+/// Scatter-adds the im2col-shaped gradient `cols` of whole images into `dx`, which holds
+/// those same images (and is zero or a partial sum on entry).
+fn col2im(cols: &[f32], g: &Conv2dGeometry, dx: &mut [f32], threads: Threads) {
+    let image_rows = g.out_h * g.out_w;
+    let image_cols = image_rows * patch_len(g);
+    let add = |(dx, cols): (&mut [f32], &[f32])| {
+        for (r, patch) in cols.chunks_exact(patch_len(g)).enumerate() {
+            let (oh, ow) = (r / g.out_w, r % g.out_w);
+            for (kh, seg) in patch.chunks_exact(g.kernel_w * g.in_c).enumerate() {
+                if let Some(s) = span(g, oh, ow, kh) {
+                    let (lo, hi) = (s.kw_lo * g.in_c, s.kw_hi * g.in_c);
+                    let dst = (s.ih * g.in_w + s.iw) * g.in_c;
+                    for (d, &c) in dx[dst..dst + hi - lo].iter_mut().zip(&seg[lo..hi]) {
+                        *d += c;
+                    }
+                }
+            }
+        }
+    };
+    let image_len = g.in_h * g.in_w * g.in_c;
+    match threads {
+        Threads::Single => dx.chunks_exact_mut(image_len).zip(cols.chunks_exact(image_cols)).for_each(add),
+        Threads::All => dx.par_chunks_exact_mut(image_len).zip(cols.par_chunks_exact(image_cols)).for_each(add),
+    }
+}
+
+fn forward_chunked(x: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: usize) -> Vec<f32> {
+    let (rows, patch, oc) = (rows(g), patch_len(g), g.out_c);
+    let mut y = vec![0.0; g.output_len()];
+    if y.is_empty() || patch == 0 {
+        return y;
+    }
+    if is_pointwise(g) {
+        matmul_into(&mut y, x, w, &geometry(rows, patch, oc, false, false), Dst::Overwrite, Threads::All);
+        return y;
+    }
+    let p = plan(rows, patch, chunk_floats, 1);
+    y.par_chunks_mut(p.chunk_rows * oc).enumerate().for_each_init(Vec::new, |cols, (i, y)| {
+        let n = y.len() / oc;
+        cols.resize(n * patch, 0.0);
+        im2col(x, g, i * p.chunk_rows, cols, p.threads);
+        matmul_into(y, cols, w, &geometry(n, patch, oc, false, false), Dst::Overwrite, p.threads);
+    });
+    y
+}
+
+fn input_grad_chunked(dy: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: usize) -> Vec<f32> {
+    let (rows, patch, oc) = (rows(g), patch_len(g), g.out_c);
+    let mut dx = vec![0.0; g.input_len()];
+    if dx.is_empty() || rows == 0 || patch == 0 || oc == 0 {
+        return dx;
+    }
+    if is_pointwise(g) {
+        matmul_into(&mut dx, dy, w, &geometry(rows, oc, patch, false, true), Dst::Overwrite, Threads::All);
+        return dx;
+    }
+    let image_rows = g.out_h * g.out_w;
+    let p = plan(rows, patch, chunk_floats, image_rows);
+    let images = p.chunk_rows / image_rows;
+    let image_len = g.in_h * g.in_w * g.in_c;
+    dx.par_chunks_mut(images * image_len).zip(dy.par_chunks(p.chunk_rows * oc)).for_each_init(
+        Vec::new,
+        |cols, (dx, dy)| {
+            let n = dy.len() / oc;
+            cols.resize(n * patch, 0.0);
+            matmul_into(cols, dy, w, &geometry(n, oc, patch, false, true), Dst::Overwrite, p.threads);
+            col2im(cols, g, dx, p.threads);
+        },
+    );
+    dx
+}
+
+fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, chunk_floats: usize) -> Vec<f32> {
+    let (rows, patch, oc) = (rows(g), patch_len(g), g.out_c);
+    let mut dw = vec![0.0; g.weight_len()];
+    if dw.is_empty() || rows == 0 {
+        return dw;
+    }
+    let pointwise = is_pointwise(g);
+    // The pointwise pass reads `x` in place, so its chunks only bound the work per task.
+    let p = plan(rows, if pointwise { 1 } else { patch }, chunk_floats, 1);
+    // Sums chunks `range` into `acc`, reusing one im2col buffer.
+    let accumulate = |acc: &mut [f32], range: std::ops::Range<usize>, threads: Threads| {
+        let mut cols = Vec::new();
+        for i in range {
+            let row0 = i * p.chunk_rows;
+            let n = p.chunk_rows.min(rows - row0);
+            let lhs = if pointwise {
+                &x[row0 * patch..(row0 + n) * patch]
+            } else {
+                cols.resize(n * patch, 0.0);
+                im2col(x, g, row0, &mut cols, threads);
+                &cols[..]
+            };
+            let dy = &dy[row0 * oc..(row0 + n) * oc];
+            matmul_into(acc, lhs, dy, &geometry(patch, n, oc, true, false), Dst::Accumulate, threads);
+        }
+    };
+    let parts = rayon::current_num_threads().min(p.chunks);
+    if parts <= 1 {
+        accumulate(&mut dw, 0..p.chunks, Threads::All);
+        return dw;
+    }
+    let partials: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|t| {
+            let mut acc = vec![0.0; dw.len()];
+            accumulate(&mut acc, t * p.chunks / parts..(t + 1) * p.chunks / parts, Threads::Single);
+            acc
+        })
+        .collect();
+    dw.par_chunks_mut(4096).enumerate().for_each(|(i, dw)| {
+        for part in &partials {
+            for (d, &s) in dw.iter_mut().zip(&part[i * 4096..]) {
+                *d += s;
+            }
+        }
+    });
+    dw
+}
+
+/// Naive direct loops, accumulated in f64: the definition the fast paths are tested against.
+pub mod reference {
+    use crate::backend::Conv2dGeometry;
+
+    /// Calls `f(x index, w index, y index)` for every multiply-add of the convolution.
+    fn for_each_tap(g: &Conv2dGeometry, mut f: impl FnMut(usize, usize, usize)) {
+        for n in 0..g.batch {
+            for oh in 0..g.out_h {
+                for ow in 0..g.out_w {
+                    for kh in 0..g.kernel_h {
+                        for kw in 0..g.kernel_w {
+                            let ih = (oh * g.stride_h + kh) as isize - g.pad_top as isize;
+                            let iw = (ow * g.stride_w + kw) as isize - g.pad_left as isize;
+                            if ih < 0 || iw < 0 || ih >= g.in_h as isize || iw >= g.in_w as isize {
+                                continue;
+                            }
+                            let (ih, iw) = (ih as usize, iw as usize);
+                            for i in 0..g.in_c {
+                                for o in 0..g.out_c {
+                                    f(
+                                        ((n * g.in_h + ih) * g.in_w + iw) * g.in_c + i,
+                                        ((kh * g.kernel_w + kw) * g.in_c + i) * g.out_c + o,
+                                        ((n * g.out_h + oh) * g.out_w + ow) * g.out_c + o,
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn to_f32(v: Vec<f64>) -> Vec<f32> {
+        v.into_iter().map(|s| s as f32).collect()
+    }
+
+    /// `y[n, oh, ow, o] = Σ_{kh, kw, i} x[n, ih, iw, i]·w[kh, kw, i, o]`.
+    pub fn forward(x: &[f32], w: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+        let mut y = vec![0.0f64; g.output_len()];
+        for_each_tap(g, |xi, wi, yi| y[yi] += x[xi] as f64 * w[wi] as f64);
+        to_f32(y)
+    }
+
+    /// `dx[n, ih, iw, i] = Σ dy[n, oh, ow, o]·w[kh, kw, i, o]` over the taps reading `x[n, ih, iw, i]`.
+    pub fn input_grad(dy: &[f32], w: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+        let mut dx = vec![0.0f64; g.input_len()];
+        for_each_tap(g, |xi, wi, yi| dx[xi] += dy[yi] as f64 * w[wi] as f64);
+        to_f32(dx)
+    }
+
+    /// `dw[kh, kw, i, o] = Σ_{n, oh, ow} x[n, ih, iw, i]·dy[n, oh, ow, o]`.
+    pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+        let mut dw = vec![0.0f64; g.weight_len()];
+        for_each_tap(g, |xi, wi, yi| dw[wi] += x[xi] as f64 * dy[yi] as f64);
+        to_f32(dw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1) from a splitmix64 stream.
+    fn data(len: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..len)
+            .map(|_| {
+                s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = s;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^= z >> 31;
+                (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// A geometry with TF padding: SAME (`out = ⌈in/stride⌉`, the odd padding pixel at the
+    /// bottom/right) or VALID (`out = ⌈(in − k + 1)/stride⌉`).
+    fn tf(batch: usize, in_hw: (usize, usize), in_c: usize, out_c: usize, k: (usize, usize), s: (usize, usize), same: bool) -> Conv2dGeometry {
+        let dim = |i: usize, k: usize, s: usize| {
+            if same {
+                let out = i.div_ceil(s);
+                (out, ((out - 1) * s + k).saturating_sub(i) / 2)
+            } else {
+                ((i + 1).saturating_sub(k).div_ceil(s), 0)
+            }
+        };
+        let (out_h, pad_top) = dim(in_hw.0, k.0, s.0);
+        let (out_w, pad_left) = dim(in_hw.1, k.1, s.1);
+        Conv2dGeometry {
+            batch,
+            in_h: in_hw.0,
+            in_w: in_hw.1,
+            in_c,
+            out_c,
+            kernel_h: k.0,
+            kernel_w: k.1,
+            stride_h: s.0,
+            stride_w: s.1,
+            pad_top,
+            pad_left,
+            out_h,
+            out_w,
+        }
+    }
+
+    /// Awkward geometries: the network's kernel shapes, strides and paddings, batch 1,
+    /// prime sizes, 1×1 inputs, one input or output channel, and explicit paddings that are
+    /// not TF's (symmetric, wider than the kernel, output smaller than the input allows).
+    fn geometries() -> Vec<Conv2dGeometry> {
+        let mut v = vec![
+            tf(2, (7, 5), 3, 4, (3, 3), (1, 1), true),
+            tf(1, (7, 5), 3, 1, (3, 3), (2, 2), true),
+            tf(3, (7, 5), 2, 5, (3, 3), (2, 2), false),
+            tf(2, (9, 8), 4, 3, (1, 7), (1, 1), true),
+            tf(2, (9, 8), 4, 3, (7, 1), (1, 1), true),
+            tf(2, (5, 3), 5, 3, (1, 3), (1, 1), true),
+            tf(2, (3, 3), 5, 3, (3, 1), (1, 1), true),
+            tf(3, (6, 7), 6, 5, (1, 1), (1, 1), true),
+            tf(2, (6, 7), 6, 5, (1, 1), (2, 2), true),
+            tf(2, (1, 1), 3, 2, (3, 3), (1, 1), true),
+            tf(2, (1, 1), 3, 2, (1, 1), (1, 1), false),
+            tf(1, (1, 1), 4, 3, (3, 3), (2, 2), true),
+            tf(2, (8, 8), 3, 2, (3, 3), (2, 2), true),
+            tf(2, (11, 13), 1, 1, (5, 2), (3, 2), true),
+            tf(2, (11, 13), 2, 3, (5, 2), (3, 2), false),
+            tf(2, (10, 10), 4, 6, (3, 3), (2, 2), false),
+            tf(4, (17, 17), 8, 8, (3, 3), (1, 1), true),
+        ];
+        let explicit = |pad: usize, k: usize, s: usize, in_hw: usize, out: usize| Conv2dGeometry {
+            batch: 2,
+            in_h: in_hw,
+            in_w: in_hw + 1,
+            in_c: 3,
+            out_c: 2,
+            kernel_h: k,
+            kernel_w: k,
+            stride_h: s,
+            stride_w: s,
+            pad_top: pad,
+            pad_left: pad,
+            out_h: out,
+            out_w: out + 1,
+        };
+        v.push(explicit(1, 1, 1, 5, 7));
+        v.push(explicit(3, 2, 2, 5, 5));
+        v.push(explicit(1, 3, 1, 6, 4));
+        v.push(explicit(0, 1, 1, 6, 4));
+        v
+    }
+
+    /// The fast paths sum in f32 in a blocked order, the reference in f64: with data in
+    /// [-1, 1) the rounding error of a sum of `terms` products grows about like √terms·ε
+    /// relative to its scale, far below this bound, while an indexing bug is off by O(1).
+    fn assert_close(got: &[f32], want: &[f32], terms: usize, what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        let atol = 1e-5 * (terms.max(1) as f32).sqrt();
+        for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
+            assert!((a - b).abs() <= atol + 1e-4 * b.abs(), "{what}: element {i}: {a} vs {b}");
+        }
+    }
+
+    /// Chunk sizes: one row (or image) per chunk, an awkward middle size, and the default.
+    fn chunk_sizes(g: &Conv2dGeometry) -> [usize; 3] {
+        [1, 3 * patch_len(g) + 1, CHUNK_FLOATS]
+    }
+
+    fn check(g: &Conv2dGeometry, seed: u64) {
+        let x = data(g.input_len(), seed);
+        let w = data(g.weight_len(), seed + 1);
+        let dy = data(g.output_len(), seed + 2);
+        let (y_ref, dx_ref, dw_ref) =
+            (reference::forward(&x, &w, g), reference::input_grad(&dy, &w, g), reference::weight_grad(&x, &dy, g));
+        let fan_out = g.kernel_h * g.kernel_w * g.out_c;
+        for chunk in chunk_sizes(g) {
+            let what = |pass: &str| format!("{pass} {g:?} chunk {chunk}");
+            assert_close(&forward_chunked(&x, &w, g, chunk), &y_ref, patch_len(g), &what("forward"));
+            assert_close(&input_grad_chunked(&dy, &w, g, chunk), &dx_ref, fan_out, &what("input_grad"));
+            assert_close(&weight_grad_chunked(&x, &dy, g, chunk), &dw_ref, rows(g), &what("weight_grad"));
+        }
+    }
+
+    #[test]
+    fn fast_matches_reference() {
+        for (i, g) in geometries().iter().enumerate() {
+            check(g, 10 * i as u64);
+        }
+    }
+
+    #[test]
+    fn fast_matches_reference_on_odd_thread_counts() {
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                for (i, g) in geometries().iter().enumerate().step_by(3) {
+                    check(g, 1000 + 10 * i as u64);
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn public_entry_points_match_reference() {
+        // A network-like layer big enough to take the multi-chunk path at the default size.
+        let g = tf(4, (19, 19), 16, 24, (3, 3), (1, 1), true);
+        let (x, w, dy) = (data(g.input_len(), 1), data(g.weight_len(), 2), data(g.output_len(), 3));
+        assert_close(&forward(&x, &w, &g), &reference::forward(&x, &w, &g), patch_len(&g), "forward");
+        let fan_out = g.kernel_h * g.kernel_w * g.out_c;
+        assert_close(&input_grad(&dy, &w, &g), &reference::input_grad(&dy, &w, &g), fan_out, "input_grad");
+        assert_close(&weight_grad(&x, &dy, &g), &reference::weight_grad(&x, &dy, &g), rows(&g), "weight_grad");
+    }
+
+    #[test]
+    fn empty_dimensions_give_zeros() {
+        let g = tf(0, (5, 5), 3, 4, (3, 3), (1, 1), true);
+        assert!(forward(&[], &data(g.weight_len(), 1), &g).is_empty());
+        assert_eq!(weight_grad(&[], &[], &g), vec![0.0; g.weight_len()]);
+        let g = tf(2, (2, 2), 3, 4, (3, 3), (1, 1), false);
+        assert_eq!(g.out_h, 0);
+        assert_eq!(input_grad(&[], &data(g.weight_len(), 1), &g), vec![0.0; g.input_len()]);
+        assert_eq!(weight_grad(&data(g.input_len(), 2), &[], &g), vec![0.0; g.weight_len()]);
+    }
+
+    #[test]
+    fn reference_small_example() {
+        // 3×3 input 1..9, 2×2 kernel of ones, VALID: each output sums one 2×2 window.
+        let g = tf(1, (3, 3), 1, 1, (2, 2), (1, 1), false);
+        let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        assert_eq!(reference::forward(&x, &[1.0; 4], &g), [12.0, 16.0, 24.0, 28.0]);
+        // Each input pixel receives one dy per window covering it.
+        assert_eq!(reference::input_grad(&[1.0; 4], &[1.0; 4], &g), [1., 2., 1., 2., 4., 2., 1., 2., 1.]);
+        assert_eq!(reference::weight_grad(&x, &[1.0; 4], &g), [12.0, 16.0, 24.0, 28.0]);
+    }
+
+    /// `⟨conv(x, w), dy⟩ = ⟨x, input_grad(dy, w)⟩ = ⟨w, weight_grad(x, dy)⟩`: the reference
+    /// backward passes are the true adjoints of the reference forward pass.
+    #[test]
+    fn reference_backward_is_adjoint() {
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>();
+        for (i, g) in geometries().iter().enumerate() {
+            let x = data(g.input_len(), 7 * i as u64);
+            let w = data(g.weight_len(), 7 * i as u64 + 1);
+            let dy = data(g.output_len(), 7 * i as u64 + 2);
+            let via_y = dot(&reference::forward(&x, &w, g), &dy);
+            let via_x = dot(&x, &reference::input_grad(&dy, &w, g));
+            let via_w = dot(&w, &reference::weight_grad(&x, &dy, g));
+            // The three sums differ only by the f32 rounding of each stored output element.
+            let tol = 1e-5 * (1.0 + via_y.abs()) * (g.output_len().max(1) as f64).sqrt();
+            assert!((via_y - via_x).abs() <= tol, "{g:?}: {via_y} vs {via_x}");
+            assert!((via_y - via_w).abs() <= tol, "{g:?}: {via_y} vs {via_w}");
+        }
+    }
+}

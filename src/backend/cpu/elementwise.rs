@@ -1,9 +1,375 @@
+//! Element-wise and per-column ops on `f32` slices, plus the row-block helpers the other
+//! CPU kernels share.
+//!
+//! - `binary(op, a, b)[i] = a[i] ∘ b[i]` for `∘ ∈ {+, −, ×, ÷}` (equal lengths);
+//! - `affine(x, mul, add)[i] = x[i]·mul + add`, `add_scaled(a, b, α)[i] = a[i] + α·b[i]`;
+//! - `relu(x)[i] = max(x[i], 0)`, `relu_backward(dy, y)[i] = dy[i]` if `y[i] > 0` else 0;
+//! - on a row-major `[rows, cols]` matrix: `add_bias(x, b)[r, c] = x[r, c] + b[c]`,
+//!   `sum_rows(x)[c] = Σ_r x[r, c]` (→ `[cols]`), `broadcast_rows(v)[r, c] = v[c]`.
+//!
+//! Inputs of at least [`PAR_MIN`] elements are split into blocks of about [`CHUNK`]
+//! elements and processed with rayon. Column reductions ([`column_sums`]) accumulate in
+//! `f64` over fixed-size row blocks and add the block partials in block order, so their
+//! result does not depend on the number of threads and is identical run to run.
+
 use crate::backend::{BinaryOp, Rows};
-pub fn binary(op: BinaryOp, a: &[f32], b: &[f32]) -> Vec<f32> { todo!() }
-pub fn affine(x: &[f32], mul: f32, add: f32) -> Vec<f32> { todo!() }
-pub fn add_scaled(a: &[f32], b: &[f32], alpha: f32) -> Vec<f32> { todo!() }
-pub fn relu(x: &[f32]) -> Vec<f32> { todo!() }
-pub fn relu_backward(dy: &[f32], y: &[f32]) -> Vec<f32> { todo!() }
-pub fn add_bias(x: &[f32], bias: &[f32], shape: Rows) -> Vec<f32> { todo!() }
-pub fn sum_rows(x: &[f32], shape: Rows) -> Vec<f32> { todo!() }
-pub fn broadcast_rows(x: &[f32], shape: Rows) -> Vec<f32> { todo!() }
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Elements per parallel work item.
+pub(crate) const CHUNK: usize = 1 << 14;
+/// Inputs smaller than this run sequentially: splitting them costs more than it saves.
+pub(crate) const PAR_MIN: usize = 2 * CHUNK;
+
+fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    if x.len() < PAR_MIN {
+        x.iter().map(|&v| f(v)).collect()
+    } else {
+        x.par_iter().with_min_len(CHUNK).map(|&v| f(v)).collect()
+    }
+}
+
+fn map2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
+    assert_eq!(a.len(), b.len(), "element-wise operands differ in length");
+    if a.len() < PAR_MIN {
+        a.iter().zip(b).map(|(&a, &b)| f(a, b)).collect()
+    } else {
+        a.par_iter().zip(b).with_min_len(CHUNK).map(|(&a, &b)| f(a, b)).collect()
+    }
+}
+
+/// Rows per block when a `[_, cols]` matrix is cut into blocks of about [`CHUNK`] elements.
+pub(crate) fn block_rows(cols: usize) -> usize {
+    (CHUNK / cols.max(1)).max(1)
+}
+
+/// Fills `out`, a row-major matrix with `cols` columns, block by block: `fill(first_row,
+/// block)` receives whole rows starting at row `first_row`. Blocks run in parallel when
+/// the `work` (elements touched in all) reaches [`PAR_MIN`].
+pub(crate) fn for_row_blocks(
+    out: &mut [f32],
+    cols: usize,
+    work: usize,
+    fill: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    if out.is_empty() {
+        return;
+    }
+    let rows_per_block = block_rows(cols);
+    let block_len = rows_per_block * cols;
+    if work < PAR_MIN {
+        fill(0, out);
+    } else {
+        out.par_chunks_mut(block_len)
+            .enumerate()
+            .for_each(|(b, block)| fill(b * rows_per_block, block));
+    }
+}
+
+/// Per-column `f64` sums over `shape.rows` rows: `accumulate(rows, acc)` adds the
+/// contribution of the row range `rows` into `acc[cols]`. Rows are cut into fixed blocks
+/// of [`block_rows`] rows, each summed sequentially, and the partials are added in block
+/// order, so the result is the same whether the blocks ran in parallel or not.
+pub(crate) fn column_sums(shape: Rows, accumulate: impl Fn(Range<usize>, &mut [f64]) + Sync) -> Vec<f64> {
+    let Rows { rows, cols } = shape;
+    if cols == 0 {
+        return Vec::new();
+    }
+    let rows_per_block = block_rows(cols);
+    let blocks = rows.div_ceil(rows_per_block);
+    let partial = |b: usize| {
+        let mut acc = vec![0.0f64; cols];
+        accumulate(b * rows_per_block..((b + 1) * rows_per_block).min(rows), &mut acc);
+        acc
+    };
+    let partials: Vec<Vec<f64>> = if rows * cols < PAR_MIN {
+        (0..blocks).map(partial).collect()
+    } else {
+        (0..blocks).into_par_iter().map(partial).collect()
+    };
+    let mut total = vec![0.0f64; cols];
+    for p in partials {
+        for (t, v) in total.iter_mut().zip(p) {
+            *t += v;
+        }
+    }
+    total
+}
+
+pub fn binary(op: BinaryOp, a: &[f32], b: &[f32]) -> Vec<f32> {
+    match op {
+        BinaryOp::Add => map2(a, b, |a, b| a + b),
+        BinaryOp::Sub => map2(a, b, |a, b| a - b),
+        BinaryOp::Mul => map2(a, b, |a, b| a * b),
+        BinaryOp::Div => map2(a, b, |a, b| a / b),
+    }
+}
+
+pub fn affine(x: &[f32], mul: f32, add: f32) -> Vec<f32> {
+    map1(x, |v| v * mul + add)
+}
+
+pub fn add_scaled(a: &[f32], b: &[f32], alpha: f32) -> Vec<f32> {
+    map2(a, b, |a, b| a + alpha * b)
+}
+
+pub fn relu(x: &[f32]) -> Vec<f32> {
+    map1(x, |v| if v > 0.0 { v } else { 0.0 })
+}
+
+pub fn relu_backward(dy: &[f32], y: &[f32]) -> Vec<f32> {
+    map2(dy, y, |dy, y| if y > 0.0 { dy } else { 0.0 })
+}
+
+pub fn add_bias(x: &[f32], bias: &[f32], shape: Rows) -> Vec<f32> {
+    assert_eq!(x.len(), shape.rows * shape.cols);
+    assert_eq!(bias.len(), shape.cols);
+    let mut out = x.to_vec();
+    let work = out.len();
+    for_row_blocks(&mut out, shape.cols, work, |_, block| {
+        for row in block.chunks_exact_mut(shape.cols) {
+            for (o, &b) in row.iter_mut().zip(bias) {
+                *o += b;
+            }
+        }
+    });
+    out
+}
+
+pub fn sum_rows(x: &[f32], shape: Rows) -> Vec<f32> {
+    assert_eq!(x.len(), shape.rows * shape.cols);
+    let cols = shape.cols;
+    column_sums(shape, |rows, acc| {
+        for row in x[rows.start * cols..rows.end * cols].chunks_exact(cols) {
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v as f64;
+            }
+        }
+    })
+    .into_iter()
+    .map(|s| s as f32)
+    .collect()
+}
+
+pub fn broadcast_rows(x: &[f32], shape: Rows) -> Vec<f32> {
+    assert_eq!(x.len(), shape.cols);
+    let mut out = vec![0.0; shape.rows * shape.cols];
+    let work = out.len();
+    for_row_blocks(&mut out, shape.cols, work, |_, block| {
+        for row in block.chunks_exact_mut(shape.cols) {
+            row.copy_from_slice(x);
+        }
+    });
+    out
+}
+
+/// Naive column sums, the check for [`sum_rows`]'s blocked parallel reduction.
+pub mod reference {
+    use crate::backend::Rows;
+
+    pub fn sum_rows(x: &[f32], shape: Rows) -> Vec<f32> {
+        (0..shape.cols)
+            .map(|c| (0..shape.rows).map(|r| x[r * shape.cols + c] as f64).sum::<f64>() as f32)
+            .collect()
+    }
+}
+
+/// Helpers shared by the CPU kernels' tests: a deterministic PRNG and a finite-difference
+/// gradient check.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// SplitMix64: small, deterministic, good enough for test data.
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Self {
+            Rng(seed)
+        }
+
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        /// Uniform in `[lo, hi)`.
+        pub fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+            let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+            lo + (hi - lo) * u
+        }
+
+        pub fn vec(&mut self, len: usize, lo: f32, hi: f32) -> Vec<f32> {
+            (0..len).map(|_| self.uniform(lo, hi)).collect()
+        }
+
+        /// Uniform in `0..n`.
+        pub fn below(&mut self, n: usize) -> usize {
+            (self.next_u64() % n as u64) as usize
+        }
+
+        /// A random permutation of `0..n` (Fisher–Yates).
+        pub fn permutation(&mut self, n: usize) -> Vec<usize> {
+            let mut p: Vec<usize> = (0..n).collect();
+            for i in (1..n).rev() {
+                p.swap(i, self.below(i + 1));
+            }
+            p
+        }
+    }
+
+    /// `⟨y, w⟩` accumulated in `f64`: the random projection that turns a vector-valued
+    /// function into the scalar loss whose gradient a backward pass computes from `dy = w`.
+    pub fn project(y: &[f32], w: &[f32]) -> f64 {
+        assert_eq!(y.len(), w.len());
+        y.iter().zip(w).map(|(&y, &w)| y as f64 * w as f64).sum()
+    }
+
+    /// Checks `grad` against central differences of `loss` at `x`, coordinate by
+    /// coordinate, with step `h`. The step is divided by the perturbation actually
+    /// representable in `f32`. Passes when `|fd − grad| ≤ tol·(1 + max(|fd|, |grad|))`.
+    pub fn assert_gradient(loss: impl Fn(&[f32]) -> f64, x: &[f32], grad: &[f32], h: f32, tol: f64) {
+        assert_eq!(x.len(), grad.len());
+        let mut xp = x.to_vec();
+        for i in 0..x.len() {
+            xp[i] = x[i] + h;
+            let up = loss(&xp);
+            let step_up = xp[i] as f64;
+            xp[i] = x[i] - h;
+            let down = loss(&xp);
+            let step_down = xp[i] as f64;
+            xp[i] = x[i];
+            let fd = (up - down) / (step_up - step_down);
+            let g = grad[i] as f64;
+            let err = (fd - g).abs();
+            assert!(
+                err <= tol * (1.0 + fd.abs().max(g.abs())),
+                "coordinate {i}: finite difference {fd} vs analytic {g} (error {err})"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{assert_gradient, project, Rng};
+    use super::*;
+
+    #[test]
+    fn binary_ops_by_hand() {
+        let a = [1.0, -2.0, 3.0, 0.5];
+        let b = [2.0, 4.0, -1.5, 0.25];
+        assert_eq!(binary(BinaryOp::Add, &a, &b), vec![3.0, 2.0, 1.5, 0.75]);
+        assert_eq!(binary(BinaryOp::Sub, &a, &b), vec![-1.0, -6.0, 4.5, 0.25]);
+        assert_eq!(binary(BinaryOp::Mul, &a, &b), vec![2.0, -8.0, -4.5, 0.125]);
+        assert_eq!(binary(BinaryOp::Div, &a, &b), vec![0.5, -0.5, -2.0, 2.0]);
+        assert!(binary(BinaryOp::Add, &[], &[]).is_empty());
+    }
+
+    #[test]
+    fn affine_add_scaled_relu_by_hand() {
+        assert_eq!(affine(&[1.0, -2.0, 0.0], 3.0, 0.5), vec![3.5, -5.5, 0.5]);
+        assert_eq!(add_scaled(&[1.0, 2.0], &[4.0, -8.0], 0.25), vec![2.0, 0.0]);
+        assert_eq!(relu(&[-1.0, 0.0, 2.5, -0.0]), vec![0.0, 0.0, 2.5, 0.0]);
+        assert_eq!(relu_backward(&[5.0, 6.0, 7.0, 8.0], &[0.0, 1.0, -1.0, 3.0]), vec![0.0, 6.0, 0.0, 8.0]);
+    }
+
+    #[test]
+    fn large_inputs_match_sequential_definition() {
+        let mut rng = Rng::new(1);
+        let n = 3 * PAR_MIN + 17;
+        let a = rng.vec(n, -2.0, 2.0);
+        let b = rng.vec(n, 0.5, 2.0);
+        let check = |got: Vec<f32>, f: &dyn Fn(f32, f32) -> f32| {
+            assert_eq!(got.len(), n);
+            for i in 0..n {
+                assert_eq!(got[i], f(a[i], b[i]), "element {i}");
+            }
+        };
+        check(binary(BinaryOp::Add, &a, &b), &|a, b| a + b);
+        check(binary(BinaryOp::Sub, &a, &b), &|a, b| a - b);
+        check(binary(BinaryOp::Mul, &a, &b), &|a, b| a * b);
+        check(binary(BinaryOp::Div, &a, &b), &|a, b| a / b);
+        check(affine(&a, -1.5, 0.25), &|a, _| a * -1.5 + 0.25);
+        check(add_scaled(&a, &b, 0.3), &|a, b| a + 0.3 * b);
+        check(relu(&a), &|a, _| a.max(0.0));
+        check(relu_backward(&b, &a), &|a, b| if a > 0.0 { b } else { 0.0 });
+    }
+
+    #[test]
+    fn row_ops_by_hand() {
+        let shape = Rows { rows: 2, cols: 3 };
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        assert_eq!(add_bias(&x, &[10.0, 20.0, 30.0], shape), vec![11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+        assert_eq!(sum_rows(&x, shape), vec![5.0, 7.0, 9.0]);
+        assert_eq!(broadcast_rows(&[1.0, 2.0, 3.0], shape), vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn row_ops_awkward_shapes() {
+        let mut rng = Rng::new(2);
+        let shapes = [(1, 1), (1, 7), (7, 1), (13, 5), (0, 3), (3, 0), (PAR_MIN + 3, 1), (1, PAR_MIN + 3), (997, 67)];
+        for (rows, cols) in shapes {
+            let shape = Rows { rows, cols };
+            let x = rng.vec(rows * cols, -1.0, 1.0);
+            let v = rng.vec(cols, -1.0, 1.0);
+            let biased = add_bias(&x, &v, shape);
+            let spread = broadcast_rows(&v, shape);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(biased[r * cols + c], x[r * cols + c] + v[c]);
+                    assert_eq!(spread[r * cols + c], v[c]);
+                }
+            }
+            let fast = sum_rows(&x, shape);
+            let slow = reference::sum_rows(&x, shape);
+            assert_eq!(fast.len(), cols);
+            for (f, s) in fast.iter().zip(&slow) {
+                // Both sum in f64 and round once; only the order of the f64 additions differs.
+                assert!((f - s).abs() <= 1e-6 * (1.0 + s.abs()), "{rows}x{cols}: {f} vs {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn sum_rows_is_accurate_and_deterministic_on_a_batch_sized_input() {
+        // 32·79·79 rows, as in the network's first batch-norm layers.
+        let shape = Rows { rows: 32 * 79 * 79, cols: 3 };
+        let x: Vec<f32> = (0..shape.rows * shape.cols).map(|i| 0.1 + (i % 7) as f32 * 1e-3).collect();
+        let first = sum_rows(&x, shape);
+        assert_eq!(first, sum_rows(&x, shape));
+        let exact = reference::sum_rows(&x, shape);
+        for (f, e) in first.iter().zip(&exact) {
+            assert!((f - e).abs() <= 1e-6 * e.abs(), "{f} vs {e}");
+        }
+    }
+
+    #[test]
+    fn sum_rows_is_the_adjoint_of_broadcast_rows() {
+        let mut rng = Rng::new(3);
+        let shape = Rows { rows: 11, cols: 7 };
+        let v = rng.vec(shape.cols, -1.0, 1.0);
+        let m = rng.vec(shape.rows * shape.cols, -1.0, 1.0);
+        let lhs = project(&broadcast_rows(&v, shape), &m);
+        let rhs = project(&v, &sum_rows(&m, shape));
+        assert!((lhs - rhs).abs() < 1e-5, "{lhs} vs {rhs}");
+    }
+
+    #[test]
+    fn relu_backward_matches_finite_differences() {
+        let mut rng = Rng::new(4);
+        // Keep every input at least 0.1 from the kink so a step of 1e-2 never crosses it.
+        let x: Vec<f32> = (0..41)
+            .map(|_| {
+                let v = rng.uniform(0.1, 2.0);
+                if rng.below(2) == 0 { v } else { -v }
+            })
+            .collect();
+        let w = rng.vec(x.len(), -1.0, 1.0);
+        let grad = relu_backward(&w, &relu(&x));
+        // ReLU is linear on each side of the kink, so the differences are exact up to f32
+        // rounding of x ± h (handled by the check) and of the f64 sum: 1e-5 is ample.
+        assert_gradient(|x| project(&relu(x), &w), &x, &grad, 1e-2, 1e-5);
+    }
+}

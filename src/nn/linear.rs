@@ -1,0 +1,60 @@
+//! Fully connected layer `y = x·W + b`, W `[in, out]`.
+
+use super::{Ctx, Init, Layer, ParamSpec};
+use crate::autograd::{ParamGroup, Var};
+use crate::error::{Error, Result};
+use crate::ops;
+use crate::tensor::Shape;
+
+pub struct Linear {
+    scope: String,
+    in_features: usize,
+    out_features: usize,
+    group: ParamGroup,
+    init: Init,
+}
+
+impl Linear {
+    /// Weights start truncated-normal σ 0.1, biases at zero (the reference's logits layers).
+    pub fn new(scope: impl Into<String>, in_features: usize, out_features: usize, group: ParamGroup) -> Linear {
+        Linear { scope: scope.into(), in_features, out_features, group, init: Init::TruncatedNormal(0.1) }
+    }
+}
+
+impl Layer for Linear {
+    fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
+        let w = ctx.param(&format!("{}/weights", self.scope))?;
+        let b = ctx.param(&format!("{}/biases", self.scope))?;
+        ops::linear(x, &w, &b)
+    }
+
+    fn output_shape(&self, input: &Shape) -> Result<Shape> {
+        match input.dims() {
+            &[b, f] if f == self.in_features => Ok(Shape::new([b, self.out_features])),
+            _ => Err(Error::ShapeMismatch {
+                op: "linear",
+                lhs: input.clone(),
+                rhs: Shape::new([self.in_features, self.out_features]),
+            }),
+        }
+    }
+
+    fn declare(&self, out: &mut Vec<ParamSpec>) {
+        out.push(ParamSpec {
+            name: format!("{}/weights", self.scope),
+            shape: Shape::new([self.in_features, self.out_features]),
+            group: self.group,
+            init: self.init,
+        });
+        out.push(ParamSpec {
+            name: format!("{}/biases", self.scope),
+            shape: Shape::new([self.out_features]),
+            group: self.group,
+            init: Init::Zeros,
+        });
+    }
+}

@@ -1,0 +1,76 @@
+//! Batch normalisation with a learned shift and no scale (slim's default, as the
+//! reference network uses): `y = (x − μ)/√(σ² + ε) + β` per channel of NHWC input.
+
+use super::{check_inputs, non_empty, rows_of, tensor_like};
+use crate::autograd::Var;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// The batch statistics a training forward used: per-channel mean and biased variance,
+/// and the number of values each was taken over (for the unbiased moving variance).
+#[derive(Clone, Debug)]
+pub struct BatchNormStats {
+    pub mean: Tensor,
+    pub variance: Tensor,
+    pub count: usize,
+}
+
+fn check_channels(op: &'static str, x: &Var, per_channel: &[&crate::tensor::Shape]) -> Result<()> {
+    let c = x.shape().last();
+    for s in per_channel {
+        if s.dims() != [c] {
+            return Err(Error::ShapeMismatch { op, lhs: x.shape().clone(), rhs: (*s).clone() });
+        }
+    }
+    Ok(())
+}
+
+/// Training mode: normalises with the batch's own statistics, which it also returns so
+/// the caller can update the moving averages.
+pub fn batch_norm_train(x: &Var, beta: &Var, eps: f32) -> Result<(Var, BatchNormStats)> {
+    let op = "batch_norm";
+    check_inputs(op, &[x, beta])?;
+    non_empty(op, x)?;
+    check_channels(op, x, &[beta.shape()])?;
+    let shape = rows_of(x.shape());
+    let xt = x.value().clone();
+    let be = xt.device().backend();
+    let (mean, var) = be.batch_norm_stats(xt.storage(), shape)?;
+    let y = be.batch_norm(xt.storage(), &mean, &var, beta.value().storage(), shape, eps)?;
+    let y = tensor_like(&xt, y, xt.shape().clone());
+    let mean = tensor_like(&xt, mean, [shape.cols]);
+    let var = tensor_like(&xt, var, [shape.cols]);
+    let stats = BatchNormStats { mean: mean.clone(), variance: var.clone(), count: shape.rows };
+    let y = Var::record(op, &[x, beta], y, move |dy, _| {
+        let be = dy.device().backend();
+        let (dx, dbeta) = be.batch_norm_backward(dy.storage(), xt.storage(), mean.storage(), var.storage(), shape, eps)?;
+        Ok(vec![Some(tensor_like(dy, dx, xt.shape().clone())), Some(tensor_like(dy, dbeta, [shape.cols]))])
+    })?;
+    Ok((y, stats))
+}
+
+/// Inference mode: normalises with the given moving averages (constants).
+pub fn batch_norm_infer(x: &Var, beta: &Var, mean: &Tensor, variance: &Tensor, eps: f32) -> Result<Var> {
+    let op = "batch_norm";
+    check_inputs(op, &[x, beta])?;
+    check_channels(op, x, &[beta.shape(), mean.shape(), variance.shape()])?;
+    let shape = rows_of(x.shape());
+    let xt = x.value();
+    let be = xt.device().backend();
+    let y = be.batch_norm(xt.storage(), mean.storage(), variance.storage(), beta.value().storage(), shape, eps)?;
+    let y = tensor_like(xt, y, xt.shape().clone());
+    let variance = variance.clone();
+    Var::record(op, &[x, beta], y, move |dy, needs| {
+        let be = dy.device().backend();
+        // The statistics are constants here, so dx = dy/√(σ² + ε): the same normalisation
+        // applied to dy with a zero mean and zero shift.
+        let dx = if needs[0] {
+            let zeros = be.zeros(shape.cols)?;
+            Some(tensor_like(dy, be.batch_norm(dy.storage(), &zeros, variance.storage(), &zeros, shape, eps)?, dy.shape().clone()))
+        } else {
+            None
+        };
+        let dbeta = if needs[1] { Some(tensor_like(dy, be.sum_rows(dy.storage(), shape)?, [shape.cols])) } else { None };
+        Ok(vec![dx, dbeta])
+    })
+}

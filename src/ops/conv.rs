@@ -1,0 +1,105 @@
+//! 2-D convolution with TensorFlow's padding rules, NHWC input, HWIO weights.
+
+use super::{check_inputs, non_empty, rank, tensor_like};
+use crate::autograd::Var;
+use crate::backend::Conv2dGeometry;
+use crate::error::{Error, Result};
+use crate::tensor::Shape;
+
+/// TensorFlow padding. `Same` pads so that `out = ceil(in/stride)`, putting the odd extra
+/// row/column at the bottom/right (asymmetric at stride 2); `Valid` does not pad.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    Same,
+    Valid,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dSpec {
+    pub stride: usize,
+    pub padding: Padding,
+}
+
+/// Output size and leading pad along one axis.
+fn axis(op: &'static str, input: usize, kernel: usize, stride: usize, padding: Padding, x: &Shape) -> Result<(usize, usize)> {
+    match padding {
+        Padding::Valid => {
+            if input < kernel {
+                return Err(Error::InvalidShape {
+                    op,
+                    shape: x.clone(),
+                    reason: format!("input extent {input} is smaller than the kernel extent {kernel} (VALID padding)"),
+                });
+            }
+            Ok(((input - kernel) / stride + 1, 0))
+        }
+        Padding::Same => {
+            let out = input.div_ceil(stride);
+            let total = ((out - 1) * stride + kernel).saturating_sub(input);
+            Ok((out, total / 2))
+        }
+    }
+}
+
+/// Resolves the geometry of `conv2d(x, w)`, or a typed error naming both shapes.
+pub fn conv_geometry(x: &Shape, w: &Shape, spec: Conv2dSpec) -> Result<Conv2dGeometry> {
+    let op = "conv2d";
+    let (&[n, h, wd, c], &[kh, kw, ci, co]) = (x.dims(), w.dims()) else {
+        return Err(Error::InvalidShape {
+            op,
+            shape: if x.rank() != 4 { x.clone() } else { w.clone() },
+            reason: "expected input NHWC [n, h, w, c] and weights HWIO [kh, kw, in, out]".into(),
+        });
+    };
+    if c != ci {
+        return Err(Error::ShapeMismatch { op, lhs: x.clone(), rhs: w.clone() });
+    }
+    if spec.stride == 0 || kh == 0 || kw == 0 || co == 0 {
+        return Err(Error::InvalidShape { op, shape: w.clone(), reason: format!("zero kernel extent or stride {}", spec.stride) });
+    }
+    if n == 0 || h == 0 || wd == 0 || c == 0 {
+        return Err(Error::EmptyBatch { op, shape: x.clone() });
+    }
+    let (out_h, pad_top) = axis(op, h, kh, spec.stride, spec.padding, x)?;
+    let (out_w, pad_left) = axis(op, wd, kw, spec.stride, spec.padding, x)?;
+    Ok(Conv2dGeometry {
+        batch: n,
+        in_h: h,
+        in_w: wd,
+        in_c: c,
+        out_c: co,
+        kernel_h: kh,
+        kernel_w: kw,
+        stride_h: spec.stride,
+        stride_w: spec.stride,
+        pad_top,
+        pad_left,
+        out_h,
+        out_w,
+    })
+}
+
+/// `y = conv(x, w)`; x NHWC, w HWIO, y NHWC.
+pub fn conv2d(x: &Var, w: &Var, spec: Conv2dSpec) -> Result<Var> {
+    check_inputs("conv2d", &[x, w])?;
+    rank("conv2d", x, 4)?;
+    non_empty("conv2d", x)?;
+    let g = conv_geometry(x.shape(), w.shape(), spec)?;
+    let (xt, wt) = (x.value().clone(), w.value().clone());
+    let y = xt.device().backend().conv2d(xt.storage(), wt.storage(), &g)?;
+    let y = tensor_like(&xt, y, [g.batch, g.out_h, g.out_w, g.out_c]);
+    Var::record("conv2d", &[x, w], y, move |dy, needs| {
+        let be = dy.device().backend();
+        let dx = if needs[0] {
+            Some(tensor_like(dy, be.conv2d_input_grad(dy.storage(), wt.storage(), &g)?, xt.shape().clone()))
+        } else {
+            None
+        };
+        let dw = if needs[1] {
+            Some(tensor_like(dy, be.conv2d_weight_grad(xt.storage(), dy.storage(), &g)?, wt.shape().clone()))
+        } else {
+            None
+        };
+        Ok(vec![dx, dw])
+    })
+}

@@ -1,0 +1,62 @@
+//! Per-sample losses: softmax cross-entropy and the center loss.
+
+use super::{check_inputs, non_empty, rank, rows_of, tensor_like};
+use crate::autograd::Var;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+fn check_labels(op: &'static str, x: &Var, labels: &[usize], classes: usize) -> Result<()> {
+    if labels.len() != x.dims()[0] {
+        return Err(Error::InvalidShape {
+            op,
+            shape: x.shape().clone(),
+            reason: format!("{} labels for {} rows", labels.len(), x.dims()[0]),
+        });
+    }
+    if let Some(&label) = labels.iter().find(|&&l| l >= classes) {
+        return Err(Error::LabelOutOfRange { op, label, classes });
+    }
+    Ok(())
+}
+
+/// `logits[b, classes]` → per-sample `−log softmax(logits)[label]`, `[b]`.
+pub fn softmax_cross_entropy(logits: &Var, labels: &[usize]) -> Result<Var> {
+    let op = "softmax_cross_entropy";
+    check_inputs(op, &[logits])?;
+    rank(op, logits, 2)?;
+    non_empty(op, logits)?;
+    let shape = rows_of(logits.shape());
+    check_labels(op, logits, labels, shape.cols)?;
+    let lt = logits.value();
+    let (loss, probs) = lt.device().backend().softmax_cross_entropy(lt.storage(), labels, shape)?;
+    let loss = tensor_like(lt, loss, [shape.rows]);
+    let labels = labels.to_vec();
+    Var::record(op, &[logits], loss, move |dy, _| {
+        let dx = dy.device().backend().softmax_cross_entropy_backward(dy.storage(), &probs, &labels, shape)?;
+        Ok(vec![Some(tensor_like(dy, dx, [shape.rows, shape.cols]))])
+    })
+}
+
+/// Per-sample `½‖e_b − c_{y_b}‖²`, `[b]`. The centers are a constant here: they follow
+/// their own update rule, never the gradient.
+pub fn center_loss(embeddings: &Var, centers: &Tensor, labels: &[usize]) -> Result<Var> {
+    let op = "center_loss";
+    check_inputs(op, &[embeddings])?;
+    rank(op, embeddings, 2)?;
+    non_empty(op, embeddings)?;
+    centers.expect_f32(op)?;
+    let shape = rows_of(embeddings.shape());
+    if centers.shape().rank() != 2 || centers.dims()[1] != shape.cols {
+        return Err(Error::ShapeMismatch { op, lhs: embeddings.shape().clone(), rhs: centers.shape().clone() });
+    }
+    check_labels(op, embeddings, labels, centers.dims()[0])?;
+    let et = embeddings.value().clone();
+    let loss = et.device().backend().center_loss(et.storage(), centers.storage(), labels, shape)?;
+    let loss = tensor_like(&et, loss, [shape.rows]);
+    let (centers, labels) = (centers.clone(), labels.to_vec());
+    Var::record(op, &[embeddings], loss, move |dy, _| {
+        let be = dy.device().backend();
+        let de = be.center_loss_backward(dy.storage(), et.storage(), centers.storage(), &labels, shape)?;
+        Ok(vec![Some(tensor_like(dy, de, [shape.rows, shape.cols]))])
+    })
+}
