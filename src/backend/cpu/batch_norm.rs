@@ -123,14 +123,7 @@ pub mod reference {
             .collect()
     }
 
-    pub fn backward(
-        dy: &[f32],
-        x: &[f32],
-        mean: &[f32],
-        var: &[f32],
-        shape: Rows,
-        eps: f32,
-    ) -> (Vec<f32>, Vec<f32>) {
+    pub fn backward(dy: &[f32], x: &[f32], mean: &[f32], var: &[f32], shape: Rows, eps: f32) -> (Vec<f32>, Vec<f32>) {
         let Rows { rows, cols } = shape;
         let n = rows as f64;
         let mut dx = vec![0.0; rows * cols];

@@ -46,12 +46,7 @@ pub(crate) fn block_rows(cols: usize) -> usize {
 /// Fills `out`, a row-major matrix with `cols` columns, block by block: `fill(first_row,
 /// block)` receives whole rows starting at row `first_row`. Blocks run in parallel when
 /// the `work` (elements touched in all) reaches [`PAR_MIN`].
-pub(crate) fn for_row_blocks(
-    out: &mut [f32],
-    cols: usize,
-    work: usize,
-    fill: impl Fn(usize, &mut [f32]) + Sync,
-) {
+pub(crate) fn for_row_blocks(out: &mut [f32], cols: usize, work: usize, fill: impl Fn(usize, &mut [f32]) + Sync) {
     if out.is_empty() {
         return;
     }
@@ -60,9 +55,7 @@ pub(crate) fn for_row_blocks(
     if work < PAR_MIN {
         fill(0, out);
     } else {
-        out.par_chunks_mut(block_len)
-            .enumerate()
-            .for_each(|(b, block)| fill(b * rows_per_block, block));
+        out.par_chunks_mut(block_len).enumerate().for_each(|(b, block)| fill(b * rows_per_block, block));
     }
 }
 
@@ -168,9 +161,7 @@ pub mod reference {
     use crate::backend::Rows;
 
     pub fn sum_rows(x: &[f32], shape: Rows) -> Vec<f32> {
-        (0..shape.cols)
-            .map(|c| (0..shape.rows).map(|r| x[r * shape.cols + c] as f64).sum::<f64>() as f32)
-            .collect()
+        (0..shape.cols).map(|c| (0..shape.rows).map(|r| x[r * shape.cols + c] as f64).sum::<f64>() as f32).collect()
     }
 }
 
@@ -363,7 +354,11 @@ mod tests {
         let x: Vec<f32> = (0..41)
             .map(|_| {
                 let v = rng.uniform(0.1, 2.0);
-                if rng.below(2) == 0 { v } else { -v }
+                if rng.below(2) == 0 {
+                    v
+                } else {
+                    -v
+                }
             })
             .collect();
         let w = rng.vec(x.len(), -1.0, 1.0);

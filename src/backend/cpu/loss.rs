@@ -1,5 +1,214 @@
+//! Per-row losses over `[rows, cols]` matrices with one class label per row (labels are
+//! validated by the caller: `labels[r] < classes`).
+//!
+//! - `softmax_cross_entropy(logits, labels)` → `(loss[rows], probs[rows, cols])` with
+//!   `loss_r = logsumexp(z_r) − z_r[label_r] = ln Σ_c exp(z_rc − m_r) − (z_r[label_r] − m_r)`,
+//!   `m_r = max_c z_rc` (stable for any logit range), and `probs_r = softmax(z_r)`.
+//! - `softmax_cross_entropy_backward`: `dz_r = dloss_r·(probs_r − onehot(label_r))`.
+//! - `center_loss(e, centers[classes, cols], labels)` → `loss_r = ½‖e_r − centers[label_r]‖²`.
+//! - `center_loss_backward`: `de_r = dloss_r·(e_r − centers[label_r])` (the centres are
+//!   updated by their own rule, not by this gradient).
+//!
+//! Row sums accumulate in `f64`; large inputs are processed in parallel row blocks.
+
+use super::elementwise::{block_rows, for_row_blocks, PAR_MIN};
 use crate::backend::Rows;
-pub fn softmax_cross_entropy(logits: &[f32], labels: &[usize], shape: Rows) -> (Vec<f32>, Vec<f32>) { todo!() }
-pub fn softmax_cross_entropy_backward(dloss: &[f32], probs: &[f32], labels: &[usize], shape: Rows) -> Vec<f32> { todo!() }
-pub fn center_loss(e: &[f32], centers: &[f32], labels: &[usize], shape: Rows) -> Vec<f32> { todo!() }
-pub fn center_loss_backward(dloss: &[f32], e: &[f32], centers: &[f32], labels: &[usize], shape: Rows) -> Vec<f32> { todo!() }
+use rayon::prelude::*;
+
+/// `f(r)` for every row `r`, in parallel when the matrix has at least [`PAR_MIN`] elements.
+fn per_row(shape: Rows, f: impl Fn(usize) -> f32 + Sync + Send) -> Vec<f32> {
+    if shape.rows * shape.cols < PAR_MIN {
+        (0..shape.rows).map(f).collect()
+    } else {
+        (0..shape.rows).into_par_iter().with_min_len(block_rows(shape.cols)).map(f).collect()
+    }
+}
+
+pub fn softmax_cross_entropy(logits: &[f32], labels: &[usize], shape: Rows) -> (Vec<f32>, Vec<f32>) {
+    let Rows { rows, cols } = shape;
+    assert_eq!(logits.len(), rows * cols);
+    assert_eq!(labels.len(), rows);
+    let row = |r: usize| &logits[r * cols..(r + 1) * cols];
+    let max = |z: &[f32]| z.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut probs = vec![0.0; rows * cols];
+    let work = probs.len();
+    for_row_blocks(&mut probs, cols, work, |first, block| {
+        for (i, p) in block.chunks_exact_mut(cols).enumerate() {
+            let z = row(first + i);
+            let m = max(z);
+            let mut sum = 0.0f64;
+            for (p, &z) in p.iter_mut().zip(z) {
+                *p = (z - m).exp();
+                sum += *p as f64;
+            }
+            let inv = (1.0 / sum) as f32;
+            for p in p.iter_mut() {
+                *p *= inv;
+            }
+        }
+    });
+    // The loss recomputes the row's exponentials rather than taking −ln(probs[label]),
+    // which would lose all precision (or become ∞) once that probability underflows.
+    let loss = per_row(shape, |r| {
+        let z = row(r);
+        let m = max(z);
+        let sum: f64 = z.iter().map(|&v| ((v - m) as f64).exp()).sum();
+        (sum.ln() - (z[labels[r]] - m) as f64) as f32
+    });
+    (loss, probs)
+}
+
+pub fn softmax_cross_entropy_backward(dloss: &[f32], probs: &[f32], labels: &[usize], shape: Rows) -> Vec<f32> {
+    let Rows { rows, cols } = shape;
+    assert_eq!(probs.len(), rows * cols);
+    assert!(dloss.len() == rows && labels.len() == rows);
+    let mut dz = vec![0.0; rows * cols];
+    let work = dz.len();
+    for_row_blocks(&mut dz, cols, work, |first, block| {
+        for (i, dzrow) in block.chunks_exact_mut(cols).enumerate() {
+            let r = first + i;
+            for (d, &p) in dzrow.iter_mut().zip(&probs[r * cols..(r + 1) * cols]) {
+                *d = dloss[r] * p;
+            }
+            dzrow[labels[r]] = dloss[r] * (probs[r * cols + labels[r]] - 1.0);
+        }
+    });
+    dz
+}
+
+pub fn center_loss(e: &[f32], centers: &[f32], labels: &[usize], shape: Rows) -> Vec<f32> {
+    let Rows { rows, cols } = shape;
+    assert_eq!(e.len(), rows * cols);
+    assert_eq!(labels.len(), rows);
+    assert_eq!(centers.len() % cols.max(1), 0);
+    per_row(shape, |r| {
+        let center = &centers[labels[r] * cols..(labels[r] + 1) * cols];
+        let ss: f64 = e[r * cols..(r + 1) * cols]
+            .iter()
+            .zip(center)
+            .map(|(&e, &c)| {
+                let d = e as f64 - c as f64;
+                d * d
+            })
+            .sum();
+        (0.5 * ss) as f32
+    })
+}
+
+pub fn center_loss_backward(dloss: &[f32], e: &[f32], centers: &[f32], labels: &[usize], shape: Rows) -> Vec<f32> {
+    let Rows { rows, cols } = shape;
+    assert_eq!(e.len(), rows * cols);
+    assert!(dloss.len() == rows && labels.len() == rows);
+    let mut de = vec![0.0; rows * cols];
+    let work = de.len();
+    for_row_blocks(&mut de, cols, work, |first, block| {
+        for (i, derow) in block.chunks_exact_mut(cols).enumerate() {
+            let r = first + i;
+            let center = &centers[labels[r] * cols..(labels[r] + 1) * cols];
+            for ((d, &e), &c) in derow.iter_mut().zip(&e[r * cols..(r + 1) * cols]).zip(center) {
+                *d = dloss[r] * (e - c);
+            }
+        }
+    });
+    de
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::elementwise::test_support::{assert_gradient, project, Rng};
+    use super::*;
+
+    fn assert_close(a: &[f32], b: &[f64], tol: f64) {
+        assert_eq!(a.len(), b.len());
+        for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+            assert!((x as f64 - y).abs() <= tol * (1.0 + y.abs()), "[{i}]: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn cross_entropy_2x3_by_hand() {
+        // Row 0: e^z = [1, 2, 5] (sum 8), label 2 → loss ln(8/5). Row 1: logits far out of
+        // exp's range with the label on the smallest: z − m = [−2000, 0, 0], so
+        // logsumexp = 1000 + ln 2 and loss = 2000 + ln 2.
+        let logits = [0.0, 2f32.ln(), 5f32.ln(), -1000.0, 1000.0, 1000.0];
+        let shape = Rows { rows: 2, cols: 3 };
+        let (loss, probs) = softmax_cross_entropy(&logits, &[2, 0], shape);
+        assert_close(&loss, &[(8.0f64 / 5.0).ln(), 2000.0 + 2f64.ln()], 1e-6);
+        assert_close(&probs, &[0.125, 0.25, 0.625, 0.0, 0.5, 0.5], 1e-6);
+        let dz = softmax_cross_entropy_backward(&[2.0, -1.0], &probs, &[2, 0], shape);
+        assert_close(&dz, &[0.25, 0.5, -0.75, 1.0, -0.5, -0.5], 1e-6);
+    }
+
+    #[test]
+    fn cross_entropy_single_class_is_zero() {
+        let shape = Rows { rows: 3, cols: 1 };
+        let (loss, probs) = softmax_cross_entropy(&[5.0, -2.0, 0.0], &[0, 0, 0], shape);
+        assert_eq!(loss, vec![0.0; 3]);
+        assert_eq!(probs, vec![1.0; 3]);
+        assert_eq!(softmax_cross_entropy_backward(&[1.0; 3], &probs, &[0, 0, 0], shape), vec![0.0; 3]);
+    }
+
+    #[test]
+    fn center_loss_by_hand() {
+        let centers = [0.0, 0.0, 1.0, 2.0]; // two classes, cols 2
+        let e = [3.0, 4.0, 1.0, 2.0, 2.0, 2.0];
+        let shape = Rows { rows: 3, cols: 2 };
+        let labels = [0, 1, 1];
+        assert_eq!(center_loss(&e, &centers, &labels, shape), vec![12.5, 0.0, 0.5]);
+        let de = center_loss_backward(&[1.0, 5.0, -2.0], &e, &centers, &labels, shape);
+        assert_eq!(de, vec![3.0, 4.0, 0.0, 0.0, -2.0, 0.0]);
+    }
+
+    #[test]
+    fn large_inputs_match_the_formulas() {
+        let mut rng = Rng::new(50);
+        for (rows, cols) in [(1, 1), (1, 7), (13, 1), (97, 31), (300, 257), (3, 40_000)] {
+            let shape = Rows { rows, cols };
+            let classes = cols.clamp(2, 11);
+            let z = rng.vec(rows * cols, -8.0, 8.0);
+            let labels: Vec<usize> = (0..rows).map(|_| rng.below(cols)).collect();
+            let (loss, probs) = softmax_cross_entropy(&z, &labels, shape);
+            let e = rng.vec(rows * cols, -1.0, 1.0);
+            let centers = rng.vec(classes * cols, -1.0, 1.0);
+            let center_labels: Vec<usize> = (0..rows).map(|_| rng.below(classes)).collect();
+            let closs = center_loss(&e, &centers, &center_labels, shape);
+            for r in 0..rows {
+                let zr: Vec<f64> = z[r * cols..(r + 1) * cols].iter().map(|&v| v as f64).collect();
+                let m = zr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let s: f64 = zr.iter().map(|v| (v - m).exp()).sum();
+                assert_close(&loss[r..r + 1], &[m + s.ln() - zr[labels[r]]], 1e-5);
+                let pr: Vec<f64> = zr.iter().map(|v| (v - m).exp() / s).collect();
+                assert_close(&probs[r * cols..(r + 1) * cols], &pr, 1e-5);
+                let c = center_labels[r];
+                let ss: f64 = (0..cols).map(|k| (e[r * cols + k] as f64 - centers[c * cols + k] as f64).powi(2)).sum();
+                assert_close(&closs[r..r + 1], &[0.5 * ss], 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        let mut rng = Rng::new(51);
+        for (rows, cols) in [(1, 1), (1, 2), (4, 5), (3, 13)] {
+            let shape = Rows { rows, cols };
+            let labels: Vec<usize> = (0..rows).map(|_| rng.below(cols)).collect();
+            let dloss = rng.vec(rows, -1.0, 1.0);
+            let z = rng.vec(rows * cols, -2.0, 2.0);
+            let (_, probs) = softmax_cross_entropy(&z, &labels, shape);
+            let dz = softmax_cross_entropy_backward(&dloss, &probs, &labels, shape);
+            // Smooth with second and third derivatives ≤ 1 (softmax products): step 1e-3
+            // gives truncation ~1e-6 and f32 noise ~|L|·6e-8/1e-3 ≈ 1e-4.
+            let ce = |z: &[f32]| project(&softmax_cross_entropy(z, &labels, shape).0, &dloss);
+            assert_gradient(ce, &z, &dz, 1e-3, 1e-3);
+
+            let classes = 3;
+            let centers = rng.vec(classes * cols, -1.0, 1.0);
+            let center_labels: Vec<usize> = (0..rows).map(|_| rng.below(classes)).collect();
+            let e = rng.vec(rows * cols, -1.0, 1.0);
+            let de = center_loss_backward(&dloss, &e, &centers, &center_labels, shape);
+            // Quadratic: central differences are exact up to rounding, even at step 1e-2.
+            let cl = |e: &[f32]| project(&center_loss(e, &centers, &center_labels, shape), &dloss);
+            assert_gradient(cl, &e, &de, 1e-2, 1e-4);
+        }
+    }
+}

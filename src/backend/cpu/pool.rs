@@ -131,7 +131,8 @@ pub mod reference {
 
     /// Index into `x` of the first maximum of output `(n, oh, ow, c)`'s window.
     fn argmax(x: &[f32], g: &Pool2dGeometry, n: usize, oh: usize, ow: usize, c: usize) -> usize {
-        let at = |kh: usize, kw: usize| ((n * g.in_h + oh * g.stride + kh) * g.in_w + ow * g.stride + kw) * g.channels + c;
+        let at =
+            |kh: usize, kw: usize| ((n * g.in_h + oh * g.stride + kh) * g.in_w + ow * g.stride + kw) * g.channels + c;
         let mut best = at(0, 0);
         for kh in 0..g.window {
             for kw in 0..g.window {
@@ -145,7 +146,8 @@ pub mod reference {
 
     fn outputs(g: &Pool2dGeometry) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
         (0..g.batch).flat_map(move |n| {
-            (0..g.out_h).flat_map(move |oh| (0..g.out_w).flat_map(move |ow| (0..g.channels).map(move |c| (n, oh, ow, c))))
+            (0..g.out_h)
+                .flat_map(move |oh| (0..g.out_w).flat_map(move |ow| (0..g.channels).map(move |c| (n, oh, ow, c))))
         })
     }
 
@@ -168,7 +170,14 @@ mod tests {
     use super::super::elementwise::PAR_MIN;
     use super::*;
 
-    fn geometry(batch: usize, in_h: usize, in_w: usize, channels: usize, window: usize, stride: usize) -> Pool2dGeometry {
+    fn geometry(
+        batch: usize,
+        in_h: usize,
+        in_w: usize,
+        channels: usize,
+        window: usize,
+        stride: usize,
+    ) -> Pool2dGeometry {
         Pool2dGeometry {
             batch,
             in_h,
@@ -267,9 +276,10 @@ mod tests {
         // batch 2, hw 3, channels 2.
         let x = [1.0, 10.0, 2.0, 20.0, 3.0, 30.0, -1.0, 0.0, -2.0, 0.0, -6.0, 3.0];
         assert_eq!(global_avg_pool(&x, 2, 3, 2), vec![2.0, 20.0, -3.0, 1.0]);
-        assert_eq!(global_avg_pool_backward(&[3.0, 6.0, -3.0, 0.0], 2, 3, 2), vec![
-            1.0, 2.0, 1.0, 2.0, 1.0, 2.0, -1.0, 0.0, -1.0, 0.0, -1.0, 0.0
-        ]);
+        assert_eq!(
+            global_avg_pool_backward(&[3.0, 6.0, -3.0, 0.0], 2, 3, 2),
+            vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0, -1.0, 0.0, -1.0, 0.0, -1.0, 0.0]
+        );
         let mut rng = Rng::new(22);
         for (batch, hw, c) in [(1, 1, 1), (3, 7, 5), (2, 49, 3), (3, 79 * 79, 7)] {
             let x = rng.vec(batch * hw * c, -1.0, 1.0);

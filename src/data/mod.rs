@@ -1,0 +1,14 @@
+//! Data: image preprocessing and the built-in synthetic dataset.
+
+mod synthetic;
+
+pub use synthetic::SyntheticFaces;
+
+/// Per-image standardisation (TF's `per_image_standardization`): (x − mean)/max(std, 1/√n).
+pub fn standardize(pixels: &mut [f32]) {
+    let n = pixels.len().max(1) as f64;
+    let mean = pixels.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = pixels.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+    let std = var.sqrt().max(1.0 / n.sqrt());
+    pixels.iter_mut().for_each(|v| *v = ((f64::from(*v) - mean) / std) as f32);
+}
