@@ -117,22 +117,22 @@ fn training_step_matches_pytorch() {
     let ctx = Ctx::train(&s.params, &tape);
     let out = dynamic_objective(&s.net, &ctx, &s.batch, s.dropout_seed, &ObjectiveConfig::default()).unwrap();
 
-    // Forward values: rounding compounds through ~40 layers; 1e-4 of the tensor's scale
-    // is ~100× the f32 epsilon times the depth, with room for summation-order effects.
+    // Forward values: rounding compounds through ~40 layers. Measured worst: 1.7e-6 of
+    // the tensor's scale (logits/photo); 2e-5 leaves ~10× headroom.
     let f = &s.file;
-    assert_close("Z", out.z.value(), &reference(f, "Z"), 1e-5, 1e-4);
+    assert_close("Z", out.z.value(), &reference(f, "Z"), 1e-6, 2e-5);
     for (t, key) in Task::ALL.iter().zip(["verif", "photo", "caricature"]) {
         let task = out.tasks[t.index()].as_ref().unwrap();
-        assert_close(&format!("logits/{key}"), task.output.logits.value(), &reference(f, &format!("logits/{key}")), 1e-5, 1e-4);
-        assert_close(&format!("embeddings/{key}"), task.output.embeddings.value(), &reference(f, &format!("embeddings/{key}")), 1e-5, 1e-4);
+        assert_close(&format!("logits/{key}"), task.output.logits.value(), &reference(f, &format!("logits/{key}")), 1e-6, 2e-5);
+        assert_close(&format!("embeddings/{key}"), task.output.embeddings.value(), &reference(f, &format!("embeddings/{key}")), 1e-6, 2e-5);
     }
     let losses: Vec<f32> = out.task_losses().unwrap().iter().map(|l| l.unwrap()).collect();
     let losses = Tensor::from_vec(losses, [3], &Device::cpu()).unwrap();
-    assert_close("task_losses", &losses, &reference(f, "task_losses"), 1e-5, 1e-4);
-    assert_close("lossweights/pi", out.weights.per_sample.value(), &reference(f, "lossweights/pi"), 1e-5, 1e-4);
-    assert_close("task_weights", out.weights.weights.value(), &reference(f, "task_weights"), 1e-5, 1e-4);
-    assert_close("loss", out.loss.value(), &reference(f, "loss"), 1e-5, 1e-4);
-    assert_close("loss_w", out.loss_w.value(), &reference(f, "loss_w"), 1e-5, 1e-4);
+    assert_close("task_losses", &losses, &reference(f, "task_losses"), 1e-6, 2e-5);
+    assert_close("lossweights/pi", out.weights.per_sample.value(), &reference(f, "lossweights/pi"), 1e-6, 2e-5);
+    assert_close("task_weights", out.weights.weights.value(), &reference(f, "task_weights"), 1e-6, 2e-5);
+    assert_close("loss", out.loss.value(), &reference(f, "loss"), 1e-6, 2e-5);
+    assert_close("loss_w", out.loss_w.value(), &reference(f, "loss_w"), 1e-6, 2e-5);
 
     // The two updates of the paper from one forward pass, each into its own group.
     let in_group = |g: ParamGroup| {
@@ -144,14 +144,14 @@ fn training_step_matches_pytorch() {
     let mut checked = 0;
     for name in s.params.names_in(ParamGroup::Network) {
         // Gradients are differences of nearly equal products through batch norm's
-        // backward (which subtracts means); 1e-3 of the tensor's scale is honest for f32
-        // against a float64 oracle at this depth.
-        assert_close(&format!("grad/{name}"), net_grads.require(&name).unwrap(), &reference(f, &format!("grad/{name}")), 1e-6, 1e-3);
+        // backward (which subtracts means). Measured worst: 9.2e-6 of the tensor's scale
+        // (block35 Branch_2 beta); 1e-4 leaves ~10× headroom.
+        assert_close(&format!("grad/{name}"), net_grads.require(&name).unwrap(), &reference(f, &format!("grad/{name}")), 1e-7, 1e-4);
         checked += 1;
     }
     for name in s.params.names_in(ParamGroup::WeightModule) {
         assert!(net_grads.get(&name).is_none(), "L's gradient reached the weight module ({name})");
-        assert_close(&format!("grad/{name}"), wm_grads.require(&name).unwrap(), &reference(f, &format!("grad/{name}")), 1e-6, 1e-3);
+        assert_close(&format!("grad/{name}"), wm_grads.require(&name).unwrap(), &reference(f, &format!("grad/{name}")), 1e-7, 1e-4);
         checked += 1;
     }
     assert_eq!(wm_grads.len(), 2, "L_w's gradient reached the network");
@@ -164,7 +164,8 @@ fn training_step_matches_pytorch() {
     let mut moving = 0;
     for name in f.names().into_iter().filter(|n| n.starts_with("after_step/")) {
         let ours = params.get(name.trim_start_matches("after_step/")).unwrap();
-        assert_close(name, ours, &reference(f, name), 1e-6, 1e-4);
+        // A convex mix of the old average (exact) and the batch statistic.
+        assert_close(name, ours, &reference(f, name), 1e-7, 1e-5);
         moving += 1;
     }
     assert!(moving > 0);
@@ -174,5 +175,5 @@ fn training_step_matches_pytorch() {
 fn inference_forward_matches_pytorch() {
     let s = setup();
     let emb = s.net.embed(&s.params, &s.batch.images).unwrap();
-    assert_close("infer/embeddings", &emb, &reference(&s.file, "infer/embeddings"), 1e-5, 1e-4);
+    assert_close("infer/embeddings", &emb, &reference(&s.file, "infer/embeddings"), 1e-6, 2e-5);
 }

@@ -225,7 +225,8 @@ def dropout_mask(rows, cols, keep, seed):
     for k in sorted({0, 1, n // 2, n - 1}):
         assert int(z[k]) == splitmix_u_py(seed, k), "splitmix numpy/python mismatch"
     u = (z >> np.uint64(40)).astype(np.float64) / float(1 << 24)
-    m = np.where(u < keep, 1.0 / keep, 0.0).reshape(rows, cols)
+    # The engine compares in f32: keep rounded to f32 decides the boundary grid value.
+    m = np.where(u < float(np.float32(keep)), 1.0 / keep, 0.0).reshape(rows, cols)
     return torch.from_numpy(m)
 
 

@@ -76,7 +76,10 @@ pub fn dynamic_objective(
         *slot = Some(TaskForward { task, samples, output, loss });
     }
 
-    let weights = net.weight_module.forward(ctx, &z)?;
+    // In the paper's objectives ψ sees Z as a constant, so L_w's gradient cannot reach
+    // θ; the reference code's path lets L's gradient flow back through w into the trunk.
+    let z_for_weights = if obj.reference_gradient_path { z.clone() } else { z.detach() };
+    let weights = net.weight_module.forward(ctx, &z_for_weights)?;
     let mut loss: Option<Var> = None;
     let mut loss_w: Option<Var> = None;
     for t in tasks.iter().flatten() {

@@ -17,13 +17,14 @@
 //!   im2col and col2im are one copy (or add) per output position and kernel row.
 //!
 //! Threading: the rows are cut into chunks whose columns take at most about
-//! [`CHUNK_FLOATS`] floats (bounding memory and keeping a chunk near the cache), the chunk
-//! count is a multiple of the thread count, and each rayon task runs im2col *and* a
-//! single-threaded GEMM on its own chunk, so a chunk's columns are used by the core that
-//! wrote them. Input-gradient chunks hold whole images so that col2im writes of different
-//! tasks never overlap; weight-gradient tasks sum into one partial per thread, reduced in a
+//! [`CHUNK_FLOATS`] floats, bounding memory and keeping a chunk near the cache of the core
+//! that fills it. The chunk count is a multiple of the thread count, and each rayon task
+//! takes an equal run of consecutive chunks with one im2col buffer, running im2col *and* a
+//! single-threaded GEMM per chunk, so a chunk's columns are used by the core that wrote
+//! them. Input-gradient chunks hold whole images so that col2im writes of different tasks
+//! never overlap; weight-gradient tasks each sum into their own partial, added up in a
 //! fixed order so results do not depend on scheduling. When there are fewer chunks than
-//! threads (tiny batches) the GEMM and im2col themselves go multi-threaded instead.
+//! threads (tiny batches) the GEMM and im2col/col2im themselves go multi-threaded instead.
 //!
 //! [`reference`] holds naive direct loops that the tests compare every fast path against.
 
@@ -76,29 +77,50 @@ fn geometry(m: usize, k: usize, n: usize, transpose_a: bool, transpose_b: bool) 
     MatmulGeometry { m, k, n, transpose_a, transpose_b }
 }
 
-/// How a pass cuts its rows into chunks.
+/// How a pass cuts its rows into chunks, and the chunks into one part per thread.
 #[derive(Clone, Copy, Debug)]
 struct Plan {
-    /// Rows per chunk (the last chunk may be shorter); a multiple of the granule.
-    chunk_rows: usize,
+    /// Granules (rows, or whole images for the input gradient) per chunk; the last chunk
+    /// may be shorter.
+    chunk_granules: usize,
     /// Number of chunks.
     chunks: usize,
+    /// Consecutive chunks per rayon task; each task allocates one im2col buffer and reuses
+    /// it for all its chunks.
+    chunks_per_part: usize,
     /// Threads for the work inside one chunk.
     threads: Threads,
 }
 
-/// Cuts `rows` rows of `row_floats` column floats each into chunks of at most about
-/// `chunk_floats` floats, in multiples of `granule` rows, with a chunk count that is a
-/// multiple of the thread count when there is enough work for that.
-fn plan(rows: usize, row_floats: usize, chunk_floats: usize, granule: usize) -> Plan {
+/// Cuts `granules` granules of `granule_floats` column floats each into chunks of at most
+/// about `chunk_floats` floats (at least one granule), with a chunk count that is a
+/// multiple of the thread count when there are enough granules for that.
+fn plan(granules: usize, granule_floats: usize, chunk_floats: usize) -> Plan {
     let threads = rayon::current_num_threads();
-    let granules = rows.div_ceil(granule);
-    let max_granules = (chunk_floats / (row_floats * granule).max(1)).max(1);
+    let max_granules = (chunk_floats / granule_floats.max(1)).max(1);
     let chunks = granules.div_ceil(max_granules).next_multiple_of(threads).min(granules).max(1);
-    let chunk_rows = granules.div_ceil(chunks) * granule;
-    let chunks = rows.div_ceil(chunk_rows);
+    let chunk_granules = granules.div_ceil(chunks);
+    let chunks = granules.div_ceil(chunk_granules);
+    let chunks_per_part = chunks.div_ceil(threads);
     let threads = if chunks < threads { Threads::All } else { Threads::Single };
-    Plan { chunk_rows, chunks, threads }
+    Plan { chunk_granules, chunks, chunks_per_part, threads }
+}
+
+/// Runs `f(first granule, chunk of out, im2col buffer)` for every chunk, where `out` holds
+/// `granule_len` floats per granule; one rayon task per part, one buffer per task.
+fn for_each_chunk(
+    out: &mut [f32],
+    granule_len: usize,
+    p: &Plan,
+    f: impl Fn(usize, &mut [f32], &mut Vec<f32>) + Sync,
+) {
+    let chunk_len = p.chunk_granules * granule_len;
+    out.par_chunks_mut(chunk_len * p.chunks_per_part).enumerate().for_each(|(t, part)| {
+        let mut cols = Vec::new();
+        for (i, chunk) in part.chunks_mut(chunk_len).enumerate() {
+            f((t * p.chunks_per_part + i) * p.chunk_granules, chunk, &mut cols);
+        }
+    });
 }
 
 /// Where one kernel row `kh` of output position `(oh, ow)` reads the input: input row `ih`,
@@ -181,11 +203,11 @@ fn forward_chunked(x: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: usize
         matmul_into(&mut y, x, w, &geometry(rows, patch, oc, false, false), Dst::Overwrite, Threads::All);
         return y;
     }
-    let p = plan(rows, patch, chunk_floats, 1);
-    y.par_chunks_mut(p.chunk_rows * oc).enumerate().for_each_init(Vec::new, |cols, (i, y)| {
+    let p = plan(rows, patch, chunk_floats);
+    for_each_chunk(&mut y, oc, &p, |row0, y, cols| {
         let n = y.len() / oc;
         cols.resize(n * patch, 0.0);
-        im2col(x, g, i * p.chunk_rows, cols, p.threads);
+        im2col(x, g, row0, cols, p.threads);
         matmul_into(y, cols, w, &geometry(n, patch, oc, false, false), Dst::Overwrite, p.threads);
     });
     y
@@ -201,19 +223,16 @@ fn input_grad_chunked(dy: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: u
         matmul_into(&mut dx, dy, w, &geometry(rows, oc, patch, false, true), Dst::Overwrite, Threads::All);
         return dx;
     }
+    // Chunks of whole images, so that col2im of different chunks never writes the same `dx`.
     let image_rows = g.out_h * g.out_w;
-    let p = plan(rows, patch, chunk_floats, image_rows);
-    let images = p.chunk_rows / image_rows;
-    let image_len = g.in_h * g.in_w * g.in_c;
-    dx.par_chunks_mut(images * image_len).zip(dy.par_chunks(p.chunk_rows * oc)).for_each_init(
-        Vec::new,
-        |cols, (dx, dy)| {
-            let n = dy.len() / oc;
-            cols.resize(n * patch, 0.0);
-            matmul_into(cols, dy, w, &geometry(n, oc, patch, false, true), Dst::Overwrite, p.threads);
-            col2im(cols, g, dx, p.threads);
-        },
-    );
+    let p = plan(g.batch, image_rows * patch, chunk_floats);
+    for_each_chunk(&mut dx, g.in_h * g.in_w * g.in_c, &p, |image0, dx, cols| {
+        let n = dx.len() / (g.in_h * g.in_w * g.in_c) * image_rows;
+        let dy = &dy[image0 * image_rows * oc..][..n * oc];
+        cols.resize(n * patch, 0.0);
+        matmul_into(cols, dy, w, &geometry(n, oc, patch, false, true), Dst::Overwrite, p.threads);
+        col2im(cols, g, dx, p.threads);
+    });
     dx
 }
 
@@ -224,14 +243,14 @@ fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, chunk_floats: 
         return dw;
     }
     let pointwise = is_pointwise(g);
-    // The pointwise pass reads `x` in place, so its chunks only bound the work per task.
-    let p = plan(rows, if pointwise { 1 } else { patch }, chunk_floats, 1);
+    // The pointwise pass reads `x` in place, so its chunks only split the work.
+    let p = plan(rows, if pointwise { 1 } else { patch }, chunk_floats);
     // Sums chunks `range` into `acc`, reusing one im2col buffer.
     let accumulate = |acc: &mut [f32], range: std::ops::Range<usize>, threads: Threads| {
         let mut cols = Vec::new();
         for i in range {
-            let row0 = i * p.chunk_rows;
-            let n = p.chunk_rows.min(rows - row0);
+            let row0 = i * p.chunk_granules;
+            let n = p.chunk_granules.min(rows - row0);
             let lhs = if pointwise {
                 &x[row0 * patch..(row0 + n) * patch]
             } else {
@@ -243,22 +262,25 @@ fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, chunk_floats: 
             matmul_into(acc, lhs, dy, &geometry(patch, n, oc, true, false), Dst::Accumulate, threads);
         }
     };
-    let parts = rayon::current_num_threads().min(p.chunks);
-    if parts <= 1 {
-        accumulate(&mut dw, 0..p.chunks, Threads::All);
+    let parts = p.chunks.div_ceil(p.chunks_per_part);
+    if parts == 1 {
+        accumulate(&mut dw, 0..p.chunks, p.threads);
         return dw;
     }
+    // One partial sum per part, added up in part order so the result is deterministic.
     let partials: Vec<Vec<f32>> = (0..parts)
         .into_par_iter()
         .map(|t| {
             let mut acc = vec![0.0; dw.len()];
-            accumulate(&mut acc, t * p.chunks / parts..(t + 1) * p.chunks / parts, Threads::Single);
+            let first = t * p.chunks_per_part;
+            accumulate(&mut acc, first..(first + p.chunks_per_part).min(p.chunks), p.threads);
             acc
         })
         .collect();
-    dw.par_chunks_mut(4096).enumerate().for_each(|(i, dw)| {
+    const BLOCK: usize = 4096;
+    dw.par_chunks_mut(BLOCK).enumerate().for_each(|(i, dw)| {
         for part in &partials {
-            for (d, &s) in dw.iter_mut().zip(&part[i * 4096..]) {
+            for (d, &s) in dw.iter_mut().zip(&part[i * BLOCK..]) {
                 *d += s;
             }
         }

@@ -1,0 +1,119 @@
+//! Whole-network throughput: one training step and batch inference of the full model
+//! (`NetworkConfig::default()`: 160×160 input, 195 identities, 17.1 M parameters).
+//!
+//! - `train_step/step/{16,32}`: `Trainer::step`, i.e. the training forward (trunk, the three
+//!   branches on their photo/caricature subsets, weight module, both objectives), the two
+//!   backward passes (θ on L, ψ on L_w), both SGD-momentum updates with global-norm
+//!   clipping, the batch-norm moving averages and the center update.
+//! - `train_step/forward/{16,32}` and `train_step/forward_backward/{16,32}`: the same step
+//!   cut short after the forward, and after both backward passes (no optimizer, no state
+//!   updates), to show where a step's time goes.
+//! - `inference/embed/32`: `MultiTaskNet::embed` (trunk + branch 1, inference mode).
+//!
+//! Throughput is `Throughput::Elements(batch)`: criterion's "elem/s" reads as **images/s**.
+//! The batch (synthetic faces, photos and caricatures alternating) is made once, outside
+//! the timed loop; every iteration trains on it again.
+//!
+//! ```text
+//! cargo bench --bench train_step                    # everything, about 4 minutes on 2 cores
+//! cargo bench --bench train_step -- step/           # the full steps only
+//! cargo bench --bench train_step -- inference       # inference only
+//! ```
+//! Compare with `tools/bench_pytorch.py` run on the same machine (see docs/perf.md).
+
+use cari::autograd::{ParamGroup, ParamStore, Tape};
+use cari::data::SyntheticFaces;
+use cari::model::{dynamic_objective, Batch, MultiTaskNet, NetworkConfig, ObjectiveConfig};
+use cari::nn::Ctx;
+use cari::optim::Sgd;
+use cari::train::Trainer;
+use cari::Device;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
+use std::hint::black_box;
+use std::time::Duration;
+
+const SEED: u64 = 0;
+
+fn trainer(device: &Device) -> Trainer {
+    let net = MultiTaskNet::new(NetworkConfig::default()).expect("network");
+    let params = net.init_params(SEED, device).expect("parameters");
+    // The command line's defaults: network lr 0.01, weight module 10× larger, momentum 0.9,
+    // both groups clipped to global norm 5.
+    Trainer {
+        net,
+        params,
+        objective: ObjectiveConfig::default(),
+        network_optimizer: Sgd::new(0.01, 0.9, Some(5.0)),
+        weight_optimizer: Sgd::new(0.1, 0.9, Some(5.0)),
+        seed: SEED,
+        step: 0,
+    }
+}
+
+fn batch(n: usize, device: &Device) -> Batch {
+    let cfg = NetworkConfig::default();
+    SyntheticFaces::new(cfg.num_classes, cfg.image_size, SEED).expect("data").batch(0, n, device).expect("batch")
+}
+
+fn in_group(params: &ParamStore, group: ParamGroup) -> impl Fn(&str) -> bool + '_ {
+    move |name| params.group(name).map(|g| g == group).unwrap_or(false)
+}
+
+fn bench_train(c: &mut Criterion) {
+    let device = Device::cpu();
+    let mut group = c.benchmark_group("train_step");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    for n in [16usize, 32] {
+        let batch = batch(n, &device);
+        let mut t = trainer(&device);
+        // Elements = images.
+        group.throughput(Throughput::Elements(n as u64));
+        group.measurement_time(Duration::from_secs(if n == 32 { 20 } else { 10 }));
+
+        group.bench_function(BenchmarkId::new("step", n), |b| b.iter(|| black_box(t.step(&batch).expect("step"))));
+
+        group.bench_function(BenchmarkId::new("forward", n), |b| {
+            b.iter(|| {
+                let tape = Tape::new();
+                let ctx = Ctx::train(&t.params, &tape);
+                let fwd = dynamic_objective(&t.net, &ctx, &batch, 1, &t.objective).expect("forward");
+                black_box(fwd.loss.value().to_scalar().expect("loss"))
+            })
+        });
+
+        group.bench_function(BenchmarkId::new("forward_backward", n), |b| {
+            b.iter(|| {
+                let tape = Tape::new();
+                let ctx = Ctx::train(&t.params, &tape);
+                let fwd = dynamic_objective(&t.net, &ctx, &batch, 1, &t.objective).expect("forward");
+                let g = fwd.loss.backward_for(in_group(&t.params, ParamGroup::Network)).expect("backward L");
+                let gw = fwd.loss_w.backward_for(in_group(&t.params, ParamGroup::WeightModule)).expect("backward L_w");
+                black_box((g.len(), gw.len()))
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("inference");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(8));
+    let n = 32;
+    let batch = batch(n, &device);
+    let t = trainer(&device);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(BenchmarkId::new("embed", n), |b| {
+        b.iter(|| black_box(t.net.embed(&t.params, &batch.images).expect("embed")))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().nresamples(10_000);
+    targets = bench_train
+}
+criterion_main!(benches);
