@@ -568,7 +568,7 @@ fn conv2d(c: &Case) -> CaseResult {
         return Err(format!("weights {:?} disagree with params kernel {kh}x{kw}", w.dims()).into());
     }
     let y = ops::conv2d(&x, &w, Conv2dSpec { stride, padding })?;
-    c.check_forward_backward(&y, EXACT, &[("x", CONV)])
+    c.check_forward_backward(&y, CONV, &[("x", CONV), ("w", CONV)])
 }
 
 fn batch_norm_train(c: &Case) -> CaseResult {
@@ -775,7 +775,7 @@ const HANDLERS: &[(&str, Handler)] = &[
     ("softmax", softmax),
     ("softmax_cross_entropy", softmax_cross_entropy),
     ("center_loss", center_loss),
-
+    ("gather_rows", gather_rows),
 ];
 
 /// The test functions below, by the ops each one runs.
