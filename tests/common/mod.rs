@@ -24,7 +24,11 @@ pub fn away_from_zero(shape: impl Into<Shape>, seed: u64) -> Tensor {
     let v = (0..shape.len())
         .map(|_| {
             let m = rng.uniform_in(0.1, 1.0);
-            if rng.uniform() < 0.5 { -m } else { m }
+            if rng.uniform() < 0.5 {
+                -m
+            } else {
+                m
+            }
         })
         .collect();
     Tensor::from_vec(v, shape, &cpu()).unwrap()
@@ -54,13 +58,7 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 /// v is compared with ⟨∂/∂input, v⟩. `eps` is the step; the tolerance is
 /// `tol·(1 + |analytic|)` because f32 forward passes carry ~1e-7 relative rounding that
 /// the step divides into ~1e-5..1e-4 absolute noise.
-pub fn gradcheck(
-    what: &str,
-    inputs: &[Tensor],
-    f: impl Fn(&[Var]) -> Result<Var>,
-    eps: f32,
-    tol: f64,
-) {
+pub fn gradcheck(what: &str, inputs: &[Tensor], f: impl Fn(&[Var]) -> Result<Var>, eps: f32, tol: f64) {
     let tape = Tape::new();
     let vars: Vec<Var> = inputs.iter().enumerate().map(|(i, t)| tape.leaf(format!("in{i}"), t.clone())).collect();
     let y = f(&vars).unwrap_or_else(|e| panic!("{what}: forward failed: {e}"));
