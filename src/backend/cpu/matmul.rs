@@ -181,8 +181,7 @@ mod tests {
             for threads in [Threads::Single, Threads::All] {
                 let mut c = c0.clone();
                 matmul_into(&mut c, &a, &b, &g, Dst::Accumulate, threads);
-                let want: Vec<f32> =
-                    reference::matmul(&a, &b, &g).iter().zip(&c0).map(|(p, c)| p + c).collect();
+                let want: Vec<f32> = reference::matmul(&a, &b, &g).iter().zip(&c0).map(|(p, c)| p + c).collect();
                 assert_close(&c, &want, g.k + 1);
             }
         }
