@@ -34,7 +34,7 @@ impl SyntheticFaces {
             return Err(Error::invalid("--identities", "must be at least 1"));
         }
         let mut rng = Rng::derive(seed, 1);
-        let mut feature = |rng: &mut Rng| Feature {
+        let feature = |rng: &mut Rng| Feature {
             x: rng.uniform_in(0.25, 0.75),
             y: rng.uniform_in(0.25, 0.75),
             radius: rng.uniform_in(0.06, 0.14),

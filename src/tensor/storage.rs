@@ -10,6 +10,15 @@ pub enum CpuStorage {
     F16(Vec<f16>),
 }
 
+/// Large f32 buffers go back to the CPU backend's cache for the next op of that size.
+impl Drop for CpuStorage {
+    fn drop(&mut self) {
+        if let CpuStorage::F32(v) = self {
+            crate::backend::cpu::buffer::recycle(std::mem::take(v));
+        }
+    }
+}
+
 impl CpuStorage {
     pub fn dtype(&self) -> DType {
         match self {

@@ -11,6 +11,7 @@
 //!
 //! [`reference`] holds the naive per-column loops the blocked versions are tested against.
 
+use super::buffer;
 use super::elementwise::{column_sums, for_row_blocks};
 use crate::backend::Rows;
 
@@ -48,7 +49,7 @@ pub fn forward(x: &[f32], mean: &[f32], var: &[f32], beta: &[f32], shape: Rows, 
     assert_eq!(x.len(), rows * cols);
     assert!(mean.len() == cols && var.len() == cols && beta.len() == cols);
     let inv = inv_std(var, eps);
-    let mut out = vec![0.0; x.len()];
+    let mut out = buffer::uninit(x.len());
     for_row_blocks(&mut out, cols, x.len(), |first, block| {
         let xs = &x[first * cols..first * cols + block.len()];
         for (orow, xrow) in block.chunks_exact_mut(cols).zip(xs.chunks_exact(cols)) {
@@ -81,7 +82,7 @@ pub fn backward(dy: &[f32], x: &[f32], mean: &[f32], var: &[f32], shape: Rows, e
     let dbeta: Vec<f32> = sums[..cols].iter().map(|&s| s as f32).collect();
     let mean_dy: Vec<f32> = sums[..cols].iter().map(|&s| (s / n) as f32).collect();
     let mean_dy_xhat: Vec<f32> = sums[cols..].iter().map(|&s| (s / n) as f32).collect();
-    let mut dx = vec![0.0; x.len()];
+    let mut dx = buffer::uninit(x.len());
     for_row_blocks(&mut dx, cols, x.len(), |first, block| {
         let range = first * cols..first * cols + block.len();
         let rows_in = block.chunks_exact_mut(cols).zip(dy[range.clone()].chunks_exact(cols));

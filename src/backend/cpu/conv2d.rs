@@ -28,6 +28,7 @@
 //!
 //! [`reference`] holds naive direct loops that the tests compare every fast path against.
 
+use super::buffer;
 use super::matmul::{matmul_into, Dst, Threads};
 use crate::backend::{Conv2dGeometry, MatmulGeometry};
 use rayon::prelude::*;
@@ -109,14 +110,22 @@ fn plan(granules: usize, granule_floats: usize, chunk_floats: usize) -> Plan {
 }
 
 /// Runs `f(first granule, chunk of out, im2col buffer)` for every chunk, where `out` holds
-/// `granule_len` floats per granule; one rayon task per part, one buffer per task.
-fn for_each_chunk(out: &mut [f32], granule_len: usize, p: &Plan, f: impl Fn(usize, &mut [f32], &mut Vec<f32>) + Sync) {
+/// `granule_len` floats per granule and the buffer `granule_cols` per granule of a full
+/// chunk; one rayon task per part, one buffer (from the buffer cache) per task.
+fn for_each_chunk(
+    out: &mut [f32],
+    granule_len: usize,
+    granule_cols: usize,
+    p: &Plan,
+    f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync,
+) {
     let chunk_len = p.chunk_granules * granule_len;
     out.par_chunks_mut(chunk_len * p.chunks_per_part).enumerate().for_each(|(t, part)| {
-        let mut cols = Vec::new();
+        let mut cols = buffer::uninit(p.chunk_granules * granule_cols);
         for (i, chunk) in part.chunks_mut(chunk_len).enumerate() {
             f((t * p.chunks_per_part + i) * p.chunk_granules, chunk, &mut cols);
         }
+        buffer::recycle(cols);
     });
 }
 
@@ -192,18 +201,19 @@ fn col2im(cols: &[f32], g: &Conv2dGeometry, dx: &mut [f32], threads: Threads) {
 
 fn forward_chunked(x: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: usize) -> Vec<f32> {
     let (rows, patch, oc) = (rows(g), patch_len(g), g.out_c);
-    let mut y = vec![0.0; g.output_len()];
-    if y.is_empty() || patch == 0 {
-        return y;
+    if g.output_len() == 0 || patch == 0 {
+        return vec![0.0; g.output_len()];
     }
+    // Every GEMM below overwrites its rows of `y`.
+    let mut y = buffer::uninit(g.output_len());
     if is_pointwise(g) {
         matmul_into(&mut y, x, w, &geometry(rows, patch, oc, false, false), Dst::Overwrite, Threads::All);
         return y;
     }
     let p = plan(rows, patch, chunk_floats);
-    for_each_chunk(&mut y, oc, &p, |row0, y, cols| {
+    for_each_chunk(&mut y, oc, patch, &p, |row0, y, cols| {
         let n = y.len() / oc;
-        cols.resize(n * patch, 0.0);
+        let cols = &mut cols[..n * patch];
         im2col(x, g, row0, cols, p.threads);
         matmul_into(y, cols, w, &geometry(n, patch, oc, false, false), Dst::Overwrite, p.threads);
     });
@@ -212,21 +222,23 @@ fn forward_chunked(x: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: usize
 
 fn input_grad_chunked(dy: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: usize) -> Vec<f32> {
     let (rows, patch, oc) = (rows(g), patch_len(g), g.out_c);
-    let mut dx = vec![0.0; g.input_len()];
-    if dx.is_empty() || rows == 0 || patch == 0 || oc == 0 {
-        return dx;
+    if g.input_len() == 0 || rows == 0 || patch == 0 || oc == 0 {
+        return vec![0.0; g.input_len()];
     }
     if is_pointwise(g) {
+        let mut dx = buffer::uninit(g.input_len());
         matmul_into(&mut dx, dy, w, &geometry(rows, oc, patch, false, true), Dst::Overwrite, Threads::All);
         return dx;
     }
-    // Chunks of whole images, so that col2im of different chunks never writes the same `dx`.
+    // col2im adds into `dx`. Chunks hold whole images, so that col2im of different chunks
+    // never writes the same `dx`.
+    let mut dx = buffer::zeroed(g.input_len());
     let image_rows = g.out_h * g.out_w;
     let p = plan(g.batch, image_rows * patch, chunk_floats);
-    for_each_chunk(&mut dx, g.in_h * g.in_w * g.in_c, &p, |image0, dx, cols| {
+    for_each_chunk(&mut dx, g.in_h * g.in_w * g.in_c, image_rows * patch, &p, |image0, dx, cols| {
         let n = dx.len() / (g.in_h * g.in_w * g.in_c) * image_rows;
         let dy = &dy[image0 * image_rows * oc..][..n * oc];
-        cols.resize(n * patch, 0.0);
+        let cols = &mut cols[..n * patch];
         matmul_into(cols, dy, w, &geometry(n, oc, patch, false, true), Dst::Overwrite, p.threads);
         col2im(cols, g, dx, p.threads);
     });
@@ -235,29 +247,29 @@ fn input_grad_chunked(dy: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: u
 
 fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, chunk_floats: usize) -> Vec<f32> {
     let (rows, patch, oc) = (rows(g), patch_len(g), g.out_c);
-    let mut dw = vec![0.0; g.weight_len()];
-    if dw.is_empty() || rows == 0 {
-        return dw;
+    if g.weight_len() == 0 || rows == 0 {
+        return vec![0.0; g.weight_len()];
     }
+    let mut dw = buffer::zeroed(g.weight_len());
     let pointwise = is_pointwise(g);
     // The pointwise pass reads `x` in place, so its chunks only split the work.
     let p = plan(rows, if pointwise { 1 } else { patch }, chunk_floats);
     // Sums chunks `range` into `acc`, reusing one im2col buffer.
     let accumulate = |acc: &mut [f32], range: std::ops::Range<usize>, threads: Threads| {
-        let mut cols = Vec::new();
+        let mut cols = if pointwise { Vec::new() } else { buffer::uninit(p.chunk_granules * patch) };
         for i in range {
             let row0 = i * p.chunk_granules;
             let n = p.chunk_granules.min(rows - row0);
             let lhs = if pointwise {
                 &x[row0 * patch..(row0 + n) * patch]
             } else {
-                cols.resize(n * patch, 0.0);
-                im2col(x, g, row0, &mut cols, threads);
-                &cols[..]
+                im2col(x, g, row0, &mut cols[..n * patch], threads);
+                &cols[..n * patch]
             };
             let dy = &dy[row0 * oc..(row0 + n) * oc];
             matmul_into(acc, lhs, dy, &geometry(patch, n, oc, true, false), Dst::Accumulate, threads);
         }
+        buffer::recycle(cols);
     };
     let parts = p.chunks.div_ceil(p.chunks_per_part);
     if parts == 1 {
@@ -268,7 +280,7 @@ fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, chunk_floats: 
     let partials: Vec<Vec<f32>> = (0..parts)
         .into_par_iter()
         .map(|t| {
-            let mut acc = vec![0.0; dw.len()];
+            let mut acc = buffer::zeroed(dw.len());
             let first = t * p.chunks_per_part;
             accumulate(&mut acc, first..(first + p.chunks_per_part).min(p.chunks), p.threads);
             acc
@@ -282,6 +294,7 @@ fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, chunk_floats: 
             }
         }
     });
+    partials.into_iter().for_each(buffer::recycle);
     dw
 }
 

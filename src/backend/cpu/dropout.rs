@@ -27,6 +27,7 @@
 //!
 //! `keep = 1` gives all ones; `keep = 0` all zeros.
 
+use super::buffer;
 use super::elementwise::{CHUNK, PAR_MIN};
 use rayon::prelude::*;
 
@@ -46,11 +47,16 @@ pub fn uniform(seed: u64, i: u64) -> f32 {
 pub fn mask(len: usize, keep: f32, seed: u64) -> Vec<f32> {
     let scale = 1.0 / keep;
     let draw = |i: usize| if uniform(seed, i as u64) < keep { scale } else { 0.0 };
+    let mut out = buffer::uninit(len);
+    let fill = |(chunk, block): (usize, &mut [f32])| {
+        block.iter_mut().enumerate().for_each(|(i, m)| *m = draw(chunk * CHUNK + i));
+    };
     if len < PAR_MIN {
-        (0..len).map(draw).collect()
+        out.chunks_mut(CHUNK).enumerate().for_each(fill);
     } else {
-        (0..len).into_par_iter().with_min_len(CHUNK).map(draw).collect()
+        out.par_chunks_mut(CHUNK).enumerate().for_each(fill);
     }
+    out
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! `f64` over fixed-size row blocks and add the block partials in block order, so their
 //! result does not depend on the number of threads and is identical run to run.
 
+use super::buffer;
 use crate::backend::{BinaryOp, Rows};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -22,20 +23,28 @@ pub(crate) const CHUNK: usize = 1 << 14;
 pub(crate) const PAR_MIN: usize = 2 * CHUNK;
 
 fn map1(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = buffer::uninit(x.len());
+    let apply = |(o, x): (&mut [f32], &[f32])| o.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v));
     if x.len() < PAR_MIN {
-        x.iter().map(|&v| f(v)).collect()
+        apply((&mut out, x));
     } else {
-        x.par_iter().with_min_len(CHUNK).map(|&v| f(v)).collect()
+        out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(apply);
     }
+    out
 }
 
 fn map2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
     assert_eq!(a.len(), b.len(), "element-wise operands differ in length");
+    let mut out = buffer::uninit(a.len());
+    let apply = |((o, a), b): ((&mut [f32], &[f32]), &[f32])| {
+        o.iter_mut().zip(a).zip(b).for_each(|((o, &a), &b)| *o = f(a, b));
+    };
     if a.len() < PAR_MIN {
-        a.iter().zip(b).map(|(&a, &b)| f(a, b)).collect()
+        apply(((&mut out, a), b));
     } else {
-        a.par_iter().zip(b).with_min_len(CHUNK).map(|(&a, &b)| f(a, b)).collect()
+        out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK)).zip(b.par_chunks(CHUNK)).for_each(apply);
     }
+    out
 }
 
 /// Rows per block when a `[_, cols]` matrix is cut into blocks of about [`CHUNK`] elements.
@@ -117,12 +126,13 @@ pub fn relu_backward(dy: &[f32], y: &[f32]) -> Vec<f32> {
 pub fn add_bias(x: &[f32], bias: &[f32], shape: Rows) -> Vec<f32> {
     assert_eq!(x.len(), shape.rows * shape.cols);
     assert_eq!(bias.len(), shape.cols);
-    let mut out = x.to_vec();
+    let mut out = buffer::uninit(x.len());
     let work = out.len();
-    for_row_blocks(&mut out, shape.cols, work, |_, block| {
-        for row in block.chunks_exact_mut(shape.cols) {
-            for (o, &b) in row.iter_mut().zip(bias) {
-                *o += b;
+    for_row_blocks(&mut out, shape.cols, work, |first, block| {
+        let xs = &x[first * shape.cols..first * shape.cols + block.len()];
+        for (row, xrow) in block.chunks_exact_mut(shape.cols).zip(xs.chunks_exact(shape.cols)) {
+            for ((o, &v), &b) in row.iter_mut().zip(xrow).zip(bias) {
+                *o = v + b;
             }
         }
     });
@@ -146,7 +156,7 @@ pub fn sum_rows(x: &[f32], shape: Rows) -> Vec<f32> {
 
 pub fn broadcast_rows(x: &[f32], shape: Rows) -> Vec<f32> {
     assert_eq!(x.len(), shape.cols);
-    let mut out = vec![0.0; shape.rows * shape.cols];
+    let mut out = buffer::uninit(shape.rows * shape.cols);
     let work = out.len();
     for_row_blocks(&mut out, shape.cols, work, |_, block| {
         for row in block.chunks_exact_mut(shape.cols) {

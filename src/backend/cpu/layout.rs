@@ -12,6 +12,7 @@
 //! destination rows in parallel, each adding its sources in increasing `i`, which is
 //! exactly the order of [`reference::scatter_add_rows`]'s sequential loop.
 
+use super::buffer;
 use super::elementwise::{for_row_blocks, PAR_MIN};
 use crate::backend::Rows;
 
@@ -20,7 +21,7 @@ pub fn concat_cols(parts: &[(&[f32], usize)], rows: usize) -> Vec<f32> {
         assert_eq!(p.len(), rows * c, "concat part is not [rows, cols]");
     }
     let total: usize = parts.iter().map(|&(_, c)| c).sum();
-    let mut out = vec![0.0; rows * total];
+    let mut out = buffer::uninit(rows * total);
     let work = out.len();
     for_row_blocks(&mut out, total, work, |first, block| {
         for (i, orow) in block.chunks_exact_mut(total).enumerate() {
@@ -39,7 +40,7 @@ pub fn slice_cols(x: &[f32], shape: Rows, start: usize, len: usize) -> Vec<f32> 
     let Rows { rows, cols } = shape;
     assert_eq!(x.len(), rows * cols);
     assert!(start + len <= cols, "slice {start}..{} of {cols} columns", start + len);
-    let mut out = vec![0.0; rows * len];
+    let mut out = buffer::uninit(rows * len);
     let work = out.len();
     for_row_blocks(&mut out, len, work, |first, block| {
         for (i, orow) in block.chunks_exact_mut(len).enumerate() {
@@ -53,7 +54,7 @@ pub fn slice_cols(x: &[f32], shape: Rows, start: usize, len: usize) -> Vec<f32> 
 pub fn gather_rows(x: &[f32], shape: Rows, index: &[usize]) -> Vec<f32> {
     let Rows { rows, cols } = shape;
     assert_eq!(x.len(), rows * cols);
-    let mut out = vec![0.0; index.len() * cols];
+    let mut out = buffer::uninit(index.len() * cols);
     let work = out.len();
     for_row_blocks(&mut out, cols, work, |first, block| {
         for (orow, &r) in block.chunks_exact_mut(cols).zip(&index[first..]) {
@@ -85,7 +86,7 @@ pub fn scatter_add_rows(src: &[f32], shape: Rows, index: &[usize]) -> Vec<f32> {
         sources[next[d]] = i;
         next[d] += 1;
     }
-    let mut out = vec![0.0; rows * cols];
+    let mut out = buffer::zeroed(rows * cols);
     for_row_blocks(&mut out, cols, src.len(), |first, block| {
         for (j, orow) in block.chunks_exact_mut(cols).enumerate() {
             let d = first + j;

@@ -37,7 +37,7 @@ const PARALLEL_MIN_MACS: usize = 1 << 18;
 
 /// `c[m, n] = op(a) · op(b)`, multi-threaded for all but tiny products.
 pub fn matmul(a: &[f32], b: &[f32], g: &MatmulGeometry) -> Vec<f32> {
-    let mut c = vec![0.0; g.m * g.n];
+    let mut c = super::buffer::uninit(g.m * g.n);
     matmul_into(&mut c, a, b, g, Dst::Overwrite, Threads::All);
     c
 }

@@ -4,6 +4,7 @@
 //! fast path, and its tests check the fast path against the reference.
 
 pub mod batch_norm;
+pub mod buffer;
 pub mod conv2d;
 pub mod dropout;
 pub mod elementwise;
@@ -53,7 +54,7 @@ impl Backend for CpuBackend {
     }
 
     fn zeros(&self, len: usize) -> Result<Storage> {
-        Ok(wrap(vec![0.0; len]))
+        Ok(wrap(buffer::zeroed(len)))
     }
 
     fn cast(&self, x: &Storage, dtype: DType) -> Result<Storage> {

@@ -12,13 +12,14 @@
 //! The fast versions work on whole channel vectors and split the output into row blocks
 //! for rayon; [`reference`] holds the per-element loops they are tested against.
 
+use super::buffer;
 use super::elementwise::for_row_blocks;
 use crate::backend::Pool2dGeometry;
 
 pub fn max_pool2d(x: &[f32], g: &Pool2dGeometry) -> Vec<f32> {
     let &Pool2dGeometry { batch, in_h, in_w, channels: c, window, stride, out_h, out_w } = g;
     assert_eq!(x.len(), batch * in_h * in_w * c);
-    let mut out = vec![0.0; batch * out_h * out_w * c];
+    let mut out = buffer::uninit(batch * out_h * out_w * c);
     // One matrix row per output image row (n, oh): out_w·C values.
     let row_len = out_w * c;
     let work = out.len() * window * window;
@@ -50,7 +51,7 @@ pub fn max_pool2d_backward(dy: &[f32], x: &[f32], g: &Pool2dGeometry) -> Vec<f32
     let &Pool2dGeometry { batch, in_h, in_w, channels: c, window, stride, out_h, out_w } = g;
     assert_eq!(x.len(), batch * in_h * in_w * c);
     assert_eq!(dy.len(), batch * out_h * out_w * c);
-    let mut dx = vec![0.0; x.len()];
+    let mut dx = buffer::zeroed(x.len());
     // Windows overlap within an image, never across images: one matrix row per image.
     let image = in_h * in_w * c;
     let work = dy.len() * window * window;
@@ -112,7 +113,7 @@ pub fn global_avg_pool(x: &[f32], batch: usize, hw: usize, channels: usize) -> V
 pub fn global_avg_pool_backward(dy: &[f32], batch: usize, hw: usize, channels: usize) -> Vec<f32> {
     assert_eq!(dy.len(), batch * channels);
     let scale = 1.0 / hw as f32;
-    let mut dx = vec![0.0; batch * hw * channels];
+    let mut dx = buffer::uninit(batch * hw * channels);
     let work = dx.len();
     for_row_blocks(&mut dx, channels, work, |first, block| {
         for (i, row) in block.chunks_exact_mut(channels).enumerate() {
