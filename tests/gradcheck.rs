@@ -4,7 +4,7 @@
 mod common;
 
 use cari::autograd::Var;
-use cari::ops::{self, Conv2dSpec, Padding};
+use cari::ops::{self, Activation, Conv2dSpec, Padding};
 use cari::Tensor;
 use common::{away_from_zero, cpu, distinct, gradcheck, random};
 
@@ -50,7 +50,7 @@ fn batch_norm_training_and_inference() {
         gradcheck(
             &format!("batch_norm_train {shape:?}"),
             &inputs,
-            |v| Ok(ops::batch_norm_train(&v[0], &v[1], 1e-3)?.0),
+            |v| Ok(ops::batch_norm_train(&v[0], &v[1], 1e-3, Activation::Identity)?.0),
             EPS,
             TOL,
         );
@@ -59,7 +59,7 @@ fn batch_norm_training_and_inference() {
         gradcheck(
             &format!("batch_norm_infer {shape:?}"),
             &inputs,
-            |v| ops::batch_norm_infer(&v[0], &v[1], &mean, &var, 1e-3),
+            |v| ops::batch_norm_infer(&v[0], &v[1], &mean, &var, 1e-3, Activation::Identity),
             EPS,
             TOL,
         );
@@ -150,11 +150,40 @@ fn composed_block_matches_finite_differences() {
     let (b0, b1, bias) = (random([3], 5), random([2], 6), random([4], 7));
     let f = |v: &[Var]| {
         let same = Conv2dSpec { stride: 1, padding: Padding::Same };
-        let t0 = ops::relu(&ops::batch_norm_train(&ops::conv2d(&v[0], &v[1], same)?, &v[4], 1e-3)?.0)?;
-        let t1 = ops::relu(&ops::batch_norm_train(&ops::conv2d(&v[0], &v[2], same)?, &v[5], 1e-3)?.0)?;
+        let t0 = ops::relu(&ops::batch_norm_train(&ops::conv2d(&v[0], &v[1], same)?, &v[4], 1e-3, Activation::Identity)?.0)?;
+        let t1 = ops::relu(&ops::batch_norm_train(&ops::conv2d(&v[0], &v[2], same)?, &v[5], 1e-3, Activation::Identity)?.0)?;
         let mixed = ops::concat_channels(&[&t0, &t1])?;
         let u = ops::add_bias(&ops::conv2d(&mixed, &v[3], same)?, &v[6])?;
         ops::add_scaled(&v[0], &u, 0.17)
     };
     gradcheck("residual block", &[x, w0, w1, up, b0, b1, bias], f, 1e-3, 5e-3);
+}
+
+#[test]
+fn fused_batch_norm_relu_equals_batch_norm_then_relu() {
+    // The fused op must be the composition, bit for bit, forward and backward, in both
+    // modes (its own finite-difference check is the composition's: relu and batch norm
+    // are each checked above).
+    use cari::autograd::Tape;
+    let x = random([2, 5, 3, 7], 1);
+    let beta = random([7], 2);
+    let mean = random([7], 3);
+    let var = Tensor::from_vec((0..7).map(|j| 0.5 + j as f32 * 0.2).collect(), [7], &cpu()).unwrap();
+    let dy = random([2, 5, 3, 7], 4);
+    let run = |fused: bool, train: bool| {
+        let tape = Tape::new();
+        let (xv, bv) = (tape.leaf("x", x.clone()), tape.leaf("beta", beta.clone()));
+        let act = if fused { Activation::Relu } else { Activation::Identity };
+        let y = if train {
+            ops::batch_norm_train(&xv, &bv, 1e-3, act).unwrap().0
+        } else {
+            ops::batch_norm_infer(&xv, &bv, &mean, &var, 1e-3, act).unwrap()
+        };
+        let y = if fused { y } else { ops::relu(&y).unwrap() };
+        let g = ops::sum(&ops::mul(&y, &Var::constant(dy.clone())).unwrap()).unwrap().backward().unwrap();
+        [y.value().to_vec().unwrap(), g.require("x").unwrap().to_vec().unwrap(), g.require("beta").unwrap().to_vec().unwrap()]
+    };
+    for train in [true, false] {
+        assert_eq!(run(true, train), run(false, train), "train mode {train}");
+    }
 }

@@ -19,7 +19,7 @@
 
 use cari::autograd::{Gradients, ParamGroup, ParamStore, Tape, Var};
 use cari::io::WeightsFile;
-use cari::ops::{self, Conv2dSpec, Padding};
+use cari::ops::{self, Activation, Conv2dSpec, Padding};
 use cari::{Device, Tensor};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -607,7 +607,7 @@ fn batch_norm_train(c: &Case) -> CaseResult {
     let tape = Tape::new();
     let x = c.leaf(&tape, "x")?;
     let beta = c.leaf(&tape, "beta")?;
-    let (y, stats) = ops::batch_norm_train(&x, &beta, eps)?;
+    let (y, stats) = ops::batch_norm_train(&x, &beta, eps, Activation::Identity)?;
     c.check_forward_backward(&y, BN_FORWARD, &[("x", BN_BACKWARD), ("beta", BN_BACKWARD)])?;
 
     let dims = x.dims();
@@ -651,7 +651,7 @@ fn batch_norm_infer(c: &Case) -> CaseResult {
     let tape = Tape::new();
     let x = c.leaf(&tape, "x")?;
     let beta = c.leaf(&tape, "beta")?;
-    let y = ops::batch_norm_infer(&x, &beta, &c.tensor("moving_mean")?, &c.tensor("moving_var")?, eps)?;
+    let y = ops::batch_norm_infer(&x, &beta, &c.tensor("moving_mean")?, &c.tensor("moving_var")?, eps, Activation::Identity)?;
     c.check_forward_backward(&y, BN_INFER, &[("x", BN_INFER), ("beta", BN_INFER)])
 }
 

@@ -85,6 +85,14 @@ pub enum BinaryOp {
     Div,
 }
 
+/// The activation an op applies to its result before writing it (fused, so the
+/// activations are read and written once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Identity,
+    Relu,
+}
+
 /// `[rows, cols]` view of a tensor for row-wise and per-column ops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rows {
@@ -132,7 +140,8 @@ pub trait Backend: Send + Sync {
     // ---- batch norm (shift only, no scale) ----
     /// Per-channel batch mean and biased variance of `x[rows, channels]`.
     fn batch_norm_stats(&self, x: &Storage, shape: Rows) -> Result<(Storage, Storage)>;
-    /// `(x − mean)/√(var + eps) + beta`.
+    /// `act((x − mean)/√(var + eps) + beta)`.
+    #[allow(clippy::too_many_arguments)]
     fn batch_norm(
         &self,
         x: &Storage,
@@ -141,16 +150,21 @@ pub trait Backend: Send + Sync {
         beta: &Storage,
         shape: Rows,
         eps: f32,
+        act: Activation,
     ) -> Result<Storage>;
-    /// Gradient of the training-mode batch norm (batch statistics): `(dx, dbeta)`.
+    /// Gradient of the training-mode batch norm (batch statistics) followed by `act`:
+    /// `(dx, dbeta)`. The activation's derivative is recomputed from `x`.
+    #[allow(clippy::too_many_arguments)]
     fn batch_norm_backward(
         &self,
         dy: &Storage,
         x: &Storage,
         mean: &Storage,
         var: &Storage,
+        beta: &Storage,
         shape: Rows,
         eps: f32,
+        act: Activation,
     ) -> Result<(Storage, Storage)>;
 
     // ---- pooling ----

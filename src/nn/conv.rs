@@ -3,7 +3,7 @@
 use super::{Ctx, Init, Layer, ParamSpec, BN_EPS};
 use crate::autograd::{ParamGroup, Var};
 use crate::error::Result;
-use crate::ops::{self, conv_geometry, Conv2dSpec, Padding};
+use crate::ops::{self, conv_geometry, Activation, Conv2dSpec, Padding};
 use crate::tensor::Shape;
 
 /// One convolution of a block: its name within the block, kernel, output channels,
@@ -82,19 +82,15 @@ impl Layer for ConvBn {
         let w = ctx.param(&self.name("weights"))?;
         let beta = ctx.param(&self.name("BatchNorm/beta"))?;
         let y = ops::conv2d(x, &w, self.spec.conv2d())?;
-        let y = if ctx.training() {
-            let (y, stats) = ops::batch_norm_train(&y, &beta, BN_EPS)?;
+        let act = if self.relu { Activation::Relu } else { Activation::Identity };
+        if ctx.training() {
+            let (y, stats) = ops::batch_norm_train(&y, &beta, BN_EPS, act)?;
             ctx.push_bn_stats(self.scope.clone(), stats);
-            y
+            Ok(y)
         } else {
             let mean = ctx.params.get(&self.name("BatchNorm/moving_mean"))?;
             let var = ctx.params.get(&self.name("BatchNorm/moving_variance"))?;
-            ops::batch_norm_infer(&y, &beta, mean, var, BN_EPS)?
-        };
-        if self.relu {
-            ops::relu(&y)
-        } else {
-            Ok(y)
+            ops::batch_norm_infer(&y, &beta, mean, var, BN_EPS, act)
         }
     }
 

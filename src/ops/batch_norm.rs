@@ -3,6 +3,7 @@
 
 use super::{check_inputs, non_empty, rows_of, tensor_like};
 use crate::autograd::Var;
+use crate::backend::Activation;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -26,51 +27,66 @@ fn check_channels(op: &'static str, x: &Var, per_channel: &[&crate::tensor::Shap
 }
 
 /// Training mode: normalises with the batch's own statistics, which it also returns so
-/// the caller can update the moving averages.
-pub fn batch_norm_train(x: &Var, beta: &Var, eps: f32) -> Result<(Var, BatchNormStats)> {
+/// the caller can update the moving averages; `act` is applied in the same pass.
+pub fn batch_norm_train(x: &Var, beta: &Var, eps: f32, act: Activation) -> Result<(Var, BatchNormStats)> {
     let op = "batch_norm";
     check_inputs(op, &[x, beta])?;
     non_empty(op, x)?;
     check_channels(op, x, &[beta.shape()])?;
     let shape = rows_of(x.shape());
-    let xt = x.value().clone();
+    let (xt, bt) = (x.value().clone(), beta.value().clone());
     let be = xt.device().backend();
     let (mean, var) = be.batch_norm_stats(xt.storage(), shape)?;
-    let y = be.batch_norm(xt.storage(), &mean, &var, beta.value().storage(), shape, eps)?;
+    let y = be.batch_norm(xt.storage(), &mean, &var, bt.storage(), shape, eps, act)?;
     let y = tensor_like(&xt, y, xt.shape().clone());
     let mean = tensor_like(&xt, mean, [shape.cols]);
     let var = tensor_like(&xt, var, [shape.cols]);
     let stats = BatchNormStats { mean: mean.clone(), variance: var.clone(), count: shape.rows };
     let y = Var::record(op, &[x, beta], y, move |dy, _| {
         let be = dy.device().backend();
-        let (dx, dbeta) = be.batch_norm_backward(dy.storage(), xt.storage(), mean.storage(), var.storage(), shape, eps)?;
+        let (dx, dbeta) = be.batch_norm_backward(
+            dy.storage(),
+            xt.storage(),
+            mean.storage(),
+            var.storage(),
+            bt.storage(),
+            shape,
+            eps,
+            act,
+        )?;
         Ok(vec![Some(tensor_like(dy, dx, xt.shape().clone())), Some(tensor_like(dy, dbeta, [shape.cols]))])
     })?;
     Ok((y, stats))
 }
 
-/// Inference mode: normalises with the given moving averages (constants).
-pub fn batch_norm_infer(x: &Var, beta: &Var, mean: &Tensor, variance: &Tensor, eps: f32) -> Result<Var> {
+/// Inference mode: normalises with the given moving averages (constants), then `act`.
+pub fn batch_norm_infer(x: &Var, beta: &Var, mean: &Tensor, variance: &Tensor, eps: f32, act: Activation) -> Result<Var> {
     let op = "batch_norm";
     check_inputs(op, &[x, beta])?;
     check_channels(op, x, &[beta.shape(), mean.shape(), variance.shape()])?;
     let shape = rows_of(x.shape());
     let xt = x.value();
     let be = xt.device().backend();
-    let y = be.batch_norm(xt.storage(), mean.storage(), variance.storage(), beta.value().storage(), shape, eps)?;
+    let y = be.batch_norm(xt.storage(), mean.storage(), variance.storage(), beta.value().storage(), shape, eps, act)?;
     let y = tensor_like(xt, y, xt.shape().clone());
-    let variance = variance.clone();
+    let (variance, saved_y) = (variance.clone(), y.clone());
     Var::record(op, &[x, beta], y, move |dy, needs| {
         let be = dy.device().backend();
-        // The statistics are constants here, so dx = dy/√(σ² + ε): the same normalisation
-        // applied to dy with a zero mean and zero shift.
+        // The ReLU passes dy where its output is positive.
+        let g = match act {
+            Activation::Identity => dy.storage().clone(),
+            Activation::Relu => be.relu_backward(dy.storage(), saved_y.storage())?,
+        };
+        // The statistics are constants here, so dx = g/√(σ² + ε): the same normalisation
+        // applied to g with a zero mean and zero shift.
         let dx = if needs[0] {
             let zeros = be.zeros(shape.cols)?;
-            Some(tensor_like(dy, be.batch_norm(dy.storage(), &zeros, variance.storage(), &zeros, shape, eps)?, dy.shape().clone()))
+            let dx = be.batch_norm(&g, &zeros, variance.storage(), &zeros, shape, eps, Activation::Identity)?;
+            Some(tensor_like(dy, dx, dy.shape().clone()))
         } else {
             None
         };
-        let dbeta = if needs[1] { Some(tensor_like(dy, be.sum_rows(dy.storage(), shape)?, [shape.cols])) } else { None };
+        let dbeta = if needs[1] { Some(tensor_like(dy, be.sum_rows(&g, shape)?, [shape.cols])) } else { None };
         Ok(vec![dx, dbeta])
     })
 }

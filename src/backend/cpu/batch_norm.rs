@@ -1,19 +1,22 @@
 //! Batch normalisation with a shift `β` and no scale, over `x[rows, channels]` (NHWC
-//! activations viewed as `[N·H·W, C]`), statistics per channel (column).
+//! activations viewed as `[N·H·W, C]`), statistics per channel (column), with the
+//! following activation fused in (one pass over the activations instead of two).
 //!
-//! - `stats(x) = (μ, σ²)`: `μ_c = (1/R)·Σ_r x[r, c]`, `σ²_c = (1/R)·Σ_r (x[r, c] − μ_c)²`
-//!   (biased). Two passes, accumulated in `f64` over fixed row blocks in parallel and
+//! - `stats(x) = (μ, σ²)`: `μ_c = (1/R)·Σ_r x[r, c]`, `σ²_c = (1/R)·Σ_r x[r, c]² − μ_c²`
+//!   (biased). One pass, accumulated in `f64` (exact products of f32 values, so the
+//!   subtraction loses nothing that matters) over fixed row blocks in parallel and
 //!   combined in block order ([`column_sums`]), so the result is reproducible run to run.
-//! - `forward`: `y[r, c] = (x[r, c] − μ_c)·inv_c + β_c` with `inv_c = 1/√(σ²_c + eps)`.
+//! - `forward`: `y[r, c] = act((x[r, c] − μ_c)·inv_c + β_c)` with `inv_c = 1/√(σ²_c + eps)`.
 //! - `backward` (training mode: `μ`, `σ²` are the batch statistics of `x` itself): with
-//!   `x̂ = (x − μ)·inv`, `dβ_c = Σ_r dy[r, c]` and
-//!   `dx = inv·(dy − mean_r(dy) − x̂·mean_r(dy·x̂))`.
+//!   `x̂ = (x − μ)·inv` and `g = dy·act'(x̂ + β)` (the activation's derivative, recomputed
+//!   from `x` rather than stored), `dβ_c = Σ_r g[r, c]` and
+//!   `dx = inv·(g − mean_r(g) − x̂·mean_r(g·x̂))`.
 //!
 //! [`reference`] holds the naive per-column loops the blocked versions are tested against.
 
 use super::buffer;
 use super::elementwise::{column_sums, for_row_blocks};
-use crate::backend::Rows;
+use crate::backend::{Activation, Rows};
 
 fn inv_std(var: &[f32], eps: f32) -> Vec<f32> {
     var.iter().map(|&v| 1.0 / (v + eps).sqrt()).collect()
@@ -22,74 +25,107 @@ fn inv_std(var: &[f32], eps: f32) -> Vec<f32> {
 pub fn stats(x: &[f32], shape: Rows) -> (Vec<f32>, Vec<f32>) {
     let Rows { rows, cols } = shape;
     assert_eq!(x.len(), rows * cols);
-    let n = rows as f64;
-    let mean: Vec<f64> = column_sums(shape, |r, acc| {
+    // acc[..cols] collects Σ x, acc[cols..] collects Σ x².
+    let sums = column_sums(Rows { rows, cols: 2 * cols }, |r, acc| {
+        let (sum, sum_sq) = acc.split_at_mut(cols);
         for row in x[r.start * cols..r.end * cols].chunks_exact(cols) {
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a += v as f64;
-            }
-        }
-    })
-    .into_iter()
-    .map(|s| s / n)
-    .collect();
-    let var = column_sums(shape, |r, acc| {
-        for row in x[r.start * cols..r.end * cols].chunks_exact(cols) {
-            for ((a, &v), &m) in acc.iter_mut().zip(row).zip(&mean) {
-                let d = v as f64 - m;
-                *a += d * d;
+            for ((s, q), &v) in sum.iter_mut().zip(sum_sq.iter_mut()).zip(row) {
+                let v = v as f64;
+                *s += v;
+                *q += v * v;
             }
         }
     });
-    (mean.iter().map(|&m| m as f32).collect(), var.iter().map(|&s| (s / n) as f32).collect())
+    let n = rows as f64;
+    let mean: Vec<f64> = sums[..cols].iter().map(|s| s / n).collect();
+    let var = sums[cols..].iter().zip(&mean).map(|(q, m)| (q / n - m * m).max(0.0) as f32).collect();
+    (mean.iter().map(|&m| m as f32).collect(), var)
 }
 
-pub fn forward(x: &[f32], mean: &[f32], var: &[f32], beta: &[f32], shape: Rows, eps: f32) -> Vec<f32> {
+pub fn forward(x: &[f32], mean: &[f32], var: &[f32], beta: &[f32], shape: Rows, eps: f32, act: Activation) -> Vec<f32> {
     let Rows { rows, cols } = shape;
     assert_eq!(x.len(), rows * cols);
     assert!(mean.len() == cols && var.len() == cols && beta.len() == cols);
     let inv = inv_std(var, eps);
     let mut out = buffer::uninit(x.len());
+    let floor = if act == Activation::Relu { 0.0 } else { f32::NEG_INFINITY };
     for_row_blocks(&mut out, cols, x.len(), |first, block| {
         let xs = &x[first * cols..first * cols + block.len()];
         for (orow, xrow) in block.chunks_exact_mut(cols).zip(xs.chunks_exact(cols)) {
-            for c in 0..cols {
-                orow[c] = (xrow[c] - mean[c]) * inv[c] + beta[c];
+            // Zipped iterators rather than indices: no bounds checks, so the loop vectorises.
+            let params = mean.iter().zip(&inv).zip(beta);
+            for ((o, &x), ((&m, &iv), &b)) in orow.iter_mut().zip(xrow).zip(params) {
+                *o = ((x - m) * iv + b).max(floor);
             }
         }
     });
     out
 }
 
-pub fn backward(dy: &[f32], x: &[f32], mean: &[f32], var: &[f32], shape: Rows, eps: f32) -> (Vec<f32>, Vec<f32>) {
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    dy: &[f32],
+    x: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    beta: &[f32],
+    shape: Rows,
+    eps: f32,
+    act: Activation,
+) -> (Vec<f32>, Vec<f32>) {
+    match act {
+        Activation::Identity => backward_with::<false>(dy, x, mean, var, beta, shape, eps),
+        Activation::Relu => backward_with::<true>(dy, x, mean, var, beta, shape, eps),
+    }
+}
+
+/// `backward`, compiled once per activation so the inner loops carry no branch on it.
+fn backward_with<const RELU: bool>(
+    dy: &[f32],
+    x: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    beta: &[f32],
+    shape: Rows,
+    eps: f32,
+) -> (Vec<f32>, Vec<f32>) {
     let Rows { rows, cols } = shape;
     assert!(dy.len() == rows * cols && x.len() == rows * cols);
-    assert!(mean.len() == cols && var.len() == cols);
+    assert!(mean.len() == cols && var.len() == cols && beta.len() == cols);
     let inv = inv_std(var, eps);
-    // One pass for both reductions: acc[..cols] collects Σ dy, acc[cols..] collects Σ dy·x̂.
+    // x̂ and dy through the activation, its derivative taken from the pre-activation
+    // x̂ + β computed exactly as the forward pass computed it.
+    let xhat_and_grad = |dy: f32, x: f32, m: f32, iv: f32, b: f32| {
+        let xhat = (x - m) * iv;
+        (xhat, if RELU && xhat + b <= 0.0 { 0.0 } else { dy })
+    };
+    // One pass for both reductions: acc[..cols] collects Σ g, acc[cols..] collects Σ g·x̂.
     let sums = column_sums(Rows { rows, cols: 2 * cols }, |r, acc| {
-        let (sum_dy, sum_dy_xhat) = acc.split_at_mut(cols);
+        let (sum_g, sum_g_xhat) = acc.split_at_mut(cols);
         let range = r.start * cols..r.end * cols;
         for (dyrow, xrow) in dy[range.clone()].chunks_exact(cols).zip(x[range].chunks_exact(cols)) {
-            for c in 0..cols {
-                let xhat = (xrow[c] - mean[c]) * inv[c];
-                sum_dy[c] += dyrow[c] as f64;
-                sum_dy_xhat[c] += (dyrow[c] * xhat) as f64;
+            let params = mean.iter().zip(&inv).zip(beta);
+            let accs = sum_g.iter_mut().zip(sum_g_xhat.iter_mut());
+            for (((sg, sgx), (&dy, &x)), ((&m, &iv), &b)) in accs.zip(dyrow.iter().zip(xrow)).zip(params) {
+                let (xhat, g) = xhat_and_grad(dy, x, m, iv, b);
+                *sg += g as f64;
+                *sgx += (g * xhat) as f64;
             }
         }
     });
     let n = rows as f64;
     let dbeta: Vec<f32> = sums[..cols].iter().map(|&s| s as f32).collect();
-    let mean_dy: Vec<f32> = sums[..cols].iter().map(|&s| (s / n) as f32).collect();
-    let mean_dy_xhat: Vec<f32> = sums[cols..].iter().map(|&s| (s / n) as f32).collect();
+    let mean_g: Vec<f32> = sums[..cols].iter().map(|&s| (s / n) as f32).collect();
+    let mean_g_xhat: Vec<f32> = sums[cols..].iter().map(|&s| (s / n) as f32).collect();
     let mut dx = buffer::uninit(x.len());
     for_row_blocks(&mut dx, cols, x.len(), |first, block| {
         let range = first * cols..first * cols + block.len();
         let rows_in = block.chunks_exact_mut(cols).zip(dy[range.clone()].chunks_exact(cols));
         for ((dxrow, dyrow), xrow) in rows_in.zip(x[range].chunks_exact(cols)) {
-            for c in 0..cols {
-                let xhat = (xrow[c] - mean[c]) * inv[c];
-                dxrow[c] = inv[c] * (dyrow[c] - mean_dy[c] - xhat * mean_dy_xhat[c]);
+            let params = mean.iter().zip(&inv).zip(beta).zip(mean_g.iter().zip(&mean_g_xhat));
+            for ((d, (&dy, &x)), (((&m, &iv), &b), (&mg, &mgx))) in dxrow.iter_mut().zip(dyrow.iter().zip(xrow)).zip(params) {
+                let (xhat, g) = xhat_and_grad(dy, x, m, iv, b);
+                *d = iv * (g - mg - xhat * mgx);
             }
         }
     });
@@ -98,7 +134,7 @@ pub fn backward(dy: &[f32], x: &[f32], mean: &[f32], var: &[f32], shape: Rows, e
 
 /// Naive per-column loops, the check for the blocked parallel versions.
 pub mod reference {
-    use crate::backend::Rows;
+    use crate::backend::{Activation, Rows};
 
     fn column(x: &[f32], shape: Rows, c: usize) -> impl Iterator<Item = f64> + '_ {
         (0..shape.rows).map(move |r| x[r * shape.cols + c] as f64)
@@ -115,16 +151,31 @@ pub mod reference {
             .unzip()
     }
 
-    pub fn forward(x: &[f32], mean: &[f32], var: &[f32], beta: &[f32], shape: Rows, eps: f32) -> Vec<f32> {
+    fn normalize(x: f32, mean: f32, var: f32, beta: f32, eps: f32) -> f64 {
+        (x as f64 - mean as f64) / (var as f64 + eps as f64).sqrt() + beta as f64
+    }
+
+    pub fn forward(x: &[f32], mean: &[f32], var: &[f32], beta: &[f32], shape: Rows, eps: f32, act: Activation) -> Vec<f32> {
         (0..shape.rows * shape.cols)
             .map(|i| {
                 let c = i % shape.cols;
-                (x[i] - mean[c]) / (var[c] + eps).sqrt() + beta[c]
+                let y = normalize(x[i], mean[c], var[c], beta[c], eps);
+                (if act == Activation::Relu { y.max(0.0) } else { y }) as f32
             })
             .collect()
     }
 
-    pub fn backward(dy: &[f32], x: &[f32], mean: &[f32], var: &[f32], shape: Rows, eps: f32) -> (Vec<f32>, Vec<f32>) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        dy: &[f32],
+        x: &[f32],
+        mean: &[f32],
+        var: &[f32],
+        beta: &[f32],
+        shape: Rows,
+        eps: f32,
+        act: Activation,
+    ) -> (Vec<f32>, Vec<f32>) {
         let Rows { rows, cols } = shape;
         let n = rows as f64;
         let mut dx = vec![0.0; rows * cols];
@@ -132,12 +183,15 @@ pub mod reference {
         for c in 0..cols {
             let inv = 1.0 / (var[c] as f64 + eps as f64).sqrt();
             let xhat = |r: usize| (x[r * cols + c] as f64 - mean[c] as f64) * inv;
-            let sum_dy: f64 = column(dy, shape, c).sum();
-            let sum_dy_xhat: f64 = (0..rows).map(|r| dy[r * cols + c] as f64 * xhat(r)).sum();
-            dbeta[c] = sum_dy as f32;
+            let g = |r: usize| {
+                let open = act == Activation::Identity || normalize(x[r * cols + c], mean[c], var[c], beta[c], eps) > 0.0;
+                if open { dy[r * cols + c] as f64 } else { 0.0 }
+            };
+            let sum_g: f64 = (0..rows).map(g).sum();
+            let sum_g_xhat: f64 = (0..rows).map(|r| g(r) * xhat(r)).sum();
+            dbeta[c] = sum_g as f32;
             for r in 0..rows {
-                let g = dy[r * cols + c] as f64 - sum_dy / n - xhat(r) * sum_dy_xhat / n;
-                dx[r * cols + c] = (inv * g) as f32;
+                dx[r * cols + c] = (inv * (g(r) - sum_g / n - xhat(r) * sum_g_xhat / n)) as f32;
             }
         }
         (dx, dbeta)
@@ -166,14 +220,20 @@ mod tests {
         assert_close(&mean, &[3.0, 2.0], 1e-7, "mean");
         assert_close(&var, &[8.0 / 3.0, 0.0], 1e-7, "var");
         // eps = 1/3: channel 0 divides by √3, channel 1 by √(1/3) but its x − μ is 0.
-        let y = forward(&x, &mean, &var, &[0.5, -1.0], shape, 1.0 / 3.0);
+        let y = forward(&x, &mean, &var, &[0.5, -1.0], shape, 1.0 / 3.0, Activation::Identity);
         let s = 3f32.sqrt();
         assert_close(&y, &[0.5 - 2.0 / s, -1.0, 0.5, -1.0, 0.5 + 2.0 / s, -1.0], 1e-6, "y");
         // A constant dy has no effect on dx (it only shifts the normalised output) and
         // sums into dβ.
-        let (dx, dbeta) = backward(&[1.0; 6], &x, &mean, &var, shape, 1e-3);
+        let (dx, dbeta) = backward(&[1.0; 6], &x, &mean, &var, &[0.5, -1.0], shape, 1e-3, Activation::Identity);
         assert_close(&dx, &[0.0; 6], 1e-6, "dx");
         assert_close(&dbeta, &[3.0, 3.0], 1e-7, "dbeta");
+        // With the ReLU fused in, channel 1 (constant −1) is cut off entirely and channel
+        // 0 keeps only its rows with x̂ + β > 0 (the last two).
+        let y = forward(&x, &mean, &var, &[0.5, -1.0], shape, 1.0 / 3.0, Activation::Relu);
+        assert_close(&y, &[0.0, 0.0, 0.5, 0.0, 0.5 + 2.0 / s, 0.0], 1e-6, "relu y");
+        let (_, dbeta) = backward(&[1.0; 6], &x, &mean, &var, &[0.5, -1.0], shape, 1.0 / 3.0, Activation::Relu);
+        assert_close(&dbeta, &[2.0, 0.0], 1e-7, "relu dbeta");
     }
 
     #[test]
@@ -191,21 +251,27 @@ mod tests {
             assert_close(&mean, &rmean, 1e-6, "mean");
             assert_close(&var, &rvar, 1e-5, "var");
             let eps = 1e-3;
-            assert_close(
-                &forward(&x, &mean, &var, &beta, shape, eps),
-                &reference::forward(&x, &mean, &var, &beta, shape, eps),
-                1e-5,
-                "forward",
-            );
-            let (dx, dbeta) = backward(&dy, &x, &mean, &var, shape, eps);
-            let (rdx, rdbeta) = reference::backward(&dy, &x, &mean, &var, shape, eps);
-            // dx subtracts two means from dy: cancellation leaves an f32 error of a few
-            // ulps of max|dy|·inv ≈ 2, so compare against an absolute scale.
-            let scale = rdx.iter().fold(0f32, |m, v| m.max(v.abs()));
-            for (i, (a, b)) in dx.iter().zip(&rdx).enumerate() {
-                assert!((a - b).abs() <= 1e-5 * (1.0 + scale), "{rows}x{cols} dx[{i}]: {a} vs {b}");
+            for act in [Activation::Identity, Activation::Relu] {
+                assert_close(
+                    &forward(&x, &mean, &var, &beta, shape, eps, act),
+                    &reference::forward(&x, &mean, &var, &beta, shape, eps, act),
+                    1e-5,
+                    "forward",
+                );
+                let (dx, dbeta) = backward(&dy, &x, &mean, &var, &beta, shape, eps, act);
+                let (rdx, rdbeta) = reference::backward(&dy, &x, &mean, &var, &beta, shape, eps, act);
+                // dx subtracts two means from dy: cancellation leaves an f32 error of a few
+                // ulps of max|dy|·inv ≈ 2, so compare against an absolute scale.
+                let scale = rdx.iter().fold(0f32, |m, v| m.max(v.abs()));
+                for (i, (a, b)) in dx.iter().zip(&rdx).enumerate() {
+                    assert!((a - b).abs() <= 1e-5 * (1.0 + scale), "{rows}x{cols} {act:?} dx[{i}]: {a} vs {b}");
+                }
+                // Σ over up to 2e5 rows: f64 sums of f32 terms agree to ~1e-6 relative.
+                let dscale = rdbeta.iter().fold(0f32, |m, v| m.max(v.abs()));
+                for (i, (a, b)) in dbeta.iter().zip(&rdbeta).enumerate() {
+                    assert!((a - b).abs() <= 1e-6 * (1.0 + dscale), "{rows}x{cols} {act:?} dbeta[{i}]: {a} vs {b}");
+                }
             }
-            assert_close(&dbeta, &rdbeta, 1e-6, "dbeta");
         }
     }
 
@@ -219,8 +285,9 @@ mod tests {
             assert_eq!(stats(&x, shape), first);
         }
         let dy = rng.vec(x.len(), -1.0, 1.0);
-        let grads = backward(&dy, &x, &first.0, &first.1, shape, 1e-3);
-        assert_eq!(backward(&dy, &x, &first.0, &first.1, shape, 1e-3), grads);
+        let beta = [0.1, -0.2, 0.3, 0.0];
+        let grads = backward(&dy, &x, &first.0, &first.1, &beta, shape, 1e-3, Activation::Relu);
+        assert_eq!(backward(&dy, &x, &first.0, &first.1, &beta, shape, 1e-3, Activation::Relu), grads);
     }
 
     #[test]
@@ -232,18 +299,28 @@ mod tests {
             let x = rng.vec(rows * cols, -1.0, 1.0);
             let beta = rng.vec(cols, -0.5, 0.5);
             let w = rng.vec(rows * cols, -1.0, 1.0);
-            let (mean, var) = stats(&x, shape);
-            let (dx, dbeta) = backward(&w, &x, &mean, &var, shape, eps);
-            let loss_x = |x: &[f32]| {
-                let (m, v) = stats(x, shape);
-                project(&forward(x, &m, &v, &beta, shape, eps), &w)
-            };
-            // Step 1e-3 on inputs of spread ~1: the truncation error (h²·f''' ~ 1e-5 here,
-            // larger for the 2-row case where the variance is smallest) and the f32 noise
-            // (|L|·6e-8/h ≈ 1e-4) both stay well under 2e-3.
-            assert_gradient(loss_x, &x, &dx, 1e-3, 2e-3);
-            let loss_beta = |b: &[f32]| project(&forward(&x, &mean, &var, b, shape, eps), &w);
-            assert_gradient(loss_beta, &beta, &dbeta, 1e-2, 1e-4);
+            // For the ReLU, rows alternate in sign with magnitudes in [0.5, 1]: every
+            // |x − μ| ≥ 0.25 and |β| ≤ 0.1, so no pre-activation comes within a step of
+            // the kink and the finite differences never cross it.
+            let signed: Vec<f32> = (0..rows * cols)
+                .map(|i| if (i / cols) % 2 == 0 { 1.0 } else { -1.0 } * rng.vec(1, 0.5, 1.0)[0])
+                .collect();
+            let beta_small: Vec<f32> = beta.iter().map(|b| b * 0.2).collect();
+            for act in [Activation::Identity, Activation::Relu] {
+                let (x, beta) = if act == Activation::Relu { (&signed, &beta_small) } else { (&x, &beta) };
+                let (mean, var) = stats(x, shape);
+                let (dx, dbeta) = backward(&w, x, &mean, &var, beta, shape, eps, act);
+                let loss_x = |x: &[f32]| {
+                    let (m, v) = stats(x, shape);
+                    project(&forward(x, &m, &v, beta, shape, eps, act), &w)
+                };
+                // Step 1e-3 on inputs of spread ~1: the truncation error (h²·f''' ~ 1e-5
+                // here, larger for the 2-row case where the variance is smallest) and the
+                // f32 noise (|L|·6e-8/h ≈ 1e-4) both stay well under 2e-3.
+                assert_gradient(loss_x, x, &dx, 1e-3, 2e-3);
+                let loss_beta = |b: &[f32]| project(&forward(x, &mean, &var, b, shape, eps, act), &w);
+                assert_gradient(loss_beta, beta, &dbeta, 1e-2, 1e-4);
+            }
         }
     }
 }

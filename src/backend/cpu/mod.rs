@@ -14,7 +14,7 @@ pub mod matmul;
 pub mod normalize;
 pub mod pool;
 
-use super::{Backend, BinaryOp, Conv2dGeometry, MatmulGeometry, Pool2dGeometry, Rows};
+use super::{Activation, Backend, BinaryOp, Conv2dGeometry, MatmulGeometry, Pool2dGeometry, Rows};
 use crate::error::{Error, Result};
 use crate::tensor::{CpuStorage, DType, Storage};
 use half::{bf16, f16};
@@ -129,9 +129,11 @@ impl Backend for CpuBackend {
         beta: &Storage,
         shape: Rows,
         eps: f32,
+        act: Activation,
     ) -> Result<Storage> {
         let op = "batch_norm";
-        Ok(wrap(batch_norm::forward(f32s(x, op)?, f32s(mean, op)?, f32s(var, op)?, f32s(beta, op)?, shape, eps)))
+        let (x, mean, var, beta) = (f32s(x, op)?, f32s(mean, op)?, f32s(var, op)?, f32s(beta, op)?);
+        Ok(wrap(batch_norm::forward(x, mean, var, beta, shape, eps, act)))
     }
 
     fn batch_norm_backward(
@@ -140,12 +142,14 @@ impl Backend for CpuBackend {
         x: &Storage,
         mean: &Storage,
         var: &Storage,
+        beta: &Storage,
         shape: Rows,
         eps: f32,
+        act: Activation,
     ) -> Result<(Storage, Storage)> {
         let op = "batch_norm_backward";
-        let (dx, dbeta) =
-            batch_norm::backward(f32s(dy, op)?, f32s(x, op)?, f32s(mean, op)?, f32s(var, op)?, shape, eps);
+        let (dy, x, mean, var, beta) = (f32s(dy, op)?, f32s(x, op)?, f32s(mean, op)?, f32s(var, op)?, f32s(beta, op)?);
+        let (dx, dbeta) = batch_norm::backward(dy, x, mean, var, beta, shape, eps, act);
         Ok((wrap(dx), wrap(dbeta)))
     }
 
