@@ -42,7 +42,7 @@ impl Gradients {
     pub fn global_norm(&self) -> Result<f32> {
         let mut sq = 0f64;
         for g in self.by_name.values() {
-            sq += g.to_vec()?.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+            sq += g.device().backend().sum_squares(g.storage())?;
         }
         Ok(sq.sqrt() as f32)
     }

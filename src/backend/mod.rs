@@ -93,6 +93,14 @@ pub enum Activation {
     Relu,
 }
 
+/// One SGD-with-momentum update's numbers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdStep {
+    pub lr: f32,
+    pub momentum: f32,
+    pub grad_scale: f32,
+}
+
 /// `[rows, cols]` view of a tensor for row-wise and per-column ops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rows {
@@ -125,6 +133,20 @@ pub trait Backend: Send + Sync {
     fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
     /// `[cols]` repeated `rows` times → `[rows, cols]`.
     fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
+
+    /// `Σ x²`, accumulated in f64 (global-norm gradient clipping).
+    fn sum_squares(&self, x: &Storage) -> Result<f64>;
+
+    // ---- optimizer updates ----
+    /// SGD with momentum in one pass: `v ← μ·v + s·g; θ ← θ − lr·v`, returning `(θ, v)`
+    /// (`s` scales the gradient, e.g. for clipping).
+    fn sgd_momentum(
+        &self,
+        param: &Storage,
+        velocity: &Storage,
+        grad: &Storage,
+        hyper: SgdStep,
+    ) -> Result<(Storage, Storage)>;
 
     // ---- dense ----
     fn matmul(&self, a: &Storage, b: &Storage, g: &MatmulGeometry) -> Result<Storage>;

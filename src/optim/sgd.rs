@@ -1,7 +1,8 @@
-//! SGD with momentum: v ← μ·v + g; θ ← θ − lr·v.
+//! SGD with momentum: v ← μ·v + g; θ ← θ − lr·v (one fused backend pass per tensor).
 
 use super::clip_factor;
 use crate::autograd::{Gradients, ParamStore};
+use crate::backend::SgdStep;
 use crate::error::Result;
 use crate::tensor::Tensor;
 use std::collections::HashMap;
@@ -20,21 +21,22 @@ impl Sgd {
     }
 
     pub fn step(&mut self, params: &mut ParamStore, grads: &Gradients) -> Result<()> {
-        let scale = match self.max_grad_norm {
+        let grad_scale = match self.max_grad_norm {
             Some(max) => clip_factor(grads, max)?,
             None => 1.0,
         };
+        let hyper = SgdStep { lr: self.lr, momentum: self.momentum, grad_scale };
         for (name, g) in grads.iter() {
             let be = g.device().backend();
-            let v = match self.velocity.get(name) {
-                Some(v) => be.add_scaled(&be.affine(v.storage(), self.momentum, 0.0)?, g.storage(), scale)?,
-                None => be.affine(g.storage(), scale, 0.0)?,
-            };
-            let v = Tensor::from_storage(v, g.shape().clone(), g.device());
             let p = params.get(name)?;
-            let updated = be.add_scaled(p.storage(), v.storage(), -self.lr)?;
-            params.set(name, Tensor::from_storage(updated, p.shape().clone(), p.device()))?;
-            self.velocity.insert(name.to_string(), v);
+            let v = match self.velocity.remove(name) {
+                Some(v) => v,
+                None => Tensor::zeros(g.shape().clone(), g.device())?,
+            };
+            let (p_new, v_new) = be.sgd_momentum(p.storage(), v.storage(), g.storage(), hyper)?;
+            let (shape, device) = (p.shape().clone(), p.device().clone());
+            params.set(name, Tensor::from_storage(p_new, shape.clone(), &device))?;
+            self.velocity.insert(name.to_string(), Tensor::from_storage(v_new, shape, &device));
         }
         Ok(())
     }

@@ -115,6 +115,16 @@ pub fn add_scaled(a: &[f32], b: &[f32], alpha: f32) -> Vec<f32> {
     map2(a, b, |a, b| a + alpha * b)
 }
 
+/// `Σ x²` in f64, over fixed blocks added in order (reproducible).
+pub fn sum_squares(x: &[f32]) -> f64 {
+    column_sums(Rows { rows: x.len(), cols: 1 }, |r, acc| {
+        acc[0] += x[r].iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+    })
+    .first()
+    .copied()
+    .unwrap_or(0.0)
+}
+
 pub fn relu(x: &[f32]) -> Vec<f32> {
     map1(x, |v| if v > 0.0 { v } else { 0.0 })
 }
@@ -266,6 +276,15 @@ mod tests {
         assert_eq!(binary(BinaryOp::Mul, &a, &b), vec![2.0, -8.0, -4.5, 0.125]);
         assert_eq!(binary(BinaryOp::Div, &a, &b), vec![0.5, -0.5, -2.0, 2.0]);
         assert!(binary(BinaryOp::Add, &[], &[]).is_empty());
+    }
+
+    #[test]
+    fn sum_squares_matches_a_plain_loop() {
+        for n in [0, 1, 7, 3 * PAR_MIN + 5] {
+            let x: Vec<f32> = (0..n).map(|i| (i % 17) as f32 * 0.25 - 2.0).collect();
+            let plain: f64 = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+            assert!((sum_squares(&x) - plain).abs() <= 1e-12 * (1.0 + plain), "n = {n}");
+        }
     }
 
     #[test]

@@ -12,9 +12,10 @@ pub mod layout;
 pub mod loss;
 pub mod matmul;
 pub mod normalize;
+pub mod optim;
 pub mod pool;
 
-use super::{Activation, Backend, BinaryOp, Conv2dGeometry, MatmulGeometry, Pool2dGeometry, Rows};
+use super::{Activation, Backend, BinaryOp, Conv2dGeometry, MatmulGeometry, Pool2dGeometry, Rows, SgdStep};
 use crate::error::{Error, Result};
 use crate::tensor::{CpuStorage, DType, Storage};
 use half::{bf16, f16};
@@ -96,6 +97,22 @@ impl Backend for CpuBackend {
 
     fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {
         Ok(wrap(elementwise::broadcast_rows(f32s(x, "broadcast_rows")?, shape)))
+    }
+
+    fn sum_squares(&self, x: &Storage) -> Result<f64> {
+        Ok(elementwise::sum_squares(f32s(x, "sum_squares")?))
+    }
+
+    fn sgd_momentum(
+        &self,
+        param: &Storage,
+        velocity: &Storage,
+        grad: &Storage,
+        hyper: SgdStep,
+    ) -> Result<(Storage, Storage)> {
+        let op = "sgd_momentum";
+        let (p, v) = optim::sgd_momentum(f32s(param, op)?, f32s(velocity, op)?, f32s(grad, op)?, hyper);
+        Ok((wrap(p), wrap(v)))
     }
 
     fn matmul(&self, a: &Storage, b: &Storage, g: &MatmulGeometry) -> Result<Storage> {
