@@ -21,7 +21,7 @@
 //! ```
 //! Compare with `tools/bench_pytorch.py` run on the same machine (see docs/perf.md).
 
-use cari::autograd::{ParamGroup, ParamStore, Tape};
+use cari::autograd::{ParamGroup, Tape};
 use cari::data::SyntheticFaces;
 use cari::model::{dynamic_objective, Batch, MultiTaskNet, NetworkConfig, ObjectiveConfig};
 use cari::nn::Ctx;
@@ -55,10 +55,6 @@ fn batch(n: usize, device: &Device) -> Batch {
     SyntheticFaces::new(cfg.num_classes, cfg.image_size, SEED).expect("data").batch(0, n, device).expect("batch")
 }
 
-fn in_group(params: &ParamStore, group: ParamGroup) -> impl Fn(&str) -> bool + '_ {
-    move |name| params.group(name).map(|g| g == group).unwrap_or(false)
-}
-
 fn bench_train(c: &mut Criterion) {
     let device = Device::cpu();
     let mut group = c.benchmark_group("train_step");
@@ -88,8 +84,8 @@ fn bench_train(c: &mut Criterion) {
                 let tape = Tape::new();
                 let ctx = Ctx::train(&t.params, &tape);
                 let fwd = dynamic_objective(&t.net, &ctx, &batch, 1, &t.objective).expect("forward");
-                let g = fwd.loss.backward_for(in_group(&t.params, ParamGroup::Network)).expect("backward L");
-                let gw = fwd.loss_w.backward_for(in_group(&t.params, ParamGroup::WeightModule)).expect("backward L_w");
+                let g = fwd.loss.backward_for(t.params.in_group(ParamGroup::Network)).expect("backward L");
+                let gw = fwd.loss_w.backward_for(t.params.in_group(ParamGroup::WeightModule)).expect("backward L_w");
                 black_box((g.len(), gw.len()))
             })
         });

@@ -60,6 +60,11 @@ impl Rng {
         }
     }
 
+    /// `len` values uniform in `[lo, hi)`.
+    pub fn vec(&mut self, len: usize, lo: f32, hi: f32) -> Vec<f32> {
+        (0..len).map(|_| self.uniform_in(lo, hi)).collect()
+    }
+
     /// Uniform integer in `0..n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize

@@ -101,7 +101,7 @@ fn the_reference_gradient_path_reaches_the_trunk_through_w() {
         let ctx = Ctx::train(&params, &tape);
         let obj = ObjectiveConfig { reference_gradient_path, ..Default::default() };
         let out = dynamic_objective(&net, &ctx, &batch, 7, &obj).unwrap();
-        let g = out.loss.backward_for(|n| params.group(n).unwrap() == ParamGroup::Network).unwrap();
+        let g = out.loss.backward_for(params.in_group(ParamGroup::Network)).unwrap();
         g.require("InceptionResnetV1/Conv2d_1a_3x3/weights").unwrap().to_vec().unwrap()
     };
     let (paper, reference) = (grad_of(false), grad_of(true));

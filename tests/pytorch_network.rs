@@ -135,12 +135,8 @@ fn training_step_matches_pytorch() {
     assert_close("loss_w", out.loss_w.value(), &reference(f, "loss_w"), 1e-6, 2e-5);
 
     // The two updates of the paper from one forward pass, each into its own group.
-    let in_group = |g: ParamGroup| {
-        let params = &s.params;
-        move |name: &str| params.group(name).map(|x| x == g).unwrap_or(false)
-    };
-    let net_grads = out.loss.backward_for(in_group(ParamGroup::Network)).unwrap();
-    let wm_grads = out.loss_w.backward_for(in_group(ParamGroup::WeightModule)).unwrap();
+    let net_grads = out.loss.backward_for(s.params.in_group(ParamGroup::Network)).unwrap();
+    let wm_grads = out.loss_w.backward_for(s.params.in_group(ParamGroup::WeightModule)).unwrap();
     let mut checked = 0;
     for name in s.params.names_in(ParamGroup::Network) {
         // Gradients are differences of nearly equal products through batch norm's

@@ -106,6 +106,11 @@ impl ParamStore {
         self.entries.iter().map(|(k, e)| (k.as_str(), &e.value, e.group))
     }
 
+    /// A filter for [`Var::backward_for`]: the names of this store in `group`.
+    pub fn in_group(&self, group: ParamGroup) -> impl Fn(&str) -> bool + '_ {
+        move |name| self.entries.get(name).is_some_and(|e| e.group == group)
+    }
+
     pub fn names_in(&self, group: ParamGroup) -> Vec<String> {
         self.iter().filter(|(_, _, g)| *g == group).map(|(n, _, _)| n.to_string()).collect()
     }

@@ -32,10 +32,6 @@ pub struct Trainer {
     pub step: u64,
 }
 
-fn in_group(params: &ParamStore, group: ParamGroup) -> impl Fn(&str) -> bool + '_ {
-    move |name| params.group(name).map(|g| g == group).unwrap_or(false)
-}
-
 impl Trainer {
     pub fn step(&mut self, batch: &Batch) -> Result<StepReport> {
         let tape = Tape::new();
@@ -56,8 +52,8 @@ impl Trainer {
             loss: fwd.loss.value().to_scalar()?,
             loss_w: fwd.loss_w.value().to_scalar()?,
         };
-        let net_grads = fwd.loss.backward_for(in_group(&self.params, ParamGroup::Network))?;
-        let wm_grads = fwd.loss_w.backward_for(in_group(&self.params, ParamGroup::WeightModule))?;
+        let net_grads = fwd.loss.backward_for(self.params.in_group(ParamGroup::Network))?;
+        let wm_grads = fwd.loss_w.backward_for(self.params.in_group(ParamGroup::WeightModule))?;
         let bn_stats = ctx.take_bn_stats();
         let verification = fwd.tasks[Task::Verification.index()].as_ref().map(|t| t.output.embeddings.value().clone());
         drop(ctx);

@@ -361,19 +361,9 @@ pub mod reference {
 mod tests {
     use super::*;
 
-    /// Deterministic values in [-1, 1) from a splitmix64 stream.
+    /// Deterministic values in [-1, 1).
     fn data(len: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..len)
-            .map(|_| {
-                s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = s;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                z ^= z >> 31;
-                (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
+        crate::rng::Rng::new(seed).vec(len, -1.0, 1.0)
     }
 
     /// A geometry with TF padding: SAME (`out = ⌈in/stride⌉`, the odd padding pixel at the

@@ -28,15 +28,13 @@
 //! `keep = 1` gives all ones; `keep = 0` all zeros.
 
 use super::buffer;
+use crate::rng::{mix64, GOLDEN_GAMMA};
 use super::elementwise::{CHUNK, PAR_MIN};
 use rayon::prelude::*;
 
-/// Output `i` of SplitMix64 seeded with `seed`.
+/// Output `i` of SplitMix64 seeded with `seed` (counter-based: no state to carry).
 pub fn splitmix64(seed: u64, i: u64) -> u64 {
-    let mut z = seed.wrapping_add((i.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    mix64(seed.wrapping_add(i.wrapping_add(1).wrapping_mul(GOLDEN_GAMMA)))
 }
 
 /// The uniform draw in `[0, 1)` behind element `i` of the mask.

@@ -189,35 +189,26 @@ pub mod reference {
 /// gradient check.
 #[cfg(test)]
 pub(crate) mod test_support {
-    /// SplitMix64: small, deterministic, good enough for test data.
-    pub struct Rng(u64);
+    /// The engine's seeded generator, with the names the kernel tests use.
+    pub struct Rng(crate::rng::Rng);
 
     impl Rng {
         pub fn new(seed: u64) -> Self {
-            Rng(seed)
-        }
-
-        pub fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
+            Rng(crate::rng::Rng::new(seed))
         }
 
         /// Uniform in `[lo, hi)`.
         pub fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
-            let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
-            lo + (hi - lo) * u
+            self.0.uniform_in(lo, hi)
         }
 
         pub fn vec(&mut self, len: usize, lo: f32, hi: f32) -> Vec<f32> {
-            (0..len).map(|_| self.uniform(lo, hi)).collect()
+            self.0.vec(len, lo, hi)
         }
 
         /// Uniform in `0..n`.
         pub fn below(&mut self, n: usize) -> usize {
-            (self.next_u64() % n as u64) as usize
+            self.0.below(n)
         }
 
         /// A random permutation of `0..n` (Fisher–Yates).
@@ -227,6 +218,14 @@ pub(crate) mod test_support {
                 p.swap(i, self.below(i + 1));
             }
             p
+        }
+    }
+
+    /// Element-wise `|a − b| ≤ tol·(1 + |b|)` against an f64 reference.
+    pub fn assert_close_f64(a: &[f32], b: &[f64], tol: f64) {
+        assert_eq!(a.len(), b.len());
+        for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+            assert!((x as f64 - y).abs() <= tol * (1.0 + y.abs()), "[{i}]: {x} vs {y}");
         }
     }
 

@@ -115,15 +115,8 @@ pub fn center_loss_backward(dloss: &[f32], e: &[f32], centers: &[f32], labels: &
 
 #[cfg(test)]
 mod tests {
-    use super::super::elementwise::test_support::{assert_gradient, project, Rng};
+    use super::super::elementwise::test_support::{assert_close_f64 as assert_close, assert_gradient, project, Rng};
     use super::*;
-
-    fn assert_close(a: &[f32], b: &[f64], tol: f64) {
-        assert_eq!(a.len(), b.len());
-        for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
-            assert!((x as f64 - y).abs() <= tol * (1.0 + y.abs()), "[{i}]: {x} vs {y}");
-        }
-    }
 
     #[test]
     fn cross_entropy_2x3_by_hand() {
