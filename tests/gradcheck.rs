@@ -16,7 +16,9 @@ const TOL: f64 = 2e-3;
 
 #[test]
 fn conv2d_every_kernel_stride_and_padding() {
-    let cases: &[([usize; 4], (usize, usize), usize, usize, Padding)] = &[
+    // (input NHWC, kernel, out channels, stride, padding)
+    type Case = ([usize; 4], (usize, usize), usize, usize, Padding);
+    let cases: &[Case] = &[
         ([2, 5, 7, 3], (1, 1), 4, 1, Padding::Same),
         ([1, 7, 5, 2], (3, 3), 3, 1, Padding::Same),
         ([2, 7, 7, 3], (3, 3), 5, 1, Padding::Valid),
@@ -114,10 +116,10 @@ fn elementwise_arithmetic_and_reductions() {
     gradcheck("sub", &ab, |v| ops::sub(&v[0], &v[1]), EPS, TOL);
     gradcheck("mul", &ab, |v| ops::mul(&v[0], &v[1]), EPS, TOL);
     gradcheck("div", &ab, |v| ops::div(&v[0], &v[1]), 1e-3, TOL);
-    gradcheck("affine", &[a.clone()], |v| ops::affine(&v[0], -1.7, 0.3), EPS, TOL);
-    gradcheck("sum", &[a.clone()], |v| ops::sum(&v[0]), EPS, TOL);
-    gradcheck("mean", &[a.clone()], |v| ops::mean(&v[0]), EPS, TOL);
-    gradcheck("mean_rows", &[a.clone()], |v| ops::mean_rows(&v[0]), EPS, TOL);
+    gradcheck("affine", std::slice::from_ref(&a), |v| ops::affine(&v[0], -1.7, 0.3), EPS, TOL);
+    gradcheck("sum", std::slice::from_ref(&a), |v| ops::sum(&v[0]), EPS, TOL);
+    gradcheck("mean", std::slice::from_ref(&a), |v| ops::mean(&v[0]), EPS, TOL);
+    gradcheck("mean_rows", std::slice::from_ref(&a), |v| ops::mean_rows(&v[0]), EPS, TOL);
     gradcheck("add_bias", &[a, random([5], 3)], |v| ops::add_bias(&v[0], &v[1]), EPS, TOL);
 }
 
@@ -130,7 +132,7 @@ fn dropout_routes_gradients_through_the_mask() {
 fn normalisation_and_losses() {
     for shape in [[3, 5], [1, 1], [2, 13]] {
         let x = away_from_zero(shape, 1);
-        gradcheck(&format!("l2_normalize {shape:?}"), &[x.clone()], |v| ops::l2_normalize(&v[0], 1e-10), 1e-3, TOL);
+        gradcheck(&format!("l2_normalize {shape:?}"), std::slice::from_ref(&x), |v| ops::l2_normalize(&v[0], 1e-10), 1e-3, TOL);
         gradcheck(&format!("softmax {shape:?}"), &[x], |v| ops::softmax(&v[0]), EPS, TOL);
     }
     let logits = random([4, 7], 2);

@@ -9,7 +9,7 @@ use super::network::CENTERS;
 use super::weight_module::TaskWeights;
 use super::{Batch, BranchOutput, MultiTaskNet, ObjectiveConfig, Task};
 use crate::autograd::Var;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::nn::Ctx;
 use crate::ops;
 
@@ -96,7 +96,9 @@ pub fn dynamic_objective(
             Some(l) => ops::add(&l, &term_w)?,
         });
     }
-    // Verification reads every sample, so a non-empty batch always has a term.
-    let (loss, loss_w) = (loss.expect("verification task present"), loss_w.expect("verification task present"));
+    // Verification reads every sample, so only an empty batch has no term.
+    let (Some(loss), Some(loss_w)) = (loss, loss_w) else {
+        return Err(Error::EmptyBatch { op: "dynamic_objective", shape: batch.images.shape().clone() });
+    };
     Ok(TrainForward { z, tasks, weights, loss, loss_w })
 }

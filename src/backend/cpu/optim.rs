@@ -9,21 +9,23 @@ use rayon::prelude::*;
 pub fn sgd_momentum(param: &[f32], velocity: &[f32], grad: &[f32], h: SgdStep) -> (Vec<f32>, Vec<f32>) {
     assert!(param.len() == velocity.len() && param.len() == grad.len(), "sgd: lengths differ");
     let (mut p_out, mut v_out) = (buffer::uninit(param.len()), buffer::uninit(param.len()));
-    let update = |(((po, vo), (p, v)), g): (((&mut [f32], &mut [f32]), (&[f32], &[f32])), &[f32])| {
-        for ((((po, vo), &p), &v), &g) in po.iter_mut().zip(vo.iter_mut()).zip(p).zip(v).zip(g) {
+    // Element range `start..start + len` of every operand.
+    let update = |start: usize, po: &mut [f32], vo: &mut [f32]| {
+        let range = start..start + po.len();
+        let inputs = param[range.clone()].iter().zip(&velocity[range.clone()]).zip(&grad[range]);
+        for ((po, vo), ((&p, &v), &g)) in po.iter_mut().zip(vo.iter_mut()).zip(inputs) {
             *vo = h.momentum * v + h.grad_scale * g;
             *po = p - h.lr * *vo;
         }
     };
     if param.len() < PAR_MIN {
-        update((((&mut p_out, &mut v_out), (param, velocity)), grad));
+        update(0, &mut p_out, &mut v_out);
     } else {
         p_out
             .par_chunks_mut(CHUNK)
             .zip(v_out.par_chunks_mut(CHUNK))
-            .zip(param.par_chunks(CHUNK).zip(velocity.par_chunks(CHUNK)))
-            .zip(grad.par_chunks(CHUNK))
-            .for_each(update);
+            .enumerate()
+            .for_each(|(i, (po, vo))| update(i * CHUNK, po, vo));
     }
     (p_out, v_out)
 }
