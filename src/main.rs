@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "cari", version, about = "Caricature ↔ photo face recognition by dynamic multi-task learning")]
+#[command(
+    name = "cari",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CARI_BUILD_COMMIT"), ")"),
+    about = "Caricature ↔ photo face recognition by dynamic multi-task learning"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
