@@ -50,17 +50,17 @@ const MIN_CHUNK_ROWS: usize = 1024;
 
 /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
 pub fn forward(x: &[f32], w: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
-    forward_chunked(x, w, g, CHUNK_FLOATS)
+    forward_chunked(x, w, g, Chunking::DEFAULT)
 }
 
 /// `dx = ∂L/∂x` from `dy = ∂L/∂y`.
 pub fn input_grad(dy: &[f32], w: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
-    input_grad_chunked(dy, w, g, CHUNK_FLOATS)
+    input_grad_chunked(dy, w, g, Chunking::DEFAULT)
 }
 
 /// `dw = ∂L/∂w` from the input `x` and `dy = ∂L/∂y`.
 pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
-    weight_grad_chunked(x, dy, g, CHUNK_FLOATS)
+    weight_grad_chunked(x, dy, g, Chunking::DEFAULT)
 }
 
 /// Output positions `batch·out_h·out_w`: the GEMM rows.
@@ -87,6 +87,19 @@ fn is_pointwise(g: &Conv2dGeometry) -> bool {
 
 fn geometry(m: usize, k: usize, n: usize, transpose_a: bool, transpose_b: bool) -> MatmulGeometry {
     MatmulGeometry { m, k, n, transpose_a, transpose_b }
+}
+
+/// The budget a pass cuts its rows into chunks by (tests shrink it to force many chunks).
+#[derive(Clone, Copy, Debug)]
+struct Chunking {
+    /// Target im2col floats per chunk.
+    floats: usize,
+    /// The fewest GEMM rows per chunk.
+    min_rows: usize,
+}
+
+impl Chunking {
+    const DEFAULT: Chunking = Chunking { floats: CHUNK_FLOATS, min_rows: MIN_CHUNK_ROWS };
 }
 
 /// How a pass cuts its rows into chunks, and the chunks into one part per thread.
@@ -208,7 +221,7 @@ fn col2im(cols: &[f32], g: &Conv2dGeometry, dx: &mut [f32], threads: Threads) {
     }
 }
 
-fn forward_chunked(x: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: usize) -> Vec<f32> {
+fn forward_chunked(x: &[f32], w: &[f32], g: &Conv2dGeometry, c: Chunking) -> Vec<f32> {
     let (rows, patch, oc) = (rows(g), patch_len(g), g.out_c);
     if g.output_len() == 0 || patch == 0 {
         return vec![0.0; g.output_len()];
@@ -219,7 +232,7 @@ fn forward_chunked(x: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: usize
         matmul_into(&mut y, x, w, &geometry(rows, patch, oc, false, false), Dst::Overwrite, Threads::All);
         return y;
     }
-    let p = plan(rows, patch, chunk_floats, MIN_CHUNK_ROWS);
+    let p = plan(rows, patch, c.floats, c.min_rows);
     for_each_chunk(&mut y, oc, patch, &p, |row0, y, cols| {
         let n = y.len() / oc;
         let cols = &mut cols[..n * patch];
@@ -229,7 +242,7 @@ fn forward_chunked(x: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: usize
     y
 }
 
-fn input_grad_chunked(dy: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: usize) -> Vec<f32> {
+fn input_grad_chunked(dy: &[f32], w: &[f32], g: &Conv2dGeometry, c: Chunking) -> Vec<f32> {
     let (rows, patch, oc) = (rows(g), patch_len(g), g.out_c);
     if g.input_len() == 0 || rows == 0 || patch == 0 || oc == 0 {
         return vec![0.0; g.input_len()];
@@ -243,7 +256,7 @@ fn input_grad_chunked(dy: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: u
     // never writes the same `dx`.
     let mut dx = buffer::zeroed(g.input_len());
     let image_rows = g.out_h * g.out_w;
-    let p = plan(g.batch, image_rows * patch, chunk_floats, MIN_CHUNK_ROWS.div_ceil(image_rows));
+    let p = plan(g.batch, image_rows * patch, c.floats, c.min_rows.div_ceil(image_rows));
     for_each_chunk(&mut dx, g.in_h * g.in_w * g.in_c, image_rows * patch, &p, |image0, dx, cols| {
         let n = dx.len() / (g.in_h * g.in_w * g.in_c) * image_rows;
         let dy = &dy[image0 * image_rows * oc..][..n * oc];
@@ -254,7 +267,7 @@ fn input_grad_chunked(dy: &[f32], w: &[f32], g: &Conv2dGeometry, chunk_floats: u
     dx
 }
 
-fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, chunk_floats: usize) -> Vec<f32> {
+fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, c: Chunking) -> Vec<f32> {
     let (rows, patch, oc) = (rows(g), patch_len(g), g.out_c);
     if g.weight_len() == 0 || rows == 0 {
         return vec![0.0; g.weight_len()];
@@ -262,7 +275,7 @@ fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, chunk_floats: 
     let mut dw = buffer::zeroed(g.weight_len());
     let pointwise = is_pointwise(g);
     // The pointwise pass reads `x` in place, so its chunks only split the work.
-    let p = plan(rows, if pointwise { 1 } else { patch }, chunk_floats, MIN_CHUNK_ROWS);
+    let p = plan(rows, if pointwise { 1 } else { patch }, c.floats, c.min_rows);
     // Sums chunks `range` into `acc`, reusing one im2col buffer.
     let accumulate = |acc: &mut [f32], range: std::ops::Range<usize>, threads: Threads| {
         let mut cols = if pointwise { Vec::new() } else { buffer::uninit(p.chunk_granules * patch) };
@@ -470,8 +483,10 @@ mod tests {
     }
 
     /// Chunk sizes: one row (or image) per chunk, an awkward middle size, and the default.
-    fn chunk_sizes(g: &Conv2dGeometry) -> [usize; 3] {
-        [1, 3 * patch_len(g) + 1, CHUNK_FLOATS]
+    /// One row (or image) per chunk, an odd chunk size, and the default.
+    fn chunk_sizes(g: &Conv2dGeometry) -> [Chunking; 3] {
+        let small = |floats| Chunking { floats, min_rows: 1 };
+        [small(1), small(3 * patch_len(g) + 1), Chunking::DEFAULT]
     }
 
     fn check(g: &Conv2dGeometry, seed: u64) {
@@ -482,7 +497,7 @@ mod tests {
             (reference::forward(&x, &w, g), reference::input_grad(&dy, &w, g), reference::weight_grad(&x, &dy, g));
         let fan_out = g.kernel_h * g.kernel_w * g.out_c;
         for chunk in chunk_sizes(g) {
-            let what = |pass: &str| format!("{pass} {g:?} chunk {chunk}");
+            let what = |pass: &str| format!("{pass} {g:?} chunk {chunk:?}");
             assert_close(&forward_chunked(&x, &w, g, chunk), &y_ref, patch_len(g), &what("forward"));
             assert_close(&input_grad_chunked(&dy, &w, g, chunk), &dx_ref, fan_out, &what("input_grad"));
             assert_close(&weight_grad_chunked(&x, &dy, g, chunk), &dw_ref, rows(g), &what("weight_grad"));
