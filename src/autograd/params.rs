@@ -76,6 +76,11 @@ impl ParamStore {
             .ok_or_else(|| Error::UnknownParameter { name: name.into() })
     }
 
+    /// The tensor itself, for an in-place update.
+    pub fn get_mut(&mut self, name: &str) -> Result<&mut Tensor> {
+        self.entries.get_mut(name).map(|e| &mut e.value).ok_or_else(|| Error::UnknownParameter { name: name.into() })
+    }
+
     /// Replaces a tensor's value; the shape must not change.
     pub fn set(&mut self, name: &str, value: Tensor) -> Result<()> {
         let entry = self

@@ -5,6 +5,7 @@ use crate::autograd::{Gradients, ParamStore};
 use crate::backend::SgdStep;
 use crate::error::Result;
 use crate::tensor::Tensor;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 pub struct Sgd {
@@ -27,16 +28,14 @@ impl Sgd {
         };
         let hyper = SgdStep { lr: self.lr, momentum: self.momentum, grad_scale };
         for (name, g) in grads.iter() {
-            let be = g.device().backend();
-            let p = params.get(name)?;
-            let v = match self.velocity.remove(name) {
-                Some(v) => v,
-                None => Tensor::zeros(g.shape().clone(), g.device())?,
+            let v = match self.velocity.entry(name.to_string()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(Tensor::zeros(g.shape().clone(), g.device())?),
             };
-            let (p_new, v_new) = be.sgd_momentum(p.storage(), v.storage(), g.storage(), hyper)?;
-            let (shape, device) = (p.shape().clone(), p.device().clone());
-            params.set(name, Tensor::from_storage(p_new, shape.clone(), &device))?;
-            self.velocity.insert(name.to_string(), Tensor::from_storage(v_new, shape, &device));
+            let p = params.get_mut(name)?;
+            // In place: `p` is shared with nobody once the step's tape is gone (otherwise
+            // `storage_mut` copies it first, so a recorded value never changes under it).
+            g.device().backend().sgd_momentum(p.storage_mut(), v.storage_mut(), g.storage(), hyper)?;
         }
         Ok(())
     }

@@ -88,6 +88,12 @@ impl Tensor {
         &self.storage
     }
 
+    /// The storage, for an in-place update. Copies it first when another tensor shares
+    /// it, so no other tensor ever sees the change.
+    pub fn storage_mut(&mut self) -> &mut Storage {
+        Arc::make_mut(&mut self.storage)
+    }
+
     /// The same data under another shape with as many elements.
     pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Tensor> {
         let shape = shape.into();

@@ -56,7 +56,9 @@ impl Trainer {
         let wm_grads = fwd.loss_w.backward_for(self.params.in_group(ParamGroup::WeightModule))?;
         let bn_stats = ctx.take_bn_stats();
         let verification = fwd.tasks[Task::Verification.index()].as_ref().map(|t| t.output.embeddings.value().clone());
+        // Release the tape's references to the parameters so the updates run in place.
         drop(ctx);
+        drop((fwd, tape));
 
         self.network_optimizer.step(&mut self.params, &net_grads)?;
         self.weight_optimizer.step(&mut self.params, &wm_grads)?;

@@ -117,8 +117,20 @@ pub fn add_scaled(a: &[f32], b: &[f32], alpha: f32) -> Vec<f32> {
 
 /// `Σ x²` in f64, over fixed blocks added in order (reproducible).
 pub fn sum_squares(x: &[f32]) -> f64 {
+    /// Independent accumulators: one running sum would be a chain of dependent adds that
+    /// cannot vectorise; eight of them fill an AVX-512 register of f64.
+    const LANES: usize = 8;
     column_sums(Rows { rows: x.len(), cols: 1 }, |r, acc| {
-        acc[0] += x[r].iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+        let block = &x[r];
+        let mut lanes = [0f64; LANES];
+        let mut chunks = block.chunks_exact(LANES);
+        for c in &mut chunks {
+            for (l, &v) in lanes.iter_mut().zip(c) {
+                *l += f64::from(v) * f64::from(v);
+            }
+        }
+        let tail: f64 = chunks.remainder().iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+        acc[0] += lanes.iter().sum::<f64>() + tail;
     })
     .first()
     .copied()

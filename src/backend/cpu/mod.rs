@@ -33,6 +33,16 @@ fn f32s<'a>(x: &'a Storage, op: &'static str) -> Result<&'a [f32]> {
     }
 }
 
+fn f32s_mut<'a>(x: &'a mut Storage, op: &'static str) -> Result<&'a mut [f32]> {
+    match x {
+        Storage::Cpu(CpuStorage::F32(v)) => Ok(v),
+        #[allow(unreachable_patterns)]
+        Storage::Cpu(other) => Err(Error::DTypeMismatch { op, expected: DType::F32, got: other.dtype() }),
+        #[allow(unreachable_patterns)]
+        _ => Err(Error::Backend { op, device: "cpu".into(), msg: "storage lives on another device".into() }),
+    }
+}
+
 fn wrap(v: Vec<f32>) -> Storage {
     Storage::Cpu(CpuStorage::F32(v))
 }
@@ -103,16 +113,10 @@ impl Backend for CpuBackend {
         Ok(elementwise::sum_squares(f32s(x, "sum_squares")?))
     }
 
-    fn sgd_momentum(
-        &self,
-        param: &Storage,
-        velocity: &Storage,
-        grad: &Storage,
-        hyper: SgdStep,
-    ) -> Result<(Storage, Storage)> {
+    fn sgd_momentum(&self, param: &mut Storage, velocity: &mut Storage, grad: &Storage, hyper: SgdStep) -> Result<()> {
         let op = "sgd_momentum";
-        let (p, v) = optim::sgd_momentum(f32s(param, op)?, f32s(velocity, op)?, f32s(grad, op)?, hyper);
-        Ok((wrap(p), wrap(v)))
+        optim::sgd_momentum(f32s_mut(param, op)?, f32s_mut(velocity, op)?, f32s(grad, op)?, hyper);
+        Ok(())
     }
 
     fn matmul(&self, a: &Storage, b: &Storage, g: &MatmulGeometry) -> Result<Storage> {
