@@ -60,11 +60,6 @@ impl Tape {
         self.len() == 0
     }
 
-    /// The recorded ops' names, in order (for debugging and `cari info`).
-    pub fn ops(&self) -> Vec<&'static str> {
-        self.0.borrow().records.iter().map(|r| r.op).collect()
-    }
-
     fn same(&self, other: &Tape) -> bool {
         Rc::ptr_eq(&self.0, &other.0)
     }
@@ -176,6 +171,13 @@ impl Var {
             let Some(dy) = grads.remove(&r.output) else { continue };
             let flags: Vec<bool> = r.inputs.iter().map(|i| i.is_some_and(|i| needs[i])).collect();
             let dxs = (r.backward)(&dy, &flags)?;
+            if dxs.len() != r.inputs.len() {
+                return Err(Error::Backend {
+                    op: r.op,
+                    device: dy.device().name(),
+                    msg: format!("backward gave {} gradients for {} inputs", dxs.len(), r.inputs.len()),
+                });
+            }
             for ((input, flag), dx) in r.inputs.iter().zip(&flags).zip(dxs) {
                 let (Some(id), true, Some(dx)) = (input, flag, dx) else { continue };
                 accumulate(&mut grads, *id, dx)?;

@@ -51,10 +51,6 @@ impl WeightsFile {
         Ok(WeightsFile { path, mmap, data_start, infos, metadata })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn metadata(&self) -> &HashMap<String, String> {
         &self.metadata
     }

@@ -33,17 +33,15 @@ pub const CENTERS: &str = "centers";
 fn trunk(cfg: &NetworkConfig) -> Vec<Box<dyn Layer>> {
     let w = |n| cfg.width(n);
     let s = "InceptionResnetV1";
-    let conv = |name: &'static str, in_c, spec: ConvSpec| -> Box<dyn Layer> {
-        Box::new(ConvBn::new(format!("{s}/{name}"), in_c, ConvSpec { name, ..spec }))
-    };
+    let conv = |in_c, spec: ConvSpec| -> Box<dyn Layer> { Box::new(ConvBn::new(format!("{s}/{}", spec.name), in_c, spec)) };
     vec![
-        conv("Conv2d_1a_3x3", 3, ConvSpec::reduce("", w(32))),
-        conv("Conv2d_2a_3x3", w(32), ConvSpec::new("", (3, 3), w(32)).valid()),
-        conv("Conv2d_2b_3x3", w(32), ConvSpec::new("", (3, 3), w(64))),
+        conv(3, ConvSpec::reduce("Conv2d_1a_3x3", w(32))),
+        conv(w(32), ConvSpec::new("Conv2d_2a_3x3", (3, 3), w(32)).valid()),
+        conv(w(32), ConvSpec::new("Conv2d_2b_3x3", (3, 3), w(64))),
         Box::new(MaxPool::new(format!("{s}/MaxPool_3a_3x3"))),
-        conv("Conv2d_3b_1x1", w(64), ConvSpec::new("", (1, 1), w(80)).valid()),
-        conv("Conv2d_4a_3x3", w(80), ConvSpec::new("", (3, 3), w(192)).valid()),
-        conv("Conv2d_4b_3x3", w(192), ConvSpec::reduce("", w(256))),
+        conv(w(64), ConvSpec::new("Conv2d_3b_1x1", (1, 1), w(80)).valid()),
+        conv(w(80), ConvSpec::new("Conv2d_4a_3x3", (3, 3), w(192)).valid()),
+        conv(w(192), ConvSpec::reduce("Conv2d_4b_3x3", w(256))),
         Box::new(ResidualBlock::new(
             format!("{s}/Repeat/block35_1"),
             w(256),

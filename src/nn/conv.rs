@@ -32,11 +32,6 @@ impl ConvSpec {
         self
     }
 
-    pub const fn stride(mut self, stride: usize) -> ConvSpec {
-        self.stride = stride;
-        self
-    }
-
     fn conv2d(&self) -> Conv2dSpec {
         Conv2dSpec { stride: self.stride, padding: self.padding }
     }
