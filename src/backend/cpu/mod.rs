@@ -27,9 +27,7 @@ fn f32s<'a>(x: &'a Storage, op: &'static str) -> Result<&'a [f32]> {
     match x {
         Storage::Cpu(CpuStorage::F32(v)) => Ok(v),
         #[allow(unreachable_patterns)]
-        Storage::Cpu(other) => Err(Error::DTypeMismatch { op, expected: DType::F32, got: other.dtype() }),
-        #[allow(unreachable_patterns)]
-        _ => Err(Error::Backend { op, device: "cpu".into(), msg: "storage lives on another device".into() }),
+        other => Err(not_cpu_f32(other, op)),
     }
 }
 
@@ -37,9 +35,16 @@ fn f32s_mut<'a>(x: &'a mut Storage, op: &'static str) -> Result<&'a mut [f32]> {
     match x {
         Storage::Cpu(CpuStorage::F32(v)) => Ok(v),
         #[allow(unreachable_patterns)]
-        Storage::Cpu(other) => Err(Error::DTypeMismatch { op, expected: DType::F32, got: other.dtype() }),
+        other => Err(not_cpu_f32(other, op)),
+    }
+}
+
+/// Why `x` is not storage this backend computes on.
+fn not_cpu_f32(x: &Storage, op: &'static str) -> Error {
+    match x {
+        Storage::Cpu(s) => Error::DTypeMismatch { op, expected: DType::F32, got: s.dtype() },
         #[allow(unreachable_patterns)]
-        _ => Err(Error::Backend { op, device: "cpu".into(), msg: "storage lives on another device".into() }),
+        _ => Error::Backend { op, device: "cpu".into(), msg: "storage lives on another device".into() },
     }
 }
 
