@@ -5,7 +5,8 @@
 //! of the dtype they compute in. Conventions (shapes in brackets, row-major):
 //! - activations are NHWC, viewed as `[rows, channels]` by per-channel ops;
 //! - conv weights are HWIO `[kh, kw, in_c, out_c]`, linear weights `[in, out]`;
-//! - every method returns fresh storage; nothing is updated in place.
+//! - every method returns fresh storage, except the optimizer updates, which change the
+//!   parameter and its state in place (nothing else reads them).
 //!
 //! `CpuBackend` (in `cpu/`) is the reference; the CUDA backend implements the same trait.
 
