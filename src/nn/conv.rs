@@ -1,6 +1,6 @@
 //! Convolution layers: conv + batch norm (+ ReLU), and the biased 1×1 "up" projection.
 
-use super::{Ctx, Init, Layer, ParamSpec, BN_EPS};
+use super::{declare_weights_and_biases, weights_and_biases, Ctx, Init, Layer, ParamSpec, BN_EPS};
 use crate::autograd::{ParamGroup, Var};
 use crate::error::Result;
 use crate::ops::{self, conv_geometry, Activation, Conv2dSpec, Padding};
@@ -124,8 +124,7 @@ impl Layer for Conv {
     }
 
     fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
-        let w = ctx.param(&format!("{}/weights", self.scope))?;
-        let b = ctx.param(&format!("{}/biases", self.scope))?;
+        let (w, b) = weights_and_biases(ctx, &self.scope)?;
         ops::add_bias(&ops::conv2d(x, &w, self.spec.conv2d())?, &b)
     }
 
@@ -135,17 +134,7 @@ impl Layer for Conv {
     }
 
     fn declare(&self, out: &mut Vec<ParamSpec>) {
-        out.push(ParamSpec {
-            name: format!("{}/weights", self.scope),
-            shape: self.spec.weight_shape(self.in_c),
-            group: ParamGroup::Network,
-            init: self.spec.xavier(self.in_c),
-        });
-        out.push(ParamSpec {
-            name: format!("{}/biases", self.scope),
-            shape: Shape::new([self.spec.out_c]),
-            group: ParamGroup::Network,
-            init: Init::Zeros,
-        });
+        let (weights, init) = (self.spec.weight_shape(self.in_c), self.spec.xavier(self.in_c));
+        declare_weights_and_biases(&self.scope, weights, init, self.spec.out_c, ParamGroup::Network, out);
     }
 }

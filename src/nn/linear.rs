@@ -1,6 +1,6 @@
 //! Fully connected layer `y = x·W + b`, W `[in, out]`.
 
-use super::{Ctx, Init, Layer, ParamSpec};
+use super::{declare_weights_and_biases, weights_and_biases, Ctx, Init, Layer, ParamSpec};
 use crate::autograd::{ParamGroup, Var};
 use crate::error::{Error, Result};
 use crate::ops;
@@ -27,8 +27,7 @@ impl Layer for Linear {
     }
 
     fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
-        let w = ctx.param(&format!("{}/weights", self.scope))?;
-        let b = ctx.param(&format!("{}/biases", self.scope))?;
+        let (w, b) = weights_and_biases(ctx, &self.scope)?;
         ops::linear(x, &w, &b)
     }
 
@@ -44,17 +43,7 @@ impl Layer for Linear {
     }
 
     fn declare(&self, out: &mut Vec<ParamSpec>) {
-        out.push(ParamSpec {
-            name: format!("{}/weights", self.scope),
-            shape: Shape::new([self.in_features, self.out_features]),
-            group: self.group,
-            init: self.init,
-        });
-        out.push(ParamSpec {
-            name: format!("{}/biases", self.scope),
-            shape: Shape::new([self.out_features]),
-            group: self.group,
-            init: Init::Zeros,
-        });
+        let weights = Shape::new([self.in_features, self.out_features]);
+        declare_weights_and_biases(&self.scope, weights, self.init, self.out_features, self.group, out);
     }
 }

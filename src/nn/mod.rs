@@ -96,6 +96,25 @@ pub trait Layer {
     fn declare(&self, out: &mut Vec<ParamSpec>);
 }
 
+/// A layer's `<scope>/weights` (initialised by `init`) and its zero-initialised
+/// `<scope>/biases` of `out` values: the parameters of every biased layer.
+fn declare_weights_and_biases(
+    scope: &str,
+    weights: Shape,
+    init: Init,
+    out: usize,
+    group: ParamGroup,
+    specs: &mut Vec<ParamSpec>,
+) {
+    specs.push(ParamSpec { name: format!("{scope}/weights"), shape: weights, group, init });
+    specs.push(ParamSpec { name: format!("{scope}/biases"), shape: Shape::new([out]), group, init: Init::Zeros });
+}
+
+/// A biased layer's weights and biases as variables of `ctx`.
+fn weights_and_biases(ctx: &Ctx, scope: &str) -> Result<(Var, Var)> {
+    Ok((ctx.param(&format!("{scope}/weights"))?, ctx.param(&format!("{scope}/biases"))?))
+}
+
 /// Trainable scalars among specs.
 pub fn trainable_count(specs: &[ParamSpec]) -> usize {
     specs.iter().filter(|s| s.group.is_trainable()).map(|s| s.shape.len()).sum()
