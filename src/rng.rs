@@ -9,6 +9,11 @@ pub fn mix64(state: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// FNV-1a: a stable 64-bit hash of bytes (parameter stream ids, cache keys).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// The SplitMix64 increment (the golden ratio in 64-bit fixed point).
 pub const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 

@@ -1,10 +1,12 @@
 //! `Device`: a cheap handle on a backend. Model code holds devices, never backends.
 
 use super::cpu::CpuBackend;
+use super::cuda::CudaBackend;
 use super::Backend;
 use crate::error::{Error, Result};
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 #[derive(Clone)]
 pub struct Device {
@@ -18,16 +20,36 @@ impl Device {
         CPU.get_or_init(|| Device { backend: Arc::new(CpuBackend) }).clone()
     }
 
-    /// Parses a device name as given on the command line.
+    /// Parses a device name as given on the command line: `cpu`, `cuda` (= `cuda:0`),
+    /// `cuda:N`, or the CPU emulation of the CUDA backend, `cuda-emu` (threads in forward
+    /// order), `cuda-emu:reverse`, `cuda-emu:random:SEED`. Each name is opened once per
+    /// process, so tensors from two parses of one name live on one device.
     pub fn parse(name: &str) -> Result<Device> {
-        match name {
-            "cpu" => Ok(Device::cpu()),
-            n if n == "cuda" || n.starts_with("cuda:") => Err(Error::invalid(
-                "--device",
-                format!("`{n}`: this build has no CUDA backend yet; use `cpu`"),
-            )),
-            other => Err(Error::invalid("--device", format!("unknown device `{other}` (expected `cpu`)"))),
+        if name == "cpu" {
+            return Ok(Device::cpu());
         }
+        static OPENED: OnceLock<Mutex<HashMap<String, Device>>> = OnceLock::new();
+        let mut opened = OPENED.get_or_init(Default::default).lock().expect("device table poisoned");
+        if let Some(d) = opened.get(name) {
+            return Ok(d.clone());
+        }
+        let backend: Arc<dyn Backend> = if name == "cuda" || name.starts_with("cuda:") {
+            let ordinal = name.strip_prefix("cuda:").unwrap_or("0");
+            let ordinal = ordinal
+                .parse()
+                .map_err(|_| Error::invalid("--device", format!("`{name}`: `{ordinal}` is not a device number")))?;
+            Arc::new(CudaBackend::open(ordinal)?)
+        } else if name == "cuda-emu" || name.starts_with("cuda-emu:") {
+            emulated(name)?
+        } else {
+            return Err(Error::invalid(
+                "--device",
+                format!("unknown device `{name}` (expected cpu, cuda, cuda:N or cuda-emu[:reverse|:random:SEED])"),
+            ));
+        };
+        let device = Device { backend };
+        opened.insert(name.to_string(), device.clone());
+        Ok(device)
     }
 
     pub fn backend(&self) -> &dyn Backend {
@@ -41,6 +63,18 @@ impl Device {
     pub fn same_as(&self, other: &Device) -> bool {
         Arc::ptr_eq(&self.backend, &other.backend) || self.name() == other.name()
     }
+}
+
+#[cfg(cari_emu)]
+fn emulated(name: &str) -> Result<Arc<dyn Backend>> {
+    use super::cuda::runtime::emulator::ThreadOrder;
+    let order = name.strip_prefix("cuda-emu:").map_or(Ok(ThreadOrder::Forward), ThreadOrder::parse)?;
+    Ok(Arc::new(CudaBackend::emulated(order)))
+}
+
+#[cfg(not(cari_emu))]
+fn emulated(name: &str) -> Result<Arc<dyn Backend>> {
+    Err(Error::invalid("--device", format!("`{name}`: the CUDA emulation is built on x86-64 Linux only")))
 }
 
 impl fmt::Display for Device {

@@ -220,7 +220,7 @@ impl MultiTaskNet {
     }
 }
 
-/// FNV-1a: a stable stream id per parameter name.
+/// A stable stream id per parameter name.
 fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    crate::rng::fnv1a(name.as_bytes())
 }

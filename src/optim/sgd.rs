@@ -35,7 +35,7 @@ impl Sgd {
             let p = params.get_mut(name)?;
             // In place: `p` is shared with nobody once the step's tape is gone (otherwise
             // `storage_mut` copies it first, so a recorded value never changes under it).
-            g.device().backend().sgd_momentum(p.storage_mut(), v.storage_mut(), g.storage(), hyper)?;
+            g.device().backend().sgd_momentum(p.storage_mut()?, v.storage_mut()?, g.storage(), hyper)?;
         }
         Ok(())
     }

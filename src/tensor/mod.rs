@@ -7,7 +7,7 @@ mod storage;
 
 pub use dtype::DType;
 pub use shape::Shape;
-pub use storage::{CpuStorage, Storage};
+pub use storage::{CpuStorage, CudaStorage, Storage};
 
 use crate::backend::Device;
 use crate::error::{Error, Result};
@@ -90,8 +90,11 @@ impl Tensor {
 
     /// The storage, for an in-place update. Copies it first when another tensor shares
     /// it, so no other tensor ever sees the change.
-    pub fn storage_mut(&mut self) -> &mut Storage {
-        Arc::make_mut(&mut self.storage)
+    pub fn storage_mut(&mut self) -> Result<&mut Storage> {
+        if Arc::get_mut(&mut self.storage).is_none() {
+            self.storage = Arc::new(self.device.backend().copy(&self.storage)?);
+        }
+        Ok(Arc::get_mut(&mut self.storage).expect("storage was just made unique"))
     }
 
     /// The same data under another shape with as many elements.

@@ -1,6 +1,7 @@
 //! Device storage. One variant per device kind; a backend accepts only its own.
 
 use super::DType;
+use crate::backend::cuda::DeviceBuffer;
 use half::{bf16, f16};
 
 #[derive(Clone, Debug)]
@@ -41,21 +42,33 @@ impl CpuStorage {
     }
 }
 
-#[derive(Clone, Debug)]
+/// Memory on a CUDA device (real or emulated): `len` elements of `dtype`.
+#[derive(Debug)]
+pub struct CudaStorage {
+    pub buffer: DeviceBuffer,
+    pub len: usize,
+    pub dtype: DType,
+}
+
+/// Not `Clone`: copying device memory can fail, so it goes through `Backend::copy`.
+#[derive(Debug)]
 pub enum Storage {
     Cpu(CpuStorage),
+    Cuda(CudaStorage),
 }
 
 impl Storage {
     pub fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(s) => s.dtype(),
+            Storage::Cuda(s) => s.dtype,
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
             Storage::Cpu(s) => s.len(),
+            Storage::Cuda(s) => s.len,
         }
     }
 

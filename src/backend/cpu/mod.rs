@@ -26,7 +26,6 @@ pub struct CpuBackend;
 fn f32s<'a>(x: &'a Storage, op: &'static str) -> Result<&'a [f32]> {
     match x {
         Storage::Cpu(CpuStorage::F32(v)) => Ok(v),
-        #[allow(unreachable_patterns)]
         other => Err(not_cpu_f32(other, op)),
     }
 }
@@ -34,7 +33,6 @@ fn f32s<'a>(x: &'a Storage, op: &'static str) -> Result<&'a [f32]> {
 fn f32s_mut<'a>(x: &'a mut Storage, op: &'static str) -> Result<&'a mut [f32]> {
     match x {
         Storage::Cpu(CpuStorage::F32(v)) => Ok(v),
-        #[allow(unreachable_patterns)]
         other => Err(not_cpu_f32(other, op)),
     }
 }
@@ -43,9 +41,17 @@ fn f32s_mut<'a>(x: &'a mut Storage, op: &'static str) -> Result<&'a mut [f32]> {
 fn not_cpu_f32(x: &Storage, op: &'static str) -> Error {
     match x {
         Storage::Cpu(s) => Error::DTypeMismatch { op, expected: DType::F32, got: s.dtype() },
-        #[allow(unreachable_patterns)]
-        _ => Error::Backend { op, device: "cpu".into(), msg: "storage lives on another device".into() },
+        other => not_cpu(other, op),
     }
+}
+
+/// The error for storage that lives on another device.
+fn not_cpu(x: &Storage, op: &'static str) -> Error {
+    let place = match x {
+        Storage::Cuda(s) => s.buffer.gpu().name(),
+        Storage::Cpu(_) => "cpu".into(),
+    };
+    Error::Backend { op, device: "cpu".into(), msg: format!("storage lives on {place}, not on the CPU") }
 }
 
 fn wrap(v: Vec<f32>) -> Storage {
@@ -66,11 +72,19 @@ impl Backend for CpuBackend {
             Storage::Cpu(CpuStorage::F32(v)) => Ok(v.clone()),
             Storage::Cpu(CpuStorage::BF16(v)) => Ok(v.iter().map(|h| h.to_f32()).collect()),
             Storage::Cpu(CpuStorage::F16(v)) => Ok(v.iter().map(|h| h.to_f32()).collect()),
+            other => Err(not_cpu(other, "download")),
         }
     }
 
     fn zeros(&self, len: usize) -> Result<Storage> {
         Ok(wrap(buffer::zeroed(len)))
+    }
+
+    fn copy(&self, x: &Storage) -> Result<Storage> {
+        match x {
+            Storage::Cpu(s) => Ok(Storage::Cpu(s.clone())),
+            other => Err(not_cpu(other, "copy")),
+        }
     }
 
     fn cast(&self, x: &Storage, dtype: DType) -> Result<Storage> {

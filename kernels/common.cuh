@@ -1,0 +1,106 @@
+// Helpers shared by every kernel file. Plain CUDA C++ with no CUDA headers, so NVRTC
+// needs no include path; under the CPU emulation (CARI_EMU) kernels/emu/cuda_emu.h is
+// force-included first and gives the same names their meaning.
+#pragma once
+
+#ifdef CARI_EMU
+#define CARI_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(cari_emu_dynamic_shared())
+#else
+#define CARI_DYNAMIC_SHARED(T, name) extern __shared__ __align__(16) T name[]
+#endif
+
+// Every kernel indexes with 64-bit integers: activations of a large batch pass 2^31 elements.
+typedef long long i64;
+
+// The flat index of this thread in a 1-D grid, and the grid's stride for grid-stride loops.
+__device__ __forceinline__ i64 cari_global_id() {
+    return (i64)blockIdx.x * blockDim.x + threadIdx.x;
+}
+__device__ __forceinline__ i64 cari_grid_stride() {
+    return (i64)gridDim.x * blockDim.x;
+}
+
+// Sum over a warp (all 32 lanes present): every lane gets the total.
+__device__ __forceinline__ float cari_warp_sum(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+__device__ __forceinline__ double cari_warp_sum_f64(double v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+__device__ __forceinline__ float cari_warp_max(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    return v;
+}
+
+// Sum over a whole block whose size is a multiple of 32 (at most 1024 threads). `scratch`
+// holds 32 floats of shared memory; every thread gets the total. Starts and ends with a
+// barrier so the scratch can be reused by the next call.
+__device__ __forceinline__ float cari_block_sum(float v, float* scratch) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = cari_warp_sum(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : 0.0f;
+    return cari_warp_sum(v);
+}
+__device__ __forceinline__ double cari_block_sum_f64(double v, double* scratch) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = cari_warp_sum_f64(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : 0.0;
+    return cari_warp_sum_f64(v);
+}
+__device__ __forceinline__ float cari_block_max(float v, float* scratch) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = cari_warp_max(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : -INFINITY;
+    return cari_warp_max(v);
+}
+
+// bf16 and f16 conversions on raw 16-bit patterns (our own, so no cuda_bf16.h/cuda_fp16.h):
+// round to nearest even, NaN kept quiet, overflow to infinity, f16 subnormals exact.
+__device__ __forceinline__ unsigned short cari_f32_to_bf16(float f) {
+    unsigned u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (unsigned short)(u >> 16);
+}
+__device__ __forceinline__ float cari_bf16_to_f32(unsigned short h) {
+    return __uint_as_float((unsigned)h << 16);
+}
+__device__ __forceinline__ unsigned short cari_f32_to_f16(float f) {
+    const unsigned u = __float_as_uint(f);
+    const unsigned sign = (u >> 16) & 0x8000u;
+    const unsigned abs = u & 0x7fffffffu;
+    if (abs > 0x7f800000u) return (unsigned short)(sign | 0x7e00u);
+    if (abs >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);  // rounds to ≥ 65520: infinity
+    if (abs < 0x38800000u) {
+        // Subnormal f16 (or zero): value / 2^-24, rounded to nearest even.
+        if (abs < 0x33000000u) return (unsigned short)sign;  // below half the smallest subnormal
+        const unsigned mant = (abs & 0x7fffffu) | 0x800000u;
+        const int shift = 126 - (int)(abs >> 23);  // 14..24
+        const unsigned q = mant >> shift, rest = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);
+        return (unsigned short)(sign | (q + (rest > half || (rest == half && (q & 1u)))));
+    }
+    const unsigned rounded = abs + 0xfffu + ((abs >> 13) & 1u);
+    return (unsigned short)(sign | ((rounded - 0x38000000u) >> 13));
+}
+__device__ __forceinline__ float cari_f16_to_f32(unsigned short h) {
+    const unsigned sign = (unsigned)(h & 0x8000u) << 16;
+    const unsigned exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    if (exp == 0) {
+        // ±0 or subnormal: mant · 2^-24, exact in f32.
+        const float v = (float)mant * 5.9604644775390625e-8f;
+        return __uint_as_float(__float_as_uint(v) | sign);
+    }
+    if (exp == 31) return __uint_as_float(sign | 0x7f800000u | (mant << 13));
+    return __uint_as_float(sign | ((exp + 112u) << 23) | (mant << 13));
+}

@@ -1,0 +1,163 @@
+//! The real GPU through cudarc's driver API, loaded dynamically: a machine without
+//! libcuda gets a clear error from [`CudaDriver::open`], never cudarc's panic. Modules are
+//! compiled by NVRTC for the device's architecture on first use (see `nvrtc.rs`).
+
+use super::Gpu;
+use super::kernels::ModuleSource;
+use super::launch::{Arg, Launch};
+use super::nvrtc;
+use crate::error::{Error, Result};
+use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig, PushKernelArg};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The oldest architecture our kernels target (`__shfl_*_sync`, independent thread scheduling).
+const MIN_COMPUTE_CAPABILITY: (i32, i32) = (7, 0);
+
+pub struct CudaDriver {
+    ordinal: usize,
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    arch: String,
+    modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+    functions: Mutex<HashMap<&'static str, CudaFunction>>,
+    /// `CARI_CUDA_SYNC=1`: wait after every launch, so an asynchronous fault names its op.
+    sync_each_launch: bool,
+}
+
+impl CudaDriver {
+    pub fn open(ordinal: usize) -> Result<CudaDriver> {
+        let device = format!("cuda:{ordinal}");
+        let fail = |msg: String| Error::Backend { op: "open device", device: device.clone(), msg };
+        // SAFETY: only tries to open the library.
+        if !unsafe { sys::is_culib_present() } {
+            return Err(fail("no CUDA driver (libcuda.so) on this machine; use `--device cpu`".into()));
+        }
+        nvrtc::ensure_available().map_err(|e| fail(e.to_string()))?;
+        let count = CudaContext::device_count().map_err(|e| fail(format!("cannot query devices: {e:?}")))?;
+        if ordinal >= count.max(0) as usize {
+            return Err(fail(format!("no such device: this machine has {count} CUDA device(s)")));
+        }
+        let ctx = CudaContext::new(ordinal).map_err(|e| fail(format!("cannot create a context: {e:?}")))?;
+        let cc = ctx.compute_capability().map_err(|e| fail(format!("{e:?}")))?;
+        if cc < MIN_COMPUTE_CAPABILITY {
+            return Err(fail(format!(
+                "compute capability {}.{} is not supported (need {}.{} or newer)",
+                cc.0, cc.1, MIN_COMPUTE_CAPABILITY.0, MIN_COMPUTE_CAPABILITY.1
+            )));
+        }
+        let stream = ctx.default_stream();
+        Ok(CudaDriver {
+            ordinal,
+            ctx,
+            stream,
+            arch: format!("sm_{}{}", cc.0, cc.1),
+            modules: Mutex::new(HashMap::new()),
+            functions: Mutex::new(HashMap::new()),
+            sync_each_launch: std::env::var_os("CARI_CUDA_SYNC").is_some_and(|v| v == "1"),
+        })
+    }
+
+    fn fail(&self, op: &'static str, msg: String) -> Error {
+        Error::Backend { op, device: self.name(), msg }
+    }
+
+    fn function(&self, op: &'static str, launch: &Launch) -> Result<CudaFunction> {
+        let k = &launch.kernel;
+        if let Some(f) = self.functions.lock().expect("function cache poisoned").get(k.name) {
+            return Ok(f.clone());
+        }
+        let module = self.module(op, k.module)?;
+        let f = module
+            .load_function(k.name)
+            .map_err(|e| self.fail(op, format!("kernel `{}` not found in module `{}`: {e:?}", k.name, k.module)))?;
+        self.functions.lock().expect("function cache poisoned").insert(k.name, f.clone());
+        Ok(f)
+    }
+
+    /// Loads a module, compiling it first (or taking the disk cache's CUBIN).
+    pub fn module(&self, op: &'static str, name: &'static str) -> Result<Arc<CudaModule>> {
+        if let Some(m) = self.modules.lock().expect("module cache poisoned").get(name) {
+            return Ok(m.clone());
+        }
+        let source = ModuleSource::named(name).ok_or_else(|| self.fail(op, format!("no kernel module `{name}`")))?;
+        let cubin = nvrtc::compile_cached(source, &self.arch).map_err(|e| self.fail(op, e.to_string()))?;
+        let module = self
+            .ctx
+            .load_module(cudarc::nvrtc::Ptx::from_binary(cubin))
+            .map_err(|e| self.fail(op, format!("cannot load module `{name}`: {e:?}")))?;
+        self.modules.lock().expect("module cache poisoned").insert(name, module.clone());
+        Ok(module)
+    }
+
+    fn bind(&self, op: &'static str) -> Result<()> {
+        self.ctx.bind_to_thread().map_err(|e| self.fail(op, format!("cannot bind the context: {e:?}")))
+    }
+}
+
+impl Gpu for CudaDriver {
+    fn name(&self) -> String {
+        format!("cuda:{}", self.ordinal)
+    }
+
+    fn alloc(&self, op: &'static str, bytes: usize) -> Result<u64> {
+        self.bind(op)?;
+        // cuMemAlloc rejects zero bytes; an empty tensor still gets a unique address.
+        // SAFETY: plain allocation in the bound context.
+        unsafe { result::malloc_sync(bytes.max(4)) }.map_err(|e| {
+            let free = self.ctx.mem_get_info().map(|(free, total)| format!(" ({free} of {total} bytes free)"));
+            self.fail(op, format!("cannot allocate {bytes} bytes of device memory: {e:?}{}", free.unwrap_or_default()))
+        })
+    }
+
+    unsafe fn free(&self, ptr: u64) {
+        // A failure here means the context is already broken; the next op reports it.
+        if self.ctx.bind_to_thread().is_ok() {
+            let _ = result::free_sync(ptr);
+        }
+    }
+
+    fn write(&self, op: &'static str, dst: u64, src: &[u8]) -> Result<()> {
+        self.bind(op)?;
+        // SAFETY: `dst` is a buffer of ours holding at least `src.len()` bytes.
+        unsafe { result::memcpy_htod_sync(dst, src) }.map_err(|e| self.fail(op, format!("copy to device: {e:?}")))
+    }
+
+    fn read(&self, op: &'static str, src: u64, dst: &mut [u8]) -> Result<()> {
+        self.bind(op)?;
+        // SAFETY: `src` is a buffer of ours holding at least `dst.len()` bytes; the legacy
+        // default stream orders this copy after every launch before it.
+        unsafe { result::memcpy_dtoh_sync(dst, src) }
+            .map_err(|e| self.fail(op, format!("copy to host (or an earlier launch) failed: {e:?}")))
+    }
+
+    fn launch(&self, op: &'static str, launch: &Launch) -> Result<()> {
+        let f = self.function(op, launch)?;
+        let mut builder = self.stream.launch_builder(&f);
+        for a in &launch.args {
+            match a {
+                Arg::Ptr(v) | Arg::U64(v) => builder.arg(v),
+                Arg::I32(v) => builder.arg(v),
+                Arg::U32(v) => builder.arg(v),
+                Arg::I64(v) => builder.arg(v),
+                Arg::F32(v) => builder.arg(v),
+                Arg::F64(v) => builder.arg(v),
+            };
+        }
+        let cfg = LaunchConfig {
+            grid_dim: (launch.grid[0], launch.grid[1], launch.grid[2]),
+            block_dim: (launch.block[0], launch.block[1], launch.block[2]),
+            shared_mem_bytes: launch.shared_bytes,
+        };
+        // SAFETY: the arguments match the kernel's parameters (`Launch::validate`), and
+        // every pointer is a live buffer of this device sized for the launch.
+        unsafe { builder.launch(cfg) }
+            .map_err(|e| self.fail(op, format!("launch of `{}` failed: {e:?}", launch.kernel.name)))?;
+        if self.sync_each_launch {
+            self.stream
+                .synchronize()
+                .map_err(|e| self.fail(op, format!("kernel `{}` failed: {e:?}", launch.kernel.name)))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,149 @@
+//! The CPU emulation of the CUDA execution model as a [`Gpu`]: the very `.cu` sources,
+//! compiled by build.rs with `kernels/emu/cuda_emu.h`, run with every CUDA thread of a
+//! block as a fiber. Device memory is host memory with a guard page after each buffer, so
+//! a kernel that reads or writes past the end stops with a message naming it.
+
+use super::Gpu;
+use super::launch::Launch;
+use crate::error::{Error, Result};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+
+/// The order in which the threads of a block run between two barriers. Reverse and random
+/// orders expose kernels that read another thread's shared-memory write without a barrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadOrder {
+    Forward,
+    Reverse,
+    /// A fresh permutation per round, from this seed.
+    Random(u64),
+}
+
+impl ThreadOrder {
+    pub fn parse(text: &str) -> Result<ThreadOrder> {
+        match text {
+            "forward" => Ok(ThreadOrder::Forward),
+            "reverse" => Ok(ThreadOrder::Reverse),
+            t => match t.strip_prefix("random:").map(str::parse::<u64>) {
+                Some(Ok(seed)) => Ok(ThreadOrder::Random(seed)),
+                _ => Err(Error::invalid("thread order", format!("`{t}` (expected forward, reverse or random:SEED)"))),
+            },
+        }
+    }
+}
+
+type Entry = unsafe extern "C" fn(args: *mut *mut c_void);
+
+extern "C" {
+    fn cari_emu_lookup(name: *const c_char) -> Option<Entry>;
+    #[allow(clippy::too_many_arguments)]
+    fn cari_emu_launch(
+        kernel_name: *const c_char,
+        entry: Option<Entry>,
+        grid: *const u32,
+        block: *const u32,
+        dynamic_shared_bytes: u32,
+        args: *mut *mut c_void,
+        order: c_int,
+        seed: u64,
+        err: *mut c_char,
+        err_len: usize,
+    ) -> c_int;
+    fn cari_emu_alloc(bytes: usize) -> *mut c_void;
+    fn cari_emu_free(ptr: *mut c_void);
+}
+
+/// Whether the emulated entry point of `kernel` exists (the registry build.rs generated).
+pub fn resolves(kernel: &str) -> bool {
+    let name = CString::new(kernel).expect("kernel names hold no NUL");
+    // SAFETY: a NUL-terminated name; the lookup only compares strings.
+    unsafe { cari_emu_lookup(name.as_ptr()) }.is_some()
+}
+
+pub struct Emulator {
+    order: ThreadOrder,
+}
+
+impl Emulator {
+    pub fn new(order: ThreadOrder) -> Emulator {
+        Emulator { order }
+    }
+
+    fn fail(&self, op: &'static str, msg: String) -> Error {
+        Error::Backend { op, device: self.name(), msg }
+    }
+}
+
+impl Gpu for Emulator {
+    fn name(&self) -> String {
+        match self.order {
+            ThreadOrder::Forward => "cuda-emu".into(),
+            ThreadOrder::Reverse => "cuda-emu:reverse".into(),
+            ThreadOrder::Random(seed) => format!("cuda-emu:random:{seed}"),
+        }
+    }
+
+    fn alloc(&self, op: &'static str, bytes: usize) -> Result<u64> {
+        // SAFETY: plain allocation; null is handled.
+        let p = unsafe { cari_emu_alloc(bytes) };
+        if p.is_null() {
+            return Err(self.fail(op, format!("out of memory allocating {bytes} bytes")));
+        }
+        Ok(p as u64)
+    }
+
+    unsafe fn free(&self, ptr: u64) {
+        cari_emu_free(ptr as *mut c_void)
+    }
+
+    fn write(&self, _op: &'static str, dst: u64, src: &[u8]) -> Result<()> {
+        // SAFETY: `dst` is an emulated device buffer of at least `src.len()` bytes (the
+        // backend sizes every copy from the storage it allocated).
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst as *mut u8, src.len()) };
+        Ok(())
+    }
+
+    fn read(&self, _op: &'static str, src: u64, dst: &mut [u8]) -> Result<()> {
+        // SAFETY: as in `write`.
+        unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst.as_mut_ptr(), dst.len()) };
+        Ok(())
+    }
+
+    fn launch(&self, op: &'static str, launch: &Launch) -> Result<()> {
+        let name = CString::new(launch.kernel.name).expect("kernel names hold no NUL");
+        // SAFETY: as in `resolves`.
+        let entry = unsafe { cari_emu_lookup(name.as_ptr()) };
+        if entry.is_none() {
+            return Err(self.fail(op, format!("kernel `{}` is not in the emulator's registry", launch.kernel.name)));
+        }
+        let mut params: Vec<*mut c_void> = launch.args.iter().map(|a| a.as_param_ptr()).collect();
+        let (order, seed) = match self.order {
+            ThreadOrder::Forward => (0, 0),
+            ThreadOrder::Reverse => (1, 0),
+            ThreadOrder::Random(seed) => (2, seed),
+        };
+        let mut err = vec![0 as c_char; 1024];
+        // SAFETY: `params` points at `launch.args`, which outlives the call and matches the
+        // kernel's parameter kinds (`Launch::validate` ran); pointers in it are buffers of
+        // this emulator.
+        let rc = unsafe {
+            cari_emu_launch(
+                name.as_ptr(),
+                entry,
+                launch.grid.as_ptr(),
+                launch.block.as_ptr(),
+                launch.shared_bytes,
+                params.as_mut_ptr(),
+                order,
+                seed,
+                err.as_mut_ptr(),
+                err.len(),
+            )
+        };
+        if rc != 0 {
+            // SAFETY: the runtime NUL-terminates the message within `err`.
+            let msg = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
+            return Err(self.fail(op, msg));
+        }
+        Ok(())
+    }
+}

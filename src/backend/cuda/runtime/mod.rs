@@ -1,0 +1,68 @@
+//! What the CUDA backend needs from a device: memory, copies and launches. Two
+//! implementations: the real GPU through cudarc (`driver.rs`) and the CPU emulation of the
+//! CUDA execution model (`emulator.rs`). Everything else, every kernel included, is shared:
+//! the kernel table (`kernels.rs`), launch descriptions (`launch.rs`), NVRTC (`nvrtc.rs`).
+
+pub mod driver;
+#[cfg(cari_emu)]
+pub mod emulator;
+pub mod kernels;
+pub mod launch;
+pub mod nvrtc;
+
+use crate::error::Result;
+use launch::Launch;
+use std::sync::Arc;
+
+pub trait Gpu: Send + Sync {
+    /// As users write it: `cuda:0`, `cuda-emu`.
+    fn name(&self) -> String;
+    /// `bytes` of device memory (contents undefined); `op` names the op in errors.
+    fn alloc(&self, op: &'static str, bytes: usize) -> Result<u64>;
+    /// # Safety
+    /// `ptr` came from this device's `alloc` and is no longer used.
+    unsafe fn free(&self, ptr: u64);
+    fn write(&self, op: &'static str, dst: u64, src: &[u8]) -> Result<()>;
+    fn read(&self, op: &'static str, src: u64, dst: &mut [u8]) -> Result<()>;
+    /// Runs the launch (already validated) in stream order.
+    fn launch(&self, op: &'static str, launch: &Launch) -> Result<()>;
+}
+
+/// Device memory owned by one storage; freed on drop.
+pub struct DeviceBuffer {
+    gpu: Arc<dyn Gpu>,
+    ptr: u64,
+    bytes: usize,
+}
+
+impl DeviceBuffer {
+    pub fn alloc(gpu: &Arc<dyn Gpu>, op: &'static str, bytes: usize) -> Result<DeviceBuffer> {
+        let ptr = gpu.alloc(op, bytes)?;
+        Ok(DeviceBuffer { gpu: gpu.clone(), ptr, bytes })
+    }
+
+    pub fn ptr(&self) -> u64 {
+        self.ptr
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn gpu(&self) -> &Arc<dyn Gpu> {
+        &self.gpu
+    }
+}
+
+impl Drop for DeviceBuffer {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from this device's `alloc` and this buffer owned it.
+        unsafe { self.gpu.free(self.ptr) }
+    }
+}
+
+impl std::fmt::Debug for DeviceBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeviceBuffer({} bytes on {})", self.bytes, self.gpu.name())
+    }
+}
