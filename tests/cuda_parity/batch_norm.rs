@@ -7,8 +7,7 @@ use cari::backend::{Activation, Rows};
 use cari::rng::Rng;
 
 /// `[rows, channels]`; the last has several row splits of narrow (8-channel) tiles.
-const SHAPES: [(usize, usize); 8] =
-    [(1, 1), (7, 3), (37, 33), (300, 130), (1, 130), (300, 1), (13, 64), (2100, 5)];
+const SHAPES: [(usize, usize); 8] = [(1, 1), (7, 3), (37, 33), (300, 130), (1, 130), (300, 1), (13, 64), (2100, 5)];
 const EPS: f32 = 1e-3;
 const ACTIVATIONS: [Activation; 2] = [Activation::Identity, Activation::Relu];
 
@@ -117,12 +116,12 @@ fn foreign_or_short_storage_is_an_error_naming_the_op() {
     let shape = Rows { rows: 4, cols: 3 };
     let host = up(&cpu(), &[0.5; 12]);
     for dev in devices() {
-        let err = dev.backend().batch_norm_stats(&host, shape).err().expect("CPU storage on a CUDA device");
+        let err = dev.backend().batch_norm_stats(&host, shape).expect_err("CPU storage on a CUDA device");
         let msg = err.to_string();
         assert!(msg.contains("batch_norm_stats") && msg.contains(&dev.to_string()) && msg.contains("CPU"), "{msg}");
         let (x, short) = (up(&dev, &[0.5; 12]), up(&dev, &[0.5; 2]));
-        let err = dev.backend().batch_norm(&x, &short, &short, &short, shape, EPS, Activation::Relu).err();
-        let msg = err.expect("2 channel values for 3 channels").to_string();
+        let err = dev.backend().batch_norm(&x, &short, &short, &short, shape, EPS, Activation::Relu);
+        let msg = err.expect_err("2 channel values for 3 channels").to_string();
         assert!(msg.contains("batch_norm") && msg.contains("expected 3 values"), "{msg}");
     }
 }

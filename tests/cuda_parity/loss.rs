@@ -95,18 +95,18 @@ fn bad_labels_and_foreign_storage_are_errors_naming_the_op() {
     let host = up(&cpu(), &[0.0; 6]);
     for dev in devices() {
         let logits = up(&dev, &[0.0; 6]);
-        let msg = dev.backend().softmax_cross_entropy(&logits, &[0, 3], shape).err().expect("label 3 of 3").to_string();
+        let msg = dev.backend().softmax_cross_entropy(&logits, &[0, 3], shape).expect_err("label 3 of 3").to_string();
         assert!(msg.contains("softmax_cross_entropy") && msg.contains("label 3 of row 1"), "{msg}");
-        let msg = dev.backend().softmax_cross_entropy(&logits, &[0], shape).err().expect("one label").to_string();
+        let msg = dev.backend().softmax_cross_entropy(&logits, &[0], shape).expect_err("one label").to_string();
         assert!(msg.contains("1 labels for 2 rows"), "{msg}");
-        let msg = dev.backend().softmax_cross_entropy(&host, &[0, 1], shape).err().expect("CPU logits").to_string();
+        let msg = dev.backend().softmax_cross_entropy(&host, &[0, 1], shape).expect_err("CPU logits").to_string();
         assert!(msg.contains(&dev.to_string()) && msg.contains("CPU"), "{msg}");
         // Two classes of 3 columns: label 2 has no center.
         let centers = up(&dev, &[0.0; 6]);
-        let msg = dev.backend().center_loss(&logits, &centers, &[1, 2], shape).err().expect("label 2 of 2").to_string();
+        let msg = dev.backend().center_loss(&logits, &centers, &[1, 2], shape).expect_err("label 2 of 2").to_string();
         assert!(msg.contains("center_loss") && msg.contains("not below the 2 classes"), "{msg}");
         let ragged = up(&dev, &[0.0; 7]);
-        let msg = dev.backend().center_loss_backward(&up(&dev, &[1.0; 2]), &logits, &ragged, &[0, 1], shape).err();
-        assert!(msg.expect("7 center values").to_string().contains("not whole rows of 3"));
+        let msg = dev.backend().center_loss_backward(&up(&dev, &[1.0; 2]), &logits, &ragged, &[0, 1], shape);
+        assert!(msg.expect_err("7 center values").to_string().contains("not whole rows of 3"));
     }
 }

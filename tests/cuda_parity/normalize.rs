@@ -95,11 +95,10 @@ fn foreign_or_short_storage_is_an_error_naming_the_op() {
     let shape = Rows { rows: 2, cols: 3 };
     let host = up(&cpu(), &[1.0; 6]);
     for dev in devices() {
-        let msg = dev.backend().softmax(&host, shape).err().expect("CPU storage on a CUDA device").to_string();
+        let msg = dev.backend().softmax(&host, shape).expect_err("CPU storage on a CUDA device").to_string();
         assert!(msg.contains("softmax") && msg.contains(&dev.to_string()) && msg.contains("CPU"), "{msg}");
         let short = up(&dev, &[1.0; 5]);
-        let msg =
-            dev.backend().l2_normalize_backward(&short, &up(&dev, &[1.0; 6]), shape, 1e-12).err().expect("5 of 6");
+        let msg = dev.backend().l2_normalize_backward(&short, &up(&dev, &[1.0; 6]), shape, 1e-12).expect_err("5 of 6");
         assert!(
             msg.to_string().contains("l2_normalize_backward") && msg.to_string().contains("expected 6 values"),
             "{msg}"

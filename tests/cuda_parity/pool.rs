@@ -80,13 +80,13 @@ fn foreign_or_short_storage_is_an_error_naming_the_op() {
     let g = geometry(1, 3, 3, 2, 3, 1);
     let host = up(&cpu(), &[1.0; 18]);
     for dev in devices() {
-        let msg = dev.backend().max_pool2d(&host, &g).err().expect("CPU storage on a CUDA device").to_string();
+        let msg = dev.backend().max_pool2d(&host, &g).expect_err("CPU storage on a CUDA device").to_string();
         assert!(msg.contains("max_pool2d") && msg.contains(&dev.to_string()) && msg.contains("CPU"), "{msg}");
         let short = up(&dev, &[1.0; 17]);
         let msg =
-            dev.backend().max_pool2d_backward(&up(&dev, &[1.0; 2]), &short, &g).err().expect("17 of 18").to_string();
+            dev.backend().max_pool2d_backward(&up(&dev, &[1.0; 2]), &short, &g).expect_err("17 of 18").to_string();
         assert!(msg.contains("max_pool2d_backward") && msg.contains("expected 18 values"), "{msg}");
-        let msg = dev.backend().global_avg_pool_backward(&host, 1, 9, 2).err().expect("CPU storage").to_string();
+        let msg = dev.backend().global_avg_pool_backward(&host, 1, 9, 2).expect_err("CPU storage").to_string();
         assert!(msg.contains("global_avg_pool_backward") && msg.contains("CPU"), "{msg}");
     }
 }
