@@ -104,3 +104,11 @@ __device__ __forceinline__ float cari_f16_to_f32(unsigned short h) {
     if (exp == 31) return __uint_as_float(sign | 0x7f800000u | (mant << 13));
     return __uint_as_float(sign | ((exp + 112u) << 23) | (mant << 13));
 }
+
+// Unrolls the next loop fully (its trip count a compile-time constant). Empty under the CPU
+// emulation, whose host compiler does not know the pragma and unrolls on its own judgement.
+#ifdef CARI_EMU
+#define CARI_UNROLL
+#else
+#define CARI_UNROLL _Pragma("unroll")
+#endif
