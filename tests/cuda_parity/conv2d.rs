@@ -151,6 +151,24 @@ fn weight_grad_over_several_splits() {
     case(tf(3, (21, 21), 3, 5, (3, 3), (2, 2), VALID));
 }
 
+/// The split weight gradient adds its partials in a fixed order, so it is bit-identical
+/// across runs and thread orders. Float atomics would fail this on `cuda:0`, where blocks
+/// run concurrently in no fixed order (the emulation runs them one after another).
+#[test]
+fn weight_grad_is_deterministic() {
+    let g = tf(3, (12, 12), 7, 9, (3, 3), (1, 1), SAME);
+    let x = random(g.input_len(), fresh_seed());
+    let dy = random(g.output_len(), fresh_seed());
+    let mut runs = Vec::new();
+    for d in devices() {
+        for _ in 0..2 {
+            runs.push(down(&d, &d.backend().conv2d_weight_grad(&up(&d, &x), &up(&d, &dy), &g).unwrap()));
+        }
+    }
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert!(runs.iter().all(|r| bits(r) == bits(&runs[0])), "weight gradients differ between runs");
+}
+
 /// Geometries drawn afresh each run: per axis an input of 1–12, a kernel of 1–5, a stride
 /// of 1–3, a padding of 0–4 and any output size the padded input allows; 1–40 channels.
 #[test]

@@ -78,7 +78,7 @@ fn storage_of_another_device_is_refused() {
     let on_cpu = up(&cpu(), &random(6, fresh_seed()));
     for d in devices() {
         let b = up(&d, &random(12, fresh_seed()));
-        let err = d.backend().matmul(&on_cpu, &b, &g).err().expect("CPU storage on a CUDA device must fail");
+        let err = d.backend().matmul(&on_cpu, &b, &g).expect_err("CPU storage on a CUDA device must fail");
         assert!(matches!(err, Error::Backend { op: "matmul", .. }), "{err:?}");
         assert!(err.to_string().contains(&d.name()) && err.to_string().contains("CPU"), "{err}");
     }
@@ -88,7 +88,7 @@ fn storage_of_another_device_is_refused() {
 fn operand_of_the_wrong_length_is_refused() {
     let g = MatmulGeometry { m: 2, k: 3, n: 4, transpose_a: false, transpose_b: false };
     for d in devices() {
-        let err = d.backend().matmul(&up(&d, &[0.0; 5]), &up(&d, &[0.0; 12]), &g).err().expect("5 ≠ 2·3 must fail");
+        let err = d.backend().matmul(&up(&d, &[0.0; 5]), &up(&d, &[0.0; 12]), &g).expect_err("5 ≠ 2·3 must fail");
         assert!(err.to_string().contains("lhs holds 5 elements"), "{err}");
     }
 }
