@@ -12,6 +12,11 @@
 // Every kernel indexes with 64-bit integers: activations of a large batch pass 2^31 elements.
 typedef long long i64;
 
+// NVRTC compiles without math headers; the emulation's C++ headers define it.
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+
 // The flat index of this thread in a 1-D grid, and the grid's stride for grid-stride loops.
 __device__ __forceinline__ i64 cari_global_id() {
     return (i64)blockIdx.x * blockDim.x + threadIdx.x;
@@ -143,3 +148,58 @@ struct CariMatrixWalk {
         }
     }
 };
+
+// Column tiles: a block of blockDim.x threads (a multiple of 32) covers `tile` consecutive
+// columns (a power of two ≤ 32) of blockDim.x / tile rows at a time; thread t has column
+// t % tile, so a warp reads tile consecutive values of 32 / tile consecutive rows.
+// Sums `v` over the block's threads of each column in a fixed order (deterministic): the
+// column's total goes to thread t < tile, 0 to the others. Every thread of the block must
+// call it; `scratch` holds blockDim.x / 32 · tile doubles of shared memory.
+__device__ __forceinline__ double cari_column_tile_sum_f64(double v, int tile, double* scratch) {
+    for (int offset = 16; offset >= tile; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    __syncthreads();
+    if (lane < tile) scratch[warp * tile + lane] = v;
+    __syncthreads();
+    double total = 0.0;
+    if ((int)threadIdx.x < tile)
+        for (int w = 0; w < warps; ++w) total += scratch[w * tile + threadIdx.x];
+    return total;
+}
+
+// Row groups: the blockDim.x threads with one threadIdx.y share a row (blockDim.x a power
+// of two ≤ 32 or a multiple of 32; blockDim.x · blockDim.y a multiple of 32). Every thread
+// of the block must call these (loops over rows uniform across the block) and every
+// thread gets its row's result, bit-identical across the row. `scratch` holds
+// 32 · blockDim.y values of shared memory. CARI_FOR_EACH_ROW_STEP steps over the rows
+// uniformly across the block: this thread's row is `first + threadIdx.y` (if < rows).
+#define CARI_FOR_EACH_ROW_STEP(rows) \
+    for (i64 first = (i64)blockIdx.x * blockDim.y; first < (rows); first += (i64)gridDim.x * blockDim.y)
+
+__device__ __forceinline__ double cari_row_sum_f64(double v, double* scratch) {
+    if (blockDim.x <= 32) {
+        for (int offset = blockDim.x >> 1; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+        return v;
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    double* row = scratch + 32 * threadIdx.y;
+    v = cari_warp_sum_f64(v);
+    __syncthreads();
+    if (lane == 0) row[warp] = v;
+    __syncthreads();
+    return cari_warp_sum_f64(lane < warps ? row[lane] : 0.0);
+}
+__device__ __forceinline__ float cari_row_max(float v, float* scratch) {
+    if (blockDim.x <= 32) {
+        for (int offset = blockDim.x >> 1; offset > 0; offset >>= 1)
+            v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+        return v;
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    float* row = scratch + 32 * threadIdx.y;
+    v = cari_warp_max(v);
+    __syncthreads();
+    if (lane == 0) row[warp] = v;
+    __syncthreads();
+    return cari_warp_max(lane < warps ? row[lane] : -INFINITY);
+}
