@@ -12,6 +12,11 @@
 // Every kernel indexes with 64-bit integers: activations of a large batch pass 2^31 elements.
 typedef long long i64;
 
+// NVRTC compiles without math headers; the emulation's C++ headers define it.
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+
 // The flat index of this thread in a 1-D grid, and the grid's stride for grid-stride loops.
 __device__ __forceinline__ i64 cari_global_id() {
     return (i64)blockIdx.x * blockDim.x + threadIdx.x;
@@ -61,12 +66,13 @@ __device__ __forceinline__ float cari_block_max(float v, float* scratch) {
     __syncthreads();
     if (lane == 0) scratch[warp] = v;
     __syncthreads();
-    v = lane < warps ? scratch[lane] : -INFINITY;
+    v = lane < warps ? scratch[lane] : __uint_as_float(0xff800000u);  // −∞ (NVRTC has no INFINITY)
     return cari_warp_max(v);
 }
 
-// bf16 and f16 conversions on raw 16-bit patterns (our own, so no cuda_bf16.h/cuda_fp16.h):
-// round to nearest even, NaN kept quiet, overflow to infinity, f16 subnormals exact.
+// bf16 and f16 conversions on raw 16-bit patterns (our own, so no cuda_bf16.h/cuda_fp16.h),
+// bit for bit as the `half` crate converts: round to nearest even, overflow to infinity,
+// f16 subnormals exact, a NaN made quiet with the top of its payload kept.
 __device__ __forceinline__ unsigned short cari_f32_to_bf16(float f) {
     unsigned u = __float_as_uint(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
@@ -74,13 +80,14 @@ __device__ __forceinline__ unsigned short cari_f32_to_bf16(float f) {
     return (unsigned short)(u >> 16);
 }
 __device__ __forceinline__ float cari_bf16_to_f32(unsigned short h) {
-    return __uint_as_float((unsigned)h << 16);
+    const unsigned quiet = (h & 0x7fffu) > 0x7f80u ? 0x40u : 0u;  // a NaN comes out quiet
+    return __uint_as_float((unsigned)(h | quiet) << 16);
 }
 __device__ __forceinline__ unsigned short cari_f32_to_f16(float f) {
     const unsigned u = __float_as_uint(f);
     const unsigned sign = (u >> 16) & 0x8000u;
     const unsigned abs = u & 0x7fffffffu;
-    if (abs > 0x7f800000u) return (unsigned short)(sign | 0x7e00u);
+    if (abs > 0x7f800000u) return (unsigned short)(sign | 0x7e00u | ((abs & 0x7fffffu) >> 13));  // quiet, payload kept
     if (abs >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);  // rounds to ≥ 65520: infinity
     if (abs < 0x38800000u) {
         // Subnormal f16 (or zero): value / 2^-24, rounded to nearest even.
@@ -101,8 +108,100 @@ __device__ __forceinline__ float cari_f16_to_f32(unsigned short h) {
         const float v = (float)mant * 5.9604644775390625e-8f;
         return __uint_as_float(__float_as_uint(v) | sign);
     }
-    if (exp == 31) return __uint_as_float(sign | 0x7f800000u | (mant << 13));
+    if (exp == 31) return __uint_as_float(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0u));  // NaN: quiet
     return __uint_as_float(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+// `a·b` rounded on its own: never contracted with a following add into an FMA, so a kernel
+// repeats the CPU's roundings exactly (NVRTC compiles with --fmad=true; under the emulation
+// a volatile keeps the host compiler from contracting whatever its target flags).
+__device__ __forceinline__ float cari_mul_rn(float a, float b) {
+#ifdef CARI_EMU
+    volatile float product = a * b;
+    return product;
+#else
+    return __fmul_rn(a, b);
+#endif
+}
+
+// A grid-stride walk over the flat elements of a row-major [rows, cols] matrix that keeps
+// each element's row and column with one 64-bit division at the start instead of one per
+// element: `for (CariMatrixWalk w(cols); w.i < n; w.next()) use(w.i, w.row, w.col);`
+// (cols > 0). A 1-D grid of any size.
+struct CariMatrixWalk {
+    i64 i, row, col, cols, stride, drow, dcol;
+    __device__ __forceinline__ explicit CariMatrixWalk(i64 cols_) : cols(cols_) {
+        i = cari_global_id();
+        row = i / cols;
+        col = i - row * cols;
+        stride = cari_grid_stride();
+        drow = stride / cols;
+        dcol = stride - drow * cols;
+    }
+    __device__ __forceinline__ void next() {
+        i += stride;
+        row += drow;
+        col += dcol;
+        if (col >= cols) {
+            col -= cols;
+            ++row;
+        }
+    }
+};
+
+// Column tiles: a block of blockDim.x threads (a multiple of 32) covers `tile` consecutive
+// columns (a power of two ≤ 32) of blockDim.x / tile rows at a time; thread t has column
+// t % tile, so a warp reads tile consecutive values of 32 / tile consecutive rows.
+// Sums `v` over the block's threads of each column in a fixed order (deterministic): the
+// column's total goes to thread t < tile, 0 to the others. Every thread of the block must
+// call it; `scratch` holds blockDim.x / 32 · tile doubles of shared memory.
+__device__ __forceinline__ double cari_column_tile_sum_f64(double v, int tile, double* scratch) {
+    for (int offset = 16; offset >= tile; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    __syncthreads();
+    if (lane < tile) scratch[warp * tile + lane] = v;
+    __syncthreads();
+    double total = 0.0;
+    if ((int)threadIdx.x < tile)
+        for (int w = 0; w < warps; ++w) total += scratch[w * tile + threadIdx.x];
+    return total;
+}
+
+// Row groups: the blockDim.x threads with one threadIdx.y share a row (blockDim.x a power
+// of two ≤ 32 or a multiple of 32; blockDim.x · blockDim.y a multiple of 32). Every thread
+// of the block must call these (loops over rows uniform across the block) and every
+// thread gets its row's result, bit-identical across the row. `scratch` holds
+// 32 · blockDim.y values of shared memory. CARI_FOR_EACH_ROW_STEP steps over the rows
+// uniformly across the block: this thread's row is `first + threadIdx.y` (if < rows).
+#define CARI_FOR_EACH_ROW_STEP(rows) \
+    for (i64 first = (i64)blockIdx.x * blockDim.y; first < (rows); first += (i64)gridDim.x * blockDim.y)
+
+__device__ __forceinline__ double cari_row_sum_f64(double v, double* scratch) {
+    if (blockDim.x <= 32) {
+        for (int offset = blockDim.x >> 1; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+        return v;
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    double* row = scratch + 32 * threadIdx.y;
+    v = cari_warp_sum_f64(v);
+    __syncthreads();
+    if (lane == 0) row[warp] = v;
+    __syncthreads();
+    return cari_warp_sum_f64(lane < warps ? row[lane] : 0.0);
+}
+__device__ __forceinline__ float cari_row_max(float v, float* scratch) {
+    if (blockDim.x <= 32) {
+        for (int offset = blockDim.x >> 1; offset > 0; offset >>= 1)
+            v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+        return v;
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    float* row = scratch + 32 * threadIdx.y;
+    v = cari_warp_max(v);
+    __syncthreads();
+    if (lane == 0) row[warp] = v;
+    __syncthreads();
+    return cari_warp_max(lane < warps ? row[lane] : -INFINITY);
 }
 
 // Unrolls the next loop fully (its trip count a compile-time constant). Empty under the CPU

@@ -1,19 +1,197 @@
-//! PLACEHOLDER: replace with the real kernels' launches.
-#![allow(unused_variables, clippy::too_many_arguments)]
+//! Batch norm (shift only) with the activation fused in (`kernels/batch_norm.cu`): column
+//! sums in f64 per row split, combined in split order, then element-wise passes.
 
-use super::CudaBackend;
-use crate::backend::*;
+use super::runtime::kernels as k;
+use super::runtime::launch::Launch;
+use super::{CudaBackend, DeviceBuffer, THREADS};
+use crate::backend::{Activation, Rows};
 use crate::error::Result;
 use crate::tensor::Storage;
 
+/// Blocks that keep an H100 full: 8 resident blocks of 256 threads on each of 132 SMs.
+const TARGET_BLOCKS: usize = 1024;
+
+/// The column-tile launch shape (`kernels/common.cuh`) over `[rows, channels]`: blocks of
+/// [`THREADS`] threads covering `tile` channels (the next power of two up to 32) of
+/// `THREADS / tile` rows, one block column per tile.
+pub(super) struct ColumnTiles {
+    pub tile: u32,
+    column_blocks: usize,
+}
+
+impl ColumnTiles {
+    pub fn new(channels: usize) -> ColumnTiles {
+        let tile = channels.clamp(1, 32).next_power_of_two();
+        ColumnTiles { tile: tile as u32, column_blocks: channels.div_ceil(tile).max(1) }
+    }
+
+    /// Row splits (blocks along rows) for a pass over `rows`: enough to fill the GPU, but
+    /// each thread keeps at least `min_rows_per_thread` rows.
+    pub fn splits(&self, rows: usize, min_rows_per_thread: usize) -> usize {
+        let rows_per_block_step = (THREADS / self.tile) as usize;
+        let by_rows = rows.div_ceil(rows_per_block_step * min_rows_per_thread);
+        by_rows.min(TARGET_BLOCKS.div_ceil(self.column_blocks)).clamp(1, 65_535)
+    }
+
+    /// A launch with `splits` blocks along rows and `shared` bytes of dynamic shared memory.
+    pub fn launch(&self, kernel: k::Kernel, splits: usize) -> Launch {
+        let columns = u32::try_from(self.column_blocks).unwrap_or(u32::MAX);
+        Launch::new(kernel, [columns, splits as u32, 1], [THREADS, 1, 1])
+    }
+}
+
+/// Shared memory of `cari_column_tile_sum_f64` in a block of [`THREADS`] threads.
+pub(super) const COLUMN_SUM_SHARED: usize = THREADS as usize / 32 * 32 * 8;
+
+/// The device address of `x`, checking it is f32 storage of this device holding `len` values.
+pub(super) fn input(b: &CudaBackend, op: &'static str, x: &Storage, len: usize) -> Result<u64> {
+    let ptr = b.f32_ptr(op, x)?;
+    let held = b.ours(op, x)?.len;
+    if held != len {
+        return Err(b.fail(op, format!("expected {len} values, the storage holds {held}")));
+    }
+    Ok(ptr)
+}
+
+/// Per-split column sums of two quantities, `[splits][2][channels]` f64, and the split count.
+fn partials(
+    b: &CudaBackend,
+    op: &'static str,
+    shape: Rows,
+    launch: impl FnOnce(u64, usize) -> Launch,
+) -> Result<(DeviceBuffer, usize)> {
+    let tiles = ColumnTiles::new(shape.cols);
+    let splits = tiles.splits(shape.rows, 16);
+    let buffer = DeviceBuffer::alloc(&b.gpu, op, splits * 2 * shape.cols * 8)?;
+    b.launch(op, launch(buffer.ptr(), splits).shared(COLUMN_SUM_SHARED))?;
+    Ok((buffer, splits))
+}
+
 pub fn stats(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<(Storage, Storage)> {
-    Err(b.fail("stats", "not implemented"))
+    const OP: &str = "batch_norm_stats";
+    let Rows { rows, cols } = shape;
+    let x = input(b, OP, x, rows * cols)?;
+    let tiles = ColumnTiles::new(cols);
+    let (partials, splits) = partials(b, OP, shape, |p, splits| {
+        tiles.launch(k::BATCH_NORM_STATS_PARTIALS, splits).ptr(p).ptr(x).size(rows).size(cols).i32(tiles.tile as i32)
+    })?;
+    let (mean, var) = (b.alloc_f32(OP, cols)?, b.alloc_f32(OP, cols)?);
+    b.launch(
+        OP,
+        Launch::linear(k::BATCH_NORM_STATS_FINALIZE, cols, THREADS)
+            .ptr(mean.buffer.ptr())
+            .ptr(var.buffer.ptr())
+            .ptr(partials.ptr())
+            .size(splits)
+            .size(rows)
+            .size(cols),
+    )?;
+    Ok((Storage::Cuda(mean), Storage::Cuda(var)))
 }
 
-pub fn forward(b: &CudaBackend, x: &Storage, mean: &Storage, var: &Storage, beta: &Storage, shape: Rows, eps: f32, act: Activation) -> Result<Storage> {
-    Err(b.fail("forward", "not implemented"))
+/// The per-channel operands `mean`, `var`, `beta`, checked.
+fn channel_params(b: &CudaBackend, op: &'static str, params: [&Storage; 3], cols: usize) -> Result<[u64; 3]> {
+    Ok([input(b, op, params[0], cols)?, input(b, op, params[1], cols)?, input(b, op, params[2], cols)?])
 }
 
-pub fn backward(b: &CudaBackend, dy: &Storage, x: &Storage, mean: &Storage, var: &Storage, beta: &Storage, shape: Rows, eps: f32, act: Activation) -> Result<(Storage, Storage)> {
-    Err(b.fail("backward", "not implemented"))
+#[allow(clippy::too_many_arguments)]
+pub fn forward(
+    b: &CudaBackend,
+    x: &Storage,
+    mean: &Storage,
+    var: &Storage,
+    beta: &Storage,
+    shape: Rows,
+    eps: f32,
+    act: Activation,
+) -> Result<Storage> {
+    const OP: &str = "batch_norm";
+    let Rows { rows, cols } = shape;
+    let x = input(b, OP, x, rows * cols)?;
+    let [mean, var, beta] = channel_params(b, OP, [mean, var, beta], cols)?;
+    let y = b.alloc_f32(OP, rows * cols)?;
+    let tiles = ColumnTiles::new(cols);
+    b.launch(
+        OP,
+        tiles
+            .launch(k::BATCH_NORM_FORWARD, tiles.splits(rows, 4))
+            .ptr(y.buffer.ptr())
+            .ptr(x)
+            .ptr(mean)
+            .ptr(var)
+            .ptr(beta)
+            .size(rows)
+            .size(cols)
+            .i32(tiles.tile as i32)
+            .f32(eps)
+            .i32((act == Activation::Relu) as i32),
+    )?;
+    Ok(Storage::Cuda(y))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    b: &CudaBackend,
+    dy: &Storage,
+    x: &Storage,
+    mean: &Storage,
+    var: &Storage,
+    beta: &Storage,
+    shape: Rows,
+    eps: f32,
+    act: Activation,
+) -> Result<(Storage, Storage)> {
+    const OP: &str = "batch_norm_backward";
+    let Rows { rows, cols } = shape;
+    let dy = input(b, OP, dy, rows * cols)?;
+    let x = input(b, OP, x, rows * cols)?;
+    let [mean, var, beta] = channel_params(b, OP, [mean, var, beta], cols)?;
+    let relu = (act == Activation::Relu) as i32;
+    let tiles = ColumnTiles::new(cols);
+    let (partials, splits) = partials(b, OP, shape, |p, splits| {
+        tiles
+            .launch(k::BATCH_NORM_BACKWARD_PARTIALS, splits)
+            .ptr(p)
+            .ptr(dy)
+            .ptr(x)
+            .ptr(mean)
+            .ptr(var)
+            .ptr(beta)
+            .size(rows)
+            .size(cols)
+            .i32(tiles.tile as i32)
+            .f32(eps)
+            .i32(relu)
+    })?;
+    let dbeta = b.alloc_f32(OP, cols)?;
+    let means = b.alloc_f32(OP, 2 * cols)?;
+    b.launch(
+        OP,
+        Launch::linear(k::BATCH_NORM_BACKWARD_FINALIZE, cols, THREADS)
+            .ptr(dbeta.buffer.ptr())
+            .ptr(means.buffer.ptr())
+            .ptr(partials.ptr())
+            .size(splits)
+            .size(rows)
+            .size(cols),
+    )?;
+    let dx = b.alloc_f32(OP, rows * cols)?;
+    b.launch(
+        OP,
+        tiles
+            .launch(k::BATCH_NORM_BACKWARD_DX, tiles.splits(rows, 4))
+            .ptr(dx.buffer.ptr())
+            .ptr(dy)
+            .ptr(x)
+            .ptr(mean)
+            .ptr(var)
+            .ptr(beta)
+            .ptr(means.buffer.ptr())
+            .size(rows)
+            .size(cols)
+            .i32(tiles.tile as i32)
+            .f32(eps)
+            .i32(relu),
+    )?;
+    Ok((Storage::Cuda(dx), Storage::Cuda(dbeta)))
 }

@@ -1,23 +1,113 @@
-//! PLACEHOLDER: replace with the real kernels' launches.
-#![allow(unused_variables, clippy::too_many_arguments)]
+//! Softmax cross-entropy and center loss (`kernels/loss.cu`), a group of threads per row
+//! (the launch shape of `normalize.rs`); labels travel as `long long`.
 
-use super::CudaBackend;
-use crate::backend::*;
+use super::batch_norm::input;
+use super::normalize::row_groups;
+use super::runtime::kernels as k;
+use super::{CudaBackend, DeviceBuffer};
+use crate::backend::Rows;
 use crate::error::Result;
 use crate::tensor::Storage;
 
-pub fn softmax_cross_entropy(b: &CudaBackend, logits: &Storage, labels: &[usize], shape: Rows) -> Result<(Storage, Storage)> {
-    Err(b.fail("softmax_cross_entropy", "not implemented"))
+/// Uploads `labels` after checking there is one per row and each is below `classes`: the
+/// kernels index with them.
+fn labels_on_device(
+    b: &CudaBackend,
+    op: &'static str,
+    labels: &[usize],
+    rows: usize,
+    classes: usize,
+) -> Result<DeviceBuffer> {
+    if labels.len() != rows {
+        return Err(b.fail(op, format!("{} labels for {rows} rows", labels.len())));
+    }
+    if let Some((r, l)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
+        return Err(b.fail(op, format!("label {l} of row {r} is not below the {classes} classes")));
+    }
+    b.upload_indices(op, labels)
 }
 
-pub fn softmax_cross_entropy_backward(b: &CudaBackend, dloss: &Storage, probs: &Storage, labels: &[usize], shape: Rows) -> Result<Storage> {
-    Err(b.fail("softmax_cross_entropy_backward", "not implemented"))
+pub fn softmax_cross_entropy(
+    b: &CudaBackend,
+    logits: &Storage,
+    labels: &[usize],
+    shape: Rows,
+) -> Result<(Storage, Storage)> {
+    const OP: &str = "softmax_cross_entropy";
+    let Rows { rows, cols } = shape;
+    let logits = input(b, OP, logits, rows * cols)?;
+    let labels = labels_on_device(b, OP, labels, rows, cols)?;
+    let loss = b.alloc_f32(OP, rows)?;
+    let probs = b.alloc_f32(OP, rows * cols)?;
+    let launch = row_groups(k::SOFTMAX_CROSS_ENTROPY_FORWARD, shape).ptr(loss.buffer.ptr()).ptr(probs.buffer.ptr());
+    b.launch(OP, launch.ptr(logits).ptr(labels.ptr()).size(rows).size(cols))?;
+    Ok((Storage::Cuda(loss), Storage::Cuda(probs)))
 }
 
-pub fn center_loss(b: &CudaBackend, embeddings: &Storage, centers: &Storage, labels: &[usize], shape: Rows) -> Result<Storage> {
-    Err(b.fail("center_loss", "not implemented"))
+pub fn softmax_cross_entropy_backward(
+    b: &CudaBackend,
+    dloss: &Storage,
+    probs: &Storage,
+    labels: &[usize],
+    shape: Rows,
+) -> Result<Storage> {
+    const OP: &str = "softmax_cross_entropy_backward";
+    let Rows { rows, cols } = shape;
+    let dloss = input(b, OP, dloss, rows)?;
+    let probs = input(b, OP, probs, rows * cols)?;
+    let labels = labels_on_device(b, OP, labels, rows, cols)?;
+    let dlogits = b.alloc_f32(OP, rows * cols)?;
+    let launch = row_groups(k::SOFTMAX_CROSS_ENTROPY_BACKWARD, shape).ptr(dlogits.buffer.ptr()).ptr(dloss).ptr(probs);
+    b.launch(OP, launch.ptr(labels.ptr()).size(rows).size(cols))?;
+    Ok(Storage::Cuda(dlogits))
 }
 
-pub fn center_loss_backward(b: &CudaBackend, dloss: &Storage, embeddings: &Storage, centers: &Storage, labels: &[usize], shape: Rows) -> Result<Storage> {
-    Err(b.fail("center_loss_backward", "not implemented"))
+/// `centers` checked as `[classes, cols]` f32 storage: its address and the class count
+/// (any label fits zero-width rows, which index nothing).
+fn centers_of(b: &CudaBackend, op: &'static str, centers: &Storage, cols: usize) -> Result<(u64, usize)> {
+    let len = b.ours(op, centers)?.len;
+    let classes = match cols {
+        0 => usize::MAX,
+        _ if len % cols == 0 => len / cols,
+        _ => return Err(b.fail(op, format!("{len} center values are not whole rows of {cols}"))),
+    };
+    Ok((input(b, op, centers, len)?, classes))
+}
+
+pub fn center_loss(
+    b: &CudaBackend,
+    embeddings: &Storage,
+    centers: &Storage,
+    labels: &[usize],
+    shape: Rows,
+) -> Result<Storage> {
+    const OP: &str = "center_loss";
+    let Rows { rows, cols } = shape;
+    let embeddings = input(b, OP, embeddings, rows * cols)?;
+    let (centers, classes) = centers_of(b, OP, centers, cols)?;
+    let labels = labels_on_device(b, OP, labels, rows, classes)?;
+    let loss = b.alloc_f32(OP, rows)?;
+    let launch = row_groups(k::CENTER_LOSS_FORWARD, shape).ptr(loss.buffer.ptr()).ptr(embeddings).ptr(centers);
+    b.launch(OP, launch.ptr(labels.ptr()).size(rows).size(cols))?;
+    Ok(Storage::Cuda(loss))
+}
+
+pub fn center_loss_backward(
+    b: &CudaBackend,
+    dloss: &Storage,
+    embeddings: &Storage,
+    centers: &Storage,
+    labels: &[usize],
+    shape: Rows,
+) -> Result<Storage> {
+    const OP: &str = "center_loss_backward";
+    let Rows { rows, cols } = shape;
+    let dloss = input(b, OP, dloss, rows)?;
+    let embeddings = input(b, OP, embeddings, rows * cols)?;
+    let (centers, classes) = centers_of(b, OP, centers, cols)?;
+    let labels = labels_on_device(b, OP, labels, rows, classes)?;
+    let de = b.alloc_f32(OP, rows * cols)?;
+    let launch = row_groups(k::CENTER_LOSS_BACKWARD, shape).ptr(de.buffer.ptr()).ptr(dloss).ptr(embeddings);
+    b.launch(OP, launch.ptr(centers).ptr(labels.ptr()).size(rows).size(cols))?;
+    Ok(Storage::Cuda(de))
 }

@@ -1,23 +1,83 @@
-//! PLACEHOLDER: replace with the real kernels' launches.
-#![allow(unused_variables, clippy::too_many_arguments)]
+//! Max and global average pooling over NHWC activations (`kernels/pool.cu`). The max-pool
+//! gradient is a gather over the windows covering each input (first maxima recorded by one
+//! pass over the windows), so it needs no atomics and sums in the CPU's order.
 
-use super::CudaBackend;
-use crate::backend::*;
+use super::batch_norm::{input, ColumnTiles, COLUMN_SUM_SHARED};
+use super::runtime::kernels as k;
+use super::runtime::launch::Launch;
+use super::{CudaBackend, DeviceBuffer, THREADS};
+use crate::backend::Pool2dGeometry;
 use crate::error::Result;
 use crate::tensor::Storage;
 
+fn input_len(g: &Pool2dGeometry) -> usize {
+    g.batch * g.in_h * g.in_w * g.channels
+}
+
+fn output_len(g: &Pool2dGeometry) -> usize {
+    g.batch * g.out_h * g.out_w * g.channels
+}
+
+/// The geometry arguments every max-pool kernel takes after its pointers, then `n`.
+fn with_geometry(launch: Launch, g: &Pool2dGeometry, n: usize) -> Launch {
+    launch.size(g.in_h).size(g.in_w).size(g.channels).size(g.window).size(g.stride).size(g.out_h).size(g.out_w).size(n)
+}
+
 pub fn max_pool2d(b: &CudaBackend, x: &Storage, g: &Pool2dGeometry) -> Result<Storage> {
-    Err(b.fail("max_pool2d", "not implemented"))
+    const OP: &str = "max_pool2d";
+    let x = input(b, OP, x, input_len(g))?;
+    let n = output_len(g);
+    let y = b.alloc_f32(OP, n)?;
+    let launch = Launch::linear(k::MAX_POOL2D_FORWARD, n, THREADS).ptr(y.buffer.ptr()).ptr(x);
+    b.launch(OP, with_geometry(launch, g, n))?;
+    Ok(Storage::Cuda(y))
 }
 
 pub fn max_pool2d_backward(b: &CudaBackend, dy: &Storage, x: &Storage, g: &Pool2dGeometry) -> Result<Storage> {
-    Err(b.fail("max_pool2d_backward", "not implemented"))
+    const OP: &str = "max_pool2d_backward";
+    let (n_in, n_out) = (input_len(g), output_len(g));
+    let dy = input(b, OP, dy, n_out)?;
+    let x = input(b, OP, x, n_in)?;
+    let arg = DeviceBuffer::alloc(&b.gpu, OP, n_out * 4)?;
+    let launch = Launch::linear(k::MAX_POOL2D_ARGMAX, n_out, THREADS).ptr(arg.ptr()).ptr(x);
+    b.launch(OP, with_geometry(launch, g, n_out))?;
+    let dx = b.alloc_f32(OP, n_in)?;
+    let launch = Launch::linear(k::MAX_POOL2D_BACKWARD, n_in, THREADS).ptr(dx.buffer.ptr()).ptr(dy).ptr(arg.ptr());
+    b.launch(OP, with_geometry(launch, g, n_in))?;
+    Ok(Storage::Cuda(dx))
+}
+
+/// Column tiles over each image's `[hw, channels]`, images along the grid's y.
+fn image_tiles(kernel: k::Kernel, batch: usize, channels: usize) -> (Launch, i32) {
+    let tiles = ColumnTiles::new(channels);
+    (tiles.launch(kernel, batch.clamp(1, 65_535)), tiles.tile as i32)
 }
 
 pub fn global_avg_pool(b: &CudaBackend, x: &Storage, batch: usize, hw: usize, channels: usize) -> Result<Storage> {
-    Err(b.fail("global_avg_pool", "not implemented"))
+    const OP: &str = "global_avg_pool";
+    let x = input(b, OP, x, batch * hw * channels)?;
+    let y = b.alloc_f32(OP, batch * channels)?;
+    let (launch, tile) = image_tiles(k::GLOBAL_AVG_POOL_FORWARD, batch, channels);
+    b.launch(
+        OP,
+        launch.shared(COLUMN_SUM_SHARED).ptr(y.buffer.ptr()).ptr(x).size(batch).size(hw).size(channels).i32(tile),
+    )?;
+    Ok(Storage::Cuda(y))
 }
 
-pub fn global_avg_pool_backward(b: &CudaBackend, dy: &Storage, batch: usize, hw: usize, channels: usize) -> Result<Storage> {
-    Err(b.fail("global_avg_pool_backward", "not implemented"))
+pub fn global_avg_pool_backward(
+    b: &CudaBackend,
+    dy: &Storage,
+    batch: usize,
+    hw: usize,
+    channels: usize,
+) -> Result<Storage> {
+    const OP: &str = "global_avg_pool_backward";
+    let dy = input(b, OP, dy, batch * channels)?;
+    let dx = b.alloc_f32(OP, batch * hw * channels)?;
+    let (launch, tile) = image_tiles(k::GLOBAL_AVG_POOL_BACKWARD, batch, channels);
+    // The CPU multiplies by 1/hw rounded to f32.
+    let scale = 1.0 / hw as f32;
+    b.launch(OP, launch.ptr(dx.buffer.ptr()).ptr(dy).size(batch).size(hw).size(channels).i32(tile).f32(scale))?;
+    Ok(Storage::Cuda(dx))
 }

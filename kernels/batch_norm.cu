@@ -1,0 +1,175 @@
+// Batch normalisation with a shift β and no scale over x[rows, channels] (NHWC activations
+// viewed as [N·H·W, C]), the following activation fused in; the formulas are those of
+// src/backend/cpu/batch_norm.rs.
+//
+// Statistics:  batch_norm_stats_partials → per (row split, channel) f64 Σx, Σx²
+//              batch_norm_stats_finalize → mean[C], var[C]
+// Forward:     batch_norm_forward → y = act((x − mean)·inv + β), inv = 1/√(var + eps)
+// Backward:    batch_norm_backward_partials → per (row split, channel) f64 Σg, Σg·x̂
+//              batch_norm_backward_finalize → dβ[C], mean(g)[C], mean(g·x̂)[C]
+//              batch_norm_backward_dx → dx = inv·(g − mean(g) − x̂·mean(g·x̂))
+// with x̂ = (x − mean)·inv and g = dy·act'(x̂ + β).
+//
+// Launch (all but the finalizers): column tiles (common.cuh) of 256 threads, `tile`
+// channels × 256 / tile rows; grid [⌈C / tile⌉, row splits], block split y covering rows
+// y·256/tile + k·256/tile·gridDim.y. The finalizers: one thread per channel, any 1-D grid.
+// Sums accumulate in f64 (products of f32 values are exact there) and the row splits
+// are combined in split order, so results do not depend on scheduling.
+#include "common.cuh"
+
+#define BN_THREADS 256
+
+// This thread's channel and first row in a column-tile launch, and its row stride.
+struct ColumnTile {
+    i64 channel, first_row, row_step;
+};
+
+__device__ __forceinline__ ColumnTile column_tile(int tile) {
+    const int rows_per_block = BN_THREADS / tile;
+    return {(i64)blockIdx.x * tile + threadIdx.x % tile,
+            (i64)blockIdx.y * rows_per_block + threadIdx.x / tile,
+            (i64)rows_per_block * gridDim.y};
+}
+
+__device__ __forceinline__ float bn_inv_std(float var, float eps) {
+    return 1.0f / sqrtf(var + eps);
+}
+
+// Writes the block's two column sums to partials[split][0 or 1][channels].
+__device__ __forceinline__ void store_partials(double* partials, double a, double b, i64 channels, int tile,
+                                               double* scratch) {
+    a = cari_column_tile_sum_f64(a, tile, scratch);
+    b = cari_column_tile_sum_f64(b, tile, scratch);
+    const i64 c = (i64)blockIdx.x * tile + threadIdx.x;
+    if ((int)threadIdx.x < tile && c < channels) {
+        double* out = partials + (i64)blockIdx.y * 2 * channels;
+        out[c] = a;
+        out[channels + c] = b;
+    }
+}
+
+// Dynamic shared memory: 256 doubles.
+extern "C" __global__ void batch_norm_stats_partials(double* partials, const float* x, i64 rows, i64 channels,
+                                                     int tile) {
+    CARI_DYNAMIC_SHARED(double, scratch);
+    const ColumnTile t = column_tile(tile);
+    double sum = 0.0, sum_sq = 0.0;
+    if (t.channel < channels) {
+        const float* col = x + t.channel;
+        i64 r = t.first_row;
+        // Four independent loads in flight per thread before the dependent adds.
+        for (; r + 3 * t.row_step < rows; r += 4 * t.row_step) {
+            const double v0 = col[r * channels], v1 = col[(r + t.row_step) * channels];
+            const double v2 = col[(r + 2 * t.row_step) * channels], v3 = col[(r + 3 * t.row_step) * channels];
+            sum += v0 + v1 + v2 + v3;
+            sum_sq += v0 * v0 + v1 * v1 + v2 * v2 + v3 * v3;
+        }
+        for (; r < rows; r += t.row_step) {
+            const double v = col[r * channels];
+            sum += v;
+            sum_sq += v * v;
+        }
+    }
+    store_partials(partials, sum, sum_sq, channels, tile, scratch);
+}
+
+// mean = Σx / R, var = max(Σx² / R − mean², 0) (biased), as the CPU computes them.
+extern "C" __global__ void batch_norm_stats_finalize(float* mean, float* var, const double* partials, i64 splits,
+                                                     i64 rows, i64 channels) {
+    const double n = (double)rows;
+    for (i64 c = cari_global_id(); c < channels; c += cari_grid_stride()) {
+        double sum = 0.0, sum_sq = 0.0;
+        for (i64 s = 0; s < splits; ++s) {
+            sum += partials[2 * s * channels + c];
+            sum_sq += partials[(2 * s + 1) * channels + c];
+        }
+        const double m = sum / n;
+        mean[c] = (float)m;
+        var[c] = (float)fmax(sum_sq / n - m * m, 0.0);
+    }
+}
+
+extern "C" __global__ void batch_norm_forward(float* __restrict__ y, const float* __restrict__ x, const float* mean,
+                                              const float* var, const float* beta, i64 rows, i64 channels, int tile, float eps,
+                                              int relu) {
+    const ColumnTile t = column_tile(tile);
+    if (t.channel < channels) {
+        const float m = mean[t.channel], inv = bn_inv_std(var[t.channel], eps), b = beta[t.channel];
+        const float floor = relu ? 0.0f : -INFINITY;
+        for (i64 r = t.first_row; r < rows; r += t.row_step) {
+            const i64 i = r * channels + t.channel;
+            y[i] = fmaxf((x[i] - m) * inv + b, floor);
+        }
+    }
+}
+
+// x̂ and the gradient through the activation, its derivative taken from x̂ + β exactly as
+// the forward pass computes the pre-activation.
+struct Normalized {
+    float xhat, g;
+};
+
+__device__ __forceinline__ Normalized bn_normalized(float dy, float x, float m, float inv, float b, int relu) {
+    const float xhat = (x - m) * inv;
+    return {xhat, relu && xhat + b <= 0.0f ? 0.0f : dy};
+}
+
+// Dynamic shared memory: 256 doubles.
+extern "C" __global__ void batch_norm_backward_partials(double* partials, const float* dy, const float* x,
+                                                        const float* mean, const float* var, const float* beta,
+                                                        i64 rows, i64 channels, int tile, float eps, int relu) {
+    CARI_DYNAMIC_SHARED(double, scratch);
+    const ColumnTile t = column_tile(tile);
+    double sum_g = 0.0, sum_g_xhat = 0.0;
+    if (t.channel < channels) {
+        const float m = mean[t.channel], inv = bn_inv_std(var[t.channel], eps), b = beta[t.channel];
+        i64 r = t.first_row;
+        for (; r + t.row_step < rows; r += 2 * t.row_step) {
+            const i64 i0 = r * channels + t.channel, i1 = i0 + t.row_step * channels;
+            const float dy0 = dy[i0], x0 = x[i0], dy1 = dy[i1], x1 = x[i1];
+            const Normalized n0 = bn_normalized(dy0, x0, m, inv, b, relu);
+            const Normalized n1 = bn_normalized(dy1, x1, m, inv, b, relu);
+            sum_g += (double)n0.g + (double)n1.g;
+            sum_g_xhat += (double)(n0.g * n0.xhat) + (double)(n1.g * n1.xhat);
+        }
+        if (r < rows) {
+            const i64 i = r * channels + t.channel;
+            const Normalized n = bn_normalized(dy[i], x[i], m, inv, b, relu);
+            sum_g += n.g;
+            sum_g_xhat += n.g * n.xhat;
+        }
+    }
+    store_partials(partials, sum_g, sum_g_xhat, channels, tile, scratch);
+}
+
+// dβ = Σg; means[0][c] = Σg / R and means[1][c] = Σg·x̂ / R, rounded to f32 like the CPU.
+extern "C" __global__ void batch_norm_backward_finalize(float* dbeta, float* means, const double* partials,
+                                                        i64 splits, i64 rows, i64 channels) {
+    const double n = (double)rows;
+    for (i64 c = cari_global_id(); c < channels; c += cari_grid_stride()) {
+        double sum_g = 0.0, sum_g_xhat = 0.0;
+        for (i64 s = 0; s < splits; ++s) {
+            sum_g += partials[2 * s * channels + c];
+            sum_g_xhat += partials[(2 * s + 1) * channels + c];
+        }
+        dbeta[c] = (float)sum_g;
+        means[c] = (float)(sum_g / n);
+        means[channels + c] = (float)(sum_g_xhat / n);
+    }
+}
+
+extern "C" __global__ void batch_norm_backward_dx(float* __restrict__ dx, const float* __restrict__ dy,
+                                                  const float* __restrict__ x, const float* mean,
+                                                  const float* var, const float* beta, const float* means,
+                                                  i64 rows, i64 channels, int tile, float eps, int relu) {
+    const ColumnTile t = column_tile(tile);
+    if (t.channel < channels) {
+        const float m = mean[t.channel], inv = bn_inv_std(var[t.channel], eps), b = beta[t.channel];
+        const float mean_g = means[t.channel], mean_g_xhat = means[channels + t.channel];
+        for (i64 r = t.first_row; r < rows; r += t.row_step) {
+            const i64 i = r * channels + t.channel;
+            const Normalized n = bn_normalized(dy[i], x[i], m, inv, b, relu);
+            dx[i] = inv * (n.g - mean_g - n.xhat * mean_g_xhat);
+        }
+    }
+}

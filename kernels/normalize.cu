@@ -1,0 +1,95 @@
+// Row-wise normalisations of x[rows, cols]; the formulas are those of
+// src/backend/cpu/normalize.rs.
+//
+// l2_normalize_forward    y = x / √max(Σx², eps)
+// l2_normalize_backward   dx = dy/√eps where Σx² < eps, else (dy − x·⟨x, dy⟩/Σx²)/‖x‖
+// softmax_forward         y = exp(x − max) / Σ exp(x − max)
+// softmax_backward        dx = y ⊙ (dy − ⟨dy, y⟩)
+//
+// Launch: row groups (common.cuh): block (group, rows_per_block) with group a power of
+// two ≤ 1024 threads per row and group · rows_per_block = max(group, 256); grid.x blocks
+// take rows blockIdx.x·rows_per_block + threadIdx.y, looping with stride
+// gridDim.x·rows_per_block. Dynamic shared memory: 32·rows_per_block doubles. Each thread
+// walks its row with stride `group` (coalesced); sums and dot products accumulate in f64
+// and meet in warp shuffles (and shared memory across the warps of a wider group).
+#include "common.cuh"
+
+extern "C" __global__ void l2_normalize_forward(float* y, const float* x, i64 rows, i64 cols, float eps) {
+    CARI_DYNAMIC_SHARED(double, scratch);
+    CARI_FOR_EACH_ROW_STEP(rows) {
+        const i64 row = first + threadIdx.y, at = row * cols;
+        const bool live = row < rows;
+        double sum_sq = 0.0;
+        if (live)
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
+                const double v = x[at + c];
+                sum_sq += v * v;
+            }
+        sum_sq = cari_row_sum_f64(sum_sq, scratch);
+        if (live) {
+            const float inv = (float)(1.0 / sqrt(fmax(sum_sq, (double)eps)));
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) y[at + c] = x[at + c] * inv;
+        }
+    }
+}
+
+extern "C" __global__ void l2_normalize_backward(float* dx, const float* dy, const float* x, i64 rows, i64 cols,
+                                                 float eps) {
+    CARI_DYNAMIC_SHARED(double, scratch);
+    CARI_FOR_EACH_ROW_STEP(rows) {
+        const i64 row = first + threadIdx.y, at = row * cols;
+        const bool live = row < rows;
+        double sum_sq = 0.0, dot = 0.0;
+        if (live)
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
+                const double v = x[at + c];
+                sum_sq += v * v;
+                dot += v * (double)dy[at + c];
+            }
+        sum_sq = cari_row_sum_f64(sum_sq, scratch);
+        dot = cari_row_sum_f64(dot, scratch);
+        if (live) {
+            // Below eps the denominator is the constant √eps; otherwise project out x.
+            const bool flat = sum_sq < (double)eps;
+            const float inv = (float)(1.0 / sqrt(flat ? (double)eps : sum_sq));
+            const float proj = flat ? 0.0f : (float)(dot / sum_sq);
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x)
+                dx[at + c] = flat ? dy[at + c] * inv : (dy[at + c] - x[at + c] * proj) * inv;
+        }
+    }
+}
+
+extern "C" __global__ void softmax_forward(float* y, const float* x, i64 rows, i64 cols) {
+    CARI_DYNAMIC_SHARED(double, scratch);
+    CARI_FOR_EACH_ROW_STEP(rows) {
+        const i64 row = first + threadIdx.y, at = row * cols;
+        const bool live = row < rows;
+        float max = -INFINITY;
+        if (live)
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) max = fmaxf(max, x[at + c]);
+        max = cari_row_max(max, reinterpret_cast<float*>(scratch));
+        double sum = 0.0;
+        if (live)
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) sum += expf(x[at + c] - max);
+        sum = cari_row_sum_f64(sum, scratch);
+        if (live) {
+            // exp recomputed rather than stored and reread: the row is read twice, written once.
+            const float inv = (float)(1.0 / sum);
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) y[at + c] = expf(x[at + c] - max) * inv;
+        }
+    }
+}
+
+extern "C" __global__ void softmax_backward(float* dx, const float* dy, const float* y, i64 rows, i64 cols) {
+    CARI_DYNAMIC_SHARED(double, scratch);
+    CARI_FOR_EACH_ROW_STEP(rows) {
+        const i64 row = first + threadIdx.y, at = row * cols;
+        const bool live = row < rows;
+        double dot = 0.0;
+        if (live)
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dot += (double)dy[at + c] * (double)y[at + c];
+        const float d = (float)cari_row_sum_f64(dot, scratch);
+        if (live)
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dx[at + c] = y[at + c] * (dy[at + c] - d);
+    }
+}
