@@ -8,21 +8,21 @@
 // out_h, out_w. Launch: 256 threads per block, tiles numbered as in gemm.cuh.
 //
 // conv2d_forward: y[M = N·OH·OW, O] = P[M, K = KH·KW·C]·w[K, O], P the patches of x.
-//   Grid ⌈M/64⌉·⌈O/64⌉; needs K ≥ 1.
+//   Grid ⌈M/64⌉·⌈O/64⌉; needs M, K, O ≥ 1.
 // conv2d_input_grad: dx[N·H·W, C] = Σ over taps (kh, kw, o) of dy·w. Input row ih receives
 //   only from kernel rows kh ≡ ih + PT (mod SH), at oh = (ih + PT − kh)/SH, so the pixels
 //   are cut into SH·SW phases (ih mod SH, iw mod SW), one launch each: every pixel of a
 //   phase has the same taps, and the GEMM runs over those alone,
 //   K = ⌈(KH − kh0)/SH⌉·⌈(KW − kw0)/SW⌉·O, instead of over all KH·KW·O taps of which only
 //   1/(SH·SW) are nonzero. A phase with no taps writes zeros.
-//   Grid ⌈pixels of the phase/64⌉·⌈C/64⌉; needs O ≥ 1.
+//   Grid ⌈pixels of the phase/64⌉·⌈C/64⌉; needs pixels, C, O ≥ 1.
 // conv2d_weight_grad: dw[K, O] = Pᵀ[K, M]·dy[M, O], a reduction over the M output positions,
 //   which is long while K·O is often a handful of tiles: grid.z splits M into ranges of
 //   `split_rows`, split s writing its partial sum to out + s·K·O, and
 //   conv2d_weight_grad_sum adds the partials in split order (with one split, `out` is dw).
 //   Partials and a second pass rather than atomics: the result does not depend on block
 //   scheduling, so training runs repeat exactly, and dw needs no zeroing first.
-//   Grid ⌈K/64⌉·⌈O/64⌉ × 1 × splits; needs M ≥ 1 and K ≥ 1.
+//   Grid ⌈K/64⌉·⌈O/64⌉ × 1 × splits; needs M, K, O ≥ 1 and rows in every split.
 #include "common.cuh"
 #include "gemm.cuh"
 
