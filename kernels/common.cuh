@@ -66,12 +66,13 @@ __device__ __forceinline__ float cari_block_max(float v, float* scratch) {
     __syncthreads();
     if (lane == 0) scratch[warp] = v;
     __syncthreads();
-    v = lane < warps ? scratch[lane] : -INFINITY;
+    v = lane < warps ? scratch[lane] : __uint_as_float(0xff800000u);  // −∞ (NVRTC has no INFINITY)
     return cari_warp_max(v);
 }
 
-// bf16 and f16 conversions on raw 16-bit patterns (our own, so no cuda_bf16.h/cuda_fp16.h):
-// round to nearest even, NaN kept quiet, overflow to infinity, f16 subnormals exact.
+// bf16 and f16 conversions on raw 16-bit patterns (our own, so no cuda_bf16.h/cuda_fp16.h),
+// bit for bit as the `half` crate converts: round to nearest even, overflow to infinity,
+// f16 subnormals exact, a NaN made quiet with the top of its payload kept.
 __device__ __forceinline__ unsigned short cari_f32_to_bf16(float f) {
     unsigned u = __float_as_uint(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
@@ -79,13 +80,14 @@ __device__ __forceinline__ unsigned short cari_f32_to_bf16(float f) {
     return (unsigned short)(u >> 16);
 }
 __device__ __forceinline__ float cari_bf16_to_f32(unsigned short h) {
-    return __uint_as_float((unsigned)h << 16);
+    const unsigned quiet = (h & 0x7fffu) > 0x7f80u ? 0x40u : 0u;  // a NaN comes out quiet
+    return __uint_as_float((unsigned)(h | quiet) << 16);
 }
 __device__ __forceinline__ unsigned short cari_f32_to_f16(float f) {
     const unsigned u = __float_as_uint(f);
     const unsigned sign = (u >> 16) & 0x8000u;
     const unsigned abs = u & 0x7fffffffu;
-    if (abs > 0x7f800000u) return (unsigned short)(sign | 0x7e00u);
+    if (abs > 0x7f800000u) return (unsigned short)(sign | 0x7e00u | ((abs & 0x7fffffu) >> 13));  // quiet, payload kept
     if (abs >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);  // rounds to ≥ 65520: infinity
     if (abs < 0x38800000u) {
         // Subnormal f16 (or zero): value / 2^-24, rounded to nearest even.
@@ -106,9 +108,46 @@ __device__ __forceinline__ float cari_f16_to_f32(unsigned short h) {
         const float v = (float)mant * 5.9604644775390625e-8f;
         return __uint_as_float(__float_as_uint(v) | sign);
     }
-    if (exp == 31) return __uint_as_float(sign | 0x7f800000u | (mant << 13));
+    if (exp == 31) return __uint_as_float(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0u));  // NaN: quiet
     return __uint_as_float(sign | ((exp + 112u) << 23) | (mant << 13));
 }
+
+// `a·b` rounded on its own: never contracted with a following add into an FMA, so a kernel
+// repeats the CPU's roundings exactly (NVRTC compiles with --fmad=true; under the emulation
+// a volatile keeps the host compiler from contracting whatever its target flags).
+__device__ __forceinline__ float cari_mul_rn(float a, float b) {
+#ifdef CARI_EMU
+    volatile float product = a * b;
+    return product;
+#else
+    return __fmul_rn(a, b);
+#endif
+}
+
+// A grid-stride walk over the flat elements of a row-major [rows, cols] matrix that keeps
+// each element's row and column with one 64-bit division at the start instead of one per
+// element: `for (CariMatrixWalk w(cols); w.i < n; w.next()) use(w.i, w.row, w.col);`
+// (cols > 0). A 1-D grid of any size.
+struct CariMatrixWalk {
+    i64 i, row, col, cols, stride, drow, dcol;
+    __device__ __forceinline__ explicit CariMatrixWalk(i64 cols_) : cols(cols_) {
+        i = cari_global_id();
+        row = i / cols;
+        col = i - row * cols;
+        stride = cari_grid_stride();
+        drow = stride / cols;
+        dcol = stride - drow * cols;
+    }
+    __device__ __forceinline__ void next() {
+        i += stride;
+        row += drow;
+        col += dcol;
+        if (col >= cols) {
+            col -= cols;
+            ++row;
+        }
+    }
+};
 
 // Column tiles: a block of blockDim.x threads (a multiple of 32) covers `tile` consecutive
 // columns (a power of two ≤ 32) of blockDim.x / tile rows at a time; thread t has column
@@ -164,3 +203,11 @@ __device__ __forceinline__ float cari_row_max(float v, float* scratch) {
     __syncthreads();
     return cari_warp_max(lane < warps ? row[lane] : -INFINITY);
 }
+
+// Unrolls the next loop fully (its trip count a compile-time constant). Empty under the CPU
+// emulation, whose host compiler does not know the pragma and unrolls on its own judgement.
+#ifdef CARI_EMU
+#define CARI_UNROLL
+#else
+#define CARI_UNROLL _Pragma("unroll")
+#endif

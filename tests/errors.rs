@@ -95,8 +95,11 @@ fn inconsistent_batches_are_refused() {
 fn unknown_device_and_missing_cuda_are_clear() {
     let err = Device::parse("tpu").err().unwrap();
     assert!(err.to_string().contains("tpu"), "{err}");
-    let err = Device::parse("cuda:0").err().unwrap();
-    assert!(err.to_string().contains("CUDA"), "{err}");
+    // On a machine with a GPU `cuda:0` opens; without a driver it is a clear error.
+    if let Err(err) = Device::parse("cuda:0") {
+        let msg = err.to_string();
+        assert!(msg.contains("cuda:0") && (msg.contains("libcuda") || msg.contains("nvrtc")), "{msg}");
+    }
 }
 
 #[test]

@@ -73,20 +73,24 @@ pub fn batch_norm_infer(x: &Var, beta: &Var, mean: &Tensor, variance: &Tensor, e
     Var::record(op, &[x, beta], y, move |dy, needs| {
         let be = dy.device().backend();
         // The ReLU passes dy where its output is positive.
+        let relu_grad;
         let g = match act {
-            Activation::Identity => dy.storage().clone(),
-            Activation::Relu => be.relu_backward(dy.storage(), saved_y.storage())?,
+            Activation::Identity => dy.storage(),
+            Activation::Relu => {
+                relu_grad = be.relu_backward(dy.storage(), saved_y.storage())?;
+                &relu_grad
+            }
         };
         // The statistics are constants here, so dx = g/√(σ² + ε): the same normalisation
         // applied to g with a zero mean and zero shift.
         let dx = if needs[0] {
             let zeros = be.zeros(shape.cols)?;
-            let dx = be.batch_norm(&g, &zeros, variance.storage(), &zeros, shape, eps, Activation::Identity)?;
+            let dx = be.batch_norm(g, &zeros, variance.storage(), &zeros, shape, eps, Activation::Identity)?;
             Some(tensor_like(dy, dx, dy.shape().clone()))
         } else {
             None
         };
-        let dbeta = if needs[1] { Some(tensor_like(dy, be.sum_rows(&g, shape)?, [shape.cols])) } else { None };
+        let dbeta = if needs[1] { Some(tensor_like(dy, be.sum_rows(g, shape)?, [shape.cols])) } else { None };
         Ok(vec![dx, dbeta])
     })
 }

@@ -111,6 +111,14 @@ impl Tensor {
         self.device.backend().download(&self.storage)
     }
 
+    /// The same f32 values on another device (bf16/f16 tensors arrive as f32).
+    pub fn to_device(&self, device: &Device) -> Result<Tensor> {
+        if device.same_as(&self.device) {
+            return Ok(self.clone());
+        }
+        Tensor::from_vec(self.to_vec()?, self.shape.clone(), device)
+    }
+
     /// The single value of a one-element tensor.
     pub fn to_scalar(&self) -> Result<f32> {
         if self.len() != 1 {

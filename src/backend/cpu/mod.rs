@@ -15,7 +15,9 @@ pub mod normalize;
 pub mod optim;
 pub mod pool;
 
-use super::{Activation, Backend, BinaryOp, Conv2dGeometry, MatmulGeometry, Pool2dGeometry, Rows, SgdStep};
+use super::{
+    Activation, AdamStep, Backend, BinaryOp, Conv2dGeometry, MatmulGeometry, Pool2dGeometry, RmsPropStep, Rows, SgdStep,
+};
 use crate::error::{Error, Result};
 use crate::tensor::{CpuStorage, DType, Storage};
 use half::{bf16, f16};
@@ -136,6 +138,31 @@ impl Backend for CpuBackend {
         let op = "sgd_momentum";
         optim::sgd_momentum(f32s_mut(param, op)?, f32s_mut(velocity, op)?, f32s(grad, op)?, hyper);
         Ok(())
+    }
+
+    fn rmsprop(
+        &self,
+        param: &mut Storage,
+        ms: &mut Storage,
+        mom: &mut Storage,
+        grad: &Storage,
+        hyper: RmsPropStep,
+    ) -> Result<()> {
+        let op = "rmsprop";
+        optim::rmsprop(f32s_mut(param, op)?, f32s_mut(ms, op)?, f32s_mut(mom, op)?, f32s(grad, op)?, hyper);
+        Ok(())
+    }
+
+    fn adam(
+        &self,
+        param: &mut Storage,
+        m: &mut Storage,
+        v: &mut Storage,
+        grad: &Storage,
+        hyper: AdamStep,
+    ) -> Result<()> {
+        let op = "adam";
+        optim::adam(f32s_mut(param, op)?, f32s_mut(m, op)?, f32s_mut(v, op)?, f32s(grad, op)?, hyper)
     }
 
     fn matmul(&self, a: &Storage, b: &Storage, g: &MatmulGeometry) -> Result<Storage> {

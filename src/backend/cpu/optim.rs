@@ -1,7 +1,12 @@
 //! Fused optimizer updates: one pass over parameter, state and gradient, in place.
+//!
+//! Each update is written as the exact sequence of f32 roundings the CUDA kernels
+//! (`kernels/optim.cu`) repeat, so both backends produce the same bits: every product and
+//! quotient rounded on its own, no fused multiply-add.
 
 use super::elementwise::{CHUNK, PAR_MIN};
-use crate::backend::SgdStep;
+use crate::backend::{AdamStep, RmsPropStep, SgdStep};
+use crate::error::{Error, Result};
 use rayon::prelude::*;
 
 /// SGD with momentum: `v ← μ·v + s·g`, `θ ← θ − lr·v`.
@@ -18,6 +23,71 @@ pub fn sgd_momentum(param: &mut [f32], velocity: &mut [f32], grad: &[f32], h: Sg
     } else {
         param.par_chunks_mut(CHUNK).zip(velocity.par_chunks_mut(CHUNK)).zip(grad.par_chunks(CHUNK)).for_each(update);
     }
+}
+
+/// RMSProp as TF implements it, with `g = s·grad`:
+/// `ms ← ρ·ms + (1 − ρ)·g²; mom ← μ·mom + lr·g/√(ms + ε); θ ← θ − mom`.
+pub fn rmsprop(param: &mut [f32], ms: &mut [f32], mom: &mut [f32], grad: &[f32], h: RmsPropStep) {
+    let n = param.len();
+    assert!(ms.len() == n && mom.len() == n && grad.len() == n, "rmsprop: lengths differ");
+    let rest = 1.0 - h.decay;
+    let update = |(((p, ms), mom), g): (((&mut [f32], &mut [f32]), &mut [f32]), &[f32])| {
+        for (((p, ms), mom), &g) in p.iter_mut().zip(ms.iter_mut()).zip(mom.iter_mut()).zip(g) {
+            let g = h.grad_scale * g;
+            *ms = h.decay * *ms + rest * (g * g);
+            *mom = h.momentum * *mom + h.lr * g / (*ms + h.epsilon).sqrt();
+            *p -= *mom;
+        }
+    };
+    if n < PAR_MIN {
+        update((((param, ms), mom), grad));
+    } else {
+        param
+            .par_chunks_mut(CHUNK)
+            .zip(ms.par_chunks_mut(CHUNK))
+            .zip(mom.par_chunks_mut(CHUNK))
+            .zip(grad.par_chunks(CHUNK))
+            .for_each(update);
+    }
+}
+
+/// Adam's bias-corrected step size `lr_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, computed in f64 and
+/// rounded once (every backend takes it from here). Step 0 has no bias correction.
+pub fn adam_step_size(h: &AdamStep) -> Result<f32> {
+    if h.step == 0 {
+        return Err(Error::invalid("Adam step", "0 (steps count from 1)"));
+    }
+    let t = h.step as f64;
+    let correction = (1.0 - f64::from(h.beta2).powf(t)).sqrt() / (1.0 - f64::from(h.beta1).powf(t));
+    Ok((f64::from(h.lr) * correction) as f32)
+}
+
+/// Adam as TF implements it, with `g = s·grad` and `lr_t` from [`adam_step_size`]:
+/// `m ← β₁·m + (1 − β₁)·g; v ← β₂·v + (1 − β₂)·g²; θ ← θ − lr_t·m/(√v + ε)`.
+pub fn adam(param: &mut [f32], m: &mut [f32], v: &mut [f32], grad: &[f32], h: AdamStep) -> Result<()> {
+    let n = param.len();
+    assert!(m.len() == n && v.len() == n && grad.len() == n, "adam: lengths differ");
+    let lr_t = adam_step_size(&h)?;
+    let (rest1, rest2) = (1.0 - h.beta1, 1.0 - h.beta2);
+    let update = |(((p, m), v), g): (((&mut [f32], &mut [f32]), &mut [f32]), &[f32])| {
+        for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+            let g = h.grad_scale * g;
+            *m = h.beta1 * *m + rest1 * g;
+            *v = h.beta2 * *v + rest2 * (g * g);
+            *p -= lr_t * *m / (v.sqrt() + h.epsilon);
+        }
+    };
+    if n < PAR_MIN {
+        update((((param, m), v), grad));
+    } else {
+        param
+            .par_chunks_mut(CHUNK)
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(v.par_chunks_mut(CHUNK))
+            .zip(grad.par_chunks(CHUNK))
+            .for_each(update);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -47,6 +117,116 @@ mod tests {
             let vi = 0.9 * v0[i] + 0.5 * g[i];
             assert_eq!(v[i], vi);
             assert_eq!(p[i], p0[i] - 0.01 * vi);
+        }
+    }
+}
+
+#[cfg(test)]
+mod adaptive_tests {
+    use super::super::elementwise::test_support::Rng;
+    use super::*;
+
+    /// One RMSProp step of one element, in f64: the formula the f32 update approximates.
+    fn rmsprop_scalar(p: f64, ms: f64, mom: f64, g: f64, h: RmsPropStep) -> (f64, f64, f64) {
+        let (rho, mu, lr, eps) = (h.decay as f64, h.momentum as f64, h.lr as f64, h.epsilon as f64);
+        let g = h.grad_scale as f64 * g;
+        let ms = rho * ms + (1.0 - rho) * g * g;
+        let mom = mu * mom + lr * g / (ms + eps).sqrt();
+        (p - mom, ms, mom)
+    }
+
+    fn adam_scalar(p: f64, m: f64, v: f64, g: f64, h: AdamStep) -> (f64, f64, f64) {
+        let (b1, b2, eps, t) = (h.beta1 as f64, h.beta2 as f64, h.epsilon as f64, h.step as f64);
+        let g = h.grad_scale as f64 * g;
+        let m = b1 * m + (1.0 - b1) * g;
+        let v = b2 * v + (1.0 - b2) * g * g;
+        let lr_t = h.lr as f64 * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t));
+        (p - lr_t * m / (v.sqrt() + eps), m, v)
+    }
+
+    /// A few f32 roundings per update, each at most 2⁻²⁴ relative: 1e-6 of the value
+    /// (plus `scale`, the size of the terms that may cancel in it) is ample and still
+    /// catches a wrong term or coefficient.
+    fn close(what: &str, i: usize, got: f32, want: f64, scale: f64) {
+        assert!((got as f64 - want).abs() <= 1e-6 * (scale + want.abs()), "{what}[{i}]: {got} vs {want}");
+    }
+
+    #[test]
+    fn rmsprop_by_hand() {
+        // TF's start: ms = 1, mom = 0. g = 2·0.5 = 1; ms = 0.9 + 0.1 = 1;
+        // mom = 0.1·1/√(1 + 1) = 0.0707…; θ = 1 − mom.
+        let h = RmsPropStep { lr: 0.1, decay: 0.9, momentum: 0.9, epsilon: 1.0, grad_scale: 2.0 };
+        let (mut p, mut ms, mut mom) = (vec![1.0f32], vec![1.0f32], vec![0.0f32]);
+        rmsprop(&mut p, &mut ms, &mut mom, &[0.5], h);
+        assert_eq!(ms, vec![1.0]);
+        assert!((mom[0] - 0.1 / 2f32.sqrt()).abs() < 1e-7, "{mom:?}");
+        assert_eq!(p[0], 1.0 - mom[0]);
+    }
+
+    #[test]
+    fn adam_by_hand() {
+        // Step 1 from m = v = 0: m = 0.1·g, v = 0.001·g², lr_t = lr·√0.001/0.1, so the step
+        // is lr·sign(g) up to ε: θ = 1 − 0.5·g/(|g| + ε/√0.001).
+        let h = AdamStep { lr: 0.5, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, step: 1, grad_scale: 1.0 };
+        let (mut p, mut m, mut v) = (vec![1.0f32, 1.0], vec![0.0f32; 2], vec![0.0f32; 2]);
+        adam(&mut p, &mut m, &mut v, &[4.0, -0.25], h).unwrap();
+        assert!((p[0] - 0.5).abs() < 1e-6 && (p[1] - 1.5).abs() < 1e-6, "{p:?}");
+        // From zero state: m = (1 − β₁)·g, v = (1 − β₂)·g², with the coefficients in f32.
+        assert_eq!(m, vec![(1.0f32 - 0.9) * 4.0, (1.0f32 - 0.9) * -0.25]);
+        assert_eq!(v, vec![(1.0f32 - 0.999) * 16.0, (1.0f32 - 0.999) * 0.0625]);
+    }
+
+    #[test]
+    fn adam_step_zero_is_rejected() {
+        let h = AdamStep { lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, step: 0, grad_scale: 1.0 };
+        let err = adam(&mut [0.0], &mut [0.0], &mut [0.0], &[1.0], h).unwrap_err();
+        assert!(err.to_string().contains("Adam step"), "{err}");
+        let later = AdamStep { step: 1000, ..h };
+        let lr_t = adam_step_size(&later).unwrap() as f64;
+        let (b1, b2) = (f64::from(0.9f32), f64::from(0.999f32));
+        let want = f64::from(0.1f32) * (1.0 - b2.powi(1000)).sqrt() / (1.0 - b1.powi(1000));
+        assert!((lr_t - want).abs() <= 1e-7 * want, "{lr_t} vs {want}");
+    }
+
+    /// Several steps on inputs large enough to run in parallel, each element against the
+    /// scalar formula in f64 carried through the same steps.
+    #[test]
+    fn several_steps_match_the_scalar_formulas() {
+        let mut rng = Rng::new(40);
+        for n in [1, 7, 3 * PAR_MIN + 5] {
+            let p0 = rng.vec(n, -1.0, 1.0);
+            let grads: Vec<Vec<f32>> = (0..3).map(|_| rng.vec(n, -2.0, 2.0)).collect();
+
+            let h = RmsPropStep { lr: 0.05, decay: 0.9, momentum: 0.9, epsilon: 1.0, grad_scale: 0.7 };
+            let (mut p, mut ms, mut mom) = (p0.clone(), vec![1.0f32; n], vec![0.0f32; n]);
+            let mut want: Vec<(f64, f64, f64)> = p0.iter().map(|&p| (p as f64, 1.0, 0.0)).collect();
+            for g in &grads {
+                rmsprop(&mut p, &mut ms, &mut mom, g, h);
+                for (w, &g) in want.iter_mut().zip(g) {
+                    *w = rmsprop_scalar(w.0, w.1, w.2, g as f64, h);
+                }
+            }
+            for (i, w) in want.iter().enumerate() {
+                close("rmsprop θ", i, p[i], w.0, 1.0);
+                close("rmsprop ms", i, ms[i], w.1, 0.0);
+                close("rmsprop mom", i, mom[i], w.2, 0.1);
+            }
+
+            let (mut p, mut m, mut v) = (p0.clone(), vec![0.0f32; n], vec![0.0f32; n]);
+            let mut want: Vec<(f64, f64, f64)> = p0.iter().map(|&p| (p as f64, 0.0, 0.0)).collect();
+            for (t, g) in grads.iter().enumerate() {
+                let h =
+                    AdamStep { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-3, step: t as u64 + 1, grad_scale: 0.7 };
+                adam(&mut p, &mut m, &mut v, g, h).unwrap();
+                for (w, &g) in want.iter_mut().zip(g) {
+                    *w = adam_scalar(w.0, w.1, w.2, g as f64, h);
+                }
+            }
+            for (i, w) in want.iter().enumerate() {
+                close("adam θ", i, p[i], w.0, 1.0);
+                close("adam m", i, m[i], w.1, 1.0);
+                close("adam v", i, v[i], w.2, 0.0);
+            }
         }
     }
 }

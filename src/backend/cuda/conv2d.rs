@@ -1,19 +1,140 @@
-//! PLACEHOLDER: replace with the real kernels' launches.
-#![allow(unused_variables, clippy::too_many_arguments)]
+//! 2-D convolution (`kernels/conv2d.cu`): forward, input gradient and weight gradient, each
+//! an implicit GEMM on the tiling of `kernels/gemm.cuh` whose loaders gather the im2col
+//! patches from the activations, so no column buffer is allocated. Layouts and semantics
+//! as in `cpu/conv2d.rs`: NHWC activations, HWIO weights, explicit top/left padding.
 
-use super::CudaBackend;
-use crate::backend::*;
+use super::matmul::{operand, tiled, tiles};
+use super::runtime::kernels as k;
+use super::runtime::launch::Launch;
+use super::{CudaBackend, THREADS};
+use crate::backend::Conv2dGeometry;
 use crate::error::Result;
 use crate::tensor::Storage;
 
+/// Depth of one GEMM step (`GEMM_BK` in gemm.cuh): weight-gradient splits are multiples of it.
+const GEMM_BK: usize = 16;
+
+/// Blocks the weight gradient aims for (two per SM of a 132-SM H100): its output `[kh·kw·in_c,
+/// out_c]` is often a handful of tiles, so the reduction over the output positions is split
+/// across blocks until about this many run.
+const WEIGHT_GRAD_BLOCKS: usize = 264;
+
+/// The fewest output positions one weight-gradient split sums: below 16 steps, a block
+/// spends as long on its partial's store and the second pass as on its GEMM.
+const MIN_SPLIT_ROWS: usize = 256;
+
+/// Output positions `batch·out_h·out_w`: the GEMM rows of the forward pass.
+fn rows(g: &Conv2dGeometry) -> usize {
+    g.batch * g.out_h * g.out_w
+}
+
+/// `kh·kw·in_c`: the GEMM depth of the forward pass.
+fn patch_len(g: &Conv2dGeometry) -> usize {
+    g.kernel_h * g.kernel_w * g.in_c
+}
+
+/// Appends the geometry, in the order every conv2d kernel takes it after its pointers.
+fn with_geometry(l: Launch, g: &Conv2dGeometry) -> Launch {
+    l.size(g.batch)
+        .size(g.in_h)
+        .size(g.in_w)
+        .size(g.in_c)
+        .size(g.out_c)
+        .size(g.kernel_h)
+        .size(g.kernel_w)
+        .size(g.stride_h)
+        .size(g.stride_w)
+        .size(g.pad_top)
+        .size(g.pad_left)
+        .size(g.out_h)
+        .size(g.out_w)
+}
+
+/// Writes zeros over `len` floats at `ptr`: the result of a product with nothing to sum.
+fn zero(b: &CudaBackend, op: &'static str, ptr: u64, len: usize) -> Result<()> {
+    b.launch(op, Launch::linear(k::FILL_F32, len, THREADS).ptr(ptr).f32(0.0).size(len))
+}
+
+/// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
 pub fn forward(b: &CudaBackend, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-    Err(b.fail("forward", "not implemented"))
+    const OP: &str = "conv2d";
+    let x = operand(b, OP, "input", x, g.input_len())?;
+    let w = operand(b, OP, "weight", w, g.weight_len())?;
+    let y = b.alloc_f32(OP, g.output_len())?;
+    if g.output_len() == 0 {
+        return Ok(Storage::Cuda(y));
+    }
+    if patch_len(g) == 0 {
+        zero(b, OP, y.buffer.ptr(), g.output_len())?;
+        return Ok(Storage::Cuda(y));
+    }
+    let launch = tiled(k::CONV2D_FORWARD, rows(g), g.out_c, 1).ptr(y.buffer.ptr()).ptr(x).ptr(w);
+    b.launch(OP, with_geometry(launch, g))?;
+    Ok(Storage::Cuda(y))
 }
 
+/// `dx = ∂L/∂x` from `dy = ∂L/∂y`: one launch per stride phase (input positions with the
+/// same `(ih mod stride_h, iw mod stride_w)`), each covering exactly its pixels, so together
+/// they write every element of `dx`.
 pub fn input_grad(b: &CudaBackend, dy: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-    Err(b.fail("input_grad", "not implemented"))
+    const OP: &str = "conv2d_input_grad";
+    let dy = operand(b, OP, "output gradient", dy, g.output_len())?;
+    let w = operand(b, OP, "weight", w, g.weight_len())?;
+    let dx = b.alloc_f32(OP, g.input_len())?;
+    if g.input_len() == 0 {
+        return Ok(Storage::Cuda(dx));
+    }
+    if g.output_len() == 0 {
+        zero(b, OP, dx.buffer.ptr(), g.input_len())?;
+        return Ok(Storage::Cuda(dx));
+    }
+    // Positions r, r + s, … below `len`.
+    let count = |r: usize, len: usize, s: usize| len.saturating_sub(r).div_ceil(s);
+    for phase_h in 0..g.stride_h {
+        for phase_w in 0..g.stride_w {
+            let pixels = g.batch * count(phase_h, g.in_h, g.stride_h) * count(phase_w, g.in_w, g.stride_w);
+            if pixels == 0 {
+                continue;
+            }
+            let launch = tiled(k::CONV2D_INPUT_GRAD, pixels, g.in_c, 1).ptr(dx.buffer.ptr()).ptr(dy).ptr(w);
+            b.launch(OP, with_geometry(launch, g).size(phase_h).size(phase_w))?;
+        }
+    }
+    Ok(Storage::Cuda(dx))
 }
 
+/// How the weight gradient's reduction over `rows` output positions is split across
+/// blocks when its output has `tiles` tiles: `(rows per split, splits)`.
+fn weight_grad_splits(rows: usize, tiles: usize) -> (usize, usize) {
+    let wanted = WEIGHT_GRAD_BLOCKS.div_ceil(tiles).min(rows.div_ceil(MIN_SPLIT_ROWS)).max(1);
+    let split_rows = rows.div_ceil(wanted).next_multiple_of(GEMM_BK);
+    (split_rows, rows.div_ceil(split_rows))
+}
+
+/// `dw = ∂L/∂w` from the input `x` and `dy = ∂L/∂y`. With several splits, each writes its
+/// partial sum to a scratch buffer and a second pass adds them in split order, so the
+/// result is the same on every run.
 pub fn weight_grad(b: &CudaBackend, x: &Storage, dy: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-    Err(b.fail("weight_grad", "not implemented"))
+    const OP: &str = "conv2d_weight_grad";
+    let x = operand(b, OP, "input", x, g.input_len())?;
+    let dy = operand(b, OP, "output gradient", dy, g.output_len())?;
+    let len = g.weight_len();
+    let dw = b.alloc_f32(OP, len)?;
+    if len == 0 {
+        return Ok(Storage::Cuda(dw));
+    }
+    if rows(g) == 0 {
+        zero(b, OP, dw.buffer.ptr(), len)?;
+        return Ok(Storage::Cuda(dw));
+    }
+    let (split_rows, splits) = weight_grad_splits(rows(g), tiles(patch_len(g), g.out_c));
+    let partial = if splits > 1 { Some(b.alloc_f32(OP, splits * len)?) } else { None };
+    let out = partial.as_ref().map_or(dw.buffer.ptr(), |p| p.buffer.ptr());
+    let launch = tiled(k::CONV2D_WEIGHT_GRAD, patch_len(g), g.out_c, splits).ptr(out).ptr(x).ptr(dy);
+    b.launch(OP, with_geometry(launch, g).size(split_rows))?;
+    if let Some(partial) = partial {
+        let sum = Launch::linear(k::CONV2D_WEIGHT_GRAD_SUM, len, THREADS);
+        b.launch(OP, sum.ptr(dw.buffer.ptr()).ptr(partial.buffer.ptr()).size(len).size(splits))?;
+    }
+    Ok(Storage::Cuda(dw))
 }

@@ -1,43 +1,174 @@
-//! PLACEHOLDER: replace with the real kernels' launches.
-#![allow(unused_variables, clippy::too_many_arguments)]
+//! Element-wise maps, bias and broadcast over rows, column sums and the sum of squares
+//! (`kernels/elementwise.cu`).
 
-use super::CudaBackend;
-use crate::backend::*;
+use super::runtime::kernels as k;
+use super::runtime::launch::Launch;
+use super::{CudaBackend, DeviceBuffer, THREADS};
+use crate::backend::{BinaryOp, Rows};
 use crate::error::Result;
 use crate::tensor::Storage;
 
-pub fn binary(b: &CudaBackend, op: BinaryOp, a: &Storage, b2: &Storage) -> Result<Storage> {
-    Err(b.fail("binary", "not implemented"))
+/// The device address and length of `x`, checking that it is f32 storage of this device.
+pub(super) fn f32_storage(b: &CudaBackend, op: &'static str, x: &Storage) -> Result<(u64, usize)> {
+    Ok((b.f32_ptr(op, x)?, b.ours(op, x)?.len))
+}
+
+/// The device address of `x`, checking that it is f32 storage of this device holding `len`
+/// values (kernels trust their lengths: a shorter buffer would be read out of bounds).
+pub(super) fn f32_input(b: &CudaBackend, op: &'static str, x: &Storage, len: usize) -> Result<u64> {
+    let (ptr, have) = f32_storage(b, op, x)?;
+    if have != len {
+        return Err(b.fail(op, format!("storage holds {have} values, the op needs {len}")));
+    }
+    Ok(ptr)
+}
+
+/// Elements each thread of a grid-stride kernel takes: a few, so every thread keeps
+/// several loads in flight and the loop's bookkeeping is shared by them.
+const ELEMENTS_PER_THREAD: usize = 4;
+
+/// A 1-D launch of `THREADS`-thread blocks for a grid-stride loop over `n` items.
+pub(super) fn grid_stride(kernel: k::Kernel, n: usize) -> Launch {
+    Launch::linear(kernel, n.div_ceil(ELEMENTS_PER_THREAD), THREADS)
+}
+
+/// Runs an element-wise kernel `kernel(out, inputs…, scalars…, n)` into fresh
+/// storage of `n` values; `args` adds the parameters between `out` and `n`.
+fn map(
+    b: &CudaBackend,
+    op: &'static str,
+    kernel: k::Kernel,
+    n: usize,
+    args: impl FnOnce(Launch) -> Launch,
+) -> Result<Storage> {
+    let out = b.alloc_f32(op, n)?;
+    b.launch(op, args(grid_stride(kernel, n).ptr(out.buffer.ptr())).size(n))?;
+    Ok(Storage::Cuda(out))
+}
+
+pub fn binary(b: &CudaBackend, op: BinaryOp, lhs: &Storage, rhs: &Storage) -> Result<Storage> {
+    let name = "binary";
+    let (l, n) = f32_storage(b, name, lhs)?;
+    let r = f32_input(b, name, rhs, n)?;
+    let code = match op {
+        BinaryOp::Add => 0,
+        BinaryOp::Sub => 1,
+        BinaryOp::Mul => 2,
+        BinaryOp::Div => 3,
+    };
+    map(b, name, k::ELEMENTWISE_BINARY, n, |launch| launch.ptr(l).ptr(r).i32(code))
 }
 
 pub fn affine(b: &CudaBackend, x: &Storage, mul: f32, add: f32) -> Result<Storage> {
-    Err(b.fail("affine", "not implemented"))
+    let op = "affine";
+    let (x, n) = f32_storage(b, op, x)?;
+    map(b, op, k::ELEMENTWISE_AFFINE, n, |l| l.ptr(x).f32(mul).f32(add))
 }
 
-pub fn add_scaled(b: &CudaBackend, a: &Storage, b2: &Storage, alpha: f32) -> Result<Storage> {
-    Err(b.fail("add_scaled", "not implemented"))
+pub fn add_scaled(b: &CudaBackend, x: &Storage, y: &Storage, alpha: f32) -> Result<Storage> {
+    let op = "add_scaled";
+    let (x, n) = f32_storage(b, op, x)?;
+    let y = f32_input(b, op, y, n)?;
+    map(b, op, k::ELEMENTWISE_ADD_SCALED, n, |l| l.ptr(x).ptr(y).f32(alpha))
 }
 
 pub fn relu(b: &CudaBackend, x: &Storage) -> Result<Storage> {
-    Err(b.fail("relu", "not implemented"))
+    let op = "relu";
+    let (x, n) = f32_storage(b, op, x)?;
+    map(b, op, k::ELEMENTWISE_RELU, n, |l| l.ptr(x))
 }
 
 pub fn relu_backward(b: &CudaBackend, dy: &Storage, y: &Storage) -> Result<Storage> {
-    Err(b.fail("relu_backward", "not implemented"))
+    let op = "relu_backward";
+    let (dy, n) = f32_storage(b, op, dy)?;
+    let y = f32_input(b, op, y, n)?;
+    map(b, op, k::ELEMENTWISE_RELU_BACKWARD, n, |l| l.ptr(dy).ptr(y))
 }
 
 pub fn add_bias(b: &CudaBackend, x: &Storage, bias: &Storage, shape: Rows) -> Result<Storage> {
-    Err(b.fail("add_bias", "not implemented"))
-}
-
-pub fn sum_rows(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<Storage> {
-    Err(b.fail("sum_rows", "not implemented"))
+    let op = "add_bias";
+    let n = shape.rows * shape.cols;
+    let (x, bias) = (f32_input(b, op, x, n)?, f32_input(b, op, bias, shape.cols)?);
+    let out = b.alloc_f32(op, n)?;
+    if n > 0 {
+        let launch = grid_stride(k::ELEMENTWISE_ADD_BIAS, n).ptr(out.buffer.ptr()).ptr(x).ptr(bias);
+        b.launch(op, launch.size(n).size(shape.cols))?;
+    }
+    Ok(Storage::Cuda(out))
 }
 
 pub fn broadcast_rows(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<Storage> {
-    Err(b.fail("broadcast_rows", "not implemented"))
+    let op = "broadcast_rows";
+    let n = shape.rows * shape.cols;
+    let x = f32_input(b, op, x, shape.cols)?;
+    let out = b.alloc_f32(op, n)?;
+    if n > 0 {
+        let launch = grid_stride(k::ELEMENTWISE_BROADCAST_ROWS, n).ptr(out.buffer.ptr()).ptr(x);
+        b.launch(op, launch.size(n).size(shape.cols))?;
+    }
+    Ok(Storage::Cuda(out))
 }
 
+/// Rows of threads per column-sum block (its width is one warp of columns).
+const COLUMN_ROW_THREADS: u32 = 8;
+/// Column-sum blocks enough to fill an H100 (132 SMs) several times over.
+const COLUMN_TARGET_BLOCKS: usize = 1024;
+/// The fewest rows a column-sum chunk takes: 8 per thread, so each block's loads outweigh
+/// its reduction and the partials stay few.
+const COLUMN_MIN_CHUNK_ROWS: usize = 64;
+
+/// How `sum_rows` cuts the rows into chunks (grid.y): enough blocks to fill the GPU, from
+/// the shape alone, so the order of every addition is fixed.
+fn column_chunks(shape: Rows) -> (usize, usize) {
+    let tiles = shape.cols.div_ceil(32).max(1);
+    let wanted = COLUMN_TARGET_BLOCKS.div_ceil(tiles).min(shape.rows.div_ceil(COLUMN_MIN_CHUNK_ROWS)).max(1);
+    let chunk_rows = shape.rows.div_ceil(wanted).max(1);
+    (shape.rows.div_ceil(chunk_rows).max(1), chunk_rows)
+}
+
+/// Column sums of `x[rows, cols]`, accumulated in f64 and rounded once like the CPU's: the
+/// two differ only in the order of f64 additions, so by at most one f32 rounding.
+pub fn sum_rows(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<Storage> {
+    let op = "sum_rows";
+    let Rows { rows, cols } = shape;
+    let x = f32_input(b, op, x, rows * cols)?;
+    let out = b.alloc_f32(op, cols)?;
+    if cols == 0 {
+        return Ok(Storage::Cuda(out));
+    }
+    let (chunks, chunk_rows) = column_chunks(shape);
+    let partial = if chunks > 1 { Some(DeviceBuffer::alloc(&b.gpu, op, chunks * cols * 8)?) } else { None };
+    let partial_ptr = partial.as_ref().map_or(0, DeviceBuffer::ptr);
+    let grid = [cols.div_ceil(32) as u32, chunks as u32, 1];
+    let launch = Launch::new(k::ELEMENTWISE_COLUMN_PARTIALS, grid, [32, COLUMN_ROW_THREADS, 1])
+        .shared(32 * COLUMN_ROW_THREADS as usize * 8)
+        .ptr(out.buffer.ptr())
+        .ptr(partial_ptr)
+        .ptr(x)
+        .size(rows)
+        .size(cols)
+        .size(chunk_rows);
+    b.launch(op, launch)?;
+    if chunks > 1 {
+        let launch = Launch::linear(k::ELEMENTWISE_COLUMN_TOTALS, cols, THREADS).ptr(out.buffer.ptr()).ptr(partial_ptr);
+        b.launch(op, launch.size(chunks).size(cols))?;
+    }
+    Ok(Storage::Cuda(out))
+}
+
+/// Most blocks of the sum of squares: a full H100 (132 SMs × 2048 threads), beyond which
+/// threads take more elements. Fixed by the length, so the sum is reproducible.
+const SQUARES_MAX_BLOCKS: usize = 1024;
+
+/// `Σ x²` in f64: per-block partials on the device, added in block order on the host.
 pub fn sum_squares(b: &CudaBackend, x: &Storage) -> Result<f64> {
-    Err(b.fail("sum_squares", "not implemented"))
+    let op = "sum_squares";
+    let (x, n) = f32_storage(b, op, x)?;
+    let blocks = n.div_ceil(THREADS as usize * ELEMENTS_PER_THREAD).clamp(1, SQUARES_MAX_BLOCKS);
+    let partial = DeviceBuffer::alloc(&b.gpu, op, blocks * 8)?;
+    let launch = Launch::new(k::ELEMENTWISE_SUM_SQUARES, [blocks as u32, 1, 1], [THREADS, 1, 1]).shared(32 * 8);
+    b.launch(op, launch.ptr(partial.ptr()).ptr(x).size(n))?;
+    let mut sums = vec![0f64; blocks];
+    b.gpu.read(op, partial.ptr(), bytemuck::cast_slice_mut(&mut sums))?;
+    Ok(sums.iter().sum())
 }

@@ -1,23 +1,114 @@
-//! PLACEHOLDER: replace with the real kernels' launches.
-#![allow(unused_variables, clippy::too_many_arguments)]
+//! Column concatenation and slicing, row gather and scatter-add (`kernels/layout.cu`).
 
+use super::elementwise::{f32_input, grid_stride};
+use super::runtime::kernels as k;
 use super::CudaBackend;
-use crate::backend::*;
+use crate::backend::Rows;
 use crate::error::Result;
 use crate::tensor::Storage;
 
+/// Copies the `[rows, cols]` block at `src` (rows `src_cols` apart) to `dst` (rows
+/// `dst_cols` apart); the addresses already point at the block's first column.
+fn copy_block(
+    b: &CudaBackend,
+    op: &'static str,
+    dst: (u64, usize),
+    src: (u64, usize),
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    if rows * cols == 0 {
+        return Ok(());
+    }
+    let launch = grid_stride(k::LAYOUT_COPY_BLOCK, rows * cols).ptr(dst.0).size(dst.1).ptr(src.0).size(src.1);
+    b.launch(op, launch.size(rows).size(cols))
+}
+
 pub fn concat_cols(b: &CudaBackend, parts: &[(&Storage, usize)], rows: usize) -> Result<Storage> {
-    Err(b.fail("concat_cols", "not implemented"))
+    let op = "concat_cols";
+    let total: usize = parts.iter().map(|&(_, c)| c).sum();
+    let out = b.alloc_f32(op, rows * total)?;
+    let mut at = 0;
+    for &(part, cols) in parts {
+        let src = f32_input(b, op, part, rows * cols)?;
+        copy_block(b, op, (out.buffer.ptr() + 4 * at as u64, total), (src, cols), rows, cols)?;
+        at += cols;
+    }
+    Ok(Storage::Cuda(out))
 }
 
 pub fn slice_cols(b: &CudaBackend, x: &Storage, shape: Rows, start: usize, len: usize) -> Result<Storage> {
-    Err(b.fail("slice_cols", "not implemented"))
+    let op = "slice_cols";
+    let Rows { rows, cols } = shape;
+    let x = f32_input(b, op, x, rows * cols)?;
+    if start + len > cols {
+        return Err(b.fail(op, format!("columns {start}..{} of {cols}", start + len)));
+    }
+    let out = b.alloc_f32(op, rows * len)?;
+    copy_block(b, op, (out.buffer.ptr(), len), (x + 4 * start as u64, cols), rows, len)?;
+    Ok(Storage::Cuda(out))
+}
+
+/// Checks every index against the row count: the kernels read and write where they point.
+fn check_index(b: &CudaBackend, op: &'static str, index: &[usize], rows: usize) -> Result<()> {
+    match index.iter().find(|&&r| r >= rows) {
+        Some(r) => Err(b.fail(op, format!("row index {r} out of {rows} rows"))),
+        None => Ok(()),
+    }
 }
 
 pub fn gather_rows(b: &CudaBackend, x: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
-    Err(b.fail("gather_rows", "not implemented"))
+    let op = "gather_rows";
+    let Rows { rows, cols } = shape;
+    let x = f32_input(b, op, x, rows * cols)?;
+    check_index(b, op, index, rows)?;
+    let n = index.len() * cols;
+    let out = b.alloc_f32(op, n)?;
+    if n > 0 {
+        let index = b.upload_indices(op, index)?;
+        let launch = grid_stride(k::LAYOUT_GATHER_ROWS, n).ptr(out.buffer.ptr()).ptr(x).ptr(index.ptr());
+        b.launch(op, launch.size(n / cols).size(cols))?;
+    }
+    Ok(Storage::Cuda(out))
 }
 
+/// `out[index[i]] += src[i]` into zeros. The index is inverted here (a counting sort by
+/// destination) so each output element is summed by one thread, its sources in increasing
+/// `i` as the CPU adds them: deterministic, no atomics, bit-identical to the CPU.
 pub fn scatter_add_rows(b: &CudaBackend, src: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
-    Err(b.fail("scatter_add_rows", "not implemented"))
+    let op = "scatter_add_rows";
+    let Rows { rows, cols } = shape;
+    let src = f32_input(b, op, src, index.len() * cols)?;
+    check_index(b, op, index, rows)?;
+    let out = b.alloc_f32(op, rows * cols)?;
+    if rows * cols == 0 {
+        return Ok(Storage::Cuda(out));
+    }
+    if index.is_empty() {
+        let launch = grid_stride(k::FILL_F32, rows * cols).ptr(out.buffer.ptr()).f32(0.0);
+        b.launch(op, launch.size(rows * cols))?;
+        return Ok(Storage::Cuda(out));
+    }
+    // sources[starts[d]..starts[d + 1]] lists, in increasing order, the i with index[i] = d.
+    let mut starts = vec![0usize; rows + 1];
+    for &d in index {
+        starts[d + 1] += 1;
+    }
+    for d in 0..rows {
+        starts[d + 1] += starts[d];
+    }
+    let mut next = starts.clone();
+    let mut sources = vec![0usize; index.len()];
+    for (i, &d) in index.iter().enumerate() {
+        sources[next[d]] = i;
+        next[d] += 1;
+    }
+    let (starts, sources) = (b.upload_indices(op, &starts)?, b.upload_indices(op, &sources)?);
+    let launch = grid_stride(k::LAYOUT_SCATTER_ADD_ROWS, rows * cols)
+        .ptr(out.buffer.ptr())
+        .ptr(src)
+        .ptr(starts.ptr())
+        .ptr(sources.ptr());
+    b.launch(op, launch.size(rows).size(cols))?;
+    Ok(Storage::Cuda(out))
 }

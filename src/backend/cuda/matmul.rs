@@ -1,11 +1,55 @@
-//! PLACEHOLDER: replace with the real kernels' launches.
-#![allow(unused_variables, clippy::too_many_arguments)]
+//! Dense matrix products (`kernels/matmul.cu`) on the block-tiled GEMM of `kernels/gemm.cuh`,
+//! which the convolution passes (`conv2d.rs`) share.
 
+use super::runtime::kernels::{self as k, Kernel};
+use super::runtime::launch::Launch;
 use super::CudaBackend;
-use crate::backend::*;
+use crate::backend::MatmulGeometry;
 use crate::error::Result;
 use crate::tensor::Storage;
 
-pub fn matmul(b: &CudaBackend, a: &Storage, b2: &Storage, g: &MatmulGeometry) -> Result<Storage> {
-    Err(b.fail("matmul", "not implemented"))
+/// The C tile one block computes is `GEMM_TILE × GEMM_TILE`, with `GEMM_THREADS` threads
+/// (`GEMM_TILE` and `GEMM_THREADS` in gemm.cuh).
+const GEMM_TILE: usize = 64;
+const GEMM_THREADS: u32 = 256;
+
+/// The number of tiles of a `[m, n]` C.
+pub(super) fn tiles(m: usize, n: usize) -> usize {
+    m.div_ceil(GEMM_TILE) * n.div_ceil(GEMM_TILE)
+}
+
+/// The launch of a tiled GEMM kernel whose C is `[m, n]`: one block per tile, numbered along
+/// x with m fastest (`gemm_tile_origin` in gemm.cuh), `depth` blocks along z.
+pub(super) fn tiled(kernel: Kernel, m: usize, n: usize, depth: usize) -> Launch {
+    let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    Launch::new(kernel, [clamp(tiles(m, n)), 1, clamp(depth)], [GEMM_THREADS, 1, 1])
+}
+
+/// The device address of f32 operand `x`, after checking it holds `len` elements.
+pub(super) fn operand(b: &CudaBackend, op: &'static str, what: &str, x: &Storage, len: usize) -> Result<u64> {
+    let ptr = b.f32_ptr(op, x)?;
+    let have = b.ours(op, x)?.len;
+    if have != len {
+        return Err(b.fail(op, format!("{what} holds {have} elements, the geometry needs {len}")));
+    }
+    Ok(ptr)
+}
+
+/// `c[m, n] = op(a)·op(b)`.
+pub fn matmul(b: &CudaBackend, lhs: &Storage, rhs: &Storage, g: &MatmulGeometry) -> Result<Storage> {
+    const OP: &str = "matmul";
+    let lhs = operand(b, OP, "lhs", lhs, g.m * g.k)?;
+    let rhs = operand(b, OP, "rhs", rhs, g.k * g.n)?;
+    let c = b.alloc_f32(OP, g.m * g.n)?;
+    if g.m * g.n > 0 {
+        let kernel = match (g.transpose_a, g.transpose_b) {
+            (false, false) => k::MATMUL_NN,
+            (false, true) => k::MATMUL_NT,
+            (true, false) => k::MATMUL_TN,
+            (true, true) => k::MATMUL_TT,
+        };
+        let launch = tiled(kernel, g.m, g.n, 1).ptr(c.buffer.ptr()).ptr(lhs).ptr(rhs).size(g.m).size(g.k).size(g.n);
+        b.launch(OP, launch)?;
+    }
+    Ok(Storage::Cuda(c))
 }

@@ -1,19 +1,71 @@
-//! PLACEHOLDER: replace with the real kernels' launches.
-#![allow(unused_variables, clippy::too_many_arguments)]
+//! Fused optimizer updates in place (`kernels/optim.cu`), bit-identical to the CPU's.
 
+use super::elementwise::{f32_input, f32_storage, grid_stride};
+use super::runtime::kernels as k;
 use super::CudaBackend;
-use crate::backend::*;
+use crate::backend::cpu::optim::adam_step_size;
+use crate::backend::{AdamStep, RmsPropStep, SgdStep};
 use crate::error::Result;
 use crate::tensor::Storage;
 
-pub fn sgd_momentum(b: &CudaBackend, param: &mut Storage, velocity: &mut Storage, grad: &Storage, hyper: SgdStep) -> Result<()> {
-    Err(b.fail("sgd_momentum", "not implemented"))
+/// The addresses of a parameter, its two state tensors (the second `None` for SGD) and
+/// its gradient, checking that all are f32 storage of this device of one length.
+fn operands(
+    b: &CudaBackend,
+    op: &'static str,
+    param: &Storage,
+    state: [Option<&Storage>; 2],
+    grad: &Storage,
+) -> Result<(usize, Vec<u64>)> {
+    let (p, n) = f32_storage(b, op, param)?;
+    let mut ptrs = vec![p];
+    for s in state.into_iter().flatten() {
+        ptrs.push(f32_input(b, op, s, n)?);
+    }
+    ptrs.push(f32_input(b, op, grad, n)?);
+    Ok((n, ptrs))
 }
 
-pub fn rmsprop(b: &CudaBackend, param: &mut Storage, ms: &mut Storage, mom: &mut Storage, grad: &Storage, hyper: RmsPropStep) -> Result<()> {
-    Err(b.fail("rmsprop", "not implemented"))
+pub fn sgd_momentum(
+    b: &CudaBackend,
+    param: &mut Storage,
+    velocity: &mut Storage,
+    grad: &Storage,
+    hyper: SgdStep,
+) -> Result<()> {
+    let op = "sgd_momentum";
+    let (n, ptrs) = operands(b, op, param, [Some(&*velocity), None], grad)?;
+    let launch = ptrs.iter().fold(grid_stride(k::OPTIM_SGD_MOMENTUM, n), |l, &p| l.ptr(p));
+    b.launch(op, launch.f32(hyper.lr).f32(hyper.momentum).f32(hyper.grad_scale).size(n))
 }
 
-pub fn adam(b: &CudaBackend, param: &mut Storage, m: &mut Storage, v: &mut Storage, grad: &Storage, hyper: AdamStep) -> Result<()> {
-    Err(b.fail("adam", "not implemented"))
+pub fn rmsprop(
+    b: &CudaBackend,
+    param: &mut Storage,
+    ms: &mut Storage,
+    mom: &mut Storage,
+    grad: &Storage,
+    hyper: RmsPropStep,
+) -> Result<()> {
+    let op = "rmsprop";
+    let (n, ptrs) = operands(b, op, param, [Some(&*ms), Some(&*mom)], grad)?;
+    let launch = ptrs.iter().fold(grid_stride(k::OPTIM_RMSPROP, n), |l, &p| l.ptr(p));
+    let launch = launch.f32(hyper.lr).f32(hyper.decay).f32(hyper.momentum).f32(hyper.epsilon);
+    b.launch(op, launch.f32(hyper.grad_scale).size(n))
+}
+
+pub fn adam(
+    b: &CudaBackend,
+    param: &mut Storage,
+    m: &mut Storage,
+    v: &mut Storage,
+    grad: &Storage,
+    hyper: AdamStep,
+) -> Result<()> {
+    let op = "adam";
+    let (n, ptrs) = operands(b, op, param, [Some(&*m), Some(&*v)], grad)?;
+    let lr_t = adam_step_size(&hyper)?;
+    let launch = ptrs.iter().fold(grid_stride(k::OPTIM_ADAM, n), |l, &p| l.ptr(p));
+    let launch = launch.f32(lr_t).f32(hyper.beta1).f32(hyper.beta2).f32(hyper.epsilon);
+    b.launch(op, launch.f32(hyper.grad_scale).size(n))
 }

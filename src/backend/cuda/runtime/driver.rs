@@ -90,6 +90,17 @@ impl CudaDriver {
         Ok(module)
     }
 
+    /// Loads every module and resolves every kernel of the table (the GPU suite's first check).
+    pub fn load_all(&self) -> Result<()> {
+        for k in super::kernels::ALL {
+            let module = self.module("load kernels", k.module)?;
+            module
+                .load_function(k.name)
+                .map_err(|e| self.fail("load kernels", format!("kernel `{}` in module `{}`: {e:?}", k.name, k.module)))?;
+        }
+        Ok(())
+    }
+
     fn bind(&self, op: &'static str) -> Result<()> {
         self.ctx.bind_to_thread().map_err(|e| self.fail(op, format!("cannot bind the context: {e:?}")))
     }

@@ -1,0 +1,280 @@
+// 2-D convolution, fp32, as implicit GEMM on the tiling of gemm.cuh: the tile loaders
+// gather the im2col patches straight from the activations, so no column buffer exists.
+//
+// Shapes (row-major): x [N, H, W, C] (NHWC), w [KH, KW, C, O] (HWIO), y and dy
+// [N, OH, OW, O]. Output (oh, ow) reads input (oh·SH + kh − PT, ow·SW + kw − PL); positions
+// outside the input read as zero. After their pointers, the kernels take the geometry as
+// batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left,
+// out_h, out_w. Launch: 256 threads per block, tiles numbered as in gemm.cuh.
+//
+// conv2d_forward: y[M = N·OH·OW, O] = P[M, K = KH·KW·C]·w[K, O], P the patches of x.
+//   Grid ⌈M/64⌉·⌈O/64⌉; needs M, K, O ≥ 1.
+// conv2d_input_grad: dx[N·H·W, C] = Σ over taps (kh, kw, o) of dy·w. Input row ih receives
+//   only from kernel rows kh ≡ ih + PT (mod SH), at oh = (ih + PT − kh)/SH, so the pixels
+//   are cut into SH·SW phases (ih mod SH, iw mod SW), one launch each: every pixel of a
+//   phase has the same taps, and the GEMM runs over those alone,
+//   K = ⌈(KH − kh0)/SH⌉·⌈(KW − kw0)/SW⌉·O, instead of over all KH·KW·O taps of which only
+//   1/(SH·SW) are nonzero. A phase with no taps writes zeros.
+//   Grid ⌈pixels of the phase/64⌉·⌈C/64⌉; needs pixels, C, O ≥ 1.
+// conv2d_weight_grad: dw[K, O] = Pᵀ[K, M]·dy[M, O], a reduction over the M output positions,
+//   which is long while K·O is often a handful of tiles: grid.z splits M into ranges of
+//   `split_rows`, split s writing its partial sum to out + s·K·O, and
+//   conv2d_weight_grad_sum adds the partials in split order (with one split, `out` is dw).
+//   Partials and a second pass rather than atomics: the result does not depend on block
+//   scheduling, so training runs repeat exactly, and dw needs no zeroing first.
+//   Grid ⌈K/64⌉·⌈O/64⌉ × 1 × splits; needs M, K, O ≥ 1 and rows in every split.
+#include "common.cuh"
+#include "gemm.cuh"
+
+struct ConvShape {
+    i64 batch, h, w, c, o, kh, kw, sh, sw, pt, pl, oh, ow;
+};
+
+// A position (hi, mid, lo) in the mixed radix (·, mid_n, lo_n): a patch column (kh, kw, c),
+// an output row (n, oh, ow). Loaders step such cursors with additions: no division per step.
+struct Radix3 {
+    i64 hi, mid, lo;
+};
+
+__device__ __forceinline__ Radix3 radix3(i64 v, i64 mid_n, i64 lo_n) {
+    const i64 q = v / lo_n;
+    return {q / mid_n, q % mid_n, v % lo_n};
+}
+
+// c += d, where d is itself a position (d.mid < mid_n, d.lo < lo_n): one carry per digit.
+__device__ __forceinline__ void radix3_add(Radix3& c, const Radix3& d, i64 mid_n, i64 lo_n) {
+    c.lo += d.lo;
+    const bool carry_lo = c.lo >= lo_n;
+    if (carry_lo) c.lo -= lo_n;
+    c.mid += d.mid + carry_lo;
+    const bool carry_mid = c.mid >= mid_n;
+    if (carry_mid) c.mid -= mid_n;
+    c.hi += d.hi + carry_mid;
+}
+
+__device__ __forceinline__ bool conv_inside(i64 i, i64 n) {
+    return (unsigned long long)i < (unsigned long long)n;
+}
+
+// ---- forward ------------------------------------------------------------------------------
+
+// A[m, k]: patch column k = (kh, kw, c) of output row m = (n, oh, ow), i.e.
+// x[n, oh·SH + kh − PT, ow·SW + kw − PL, c].
+struct ForwardPatches {
+    static constexpr bool K_FASTEST = true;  // c runs fastest in both the column and x
+    const float* x;
+    const ConvShape& s;
+    i64 k_end;
+    i64 base[GEMM_LOADS], ih0[GEMM_LOADS], iw0[GEMM_LOADS];  // per row slot: x offset and input position of tap (0, 0)
+    Radix3 tap, step;                                       // this thread's column, and GEMM_BK, as (kh, kw, c)
+
+    __device__ __forceinline__ ForwardPatches(const float* x_, const ConvShape& s_, i64 m0, i64 k)
+        : x(x_), s(s_), k_end(k) {
+        const int t = threadIdx.x;
+        const i64 rows = s.batch * s.oh * s.ow;
+        for (int j = 0; j < GEMM_LOADS; ++j) {
+            const i64 row = m0 + gemm_slot_row<true>(t, j);
+            const Radix3 p = radix3(row < rows ? row : 0, s.oh, s.ow);
+            // Past the last row, ih0 = H puts every tap outside the input.
+            ih0[j] = row < rows ? p.mid * s.sh - s.pt : s.h;
+            iw0[j] = p.lo * s.sw - s.pl;
+            base[j] = ((p.hi * s.h + ih0[j]) * s.w + iw0[j]) * s.c;
+        }
+        tap = radix3(gemm_slot_k<true>(t, 0), s.kw, s.c);
+        step = radix3(GEMM_BK, s.kw, s.c);
+    }
+
+    __device__ __forceinline__ void load(i64 k0, float (&v)[GEMM_LOADS]) {
+        const bool live = k0 + gemm_slot_k<true>(threadIdx.x, 0) < k_end;
+        const i64 offset = (tap.hi * s.w + tap.mid) * s.c + tap.lo;
+        for (int j = 0; j < GEMM_LOADS; ++j) {
+            const bool inside = live && conv_inside(ih0[j] + tap.hi, s.h) && conv_inside(iw0[j] + tap.mid, s.w);
+            v[j] = inside ? x[base[j] + offset] : 0.0f;
+        }
+        radix3_add(tap, step, s.kw, s.c);
+    }
+};
+
+extern "C" __global__ void conv2d_forward(float* y, const float* x, const float* w, i64 batch, i64 in_h, i64 in_w,
+                                          i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h,
+                                          i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h, i64 out_w) {
+    const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
+    const i64 rows = batch * out_h * out_w, k = kernel_h * kernel_w * in_c;
+    i64 m0, n0;
+    gemm_tile_origin(rows, m0, n0);
+    ForwardPatches a(x, s, m0, k);
+    GemmMatrix<false> b{w, out_c, n0, out_c, k};
+    gemm_block(a, b, 0, k, GemmRows{y, out_c, m0, rows}, n0, out_c);
+}
+
+// ---- input gradient -----------------------------------------------------------------------
+
+// One axis of an input-gradient phase: the input positions r, r + S, r + 2S, … (`count`
+// of them) receive from kernel positions first, first + S, … (`taps` of them); position
+// r + q·S gets tap j from output position base + q − j.
+struct ConvPhase {
+    i64 first, taps, count, base;
+};
+
+__device__ __forceinline__ ConvPhase conv_phase(i64 r, i64 in, i64 kernel, i64 stride, i64 pad) {
+    const i64 first = (r + pad) % stride;
+    const i64 taps = first < kernel ? (kernel - first + stride - 1) / stride : 0;
+    return {first, taps, (in - r + stride - 1) / stride, (r + pad) / stride};
+}
+
+// A[m, k]: dy at tap k = (jh, jw, o) of phase pixel m = (n, qh, qw), i.e.
+// dy[n, ph.base + qh − jh, pw.base + qw − jw, o], zero outside dy.
+struct InputGradTaps {
+    static constexpr bool K_FASTEST = true;  // o runs fastest in both the tap and dy
+    const float* dy;
+    const ConvShape& s;
+    i64 k_end, taps_w;
+    i64 base[GEMM_LOADS], oh0[GEMM_LOADS], ow0[GEMM_LOADS];  // per row slot: dy offset and position of tap (0, 0)
+    Radix3 tap, step;                                       // (jh, jw, o)
+
+    __device__ __forceinline__ InputGradTaps(const float* dy_, const ConvShape& s_, const ConvPhase& ph,
+                                             const ConvPhase& pw, i64 m0, i64 k)
+        // A phase without taps has k = 0 and loads nothing; radix 1 keeps the cursor defined.
+        : dy(dy_), s(s_), k_end(k), taps_w(pw.taps > 0 ? pw.taps : 1) {
+        const int t = threadIdx.x;
+        const i64 rows = s.batch * ph.count * pw.count;
+        for (int j = 0; j < GEMM_LOADS; ++j) {
+            const i64 row = m0 + gemm_slot_row<true>(t, j);
+            const Radix3 p = radix3(row < rows ? row : 0, ph.count, pw.count);
+            // Past the last row, oh0 = −1 puts every tap outside dy.
+            oh0[j] = row < rows ? ph.base + p.mid : -1;
+            ow0[j] = pw.base + p.lo;
+            base[j] = ((p.hi * s.oh + oh0[j]) * s.ow + ow0[j]) * s.o;
+        }
+        tap = radix3(gemm_slot_k<true>(t, 0), taps_w, s.o);
+        step = radix3(GEMM_BK, taps_w, s.o);
+    }
+
+    __device__ __forceinline__ void load(i64 k0, float (&v)[GEMM_LOADS]) {
+        const bool live = k0 + gemm_slot_k<true>(threadIdx.x, 0) < k_end;
+        const i64 offset = tap.lo - (tap.hi * s.ow + tap.mid) * s.o;
+        for (int j = 0; j < GEMM_LOADS; ++j) {
+            const bool inside = live && conv_inside(oh0[j] - tap.hi, s.oh) && conv_inside(ow0[j] - tap.mid, s.ow);
+            v[j] = inside ? dy[base[j] + offset] : 0.0f;
+        }
+        radix3_add(tap, step, taps_w, s.o);
+    }
+};
+
+// B[k, i]: w[ph.first + jh·SH, pw.first + jw·SW, i, o] for tap k = (jh, jw, o).
+struct InputGradWeights {
+    static constexpr bool K_FASTEST = true;  // o runs fastest in both the tap and w
+    const float* w;
+    const ConvShape& s;
+    i64 k_end, taps_w, n0, first_h, first_w;
+    Radix3 tap, step;
+
+    __device__ __forceinline__ InputGradWeights(const float* w_, const ConvShape& s_, const ConvPhase& ph,
+                                                const ConvPhase& pw, i64 n0_, i64 k)
+        : w(w_), s(s_), k_end(k), taps_w(pw.taps > 0 ? pw.taps : 1), n0(n0_), first_h(ph.first), first_w(pw.first) {
+        tap = radix3(gemm_slot_k<true>(threadIdx.x, 0), taps_w, s.o);
+        step = radix3(GEMM_BK, taps_w, s.o);
+    }
+
+    __device__ __forceinline__ void load(i64 k0, float (&v)[GEMM_LOADS]) {
+        const int t = threadIdx.x;
+        const bool live = k0 + gemm_slot_k<true>(t, 0) < k_end;
+        const i64 kh = first_h + tap.hi * s.sh, kw = first_w + tap.mid * s.sw;
+        const i64 offset = (kh * s.kw + kw) * s.c * s.o + tap.lo;
+        for (int j = 0; j < GEMM_LOADS; ++j) {
+            const i64 i = n0 + gemm_slot_row<true>(t, j);
+            v[j] = live && i < s.c ? w[offset + i * s.o] : 0.0f;
+        }
+        radix3_add(tap, step, taps_w, s.o);
+    }
+};
+
+// Row m = (n, qh, qw) of a phase is dx's pixel (n, rh + qh·SH, rw + qw·SW).
+struct InputGradRows {
+    float* dx;
+    const ConvShape& s;
+    i64 rh, rw, count_h, count_w, m0, m_end;
+    __device__ __forceinline__ float* row(int r) const {
+        if (m0 + r >= m_end) return nullptr;
+        const Radix3 p = radix3(m0 + r, count_h, count_w);
+        return dx + ((p.hi * s.h + rh + p.mid * s.sh) * s.w + rw + p.lo * s.sw) * s.c;
+    }
+};
+
+extern "C" __global__ void conv2d_input_grad(float* dx, const float* dy, const float* w, i64 batch, i64 in_h,
+                                             i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w,
+                                             i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h,
+                                             i64 out_w, i64 phase_h, i64 phase_w) {
+    const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
+    const ConvPhase ph = conv_phase(phase_h, in_h, kernel_h, stride_h, pad_top);
+    const ConvPhase pw = conv_phase(phase_w, in_w, kernel_w, stride_w, pad_left);
+    const i64 rows = batch * ph.count * pw.count, k = ph.taps * pw.taps * out_c;
+    i64 m0, n0;
+    gemm_tile_origin(rows, m0, n0);
+    InputGradTaps a(dy, s, ph, pw, m0, k);
+    InputGradWeights b(w, s, ph, pw, n0, k);
+    gemm_block(a, b, 0, k, InputGradRows{dx, s, phase_h, phase_w, ph.count, pw.count, m0, rows}, n0, in_c);
+}
+
+// ---- weight gradient ----------------------------------------------------------------------
+
+// A[m, k] = P[k, m]: patch column m = (kh, kw, c) of output row k = (n, oh, ow).
+struct WeightGradPatches {
+    static constexpr bool K_FASTEST = false;  // c, the column's fastest digit, runs fastest in x
+    const float* x;
+    const ConvShape& s;
+    i64 k_end;
+    i64 kh, kw, c;     // this thread's patch column
+    Radix3 row, step;  // (n, oh, ow) of this thread's first row of the step; GEMM_BK rows
+    Radix3 one;        // one row, in the same radix
+
+    __device__ __forceinline__ WeightGradPatches(const float* x_, const ConvShape& s_, i64 m0, i64 k, i64 k_begin,
+                                                 i64 k_end_)
+        : x(x_), s(s_), k_end(k_end_) {
+        const int t = threadIdx.x;
+        const i64 column = m0 + gemm_slot_row<false>(t, 0);
+        const Radix3 p = radix3(column < k ? column : 0, s.kw, s.c);
+        // Past the last column, kh = H + PT puts every row's tap below the input.
+        kh = column < k ? p.hi : s.h + s.pt;
+        kw = p.mid;
+        c = p.lo;
+        row = radix3(k_begin + gemm_slot_k<false>(t, 0), s.oh, s.ow);
+        step = radix3(GEMM_BK, s.oh, s.ow);
+        one = radix3(1, s.oh, s.ow);
+    }
+
+    __device__ __forceinline__ void load(i64 k0, float (&v)[GEMM_LOADS]) {
+        const int t = threadIdx.x;
+        Radix3 p = row;  // the slots' rows are consecutive
+        for (int j = 0; j < GEMM_LOADS; ++j) {
+            const i64 ih = p.mid * s.sh + kh - s.pt, iw = p.lo * s.sw + kw - s.pl;
+            const bool inside = k0 + gemm_slot_k<false>(t, j) < k_end && conv_inside(ih, s.h) && conv_inside(iw, s.w);
+            v[j] = inside ? x[((p.hi * s.h + ih) * s.w + iw) * s.c + c] : 0.0f;
+            radix3_add(p, one, s.oh, s.ow);
+        }
+        radix3_add(row, step, s.oh, s.ow);
+    }
+};
+
+extern "C" __global__ void conv2d_weight_grad(float* out, const float* x, const float* dy, i64 batch, i64 in_h,
+                                              i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w,
+                                              i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h,
+                                              i64 out_w, i64 split_rows) {
+    const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
+    const i64 rows = batch * out_h * out_w, k = kernel_h * kernel_w * in_c;
+    const i64 k_begin = blockIdx.z * split_rows, k_end = min(rows, k_begin + split_rows);
+    i64 m0, n0;
+    gemm_tile_origin(k, m0, n0);
+    WeightGradPatches a(x, s, m0, k, k_begin, k_end);
+    GemmMatrix<false> b{dy, out_c, n0, out_c, k_end};
+    gemm_block(a, b, k_begin, k_end, GemmRows{out + blockIdx.z * k * out_c, out_c, m0, k}, n0, out_c);
+}
+
+// dw[e] = Σ_s partial[s·len + e], in split order. Launch: linear over len.
+extern "C" __global__ void conv2d_weight_grad_sum(float* dw, const float* partial, i64 len, i64 splits) {
+    for (i64 e = cari_global_id(); e < len; e += cari_grid_stride()) {
+        float sum = 0.0f;
+        for (i64 s = 0; s < splits; ++s) sum += partial[s * len + e];
+        dw[e] = sum;
+    }
+}

@@ -1,0 +1,35 @@
+// Dense matrix products c[m, n] = op(a)·op(b), fp32, on the tiled GEMM of gemm.cuh.
+//
+// op(a) is [m, k], stored as [m, k] or, transposed, as [k, m]; op(b) is [k, n], stored as
+// [k, n] or, transposed, as [n, k]. One entry point per transpose combination
+// (matmul_<a><b>, n = as stored, t = transposed), so each gets its own slot map and shared
+// memory. Launch: 256 threads, ⌈m/64⌉·⌈n/64⌉ blocks along x; any m, n ≥ 1 and k ≥ 0
+// (k = 0 writes zeros).
+#include "common.cuh"
+#include "gemm.cuh"
+
+template <bool TRANSPOSE_A, bool TRANSPOSE_B>
+__device__ __forceinline__ void matmul_tile(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
+    i64 m0, n0;
+    gemm_tile_origin(m, m0, n0);
+    // Stored [m, k], op(a) is k-fastest; stored [n, k], op(b) is k-fastest (its rows are n).
+    GemmMatrix<!TRANSPOSE_A> lhs{a, TRANSPOSE_A ? m : k, m0, m, k};
+    GemmMatrix<TRANSPOSE_B> rhs{b, TRANSPOSE_B ? k : n, n0, n, k};
+    gemm_block(lhs, rhs, 0, k, GemmRows{c, n, m0, m}, n0, n);
+}
+
+extern "C" __global__ void matmul_nn(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
+    matmul_tile<false, false>(c, a, b, m, k, n);
+}
+
+extern "C" __global__ void matmul_nt(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
+    matmul_tile<false, true>(c, a, b, m, k, n);
+}
+
+extern "C" __global__ void matmul_tn(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
+    matmul_tile<true, false>(c, a, b, m, k, n);
+}
+
+extern "C" __global__ void matmul_tt(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
+    matmul_tile<true, true>(c, a, b, m, k, n);
+}
