@@ -14,7 +14,9 @@
 // channels × 256 / tile rows; grid [⌈C / tile⌉, row splits], block split y covering rows
 // y·256/tile + k·256/tile·gridDim.y. The finalizers: one thread per channel, any 1-D grid.
 // Sums accumulate in f64 (products of f32 values are exact there) and the row splits
-// are combined in split order, so results do not depend on scheduling.
+// are combined in split order, so results do not depend on scheduling. f32 products are
+// rounded on their own (cari_mul_rn) as on the CPU: the forward pass matches it bit for bit
+// and the ReLU's mask in the backward pass is the forward pass's.
 #include "common.cuh"
 
 #define BN_THREADS 256
@@ -98,19 +100,19 @@ extern "C" __global__ void batch_norm_forward(float* __restrict__ y, const float
         const float floor = relu ? 0.0f : -INFINITY;
         for (i64 r = t.first_row; r < rows; r += t.row_step) {
             const i64 i = r * channels + t.channel;
-            y[i] = fmaxf((x[i] - m) * inv + b, floor);
+            y[i] = fmaxf(cari_mul_rn(x[i] - m, inv) + b, floor);
         }
     }
 }
 
 // x̂ and the gradient through the activation, its derivative taken from x̂ + β exactly as
-// the forward pass computes the pre-activation.
+// the forward pass (and the CPU) computes the pre-activation.
 struct Normalized {
     float xhat, g;
 };
 
 __device__ __forceinline__ Normalized bn_normalized(float dy, float x, float m, float inv, float b, int relu) {
-    const float xhat = (x - m) * inv;
+    const float xhat = cari_mul_rn(x - m, inv);
     return {xhat, relu && xhat + b <= 0.0f ? 0.0f : dy};
 }
 
@@ -169,7 +171,7 @@ extern "C" __global__ void batch_norm_backward_dx(float* __restrict__ dx, const 
         for (i64 r = t.first_row; r < rows; r += t.row_step) {
             const i64 i = r * channels + t.channel;
             const Normalized n = bn_normalized(dy[i], x[i], m, inv, b, relu);
-            dx[i] = inv * (n.g - mean_g - n.xhat * mean_g_xhat);
+            dx[i] = inv * (n.g - mean_g - cari_mul_rn(n.xhat, mean_g_xhat));
         }
     }
 }

@@ -54,7 +54,7 @@ extern "C" __global__ void l2_normalize_backward(float* dx, const float* dy, con
             const float inv = (float)(1.0 / sqrt(flat ? (double)eps : sum_sq));
             const float proj = flat ? 0.0f : (float)(dot / sum_sq);
             for (i64 c = threadIdx.x; c < cols; c += blockDim.x)
-                dx[at + c] = flat ? dy[at + c] * inv : (dy[at + c] - x[at + c] * proj) * inv;
+                dx[at + c] = flat ? dy[at + c] * inv : (dy[at + c] - cari_mul_rn(x[at + c], proj)) * inv;
         }
     }
 }

@@ -13,8 +13,9 @@ const SHAPES: [(usize, usize); 8] = [(1, 1), (300, 1), (7, 3), (37, 33), (300, 1
 /// the product's rounding.
 const L2_Y: Tolerance = Tolerance { atol: 0.0, rtol: 4e-7, reason: "inv's last bit, then the product's rounding" };
 
-/// dx = (dy − x·⟨x, dy⟩/‖x‖²)/‖x‖ cancels terms of size |dy|/‖x‖ ≤ 1/0.3: the projection's
-/// last bit and the GPU's FMA contraction each move it by a rounding of those.
+/// dx = (dy − x·⟨x, dy⟩/‖x‖²)/‖x‖ cancels terms of size |dy|/‖x‖ ≤ 1/0.3: a last-bit
+/// difference in the projection (an f64 sum taken in another order) moves it by a rounding
+/// of those.
 const L2_DX: Tolerance =
     Tolerance { atol: 1e-6, rtol: 1e-5, reason: "a rounding of terms of size |dy|/‖x‖ ≤ 3.4" };
 
