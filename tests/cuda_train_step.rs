@@ -36,41 +36,56 @@ fn train_on(device: &Device) -> (Vec<StepReport>, Trainer) {
     (reports, trainer)
 }
 
-/// Largest |a − b| relative to the tensor's scale (max |b|): the kernels sum in other
-/// orders than the CPU, and two steps of training amplify those roundings a little.
-fn scaled_error(a: &[f32], b: &[f32]) -> f32 {
-    let scale = b.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
-    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
 }
 
-const TOLERANCE: f32 = 2e-4;
+/// Losses and task weights: relative to their size; a few roundings apart.
+const REPORT_TOLERANCE: f32 = 2e-4;
+
+/// Parameters after the steps, relative to the largest update any parameter received. Not
+/// relative to each tensor's own update: ReLUs and max-pool argmaxes make the gradients
+/// discontinuous, and the bias and β gradients of channels that feed batch norms cancel
+/// almost exactly, so rounding-level differences in the forward pass move a few small
+/// gradients by a visible fraction of their own size (measured: up to 1.6e-3 of the largest
+/// update after two steps on the emulated device; a kernel bug gives errors of order 1).
+const PARAMETER_TOLERANCE: f32 = 5e-3;
 
 fn compare(name: &str) {
     let device = Device::parse(name).unwrap();
     let (cpu_reports, cpu) = train_on(&Device::cpu());
     let (reports, trainer) = train_on(&device);
     for (r, c) in reports.iter().zip(&cpu_reports) {
-        let got: Vec<f32> = r.task_losses.iter().flatten().chain(&r.task_weights).chain([&r.loss, &r.loss_w]).copied().collect();
-        let want: Vec<f32> = c.task_losses.iter().flatten().chain(&c.task_weights).chain([&c.loss, &c.loss_w]).copied().collect();
-        let err = scaled_error(&got, &want);
-        assert!(err < TOLERANCE, "step {} on {name}: {r:?} vs CPU {c:?} (error {err:e})", r.step);
+        let values = |r: &StepReport| -> Vec<f32> {
+            r.task_losses.iter().flatten().chain(&r.task_weights).chain([&r.loss, &r.loss_w]).copied().collect()
+        };
+        let (got, want) = (values(r), values(c));
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= REPORT_TOLERANCE * w.abs().max(1e-3), "step {} on {name}: {r:?} vs CPU {c:?}", r.step);
+        }
     }
+    let init = MultiTaskNet::new(config()).unwrap().init_params(SEED, &Device::cpu()).unwrap();
+    let mut largest_update = 0f32;
     let mut worst = (String::new(), 0f32);
     for (pname, p, _) in cpu.params.iter() {
-        let got = trainer.params.get(pname).unwrap().to_vec().unwrap();
-        let err = scaled_error(&got, &p.to_vec().unwrap());
+        let want = p.to_vec().unwrap();
+        largest_update = largest_update.max(max_abs_diff(&want, &init.get(pname).unwrap().to_vec().unwrap()));
+        let err = max_abs_diff(&trainer.params.get(pname).unwrap().to_vec().unwrap(), &want);
         if err > worst.1 {
             worst = (pname.to_string(), err);
         }
     }
-    eprintln!("{name}: worst parameter `{}` off by {:e} of its scale", worst.0, worst.1);
-    assert!(worst.1 < TOLERANCE, "{name}: parameter `{}` off by {:e} of its scale", worst.0, worst.1);
+    let relative = worst.1 / largest_update;
+    eprintln!("{name}: largest parameter error {:e} (`{}`), {relative:e} of the largest update", worst.1, worst.0);
+    assert!(largest_update > 0.0, "the steps changed no parameter");
+    assert!(relative < PARAMETER_TOLERANCE, "{name}: parameter `{}` off by {:e} of the largest update", worst.0, relative);
 }
 
 #[cfg(cari_emu)]
 #[test]
 fn training_steps_on_the_emulated_cuda_device_match_the_cpu() {
     compare("cuda-emu");
+    compare("cuda-emu:reverse");
 }
 
 #[test]

@@ -94,3 +94,22 @@ fn bad_inline_ptx_is_rejected_by_ptxas() {
     };
     assert!(nvrtc::compile(&broken, ARCH, false).is_err(), "ptxas must reject an unknown instruction");
 }
+
+#[test]
+fn compiled_modules_are_cached_on_disk_and_a_corrupt_cache_entry_is_replaced() {
+    if !nvrtc_or_skip("compiled_modules_are_cached_on_disk_and_a_corrupt_cache_entry_is_replaced") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("cari-kernel-cache-{}", std::process::id()));
+    // Only this test reads the variable in this test binary.
+    std::env::set_var("CARI_KERNEL_CACHE", &dir);
+    let module = MODULES.iter().find(|m| m.name == "memory").expect("the memory module");
+    let path = nvrtc::cache_path(module, ARCH).unwrap();
+    assert!(path.starts_with(&dir), "{}", path.display());
+    let first = nvrtc::compile_cached(module, ARCH).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), first, "the CUBIN is written to the cache");
+    std::fs::write(&path, b"truncated").unwrap();
+    assert_eq!(nvrtc::compile_cached(module, ARCH).unwrap(), first, "a corrupt entry is compiled again");
+    assert_eq!(std::fs::read(&path).unwrap(), first, "and replaced");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

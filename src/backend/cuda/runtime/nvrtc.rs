@@ -86,22 +86,31 @@ unsafe fn cubin_of(prog: sys::nvrtcProgram) -> std::result::Result<Vec<u8>, resu
 
 /// Compiles `module` for `arch`, or reads the CUBIN a previous run cached.
 pub fn compile_cached(module: &ModuleSource, arch: &str) -> Result<Vec<u8>> {
-    let (major, minor) = version()?;
-    let key = crate::rng::fnv1a(format!("{}\n{:?}\nnvrtc {major}.{minor}", module.self_contained(), options(arch, false)).as_bytes());
-    let dir = cache_dir();
-    let path = dir.join(format!("{}-{arch}-{key:016x}.cubin", module.name));
+    let path = cache_path(module, arch)?;
+    // A cached CUBIN is an ELF image; anything else (a truncated or foreign file) is
+    // compiled again and replaced.
     if let Ok(cubin) = std::fs::read(&path) {
-        return Ok(cubin);
+        if cubin.starts_with(b"\x7fELF") {
+            return Ok(cubin);
+        }
     }
     let compiled = compile(module, arch, false)?;
     // A failed cache write only costs the next run a compile.
-    if std::fs::create_dir_all(&dir).is_ok() {
+    if path.parent().is_some_and(|dir| std::fs::create_dir_all(dir).is_ok()) {
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         if std::fs::write(&tmp, &compiled.cubin).is_ok() {
             let _ = std::fs::rename(&tmp, &path);
         }
     }
     Ok(compiled.cubin)
+}
+
+/// Where the CUBIN of `module` for `arch` is cached: keyed by the source NVRTC sees, the
+/// options and NVRTC's version, so a change to any of them compiles afresh.
+pub fn cache_path(module: &ModuleSource, arch: &str) -> Result<PathBuf> {
+    let (major, minor) = version()?;
+    let key = format!("{}\n{:?}\nnvrtc {major}.{minor}", module.self_contained(), options(arch, false));
+    Ok(cache_dir().join(format!("{}-{arch}-{:016x}.cubin", module.name, crate::rng::fnv1a(key.as_bytes()))))
 }
 
 /// `$CARI_KERNEL_CACHE`, else `$XDG_CACHE_HOME/cari/kernels`, else `~/.cache/cari/kernels`.
