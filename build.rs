@@ -159,18 +159,19 @@ fn declarations(text: &str, module: &str, path: &Path) -> Vec<Kernel> {
     let mut kernels = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find(MARK) {
-        rest = &rest[i + MARK.len()..];
-        let open = rest.find('(').unwrap();
+        rest = rest[i + MARK.len()..].trim_start();
+        if let Some(bounds) = rest.strip_prefix("__launch_bounds__") {
+            let close = bounds.find(')').unwrap_or_else(|| panic!("{}: unclosed __launch_bounds__", path.display()));
+            rest = bounds[close + 1..].trim_start();
+        }
+        let open = rest.find('(').unwrap_or_else(|| panic!("{}: a kernel declaration without parameters", path.display()));
         let head = rest[..open].trim();
-        let head = head.strip_prefix("__launch_bounds__").map_or(head, |h| {
-            let close = h.find(')').expect("unclosed __launch_bounds__");
-            &h[close + 1..]
-        });
-        let name = head.trim().strip_prefix("void").map(str::trim).unwrap_or_else(|| {
+        let name = head.strip_prefix("void").map(str::trim).unwrap_or_else(|| {
             panic!("{}: a kernel must be declared `extern \"C\" __global__ void name(...)`: `{head}`", path.display())
         });
-        let close = rest.find(')').unwrap();
-        let params = rest[open + 1..close]
+        rest = &rest[open + 1..];
+        let close = rest.find(')').unwrap_or_else(|| panic!("{}: kernel `{name}`: unclosed parameters", path.display()));
+        let params = rest[..close]
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty() && *p != "void")

@@ -95,7 +95,7 @@ struct ForwardPatches {
     }
 };
 
-extern "C" __global__ void conv2d_forward(float* y, const float* x, const float* w, i64 batch, i64 in_h, i64 in_w,
+extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_forward(float* y, const float* x, const float* w, i64 batch, i64 in_h, i64 in_w,
                                           i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h,
                                           i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h, i64 out_w) {
     const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
@@ -201,7 +201,7 @@ struct InputGradRows {
     }
 };
 
-extern "C" __global__ void conv2d_input_grad(float* dx, const float* dy, const float* w, i64 batch, i64 in_h,
+extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_input_grad(float* dx, const float* dy, const float* w, i64 batch, i64 in_h,
                                              i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w,
                                              i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h,
                                              i64 out_w, i64 phase_h, i64 phase_w) {
@@ -256,7 +256,7 @@ struct WeightGradPatches {
     }
 };
 
-extern "C" __global__ void conv2d_weight_grad(float* out, const float* x, const float* dy, i64 batch, i64 in_h,
+extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_weight_grad(float* out, const float* x, const float* dy, i64 batch, i64 in_h,
                                               i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w,
                                               i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h,
                                               i64 out_w, i64 split_rows) {

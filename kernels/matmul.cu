@@ -18,18 +18,18 @@ __device__ __forceinline__ void matmul_tile(float* c, const float* a, const floa
     gemm_block(lhs, rhs, 0, k, GemmRows{c, n, m0, m}, n0, n);
 }
 
-extern "C" __global__ void matmul_nn(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
+extern "C" __global__ __launch_bounds__(GEMM_THREADS) void matmul_nn(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
     matmul_tile<false, false>(c, a, b, m, k, n);
 }
 
-extern "C" __global__ void matmul_nt(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
+extern "C" __global__ __launch_bounds__(GEMM_THREADS) void matmul_nt(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
     matmul_tile<false, true>(c, a, b, m, k, n);
 }
 
-extern "C" __global__ void matmul_tn(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
+extern "C" __global__ __launch_bounds__(GEMM_THREADS) void matmul_tn(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
     matmul_tile<true, false>(c, a, b, m, k, n);
 }
 
-extern "C" __global__ void matmul_tt(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
+extern "C" __global__ __launch_bounds__(GEMM_THREADS) void matmul_tt(float* c, const float* a, const float* b, i64 m, i64 k, i64 n) {
     matmul_tile<true, true>(c, a, b, m, k, n);
 }
