@@ -66,7 +66,7 @@ __device__ __forceinline__ float cari_block_max(float v, float* scratch) {
     __syncthreads();
     if (lane == 0) scratch[warp] = v;
     __syncthreads();
-    v = lane < warps ? scratch[lane] : __uint_as_float(0xff800000u);  // −∞ (NVRTC has no INFINITY)
+    v = lane < warps ? scratch[lane] : -INFINITY;
     return cari_warp_max(v);
 }
 

@@ -7,7 +7,7 @@
 //   elementwise_relu / elementwise_relu_backward
 //   elementwise_add_bias(out, x[rows, cols], bias[cols])
 //   elementwise_broadcast_rows(out[rows, cols], x[cols])
-//   elementwise_column_partials + elementwise_column_totals   sum_rows: x[rows, cols] → [cols]
+//   elementwise_column_partials + elementwise_column_totals   sum_rows: x[rows, cols] → [cols] in f64
 //   elementwise_sum_squares(partial[gridDim.x], x[n])          Σ x² in f64, per block
 //
 // The maps are grid-stride loops over a 1-D grid of any size (Launch::linear). Every
@@ -102,14 +102,19 @@ extern "C" __global__ void elementwise_column_partials(float* __restrict__ out, 
     }
 }
 
-// Column sums, pass 2: out[c] = Σ_chunk partial[chunk, c] in chunk order, one thread per
-// column (consecutive threads read consecutive columns). 1-D grid over cols.
+// Column sums, pass 2: out[c] = Σ_chunk partial[chunk, c], one warp per column: lane l
+// adds chunks l, l + 32, … in order, then the warp's fixed shuffle tree adds the lanes, so
+// each addition chain is chunks/32 long. Block 32·W threads (W warps, W columns); 1-D
+// grid of ⌈cols/W⌉ blocks. No barriers: a warp whose column is past the end skips whole.
 extern "C" __global__ void elementwise_column_totals(float* __restrict__ out, const double* __restrict__ partial,
                                                      i64 chunks, i64 cols) {
-    for (i64 c = cari_global_id(); c < cols; c += cari_grid_stride()) {
+    const int lane = threadIdx.x & 31;
+    const i64 col = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (col < cols) {
         double total = 0.0;
-        for (i64 k = 0; k < chunks; ++k) total += partial[k * cols + c];
-        out[c] = (float)total;
+        for (i64 k = lane; k < chunks; k += 32) total += partial[k * cols + col];
+        total = cari_warp_sum_f64(total);
+        if (lane == 0) out[col] = (float)total;
     }
 }
 

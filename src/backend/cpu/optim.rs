@@ -25,13 +25,17 @@ pub fn sgd_momentum(param: &mut [f32], velocity: &mut [f32], grad: &[f32], h: Sg
     }
 }
 
+/// A run of a parameter, its two state tensors and its gradient, nested as rayon's zips
+/// nest them.
+type StateChunks<'a> = (((&'a mut [f32], &'a mut [f32]), &'a mut [f32]), &'a [f32]);
+
 /// RMSProp as TF implements it, with `g = s·grad`:
 /// `ms ← ρ·ms + (1 − ρ)·g²; mom ← μ·mom + lr·g/√(ms + ε); θ ← θ − mom`.
 pub fn rmsprop(param: &mut [f32], ms: &mut [f32], mom: &mut [f32], grad: &[f32], h: RmsPropStep) {
     let n = param.len();
     assert!(ms.len() == n && mom.len() == n && grad.len() == n, "rmsprop: lengths differ");
     let rest = 1.0 - h.decay;
-    let update = |(((p, ms), mom), g): (((&mut [f32], &mut [f32]), &mut [f32]), &[f32])| {
+    let update = |(((p, ms), mom), g): StateChunks| {
         for (((p, ms), mom), &g) in p.iter_mut().zip(ms.iter_mut()).zip(mom.iter_mut()).zip(g) {
             let g = h.grad_scale * g;
             *ms = h.decay * *ms + rest * (g * g);
@@ -69,7 +73,7 @@ pub fn adam(param: &mut [f32], m: &mut [f32], v: &mut [f32], grad: &[f32], h: Ad
     assert!(m.len() == n && v.len() == n && grad.len() == n, "adam: lengths differ");
     let lr_t = adam_step_size(&h)?;
     let (rest1, rest2) = (1.0 - h.beta1, 1.0 - h.beta2);
-    let update = |(((p, m), v), g): (((&mut [f32], &mut [f32]), &mut [f32]), &[f32])| {
+    let update = |(((p, m), v), g): StateChunks| {
         for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
             let g = h.grad_scale * g;
             *m = h.beta1 * *m + rest1 * g;

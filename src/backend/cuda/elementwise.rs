@@ -150,8 +150,10 @@ pub fn sum_rows(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<Storage> {
         .size(chunk_rows);
     b.launch(op, launch)?;
     if chunks > 1 {
-        let launch = Launch::linear(k::ELEMENTWISE_COLUMN_TOTALS, cols, THREADS).ptr(out.buffer.ptr()).ptr(partial_ptr);
-        b.launch(op, launch.size(chunks).size(cols))?;
+        // One warp per column.
+        let warps = (THREADS / 32) as usize;
+        let launch = Launch::new(k::ELEMENTWISE_COLUMN_TOTALS, [cols.div_ceil(warps) as u32, 1, 1], [THREADS, 1, 1]);
+        b.launch(op, launch.ptr(out.buffer.ptr()).ptr(partial_ptr).size(chunks).size(cols))?;
     }
     Ok(Storage::Cuda(out))
 }
