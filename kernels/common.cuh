@@ -25,11 +25,7 @@ __device__ __forceinline__ i64 cari_grid_stride() {
     return (i64)gridDim.x * blockDim.x;
 }
 
-// Sum over a warp (all 32 lanes present): every lane gets the total.
-__device__ __forceinline__ float cari_warp_sum(float v) {
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
-}
+// Sum and maximum over a warp (all 32 lanes present): every lane gets the result.
 __device__ __forceinline__ double cari_warp_sum_f64(double v) {
     for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
     return v;
@@ -37,37 +33,6 @@ __device__ __forceinline__ double cari_warp_sum_f64(double v) {
 __device__ __forceinline__ float cari_warp_max(float v) {
     for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
     return v;
-}
-
-// Sum over a whole block whose size is a multiple of 32 (at most 1024 threads). `scratch`
-// holds 32 floats of shared memory; every thread gets the total. Starts and ends with a
-// barrier so the scratch can be reused by the next call.
-__device__ __forceinline__ float cari_block_sum(float v, float* scratch) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    v = cari_warp_sum(v);
-    __syncthreads();
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    v = lane < warps ? scratch[lane] : 0.0f;
-    return cari_warp_sum(v);
-}
-__device__ __forceinline__ double cari_block_sum_f64(double v, double* scratch) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    v = cari_warp_sum_f64(v);
-    __syncthreads();
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    v = lane < warps ? scratch[lane] : 0.0;
-    return cari_warp_sum_f64(v);
-}
-__device__ __forceinline__ float cari_block_max(float v, float* scratch) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    v = cari_warp_max(v);
-    __syncthreads();
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    v = lane < warps ? scratch[lane] : -INFINITY;
-    return cari_warp_max(v);
 }
 
 // bf16 and f16 conversions on raw 16-bit patterns (our own, so no cuda_bf16.h/cuda_fp16.h),

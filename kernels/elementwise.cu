@@ -129,6 +129,6 @@ extern "C" __global__ void elementwise_sum_squares(double* __restrict__ partial,
         const double v = (double)x[i];
         acc += v * v;
     }
-    acc = cari_block_sum_f64(acc, scratch);
+    acc = cari_row_sum_f64(acc, scratch);  // one row group: the whole block
     if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }

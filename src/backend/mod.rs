@@ -38,7 +38,60 @@ pub struct Conv2dGeometry {
     pub out_w: usize,
 }
 
+/// TensorFlow's padding modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// `out = ⌈in/stride⌉`, the odd padding pixel at the bottom/right.
+    Same,
+    /// No padding: `out = ⌊(in − k)/stride⌋ + 1` (0 when the kernel does not fit).
+    Valid,
+}
+
+impl Padding {
+    /// Output extent and leading pad along one axis.
+    pub fn resolve(self, input: usize, kernel: usize, stride: usize) -> (usize, usize) {
+        match self {
+            Padding::Valid => ((input + 1).saturating_sub(kernel).div_ceil(stride), 0),
+            Padding::Same => {
+                let out = input.div_ceil(stride);
+                (out, ((out.max(1) - 1) * stride + kernel).saturating_sub(input) / 2)
+            }
+        }
+    }
+}
+
 impl Conv2dGeometry {
+    /// The geometry of a convolution of `[batch, h, w, in_c]` by a `[kh, kw, in_c, out_c]`
+    /// kernel with strides `(sh, sw)` and TF padding. No validation: `ops::conv_geometry`
+    /// checks shapes first.
+    pub fn with_padding(
+        batch: usize,
+        (in_h, in_w): (usize, usize),
+        in_c: usize,
+        out_c: usize,
+        (kernel_h, kernel_w): (usize, usize),
+        (stride_h, stride_w): (usize, usize),
+        padding: Padding,
+    ) -> Conv2dGeometry {
+        let (out_h, pad_top) = padding.resolve(in_h, kernel_h, stride_h);
+        let (out_w, pad_left) = padding.resolve(in_w, kernel_w, stride_w);
+        Conv2dGeometry {
+            batch,
+            in_h,
+            in_w,
+            in_c,
+            out_c,
+            kernel_h,
+            kernel_w,
+            stride_h,
+            stride_w,
+            pad_top,
+            pad_left,
+            out_h,
+            out_w,
+        }
+    }
+
     pub fn input_len(&self) -> usize {
         self.batch * self.in_h * self.in_w * self.in_c
     }

@@ -2,43 +2,15 @@
 
 use super::{check_inputs, non_empty, rank, tensor_like};
 use crate::autograd::Var;
+pub use crate::backend::Padding;
 use crate::backend::Conv2dGeometry;
 use crate::error::{Error, Result};
 use crate::tensor::Shape;
-
-/// TensorFlow padding. `Same` pads so that `out = ceil(in/stride)`, putting the odd extra
-/// row/column at the bottom/right (asymmetric at stride 2); `Valid` does not pad.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Padding {
-    Same,
-    Valid,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dSpec {
     pub stride: usize,
     pub padding: Padding,
-}
-
-/// Output size and leading pad along one axis.
-fn axis(op: &'static str, input: usize, kernel: usize, stride: usize, padding: Padding, x: &Shape) -> Result<(usize, usize)> {
-    match padding {
-        Padding::Valid => {
-            if input < kernel {
-                return Err(Error::InvalidShape {
-                    op,
-                    shape: x.clone(),
-                    reason: format!("input extent {input} is smaller than the kernel extent {kernel} (VALID padding)"),
-                });
-            }
-            Ok(((input - kernel) / stride + 1, 0))
-        }
-        Padding::Same => {
-            let out = input.div_ceil(stride);
-            let total = ((out - 1) * stride + kernel).saturating_sub(input);
-            Ok((out, total / 2))
-        }
-    }
 }
 
 /// Resolves the geometry of `conv2d(x, w)`, or a typed error naming both shapes.
@@ -60,23 +32,15 @@ pub fn conv_geometry(x: &Shape, w: &Shape, spec: Conv2dSpec) -> Result<Conv2dGeo
     if n == 0 || h == 0 || wd == 0 || c == 0 {
         return Err(Error::EmptyBatch { op, shape: x.clone() });
     }
-    let (out_h, pad_top) = axis(op, h, kh, spec.stride, spec.padding, x)?;
-    let (out_w, pad_left) = axis(op, wd, kw, spec.stride, spec.padding, x)?;
-    Ok(Conv2dGeometry {
-        batch: n,
-        in_h: h,
-        in_w: wd,
-        in_c: c,
-        out_c: co,
-        kernel_h: kh,
-        kernel_w: kw,
-        stride_h: spec.stride,
-        stride_w: spec.stride,
-        pad_top,
-        pad_left,
-        out_h,
-        out_w,
-    })
+    if spec.padding == Padding::Valid && (h < kh || wd < kw) {
+        return Err(Error::InvalidShape {
+            op,
+            shape: x.clone(),
+            reason: format!("input {h}×{wd} is smaller than the kernel {kh}×{kw} (VALID padding)"),
+        });
+    }
+    let stride = (spec.stride, spec.stride);
+    Ok(Conv2dGeometry::with_padding(n, (h, wd), c, co, (kh, kw), stride, spec.padding))
 }
 
 /// `y = conv(x, w)`; x NHWC, w HWIO, y NHWC.

@@ -89,6 +89,6 @@ fn operand_of_the_wrong_length_is_refused() {
     let g = MatmulGeometry { m: 2, k: 3, n: 4, transpose_a: false, transpose_b: false };
     for d in devices() {
         let err = d.backend().matmul(&up(&d, &[0.0; 5]), &up(&d, &[0.0; 12]), &g).expect_err("5 ≠ 2·3 must fail");
-        assert!(err.to_string().contains("lhs holds 5 elements"), "{err}");
+        assert!(err.to_string().contains("expected 6 values, an operand holds 5"), "{err}");
     }
 }

@@ -382,14 +382,14 @@ pub mod reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Padding;
 
     /// Deterministic values in [-1, 1).
     fn data(len: usize, seed: u64) -> Vec<f32> {
         crate::rng::Rng::new(seed).vec(len, -1.0, 1.0)
     }
 
-    /// A geometry with TF padding: SAME (`out = ⌈in/stride⌉`, the odd padding pixel at the
-    /// bottom/right) or VALID (`out = ⌈(in − k + 1)/stride⌉`).
+    /// A geometry with TF padding (`same`: SAME, else VALID).
     fn tf(
         batch: usize,
         in_hw: (usize, usize),
@@ -399,31 +399,8 @@ mod tests {
         s: (usize, usize),
         same: bool,
     ) -> Conv2dGeometry {
-        let dim = |i: usize, k: usize, s: usize| {
-            if same {
-                let out = i.div_ceil(s);
-                (out, ((out - 1) * s + k).saturating_sub(i) / 2)
-            } else {
-                ((i + 1).saturating_sub(k).div_ceil(s), 0)
-            }
-        };
-        let (out_h, pad_top) = dim(in_hw.0, k.0, s.0);
-        let (out_w, pad_left) = dim(in_hw.1, k.1, s.1);
-        Conv2dGeometry {
-            batch,
-            in_h: in_hw.0,
-            in_w: in_hw.1,
-            in_c,
-            out_c,
-            kernel_h: k.0,
-            kernel_w: k.1,
-            stride_h: s.0,
-            stride_w: s.1,
-            pad_top,
-            pad_left,
-            out_h,
-            out_w,
-        }
+        let padding = if same { Padding::Same } else { Padding::Valid };
+        Conv2dGeometry::with_padding(batch, in_hw, in_c, out_c, k, s, padding)
     }
 
     /// Awkward geometries: the network's kernel shapes, strides and paddings, batch 1,

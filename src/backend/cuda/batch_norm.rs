@@ -3,55 +3,11 @@
 
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
+use super::shapes::{ColumnTiles, COLUMN_SUM_SHARED};
 use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::{Activation, Rows};
 use crate::error::Result;
 use crate::tensor::Storage;
-
-/// Blocks that keep an H100 full: 8 resident blocks of 256 threads on each of 132 SMs.
-const TARGET_BLOCKS: usize = 1024;
-
-/// The column-tile launch shape (`kernels/common.cuh`) over `[rows, channels]`: blocks of
-/// [`THREADS`] threads covering `tile` channels (the next power of two up to 32) of
-/// `THREADS / tile` rows, one block column per tile.
-pub(super) struct ColumnTiles {
-    pub tile: u32,
-    column_blocks: usize,
-}
-
-impl ColumnTiles {
-    pub fn new(channels: usize) -> ColumnTiles {
-        let tile = channels.clamp(1, 32).next_power_of_two();
-        ColumnTiles { tile: tile as u32, column_blocks: channels.div_ceil(tile).max(1) }
-    }
-
-    /// Row splits (blocks along rows) for a pass over `rows`: enough to fill the GPU, but
-    /// each thread keeps at least `min_rows_per_thread` rows.
-    pub fn splits(&self, rows: usize, min_rows_per_thread: usize) -> usize {
-        let rows_per_block_step = (THREADS / self.tile) as usize;
-        let by_rows = rows.div_ceil(rows_per_block_step * min_rows_per_thread);
-        by_rows.min(TARGET_BLOCKS.div_ceil(self.column_blocks)).clamp(1, 65_535)
-    }
-
-    /// A launch with `splits` blocks along rows and `shared` bytes of dynamic shared memory.
-    pub fn launch(&self, kernel: k::Kernel, splits: usize) -> Launch {
-        let columns = u32::try_from(self.column_blocks).unwrap_or(u32::MAX);
-        Launch::new(kernel, [columns, splits as u32, 1], [THREADS, 1, 1])
-    }
-}
-
-/// Shared memory of `cari_column_tile_sum_f64` in a block of [`THREADS`] threads.
-pub(super) const COLUMN_SUM_SHARED: usize = THREADS as usize / 32 * 32 * 8;
-
-/// The device address of `x`, checking it is f32 storage of this device holding `len` values.
-pub(super) fn input(b: &CudaBackend, op: &'static str, x: &Storage, len: usize) -> Result<u64> {
-    let ptr = b.f32_ptr(op, x)?;
-    let held = b.ours(op, x)?.len;
-    if held != len {
-        return Err(b.fail(op, format!("expected {len} values, the storage holds {held}")));
-    }
-    Ok(ptr)
-}
 
 /// Per-split column sums of two quantities, `[splits][2][channels]` f64, and the split count.
 fn partials(
@@ -70,7 +26,7 @@ fn partials(
 pub fn stats(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<(Storage, Storage)> {
     const OP: &str = "batch_norm_stats";
     let Rows { rows, cols } = shape;
-    let x = input(b, OP, x, rows * cols)?;
+    let x = b.input(OP, x, rows * cols)?;
     let tiles = ColumnTiles::new(cols);
     let (partials, splits) = partials(b, OP, shape, |p, splits| {
         tiles.launch(k::BATCH_NORM_STATS_PARTIALS, splits).ptr(p).ptr(x).size(rows).size(cols).i32(tiles.tile as i32)
@@ -91,7 +47,7 @@ pub fn stats(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<(Storage, Stor
 
 /// The per-channel operands `mean`, `var`, `beta`, checked.
 fn channel_params(b: &CudaBackend, op: &'static str, params: [&Storage; 3], cols: usize) -> Result<[u64; 3]> {
-    Ok([input(b, op, params[0], cols)?, input(b, op, params[1], cols)?, input(b, op, params[2], cols)?])
+    Ok([b.input(op, params[0], cols)?, b.input(op, params[1], cols)?, b.input(op, params[2], cols)?])
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -107,7 +63,7 @@ pub fn forward(
 ) -> Result<Storage> {
     const OP: &str = "batch_norm";
     let Rows { rows, cols } = shape;
-    let x = input(b, OP, x, rows * cols)?;
+    let x = b.input(OP, x, rows * cols)?;
     let [mean, var, beta] = channel_params(b, OP, [mean, var, beta], cols)?;
     let y = b.alloc_f32(OP, rows * cols)?;
     let tiles = ColumnTiles::new(cols);
@@ -143,8 +99,8 @@ pub fn backward(
 ) -> Result<(Storage, Storage)> {
     const OP: &str = "batch_norm_backward";
     let Rows { rows, cols } = shape;
-    let dy = input(b, OP, dy, rows * cols)?;
-    let x = input(b, OP, x, rows * cols)?;
+    let dy = b.input(OP, dy, rows * cols)?;
+    let x = b.input(OP, x, rows * cols)?;
     let [mean, var, beta] = channel_params(b, OP, [mean, var, beta], cols)?;
     let relu = (act == Activation::Relu) as i32;
     let tiles = ColumnTiles::new(cols);

@@ -3,7 +3,7 @@
 //! patches from the activations, so no column buffer is allocated. Layouts and semantics
 //! as in `cpu/conv2d.rs`: NHWC activations, HWIO weights, explicit top/left padding.
 
-use super::matmul::{operand, tiled, tiles};
+use super::matmul::{tiled, tiles};
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::{CudaBackend, THREADS};
@@ -58,8 +58,8 @@ fn zero(b: &CudaBackend, op: &'static str, ptr: u64, len: usize) -> Result<()> {
 /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
 pub fn forward(b: &CudaBackend, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
     const OP: &str = "conv2d";
-    let x = operand(b, OP, "input", x, g.input_len())?;
-    let w = operand(b, OP, "weight", w, g.weight_len())?;
+    let x = b.input(OP, x, g.input_len())?;
+    let w = b.input(OP, w, g.weight_len())?;
     let y = b.alloc_f32(OP, g.output_len())?;
     if g.output_len() == 0 {
         return Ok(Storage::Cuda(y));
@@ -78,8 +78,8 @@ pub fn forward(b: &CudaBackend, x: &Storage, w: &Storage, g: &Conv2dGeometry) ->
 /// they write every element of `dx`.
 pub fn input_grad(b: &CudaBackend, dy: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
     const OP: &str = "conv2d_input_grad";
-    let dy = operand(b, OP, "output gradient", dy, g.output_len())?;
-    let w = operand(b, OP, "weight", w, g.weight_len())?;
+    let dy = b.input(OP, dy, g.output_len())?;
+    let w = b.input(OP, w, g.weight_len())?;
     let dx = b.alloc_f32(OP, g.input_len())?;
     if g.input_len() == 0 {
         return Ok(Storage::Cuda(dx));
@@ -116,8 +116,8 @@ fn weight_grad_splits(rows: usize, tiles: usize) -> (usize, usize) {
 /// result is the same on every run.
 pub fn weight_grad(b: &CudaBackend, x: &Storage, dy: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
     const OP: &str = "conv2d_weight_grad";
-    let x = operand(b, OP, "input", x, g.input_len())?;
-    let dy = operand(b, OP, "output gradient", dy, g.output_len())?;
+    let x = b.input(OP, x, g.input_len())?;
+    let dy = b.input(OP, dy, g.output_len())?;
     let len = g.weight_len();
     let dw = b.alloc_f32(OP, len)?;
     if len == 0 {

@@ -1,6 +1,6 @@
 //! Inverted-dropout masks (`kernels/dropout.cu`), bit-identical to the CPU's draw.
 
-use super::elementwise::grid_stride;
+use super::shapes::grid_stride;
 use super::runtime::kernels as k;
 use super::CudaBackend;
 use crate::error::Result;

@@ -3,34 +3,11 @@
 
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
+use super::shapes::{grid_stride, ELEMENTS_PER_THREAD, TARGET_BLOCKS};
 use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::{BinaryOp, Rows};
 use crate::error::Result;
 use crate::tensor::Storage;
-
-/// The device address and length of `x`, checking that it is f32 storage of this device.
-pub(super) fn f32_storage(b: &CudaBackend, op: &'static str, x: &Storage) -> Result<(u64, usize)> {
-    Ok((b.f32_ptr(op, x)?, b.ours(op, x)?.len))
-}
-
-/// The device address of `x`, checking that it is f32 storage of this device holding `len`
-/// values (kernels trust their lengths: a shorter buffer would be read out of bounds).
-pub(super) fn f32_input(b: &CudaBackend, op: &'static str, x: &Storage, len: usize) -> Result<u64> {
-    let (ptr, have) = f32_storage(b, op, x)?;
-    if have != len {
-        return Err(b.fail(op, format!("storage holds {have} values, the op needs {len}")));
-    }
-    Ok(ptr)
-}
-
-/// Elements each thread of a grid-stride kernel takes: a few, so every thread keeps
-/// several loads in flight and the loop's bookkeeping is shared by them.
-const ELEMENTS_PER_THREAD: usize = 4;
-
-/// A 1-D launch of `THREADS`-thread blocks for a grid-stride loop over `n` items.
-pub(super) fn grid_stride(kernel: k::Kernel, n: usize) -> Launch {
-    Launch::linear(kernel, n.div_ceil(ELEMENTS_PER_THREAD), THREADS)
-}
 
 /// Runs an element-wise kernel `kernel(out, inputs…, scalars…, n)` into fresh
 /// storage of `n` values; `args` adds the parameters between `out` and `n`.
@@ -48,8 +25,8 @@ fn map(
 
 pub fn binary(b: &CudaBackend, op: BinaryOp, lhs: &Storage, rhs: &Storage) -> Result<Storage> {
     let name = "binary";
-    let (l, n) = f32_storage(b, name, lhs)?;
-    let r = f32_input(b, name, rhs, n)?;
+    let (l, n) = b.f32_storage(name, lhs)?;
+    let r = b.input(name, rhs, n)?;
     let code = match op {
         BinaryOp::Add => 0,
         BinaryOp::Sub => 1,
@@ -61,34 +38,34 @@ pub fn binary(b: &CudaBackend, op: BinaryOp, lhs: &Storage, rhs: &Storage) -> Re
 
 pub fn affine(b: &CudaBackend, x: &Storage, mul: f32, add: f32) -> Result<Storage> {
     let op = "affine";
-    let (x, n) = f32_storage(b, op, x)?;
+    let (x, n) = b.f32_storage(op, x)?;
     map(b, op, k::ELEMENTWISE_AFFINE, n, |l| l.ptr(x).f32(mul).f32(add))
 }
 
 pub fn add_scaled(b: &CudaBackend, x: &Storage, y: &Storage, alpha: f32) -> Result<Storage> {
     let op = "add_scaled";
-    let (x, n) = f32_storage(b, op, x)?;
-    let y = f32_input(b, op, y, n)?;
+    let (x, n) = b.f32_storage(op, x)?;
+    let y = b.input(op, y, n)?;
     map(b, op, k::ELEMENTWISE_ADD_SCALED, n, |l| l.ptr(x).ptr(y).f32(alpha))
 }
 
 pub fn relu(b: &CudaBackend, x: &Storage) -> Result<Storage> {
     let op = "relu";
-    let (x, n) = f32_storage(b, op, x)?;
+    let (x, n) = b.f32_storage(op, x)?;
     map(b, op, k::ELEMENTWISE_RELU, n, |l| l.ptr(x))
 }
 
 pub fn relu_backward(b: &CudaBackend, dy: &Storage, y: &Storage) -> Result<Storage> {
     let op = "relu_backward";
-    let (dy, n) = f32_storage(b, op, dy)?;
-    let y = f32_input(b, op, y, n)?;
+    let (dy, n) = b.f32_storage(op, dy)?;
+    let y = b.input(op, y, n)?;
     map(b, op, k::ELEMENTWISE_RELU_BACKWARD, n, |l| l.ptr(dy).ptr(y))
 }
 
 pub fn add_bias(b: &CudaBackend, x: &Storage, bias: &Storage, shape: Rows) -> Result<Storage> {
     let op = "add_bias";
     let n = shape.rows * shape.cols;
-    let (x, bias) = (f32_input(b, op, x, n)?, f32_input(b, op, bias, shape.cols)?);
+    let (x, bias) = (b.input(op, x, n)?, b.input(op, bias, shape.cols)?);
     let out = b.alloc_f32(op, n)?;
     if n > 0 {
         let launch = grid_stride(k::ELEMENTWISE_ADD_BIAS, n).ptr(out.buffer.ptr()).ptr(x).ptr(bias);
@@ -100,7 +77,7 @@ pub fn add_bias(b: &CudaBackend, x: &Storage, bias: &Storage, shape: Rows) -> Re
 pub fn broadcast_rows(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<Storage> {
     let op = "broadcast_rows";
     let n = shape.rows * shape.cols;
-    let x = f32_input(b, op, x, shape.cols)?;
+    let x = b.input(op, x, shape.cols)?;
     let out = b.alloc_f32(op, n)?;
     if n > 0 {
         let launch = grid_stride(k::ELEMENTWISE_BROADCAST_ROWS, n).ptr(out.buffer.ptr()).ptr(x);
@@ -111,8 +88,7 @@ pub fn broadcast_rows(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<Stora
 
 /// Rows of threads per column-sum block (its width is one warp of columns).
 const COLUMN_ROW_THREADS: u32 = 8;
-/// Column-sum blocks enough to fill an H100 (132 SMs) several times over.
-const COLUMN_TARGET_BLOCKS: usize = 1024;
+
 /// The fewest rows a column-sum chunk takes: 8 per thread, so each block's loads outweigh
 /// its reduction and the partials stay few.
 const COLUMN_MIN_CHUNK_ROWS: usize = 64;
@@ -121,7 +97,7 @@ const COLUMN_MIN_CHUNK_ROWS: usize = 64;
 /// the shape alone, so the order of every addition is fixed.
 fn column_chunks(shape: Rows) -> (usize, usize) {
     let tiles = shape.cols.div_ceil(32).max(1);
-    let wanted = COLUMN_TARGET_BLOCKS.div_ceil(tiles).min(shape.rows.div_ceil(COLUMN_MIN_CHUNK_ROWS)).max(1);
+    let wanted = TARGET_BLOCKS.div_ceil(tiles).min(shape.rows.div_ceil(COLUMN_MIN_CHUNK_ROWS)).max(1);
     let chunk_rows = shape.rows.div_ceil(wanted).max(1);
     (shape.rows.div_ceil(chunk_rows).max(1), chunk_rows)
 }
@@ -131,7 +107,7 @@ fn column_chunks(shape: Rows) -> (usize, usize) {
 pub fn sum_rows(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<Storage> {
     let op = "sum_rows";
     let Rows { rows, cols } = shape;
-    let x = f32_input(b, op, x, rows * cols)?;
+    let x = b.input(op, x, rows * cols)?;
     let out = b.alloc_f32(op, cols)?;
     if cols == 0 {
         return Ok(Storage::Cuda(out));
@@ -165,7 +141,7 @@ const SQUARES_MAX_BLOCKS: usize = 1024;
 /// `Σ x²` in f64: per-block partials on the device, added in block order on the host.
 pub fn sum_squares(b: &CudaBackend, x: &Storage) -> Result<f64> {
     let op = "sum_squares";
-    let (x, n) = f32_storage(b, op, x)?;
+    let (x, n) = b.f32_storage(op, x)?;
     let blocks = n.div_ceil(THREADS as usize * ELEMENTS_PER_THREAD).clamp(1, SQUARES_MAX_BLOCKS);
     let partial = DeviceBuffer::alloc(&b.gpu, op, blocks * 8)?;
     let launch = Launch::new(k::ELEMENTWISE_SUM_SQUARES, [blocks as u32, 1, 1], [THREADS, 1, 1]).shared(32 * 8);

@@ -1,6 +1,6 @@
 //! Column concatenation and slicing, row gather and scatter-add (`kernels/layout.cu`).
 
-use super::elementwise::{f32_input, grid_stride};
+use super::shapes::grid_stride;
 use super::runtime::kernels as k;
 use super::CudaBackend;
 use crate::backend::Rows;
@@ -30,7 +30,7 @@ pub fn concat_cols(b: &CudaBackend, parts: &[(&Storage, usize)], rows: usize) ->
     let out = b.alloc_f32(op, rows * total)?;
     let mut at = 0;
     for &(part, cols) in parts {
-        let src = f32_input(b, op, part, rows * cols)?;
+        let src = b.input(op, part, rows * cols)?;
         copy_block(b, op, (out.buffer.ptr() + 4 * at as u64, total), (src, cols), rows, cols)?;
         at += cols;
     }
@@ -40,7 +40,7 @@ pub fn concat_cols(b: &CudaBackend, parts: &[(&Storage, usize)], rows: usize) ->
 pub fn slice_cols(b: &CudaBackend, x: &Storage, shape: Rows, start: usize, len: usize) -> Result<Storage> {
     let op = "slice_cols";
     let Rows { rows, cols } = shape;
-    let x = f32_input(b, op, x, rows * cols)?;
+    let x = b.input(op, x, rows * cols)?;
     if start + len > cols {
         return Err(b.fail(op, format!("columns {start}..{} of {cols}", start + len)));
     }
@@ -60,7 +60,7 @@ fn check_index(b: &CudaBackend, op: &'static str, index: &[usize], rows: usize) 
 pub fn gather_rows(b: &CudaBackend, x: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
     let op = "gather_rows";
     let Rows { rows, cols } = shape;
-    let x = f32_input(b, op, x, rows * cols)?;
+    let x = b.input(op, x, rows * cols)?;
     check_index(b, op, index, rows)?;
     let n = index.len() * cols;
     let out = b.alloc_f32(op, n)?;
@@ -78,7 +78,7 @@ pub fn gather_rows(b: &CudaBackend, x: &Storage, shape: Rows, index: &[usize]) -
 pub fn scatter_add_rows(b: &CudaBackend, src: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
     let op = "scatter_add_rows";
     let Rows { rows, cols } = shape;
-    let src = f32_input(b, op, src, index.len() * cols)?;
+    let src = b.input(op, src, index.len() * cols)?;
     check_index(b, op, index, rows)?;
     let out = b.alloc_f32(op, rows * cols)?;
     if rows * cols == 0 {

@@ -1,8 +1,7 @@
 //! Softmax cross-entropy and center loss (`kernels/loss.cu`), a group of threads per row
 //! (the launch shape of `normalize.rs`); labels travel as `long long`.
 
-use super::batch_norm::input;
-use super::normalize::row_groups;
+use super::shapes::row_groups;
 use super::runtime::kernels as k;
 use super::{CudaBackend, DeviceBuffer};
 use crate::backend::Rows;
@@ -35,7 +34,7 @@ pub fn softmax_cross_entropy(
 ) -> Result<(Storage, Storage)> {
     const OP: &str = "softmax_cross_entropy";
     let Rows { rows, cols } = shape;
-    let logits = input(b, OP, logits, rows * cols)?;
+    let logits = b.input(OP, logits, rows * cols)?;
     let labels = labels_on_device(b, OP, labels, rows, cols)?;
     let loss = b.alloc_f32(OP, rows)?;
     let probs = b.alloc_f32(OP, rows * cols)?;
@@ -53,8 +52,8 @@ pub fn softmax_cross_entropy_backward(
 ) -> Result<Storage> {
     const OP: &str = "softmax_cross_entropy_backward";
     let Rows { rows, cols } = shape;
-    let dloss = input(b, OP, dloss, rows)?;
-    let probs = input(b, OP, probs, rows * cols)?;
+    let dloss = b.input(OP, dloss, rows)?;
+    let probs = b.input(OP, probs, rows * cols)?;
     let labels = labels_on_device(b, OP, labels, rows, cols)?;
     let dlogits = b.alloc_f32(OP, rows * cols)?;
     let launch = row_groups(k::SOFTMAX_CROSS_ENTROPY_BACKWARD, shape).ptr(dlogits.buffer.ptr()).ptr(dloss).ptr(probs);
@@ -71,7 +70,7 @@ fn centers_of(b: &CudaBackend, op: &'static str, centers: &Storage, cols: usize)
         _ if len % cols == 0 => len / cols,
         _ => return Err(b.fail(op, format!("{len} center values are not whole rows of {cols}"))),
     };
-    Ok((input(b, op, centers, len)?, classes))
+    Ok((b.input(op, centers, len)?, classes))
 }
 
 pub fn center_loss(
@@ -83,7 +82,7 @@ pub fn center_loss(
 ) -> Result<Storage> {
     const OP: &str = "center_loss";
     let Rows { rows, cols } = shape;
-    let embeddings = input(b, OP, embeddings, rows * cols)?;
+    let embeddings = b.input(OP, embeddings, rows * cols)?;
     let (centers, classes) = centers_of(b, OP, centers, cols)?;
     let labels = labels_on_device(b, OP, labels, rows, classes)?;
     let loss = b.alloc_f32(OP, rows)?;
@@ -102,8 +101,8 @@ pub fn center_loss_backward(
 ) -> Result<Storage> {
     const OP: &str = "center_loss_backward";
     let Rows { rows, cols } = shape;
-    let dloss = input(b, OP, dloss, rows)?;
-    let embeddings = input(b, OP, embeddings, rows * cols)?;
+    let dloss = b.input(OP, dloss, rows)?;
+    let embeddings = b.input(OP, embeddings, rows * cols)?;
     let (centers, classes) = centers_of(b, OP, centers, cols)?;
     let labels = labels_on_device(b, OP, labels, rows, classes)?;
     let de = b.alloc_f32(OP, rows * cols)?;

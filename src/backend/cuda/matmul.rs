@@ -25,21 +25,11 @@ pub(super) fn tiled(kernel: Kernel, m: usize, n: usize, depth: usize) -> Launch 
     Launch::new(kernel, [clamp(tiles(m, n)), 1, clamp(depth)], [GEMM_THREADS, 1, 1])
 }
 
-/// The device address of f32 operand `x`, after checking it holds `len` elements.
-pub(super) fn operand(b: &CudaBackend, op: &'static str, what: &str, x: &Storage, len: usize) -> Result<u64> {
-    let ptr = b.f32_ptr(op, x)?;
-    let have = b.ours(op, x)?.len;
-    if have != len {
-        return Err(b.fail(op, format!("{what} holds {have} elements, the geometry needs {len}")));
-    }
-    Ok(ptr)
-}
-
 /// `c[m, n] = op(a)·op(b)`.
 pub fn matmul(b: &CudaBackend, lhs: &Storage, rhs: &Storage, g: &MatmulGeometry) -> Result<Storage> {
     const OP: &str = "matmul";
-    let lhs = operand(b, OP, "lhs", lhs, g.m * g.k)?;
-    let rhs = operand(b, OP, "rhs", rhs, g.k * g.n)?;
+    let lhs = b.input(OP, lhs, g.m * g.k)?;
+    let rhs = b.input(OP, rhs, g.k * g.n)?;
     let c = b.alloc_f32(OP, g.m * g.n)?;
     if g.m * g.n > 0 {
         let kernel = match (g.transpose_a, g.transpose_b) {

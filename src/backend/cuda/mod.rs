@@ -14,6 +14,7 @@ mod normalize;
 mod optim;
 mod pool;
 pub mod runtime;
+mod shapes;
 
 pub use runtime::DeviceBuffer;
 
@@ -60,13 +61,24 @@ impl CudaBackend {
         self.alloc(op, len, DType::F32)
     }
 
-    /// The device address of `x`, checking it is f32 storage of this device.
-    fn f32_ptr(&self, op: &'static str, x: &Storage) -> Result<u64> {
+    /// The device address and length of `x`, checking it is f32 storage of this device.
+    fn f32_storage(&self, op: &'static str, x: &Storage) -> Result<(u64, usize)> {
         let s = self.ours(op, x)?;
         if s.dtype != DType::F32 {
             return Err(Error::DTypeMismatch { op, expected: DType::F32, got: s.dtype });
         }
-        Ok(s.buffer.ptr())
+        Ok((s.buffer.ptr(), s.len))
+    }
+
+    /// The device address of an input, checking it is f32 storage of this device holding
+    /// `len` values: kernels trust their lengths, so a shorter buffer would be read out of
+    /// bounds.
+    fn input(&self, op: &'static str, x: &Storage, len: usize) -> Result<u64> {
+        let (ptr, held) = self.f32_storage(op, x)?;
+        if held != len {
+            return Err(self.fail(op, format!("expected {len} values, an operand holds {held}")));
+        }
+        Ok(ptr)
     }
 
     fn ours<'a>(&self, op: &'static str, x: &'a Storage) -> Result<&'a CudaStorage> {

@@ -1,6 +1,6 @@
 //! Fused optimizer updates in place (`kernels/optim.cu`), bit-identical to the CPU's.
 
-use super::elementwise::{f32_input, f32_storage, grid_stride};
+use super::shapes::grid_stride;
 use super::runtime::kernels as k;
 use super::CudaBackend;
 use crate::backend::cpu::optim::adam_step_size;
@@ -17,12 +17,12 @@ fn operands(
     state: [Option<&Storage>; 2],
     grad: &Storage,
 ) -> Result<(usize, Vec<u64>)> {
-    let (p, n) = f32_storage(b, op, param)?;
+    let (p, n) = b.f32_storage(op, param)?;
     let mut ptrs = vec![p];
     for s in state.into_iter().flatten() {
-        ptrs.push(f32_input(b, op, s, n)?);
+        ptrs.push(b.input(op, s, n)?);
     }
-    ptrs.push(f32_input(b, op, grad, n)?);
+    ptrs.push(b.input(op, grad, n)?);
     Ok((n, ptrs))
 }
 

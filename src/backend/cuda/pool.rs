@@ -2,7 +2,7 @@
 //! gradient is a gather over the windows covering each input (first maxima recorded by one
 //! pass over the windows), so it needs no atomics and sums in the CPU's order.
 
-use super::batch_norm::{input, ColumnTiles, COLUMN_SUM_SHARED};
+use super::shapes::{ColumnTiles, COLUMN_SUM_SHARED};
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::{CudaBackend, DeviceBuffer, THREADS};
@@ -25,7 +25,7 @@ fn with_geometry(launch: Launch, g: &Pool2dGeometry, n: usize) -> Launch {
 
 pub fn max_pool2d(b: &CudaBackend, x: &Storage, g: &Pool2dGeometry) -> Result<Storage> {
     const OP: &str = "max_pool2d";
-    let x = input(b, OP, x, input_len(g))?;
+    let x = b.input(OP, x, input_len(g))?;
     let n = output_len(g);
     let y = b.alloc_f32(OP, n)?;
     let launch = Launch::linear(k::MAX_POOL2D_FORWARD, n, THREADS).ptr(y.buffer.ptr()).ptr(x);
@@ -36,8 +36,8 @@ pub fn max_pool2d(b: &CudaBackend, x: &Storage, g: &Pool2dGeometry) -> Result<St
 pub fn max_pool2d_backward(b: &CudaBackend, dy: &Storage, x: &Storage, g: &Pool2dGeometry) -> Result<Storage> {
     const OP: &str = "max_pool2d_backward";
     let (n_in, n_out) = (input_len(g), output_len(g));
-    let dy = input(b, OP, dy, n_out)?;
-    let x = input(b, OP, x, n_in)?;
+    let dy = b.input(OP, dy, n_out)?;
+    let x = b.input(OP, x, n_in)?;
     let arg = DeviceBuffer::alloc(&b.gpu, OP, n_out * 4)?;
     let launch = Launch::linear(k::MAX_POOL2D_ARGMAX, n_out, THREADS).ptr(arg.ptr()).ptr(x);
     b.launch(OP, with_geometry(launch, g, n_out))?;
@@ -55,7 +55,7 @@ fn image_tiles(kernel: k::Kernel, batch: usize, channels: usize) -> (Launch, i32
 
 pub fn global_avg_pool(b: &CudaBackend, x: &Storage, batch: usize, hw: usize, channels: usize) -> Result<Storage> {
     const OP: &str = "global_avg_pool";
-    let x = input(b, OP, x, batch * hw * channels)?;
+    let x = b.input(OP, x, batch * hw * channels)?;
     let y = b.alloc_f32(OP, batch * channels)?;
     let (launch, tile) = image_tiles(k::GLOBAL_AVG_POOL_FORWARD, batch, channels);
     b.launch(
@@ -73,7 +73,7 @@ pub fn global_avg_pool_backward(
     channels: usize,
 ) -> Result<Storage> {
     const OP: &str = "global_avg_pool_backward";
-    let dy = input(b, OP, dy, batch * channels)?;
+    let dy = b.input(OP, dy, batch * channels)?;
     let dx = b.alloc_f32(OP, batch * hw * channels)?;
     let (launch, tile) = image_tiles(k::GLOBAL_AVG_POOL_BACKWARD, batch, channels);
     // The CPU multiplies by 1/hw rounded to f32.
