@@ -169,6 +169,15 @@ __device__ __forceinline__ float cari_row_max(float v, float* scratch) {
     return cari_warp_max(lane < warps ? row[lane] : -INFINITY);
 }
 
+// The maximum of row[0, cols) over this thread's row group; −∞ for a row past the end
+// (`live` false), whose threads still take part in the reduction.
+__device__ __forceinline__ float cari_row_group_max(const float* row, i64 cols, bool live, double* scratch) {
+    float max = -INFINITY;
+    if (live)
+        for (i64 c = threadIdx.x; c < cols; c += blockDim.x) max = fmaxf(max, row[c]);
+    return cari_row_max(max, reinterpret_cast<float*>(scratch));
+}
+
 // Unrolls the next loop fully (its trip count a compile-time constant). Empty under the CPU
 // emulation, whose host compiler does not know the pragma and unrolls on its own judgement.
 #ifdef CARI_EMU

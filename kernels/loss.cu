@@ -19,10 +19,7 @@ extern "C" __global__ void softmax_cross_entropy_forward(float* loss, float* pro
     CARI_FOR_EACH_ROW_STEP(rows) {
         const i64 row = first + threadIdx.y, at = row * cols;
         const bool live = row < rows;
-        float max = -INFINITY;
-        if (live)
-            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) max = fmaxf(max, logits[at + c]);
-        max = cari_row_max(max, reinterpret_cast<float*>(scratch));
+        const float max = cari_row_group_max(logits + at, cols, live, scratch);
         double sum = 0.0, sum_f64 = 0.0;
         if (live)
             for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
