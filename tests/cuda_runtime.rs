@@ -78,3 +78,11 @@ fn storage_from_another_device_is_an_error_naming_op_and_device() {
     assert!(err.contains("relu") && err.contains("cuda-emu"), "{err}");
     assert_eq!(on_emu.to_vec().unwrap(), vec![1.0, -2.0]);
 }
+
+#[cfg(cari_emu)]
+#[test]
+fn running_out_of_device_memory_is_an_error_naming_op_and_device() {
+    let emu = Device::parse("cuda-emu").unwrap();
+    let err = emu.backend().zeros(1 << 58).err().expect("2^60 bytes cannot be allocated").to_string();
+    assert!(err.contains("zeros") && err.contains("cuda-emu") && err.contains("out of memory"), "{err}");
+}
