@@ -16,9 +16,21 @@ Mixed_7a, three Block8 branches, the dynamic-weight module) and the same trainin
     clipped to global norm 5), batch-norm moving averages (decay 0.995, eps 0.001, shift
     only: no gamma), and the center update c_j <- c_j - (1 - 0.5)(c_j - mean e_j) from branch 1.
 
-float32, CPU, `torch.set_num_threads(2)` (the engine's machine has 2 cores; change with
---threads).  TF padding is reproduced without copies: every SAME conv of the network has stride
-1 and an odd kernel (symmetric padding (k-1)/2), every stride-2 conv is VALID.
+float32 throughout.  `--device` picks where everything runs: `cpu` (default) or `cuda` /
+`cuda:N`.  The model, its parameters and buffers, the batches, labels and every tensor the step
+builds live on that device; random inputs are drawn on the CPU from seeded generators and then
+moved, so both devices see the same inputs.
+
+  * CPU: `torch.set_num_threads(2)` (the engine's machine has 2 cores; change with --threads).
+  * CUDA: TF32 is disabled (`torch.backends.cuda.matmul.allow_tf32 = False`,
+    `torch.backends.cudnn.allow_tf32 = False`), so the comparison is fp32 against the engine's
+    fp32 kernels.  `torch.backends.cudnn.benchmark` stays off unless `--cudnn-benchmark` is
+    given (cuDNN then searches for the fastest algorithm per shape during the warm-up runs).
+    The header (and the JSON, as `meta/*` keys) names the GPU and records both settings.
+    --threads only affects the host-side work.
+
+TF padding is reproduced without copies: every SAME conv of the network has stride 1 and an odd
+kernel (symmetric padding (k-1)/2), every stride-2 conv is VALID.
 
 Setup (once) and run, from the repository root:
 
@@ -26,8 +38,13 @@ Setup (once) and run, from the repository root:
     ~/torchenv/bin/python tools/bench_pytorch.py                 # training step + inference
     ~/torchenv/bin/python tools/bench_pytorch.py --convs         # also every conv geometry
     ~/torchenv/bin/python tools/bench_pytorch.py --convs --json /tmp/torch.json
+    ~/torchenv/bin/python tools/bench_pytorch.py --device cuda --convs --json /tmp/torch-cuda.json
+    ~/torchenv/bin/python tools/bench_pytorch.py --device cuda:1 --cudnn-benchmark --convs
 
-Each measurement: `--warmup` untimed runs, then the median of `--reps` timed runs (wall clock).
+Each measurement: `--warmup` untimed runs (2 for each conv geometry), then the median of `--reps`
+timed runs (wall clock).  On CUDA the clock starts and stops after `torch.cuda.synchronize()`, so
+a run covers the device work, not only the kernel launches; the warm-up runs also absorb lazy
+CUDA/cuBLAS/cuDNN initialisation (and cuDNN's search with --cudnn-benchmark), so keep them.
 Both memory formats are timed (NCHW and channels_last); the faster is PyTorch's number.
 """
 
@@ -170,14 +187,15 @@ class MultiTaskNet(nn.Module):
         return self.branches[0](self.trunk(x))[0]
 
 
-def make_batch(n, channels_last):
+def make_batch(n, channels_last, device):
+    # Drawn on the CPU (seeded), then moved: the same batch on every device.
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, 3, IMAGE, IMAGE, generator=g)
+    x = torch.randn(n, 3, IMAGE, IMAGE, generator=g).to(device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    labels = torch.randint(0, CLASSES, (n,), generator=g)
+    labels = torch.randint(0, CLASSES, (n,), generator=g).to(device)
     photo = torch.arange(n) % 2 == 0
-    subsets = [None, photo.nonzero()[:, 0], (~photo).nonzero()[:, 0]]
+    subsets = [None, photo.nonzero()[:, 0].to(device), (~photo).nonzero()[:, 0].to(device)]
     return x, labels, subsets
 
 
@@ -214,8 +232,10 @@ class Step:
         self.opt_net.step()
         self.opt_w.step()
         with torch.no_grad():  # center update from branch 1
+            dev = net.centers.device
             sums = torch.zeros_like(net.centers).index_add_(0, labels, e_verif)
-            counts = torch.zeros(CLASSES).index_add_(0, labels, torch.ones(labels.shape[0]))
+            ones = torch.ones(labels.shape[0], device=dev)
+            counts = torch.zeros(CLASSES, device=dev).index_add_(0, labels, ones)
             present = counts > 0
             mean = sums[present] / counts[present, None]
             c = net.centers[present]
@@ -223,13 +243,18 @@ class Step:
         return loss.item()
 
 
-def timed(fn, warmup, reps):
+def timed(fn, warmup, reps, device):
+    """Median wall time of `reps` runs of fn after `warmup` untimed ones.  On CUDA the device is
+    synchronised before the clock starts and before it stops, so a run covers its kernels."""
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     for _ in range(warmup):
         fn()
     ts = []
     for _ in range(reps):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         ts.append(time.perf_counter() - t0)
     return statistics.median(ts), ts
 
@@ -238,22 +263,22 @@ def bench_model(args, results):
     for channels_last in (False, True):
         fmt = "channels_last" if channels_last else "NCHW"
         torch.manual_seed(0)
-        net = MultiTaskNet()
+        net = MultiTaskNet().to(args.device)  # built (seeded) on the CPU, then moved
         if channels_last:
             net = net.to(memory_format=torch.channels_last)
         for n in (16, 32):
             net.train()
             step = Step(net)
-            x, labels, subsets = make_batch(n, channels_last)
-            med, ts = timed(lambda: step(x, labels, subsets), args.warmup, args.reps)
+            x, labels, subsets = make_batch(n, channels_last, args.device)
+            med, ts = timed(lambda: step(x, labels, subsets), args.warmup, args.reps, args.device)
             results[f"train_step/{n}/{fmt}"] = med
             print(f"train step  batch {n:2d}  {fmt:13s}  median {med * 1e3:8.1f} ms  "
                   f"{n / med:7.2f} images/s   (runs: {', '.join(f'{t * 1e3:.0f}' for t in ts)} ms)", flush=True)
         net.eval()
         n = 32
-        x, _, _ = make_batch(n, channels_last)
+        x, _, _ = make_batch(n, channels_last, args.device)
         with torch.no_grad():
-            med, ts = timed(lambda: net.embed(x), args.warmup, args.reps)
+            med, ts = timed(lambda: net.embed(x), args.warmup, args.reps, args.device)
         results[f"inference/{n}/{fmt}"] = med
         print(f"inference   batch {n:2d}  {fmt:13s}  median {med * 1e3:8.1f} ms  "
               f"{n / med:7.2f} images/s   (runs: {', '.join(f'{t * 1e3:.0f}' for t in ts)} ms)", flush=True)
@@ -300,6 +325,7 @@ CONVS = [
 
 def bench_convs(args, results, batch=32):
     conv_bwd = torch.ops.aten.convolution_backward
+    g = torch.Generator().manual_seed(0)  # inputs drawn on the CPU, then moved: same on every device
     print(f"per-conv, batch {batch}, GFLOP/s (2*MACs per pass), best of NCHW / channels_last")
     print(f"{'scope':34s} {'fwd':>8s} {'dgrad':>8s} {'wgrad':>8s}  layout(fwd,dgrad,wgrad)")
     for scope, (h, w, ci), (kh, kw), co, s, pad, _uses in CONVS:
@@ -309,11 +335,11 @@ def bench_convs(args, results, batch=32):
         best = {}
         for fmt in ("NCHW", "channels_last"):
             mf = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
-            x = torch.randn(batch, ci, h, w).contiguous(memory_format=mf)
-            wt = torch.randn(co, ci, kh, kw).contiguous(memory_format=mf)
+            x = torch.randn(batch, ci, h, w, generator=g).to(args.device).contiguous(memory_format=mf)
+            wt = torch.randn(co, ci, kh, kw, generator=g).to(args.device).contiguous(memory_format=mf)
             y = F.conv2d(x, wt, None, s, padding)
             assert tuple(y.shape) == (batch, co, oh, ow), (scope, y.shape)
-            dy = torch.randn_like(y)
+            dy = torch.empty_like(y).copy_(torch.randn(y.shape, generator=g))  # y's device and layout
             ops = {
                 "fwd": lambda: F.conv2d(x, wt, None, s, padding),
                 "dgrad": lambda: conv_bwd(dy, x, wt, None, [s, s], list(padding), [1, 1], False, [0, 0], 1,
@@ -323,7 +349,7 @@ def bench_convs(args, results, batch=32):
             }
             for name, fn in ops.items():
                 reps = max(3, min(args.conv_reps, int(0.5 / max(flops / 50e9, 1e-4))))
-                med, _ = timed(fn, 2, reps)
+                med, _ = timed(fn, 2, reps, args.device)
                 results[f"conv/{scope}/{name}/{fmt}"] = med
                 if name not in best or med < best[name][0]:
                     best[name] = (med, fmt)
@@ -335,22 +361,72 @@ def bench_convs(args, results, batch=32):
         results[f"conv/{scope}/flops"] = flops
 
 
+def parse_device(ap, name):
+    """`cpu`, `cuda` or `cuda:N`, checked up front so a missing GPU is one clear line."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        ap.error(f"--device {name}: not a device (cpu, cuda or cuda:N)")
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        ap.error(f"--device {name}: only cpu, cuda and cuda:N are supported")
+    if not torch.cuda.is_available():
+        ap.error(f"--device {name}: torch.cuda.is_available() is False "
+                 f"(torch {torch.__version__}, built for CUDA {torch.version.cuda})")
+    count = torch.cuda.device_count()
+    index = torch.cuda.current_device() if device.index is None else device.index
+    if index >= count:
+        ap.error(f"--device {name}: only {count} CUDA device(s)")
+    return torch.device("cuda", index)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--device", default="cpu",
+                    help="where everything runs: cpu (default), cuda or cuda:N. On CUDA, TF32 is "
+                         "disabled (fp32 against fp32) and timings synchronise the device")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
+    ap.add_argument("--warmup", type=int, default=2,
+                    help="untimed runs before each measurement (default 2). On CUDA they also absorb "
+                         "lazy CUDA/cuBLAS/cuDNN initialisation and, with --cudnn-benchmark, cuDNN's "
+                         "algorithm search: keep at least 1")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--conv-reps", type=int, default=15)
+    ap.add_argument("--cudnn-benchmark", action="store_true",
+                    help="CUDA only: set torch.backends.cudnn.benchmark = True (cuDNN times its "
+                         "algorithms for each new shape and keeps the fastest; the search happens in "
+                         "the warm-up runs). Off by default: cuDNN's heuristics pick")
     ap.add_argument("--convs", action="store_true", help="also time every conv geometry")
     ap.add_argument("--no-model", action="store_true", help="skip the training step and inference")
-    ap.add_argument("--json", help="write every median (seconds) to this file")
+    ap.add_argument("--json", help="write every median (seconds) to this file; on CUDA also meta/* "
+                                   "keys (device, GPU name, TF32, cudnn.benchmark)")
     args = ap.parse_args()
+    args.device = parse_device(ap, args.device)
+    if args.cudnn_benchmark and args.device.type != "cuda":
+        ap.error("--cudnn-benchmark needs --device cuda or cuda:N")
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn "
-          f"{torch.backends.mkldnn.is_available()}, {platform.processor() or platform.machine()}, "
-          f"python {sys.version.split()[0]}", flush=True)
     results = {}
+    if args.device.type == "cuda":
+        torch.cuda.set_device(args.device)
+        torch.backends.cuda.matmul.allow_tf32 = False  # fp32 against the engine's fp32 kernels
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = args.cudnn_benchmark
+        tf32 = torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32
+        name = torch.cuda.get_device_name(args.device)
+        print(f"torch {torch.__version__}, device {args.device} ({name}), CUDA {torch.version.cuda}, "
+              f"cuDNN {torch.backends.cudnn.version()}, TF32 {'on' if tf32 else 'off'} (matmul, cuDNN), "
+              f"cudnn.benchmark {'on' if torch.backends.cudnn.benchmark else 'off'}, "
+              f"{torch.get_num_threads()} CPU threads, python {sys.version.split()[0]}", flush=True)
+        results.update({"meta/device": str(args.device), "meta/device_name": name,
+                        "meta/torch": torch.__version__, "meta/cuda": torch.version.cuda,
+                        "meta/cudnn": torch.backends.cudnn.version(), "meta/tf32": tf32,
+                        "meta/cudnn_benchmark": torch.backends.cudnn.benchmark})
+    else:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn "
+              f"{torch.backends.mkldnn.is_available()}, {platform.processor() or platform.machine()}, "
+              f"python {sys.version.split()[0]}", flush=True)
     if not args.no_model:
         bench_model(args, results)
     if args.convs:
