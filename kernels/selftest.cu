@@ -10,7 +10,10 @@
 //   selftest_atomics           any grid and block; counters[0..2] and maxes[0] zeroed
 //   selftest_out_of_bounds     any grid and block covering n (faults by design)
 //   selftest_partial_warp      grid 1, block 40; out holds 5 floats
+//   selftest_mma_tf32          grid 1, block 32; d, a, c hold 16·8 floats, b 8·8
+//   selftest_to_tf32           any grid and block covering n
 #include "common.cuh"
+#include "mma.cuh"
 
 // Shared-memory tree reduction with __syncthreads between levels: out[b] is the sum of the
 // b-th chunk of 256 elements of x, whatever order the threads run in.
@@ -103,4 +106,25 @@ extern "C" __global__ void selftest_partial_warp(float* out) {
         out[2 * warp + 1] = voted == active ? (float)__popc(voted) : -1.0f;
     }
     if (warp == 1 && __all_sync(0xffffffffu, from3 == 35.0f) && lane == 0) out[4] = 1.0f;
+}
+
+// The TF32 tensor-core MMA helper (mma.cuh) on one warp: D = A·B + C with A (16×8), B (8×8,
+// element (k, n) at b[k·8 + n]) and C, D (16×8) row-major, A and B rounded to TF32, every
+// lane loading and storing its fragments in the PTX ISA's layout for m16n8k8. Under the
+// emulation this proves the shuffle fallback; on a GPU the same kernel runs mma.sync.
+extern "C" __global__ void selftest_mma_tf32(float* d, const float* a, const float* b, const float* c) {
+    const unsigned lane = threadIdx.x & 31u, g = lane >> 2, t = lane & 3u;
+    unsigned af[4], bf[2];
+    float cf[4], df[4];
+    for (int i = 0; i < 4; ++i) af[i] = cari_to_tf32(a[(g + 8 * (i & 1)) * 8 + t + 4 * (i >> 1)]);
+    for (int i = 0; i < 2; ++i) bf[i] = cari_to_tf32(b[(t + 4 * i) * 8 + g]);
+    for (int i = 0; i < 4; ++i) cf[i] = c[(g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)];
+    cari_mma_tf32_m16n8k8(df, af, bf, cf);
+    for (int i = 0; i < 4; ++i) d[(g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)] = df[i];
+}
+
+// cari_to_tf32 on each element: out[i] is the bit pattern of x[i] rounded to TF32.
+extern "C" __global__ void selftest_to_tf32(unsigned* out, const float* x, int n) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = cari_to_tf32(x[i]);
 }

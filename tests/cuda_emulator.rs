@@ -1,7 +1,8 @@
 //! The CPU emulation of the CUDA execution model, checked with the kernels of
 //! `kernels/selftest.cu`: barriers, shared memory (static and dynamic), warp shuffles and
 //! votes on full and partial warps, atomics, thread orders, and the kernel bugs it must
-//! catch (a missing barrier, a divergent barrier, an out-of-bounds write).
+//! catch (a missing barrier, a divergent barrier, an out-of-bounds write); and the portable
+//! fallbacks that stand in for inline PTX there (TF32 rounding, the TF32 tensor-core MMA).
 #![cfg(cari_emu)]
 
 use cari::backend::cuda::runtime::emulator::{Emulator, ThreadOrder};
@@ -183,4 +184,131 @@ fn an_out_of_bounds_write_stops_with_a_message_naming_kernel_and_thread() {
         stderr.contains("selftest_out_of_bounds") && stderr.contains("thread (231,0,0)") && stderr.contains("4000-byte"),
         "{stderr}"
     );
+}
+
+/// TF32 rounding as cvt.rna.tf32.f32 defines it, on values rather than bits: a finite x to the
+/// nearest multiple of its TF32 ulp (2^(e − 10), e its exponent; subnormals share 2^-136), ties
+/// away from zero; the f64 arithmetic is exact and the cast back gives infinity past f32::MAX.
+fn tf32_reference(x: f32) -> f32 {
+    if !x.is_finite() {
+        return x;
+    }
+    let biased = ((x.to_bits() >> 23) & 0xff) as i32;
+    let ulp = 2f64.powi(biased.max(1) - 127 - 10);
+    let rounded = ((x.abs() as f64 / ulp + 0.5).floor() * ulp) as f32;
+    rounded.copysign(x)
+}
+
+fn to_tf32_on_emulator(x: &[f32]) -> Vec<u32> {
+    let gpu = emulator(ThreadOrder::Forward);
+    let (xb, out) = (buffer(&gpu, x), buffer(&gpu, &vec![0u32; x.len()]));
+    let launch = Launch::new(k::SELFTEST_TO_TF32, [x.len().div_ceil(256) as u32, 1, 1], [256, 1, 1]);
+    run(&gpu, launch.ptr(out.ptr()).ptr(xb.ptr()).i32(x.len() as i32)).unwrap();
+    read(&gpu, &out, x.len())
+}
+
+#[test]
+fn tf32_rounding_is_to_nearest_ties_away_with_carries_and_specials_kept() {
+    let cases: [(u32, u32); 14] = [
+        (0x3f80_1000, 0x3f80_2000), // 1 + 2^-11, a tie: away from zero (to even would go down)
+        (0xbf80_1000, 0xbf80_2000), // and its negative
+        (0x3f80_0fff, 0x3f80_0000), // just under the tie
+        (0x3f80_3000, 0x3f80_4000), // a tie above an odd mantissa
+        (0x3fff_f000, 0x4000_0000), // the carry out of the mantissa steps the exponent: 2.0
+        (0x0000_1000, 0x0000_2000), // a subnormal tie
+        (0x007f_f000, 0x0080_0000), // the largest subnormals carry into the smallest normal
+        (0x7f7f_ffff, 0x7f80_0000), // f32::MAX rounds up to infinity
+        (0x0000_0000, 0x0000_0000),
+        (0x8000_0000, 0x8000_0000),
+        (0x7f80_0000, 0x7f80_0000), // ±infinity kept
+        (0xff80_0000, 0xff80_0000),
+        (0x7fc0_0000, 0x7fc0_0000), // a quiet NaN kept
+        (0x7f80_0001, 0x7fc0_0000), // a NaN whose payload sits in the dropped bits: still NaN
+    ];
+    let x: Vec<f32> = cases.iter().map(|&(bits, _)| f32::from_bits(bits)).collect();
+    let got = to_tf32_on_emulator(&x);
+    for (&(bits, want), &g) in cases.iter().zip(&got) {
+        assert_eq!(g, want, "{bits:#010x}: got {g:#010x}, want {want:#010x}");
+    }
+
+    // Random bit patterns, every class of f32 among them.
+    let mut rng = Rng::new(5);
+    let x: Vec<f32> = (0..20_000).map(|_| f32::from_bits(rng.next_u64() as u32)).collect();
+    for (&v, &g) in x.iter().zip(&to_tf32_on_emulator(&x)) {
+        assert_eq!(g & 0x1fff, 0, "{:#010x}: low bits left in {g:#010x}", v.to_bits());
+        if v.is_nan() {
+            assert!(f32::from_bits(g).is_nan(), "{:#010x} gave {g:#010x}", v.to_bits());
+        } else {
+            let want = tf32_reference(v).to_bits();
+            assert_eq!(g, want, "{:#010x}: got {g:#010x}, want {want:#010x}", v.to_bits());
+        }
+    }
+}
+
+/// D = A·B + C through selftest_mma_tf32: A 16×8, B 8×8 and C, D 16×8, all row-major.
+fn mma_on_emulator(order: ThreadOrder, a: &[f32], b: &[f32], c: &[f32]) -> Vec<f32> {
+    let gpu = emulator(order);
+    let (ab, bb, cb, d) = (buffer(&gpu, a), buffer(&gpu, b), buffer(&gpu, c), buffer(&gpu, &[0f32; 128]));
+    let launch = Launch::new(k::SELFTEST_MMA_TF32, [1, 1, 1], [32, 1, 1]);
+    run(&gpu, launch.ptr(d.ptr()).ptr(ab.ptr()).ptr(bb.ptr()).ptr(cb.ptr())).unwrap();
+    read(&gpu, &d, 128)
+}
+
+/// The triple loop, in f64, over the inputs as `round` leaves them: (D, and per element the
+/// sum of the magnitudes of its terms).
+fn mma_reference(a: &[f32], b: &[f32], c: &[f32], round: impl Fn(f32) -> f32) -> (Vec<f64>, Vec<f64>) {
+    let (mut d, mut scale) = (vec![0.0; 128], vec![0.0; 128]);
+    for m in 0..16 {
+        for n in 0..8 {
+            let (mut sum, mut abs) = (c[m * 8 + n] as f64, c[m * 8 + n].abs() as f64);
+            for k in 0..8 {
+                let p = round(a[m * 8 + k]) as f64 * round(b[k * 8 + n]) as f64;
+                sum += p;
+                abs += p.abs();
+            }
+            d[m * 8 + n] = sum;
+            scale[m * 8 + n] = abs;
+        }
+    }
+    (d, scale)
+}
+
+#[test]
+fn tf32_mma_fallback_is_exact_on_exactly_representable_inputs_in_every_thread_order() {
+    // Multiples of 1/8 in [-2, 2] and of 1/4 in [-8, 8]: every product and partial sum is a
+    // multiple of 1/64 below 2^6, so f32 holds each exactly and the order of the sum is moot.
+    let mut rng = Rng::new(17);
+    let mut multiples = |len: usize, steps: usize, unit: f32| -> Vec<f32> {
+        (0..len).map(|_| (rng.below(2 * steps + 1) as f32 - steps as f32) * unit).collect()
+    };
+    let (a, b, c) = (multiples(128, 16, 0.125), multiples(64, 16, 0.125), multiples(128, 32, 0.25));
+    let (want, _) = mma_reference(&a, &b, &c, |x| x);
+    for order in ORDERS {
+        let got = mma_on_emulator(order, &a, &b, &c);
+        for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g as f64, w, "{order:?}: D({}, {})", i / 8, i % 8);
+        }
+    }
+}
+
+#[test]
+fn tf32_mma_fallback_matches_the_product_of_tf32_rounded_inputs() {
+    let mut rng = Rng::new(23);
+    let (a, b, c) = (rng.vec(128, -1.0, 1.0), rng.vec(64, -1.0, 1.0), rng.vec(128, -1.0, 1.0));
+    // Exact products, then 8 f32 additions each off by at most 2^-24 of a partial sum no
+    // larger than the sum of the terms' magnitudes: 8 · 2^-24 < 1e-6 of that sum.
+    let (want, scale) = mma_reference(&a, &b, &c, tf32_reference);
+    let (unrounded, _) = mma_reference(&a, &b, &c, |x| x);
+    for order in ORDERS {
+        let got = mma_on_emulator(order, &a, &b, &c);
+        let mut off_unrounded = 0f64;
+        for i in 0..128 {
+            let err = (got[i] as f64 - want[i]).abs();
+            let (m, n) = (i / 8, i % 8);
+            assert!(err <= 1e-6 * scale[i], "{order:?}: D({m}, {n}) = {} vs {}, error {err:e}", got[i], want[i]);
+            off_unrounded = off_unrounded.max((got[i] as f64 - unrounded[i]).abs() / scale[i]);
+        }
+        // TF32 keeps 11 significant bits: the inputs' rounding shows far above f32's.
+        assert!(off_unrounded > 1e-5, "{order:?}: inputs not rounded to TF32? {off_unrounded:e}");
+    }
 }
