@@ -13,6 +13,7 @@
 //! cargo bench --bench conv2d                       # everything (~4–5 min on 2 cores)
 //! cargo bench --bench conv2d -- Mixed_7a           # a filter on the group name
 //! cargo bench --bench conv2d -- /fwd/              # forward passes only
+//! CARI_BENCH_DEVICE=cuda cargo bench --bench conv2d  # the CUDA kernels (each pass synchronised)
 //! ```
 //!
 //! Each group's name is `conv2d/<TF scope>` (the first scope with that geometry; the
@@ -131,8 +132,14 @@ fn print_table() {
 }
 
 fn bench_conv(c: &mut Criterion) {
-    let device = Device::cpu();
+    let device = Device::parse(&std::env::var("CARI_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into()))
+        .expect("CARI_BENCH_DEVICE");
     let be = device.backend();
+    // Kernels launch asynchronously on a GPU: each timed pass waits for its own work.
+    let done = |y: cari::tensor::Storage| {
+        be.synchronize().expect("synchronize");
+        black_box(y)
+    };
     print_table();
     for (i, k) in CASES.iter().enumerate() {
         let [h, w, ci] = k.input;
@@ -156,15 +163,15 @@ fn bench_conv(c: &mut Criterion) {
             h, w, ci, k.kernel.0, k.kernel.1, k.stride, k.padding, g.out_h, g.out_w, g.out_c
         );
         group.bench_function(BenchmarkId::new("fwd", &label), |b| {
-            b.iter(|| black_box(be.conv2d(x.storage(), wt.storage(), &g).expect("conv2d")))
+            b.iter(|| done(be.conv2d(x.storage(), wt.storage(), &g).expect("conv2d")))
         });
         if k.scope != "Conv2d_1a_3x3" {
             group.bench_function(BenchmarkId::new("dgrad", &label), |b| {
-                b.iter(|| black_box(be.conv2d_input_grad(dy.storage(), wt.storage(), &g).expect("dgrad")))
+                b.iter(|| done(be.conv2d_input_grad(dy.storage(), wt.storage(), &g).expect("dgrad")))
             });
         }
         group.bench_function(BenchmarkId::new("wgrad", &label), |b| {
-            b.iter(|| black_box(be.conv2d_weight_grad(x.storage(), dy.storage(), &g).expect("wgrad")))
+            b.iter(|| done(be.conv2d_weight_grad(x.storage(), dy.storage(), &g).expect("wgrad")))
         });
         group.finish();
     }

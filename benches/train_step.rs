@@ -18,6 +18,7 @@
 //! cargo bench --bench train_step                    # everything, about 4 minutes on 2 cores
 //! cargo bench --bench train_step -- step/           # the full steps only
 //! cargo bench --bench train_step -- inference       # inference only
+//! CARI_BENCH_DEVICE=cuda cargo bench --bench train_step   # on the GPU (synchronised)
 //! ```
 //! Compare with `tools/bench_pytorch.py` run on the same machine (see docs/perf.md).
 
@@ -56,7 +57,9 @@ fn batch(n: usize, device: &Device) -> Batch {
 }
 
 fn bench_train(c: &mut Criterion) {
-    let device = Device::cpu();
+    let device = Device::parse(&std::env::var("CARI_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into()))
+        .expect("CARI_BENCH_DEVICE");
+    let sync = || device.backend().synchronize().expect("synchronize");
     let mut group = c.benchmark_group("train_step");
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
@@ -86,6 +89,7 @@ fn bench_train(c: &mut Criterion) {
                 let fwd = dynamic_objective(&t.net, &ctx, &batch, 1, &t.objective).expect("forward");
                 let g = fwd.loss.backward_for(t.params.in_group(ParamGroup::Network)).expect("backward L");
                 let gw = fwd.loss_w.backward_for(t.params.in_group(ParamGroup::WeightModule)).expect("backward L_w");
+                sync();
                 black_box((g.len(), gw.len()))
             })
         });
@@ -102,7 +106,11 @@ fn bench_train(c: &mut Criterion) {
     let t = trainer(&device);
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function(BenchmarkId::new("embed", n), |b| {
-        b.iter(|| black_box(t.net.embed(&t.params, &batch.images).expect("embed")))
+        b.iter(|| {
+            let e = t.net.embed(&t.params, &batch.images).expect("embed");
+            sync();
+            black_box(e)
+        })
     });
     group.finish();
 }

@@ -199,12 +199,21 @@ fn tf32_reference(x: f32) -> f32 {
     rounded.copysign(x)
 }
 
-fn to_tf32_on_emulator(x: &[f32]) -> Vec<u32> {
-    let gpu = emulator(ThreadOrder::Forward);
-    let (xb, out) = (buffer(&gpu, x), buffer(&gpu, &vec![0u32; x.len()]));
+/// The emulator in every thread order, and with `CARI_TEST_CUDA=1` the real `cuda:0`: the
+/// MMA tests run on both, so the GPU checks the fragment layout the fallback assumes.
+fn emulators_and_gpu() -> Vec<Arc<dyn Gpu>> {
+    let mut gpus: Vec<Arc<dyn Gpu>> = ORDERS.iter().map(|&o| emulator(o)).collect();
+    if std::env::var_os("CARI_TEST_CUDA").is_some_and(|v| v == "1") {
+        gpus.push(Arc::new(cari::backend::cuda::runtime::driver::CudaDriver::open(0).unwrap()));
+    }
+    gpus
+}
+
+fn to_tf32_on(gpu: &Arc<dyn Gpu>, x: &[f32]) -> Vec<u32> {
+    let (xb, out) = (buffer(gpu, x), buffer(gpu, &vec![0u32; x.len()]));
     let launch = Launch::new(k::SELFTEST_TO_TF32, [x.len().div_ceil(256) as u32, 1, 1], [256, 1, 1]);
-    run(&gpu, launch.ptr(out.ptr()).ptr(xb.ptr()).i32(x.len() as i32)).unwrap();
-    read(&gpu, &out, x.len())
+    run(gpu, launch.ptr(out.ptr()).ptr(xb.ptr()).i32(x.len() as i32)).unwrap();
+    read(gpu, &out, x.len())
 }
 
 #[test]
@@ -225,16 +234,18 @@ fn tf32_rounding_is_to_nearest_ties_away_with_carries_and_specials_kept() {
         (0x7fc0_0000, 0x7fc0_0000), // a quiet NaN kept
         (0x7f80_0001, 0x7fc0_0000), // a NaN whose payload sits in the dropped bits: still NaN
     ];
-    let x: Vec<f32> = cases.iter().map(|&(bits, _)| f32::from_bits(bits)).collect();
-    let got = to_tf32_on_emulator(&x);
-    for (&(bits, want), &g) in cases.iter().zip(&got) {
-        assert_eq!(g, want, "{bits:#010x}: got {g:#010x}, want {want:#010x}");
+    for gpu in emulators_and_gpu() {
+        let x: Vec<f32> = cases.iter().map(|&(bits, _)| f32::from_bits(bits)).collect();
+        let got = to_tf32_on(&gpu, &x);
+        for (&(bits, want), &g) in cases.iter().zip(&got) {
+            assert_eq!(g, want, "{}: {bits:#010x}: got {g:#010x}, want {want:#010x}", gpu.name());
+        }
     }
 
     // Random bit patterns, every class of f32 among them.
     let mut rng = Rng::new(5);
     let x: Vec<f32> = (0..20_000).map(|_| f32::from_bits(rng.next_u64() as u32)).collect();
-    for (&v, &g) in x.iter().zip(&to_tf32_on_emulator(&x)) {
+    for (&v, &g) in x.iter().zip(&to_tf32_on(&emulator(ThreadOrder::Forward), &x)) {
         assert_eq!(g & 0x1fff, 0, "{:#010x}: low bits left in {g:#010x}", v.to_bits());
         if v.is_nan() {
             assert!(f32::from_bits(g).is_nan(), "{:#010x} gave {g:#010x}", v.to_bits());
@@ -246,12 +257,11 @@ fn tf32_rounding_is_to_nearest_ties_away_with_carries_and_specials_kept() {
 }
 
 /// D = A·B + C through selftest_mma_tf32: A 16×8, B 8×8 and C, D 16×8, all row-major.
-fn mma_on_emulator(order: ThreadOrder, a: &[f32], b: &[f32], c: &[f32]) -> Vec<f32> {
-    let gpu = emulator(order);
-    let (ab, bb, cb, d) = (buffer(&gpu, a), buffer(&gpu, b), buffer(&gpu, c), buffer(&gpu, &[0f32; 128]));
+fn mma_on(gpu: &Arc<dyn Gpu>, a: &[f32], b: &[f32], c: &[f32]) -> Vec<f32> {
+    let (ab, bb, cb, d) = (buffer(gpu, a), buffer(gpu, b), buffer(gpu, c), buffer(gpu, &[0f32; 128]));
     let launch = Launch::new(k::SELFTEST_MMA_TF32, [1, 1, 1], [32, 1, 1]);
-    run(&gpu, launch.ptr(d.ptr()).ptr(ab.ptr()).ptr(bb.ptr()).ptr(cb.ptr())).unwrap();
-    read(&gpu, &d, 128)
+    run(gpu, launch.ptr(d.ptr()).ptr(ab.ptr()).ptr(bb.ptr()).ptr(cb.ptr())).unwrap();
+    read(gpu, &d, 128)
 }
 
 /// The triple loop, in f64, over the inputs as `round` leaves them: (D, and per element the
@@ -283,10 +293,10 @@ fn tf32_mma_fallback_is_exact_on_exactly_representable_inputs_in_every_thread_or
     };
     let (a, b, c) = (multiples(128, 16, 0.125), multiples(64, 16, 0.125), multiples(128, 32, 0.25));
     let (want, _) = mma_reference(&a, &b, &c, |x| x);
-    for order in ORDERS {
-        let got = mma_on_emulator(order, &a, &b, &c);
+    for gpu in emulators_and_gpu() {
+        let got = mma_on(&gpu, &a, &b, &c);
         for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(g as f64, w, "{order:?}: D({}, {})", i / 8, i % 8);
+            assert_eq!(g as f64, w, "{}: D({}, {})", gpu.name(), i / 8, i % 8);
         }
     }
 }
@@ -299,16 +309,16 @@ fn tf32_mma_fallback_matches_the_product_of_tf32_rounded_inputs() {
     // larger than the sum of the terms' magnitudes: 8 · 2^-24 < 1e-6 of that sum.
     let (want, scale) = mma_reference(&a, &b, &c, tf32_reference);
     let (unrounded, _) = mma_reference(&a, &b, &c, |x| x);
-    for order in ORDERS {
-        let got = mma_on_emulator(order, &a, &b, &c);
+    for gpu in emulators_and_gpu() {
+        let (got, name) = (mma_on(&gpu, &a, &b, &c), gpu.name());
         let mut off_unrounded = 0f64;
         for i in 0..128 {
             let err = (got[i] as f64 - want[i]).abs();
             let (m, n) = (i / 8, i % 8);
-            assert!(err <= 1e-6 * scale[i], "{order:?}: D({m}, {n}) = {} vs {}, error {err:e}", got[i], want[i]);
+            assert!(err <= 1e-6 * scale[i], "{name}: D({m}, {n}) = {} vs {}, error {err:e}", got[i], want[i]);
             off_unrounded = off_unrounded.max((got[i] as f64 - unrounded[i]).abs() / scale[i]);
         }
         // TF32 keeps 11 significant bits: the inputs' rounding shows far above f32's.
-        assert!(off_unrounded > 1e-5, "{order:?}: inputs not rounded to TF32? {off_unrounded:e}");
+        assert!(off_unrounded > 1e-5, "{name}: inputs not rounded to TF32? {off_unrounded:e}");
     }
 }

@@ -189,6 +189,12 @@ pub trait Backend: Send + Sync {
     /// The device's name as users write it: `cpu`, `cuda:0`.
     fn name(&self) -> String;
 
+    /// Waits until every operation issued so far has finished (kernels launch
+    /// asynchronously on a GPU); reports a fault of an earlier launch. Timing needs it.
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
+
     // ---- memory ----
     fn upload(&self, data: Vec<f32>) -> Result<Storage>;
     fn download(&self, x: &Storage) -> Result<Vec<f32>>;

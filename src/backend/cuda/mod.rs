@@ -113,6 +113,10 @@ impl Backend for CudaBackend {
         self.gpu.name()
     }
 
+    fn synchronize(&self) -> Result<()> {
+        self.gpu.synchronize()
+    }
+
     fn upload(&self, data: Vec<f32>) -> Result<Storage> {
         memory::upload(self, &data)
     }

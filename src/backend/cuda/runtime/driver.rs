@@ -142,6 +142,11 @@ impl Gpu for CudaDriver {
             .map_err(|e| self.fail(op, format!("copy to host (or an earlier launch) failed: {e:?}")))
     }
 
+    fn synchronize(&self) -> Result<()> {
+        self.bind("synchronize")?;
+        self.stream.synchronize().map_err(|e| self.fail("synchronize", format!("a launch failed: {e:?}")))
+    }
+
     fn launch(&self, op: &'static str, launch: &Launch) -> Result<()> {
         let f = self.function(op, launch)?;
         let mut builder = self.stream.launch_builder(&f);

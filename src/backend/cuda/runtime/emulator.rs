@@ -108,6 +108,11 @@ impl Gpu for Emulator {
         Ok(())
     }
 
+    /// Launches run to completion before they return.
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
+
     fn launch(&self, op: &'static str, launch: &Launch) -> Result<()> {
         let name = CString::new(launch.kernel.name).expect("kernel names hold no NUL");
         // SAFETY: as in `resolves`.

@@ -26,6 +26,8 @@ pub trait Gpu: Send + Sync {
     fn read(&self, op: &'static str, src: u64, dst: &mut [u8]) -> Result<()>;
     /// Runs the launch (already validated) in stream order.
     fn launch(&self, op: &'static str, launch: &Launch) -> Result<()>;
+    /// Waits for every launch so far.
+    fn synchronize(&self) -> Result<()>;
 }
 
 /// Device memory owned by one storage; freed on drop.
