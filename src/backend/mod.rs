@@ -185,6 +185,26 @@ pub struct Rows {
     pub cols: usize,
 }
 
+/// The inverse of a row index, for `scatter_add_rows`: `sources[starts[d]..starts[d + 1]]`
+/// lists, in increasing order, the `i` with `index[i] = d` (every index below `rows`).
+pub(crate) fn sources_by_row(index: &[usize], rows: usize) -> (Vec<usize>, Vec<usize>) {
+    let mut starts = vec![0usize; rows + 1];
+    for &d in index {
+        assert!(d < rows, "scatter index {d} out of {rows} rows");
+        starts[d + 1] += 1;
+    }
+    for d in 0..rows {
+        starts[d + 1] += starts[d];
+    }
+    let mut next = starts.clone();
+    let mut sources = vec![0usize; index.len()];
+    for (i, &d) in index.iter().enumerate() {
+        sources[next[d]] = i;
+        next[d] += 1;
+    }
+    (starts, sources)
+}
+
 pub trait Backend: Send + Sync {
     /// The device's name as users write it: `cpu`, `cuda:0`.
     fn name(&self) -> String;

@@ -71,21 +71,7 @@ pub fn scatter_add_rows(src: &[f32], shape: Rows, index: &[usize]) -> Vec<f32> {
     if src.len() < PAR_MIN {
         return reference::scatter_add_rows(src, shape, index);
     }
-    // sources[starts[d]..starts[d + 1]] lists, in increasing order, the i with index[i] = d.
-    let mut starts = vec![0usize; rows + 1];
-    for &d in index {
-        assert!(d < rows, "scatter index {d} out of {rows} rows");
-        starts[d + 1] += 1;
-    }
-    for d in 0..rows {
-        starts[d + 1] += starts[d];
-    }
-    let mut next = starts.clone();
-    let mut sources = vec![0usize; index.len()];
-    for (i, &d) in index.iter().enumerate() {
-        sources[next[d]] = i;
-        next[d] += 1;
-    }
+    let (starts, sources) = crate::backend::sources_by_row(index, rows);
     let mut out = buffer::zeroed(rows * cols);
     for_row_blocks(&mut out, cols, src.len(), |first, block| {
         for (j, orow) in block.chunks_exact_mut(cols).enumerate() {

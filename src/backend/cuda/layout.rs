@@ -89,20 +89,7 @@ pub fn scatter_add_rows(b: &CudaBackend, src: &Storage, shape: Rows, index: &[us
         b.launch(op, launch.size(rows * cols))?;
         return Ok(Storage::Cuda(out));
     }
-    // sources[starts[d]..starts[d + 1]] lists, in increasing order, the i with index[i] = d.
-    let mut starts = vec![0usize; rows + 1];
-    for &d in index {
-        starts[d + 1] += 1;
-    }
-    for d in 0..rows {
-        starts[d + 1] += starts[d];
-    }
-    let mut next = starts.clone();
-    let mut sources = vec![0usize; index.len()];
-    for (i, &d) in index.iter().enumerate() {
-        sources[next[d]] = i;
-        next[d] += 1;
-    }
+    let (starts, sources) = crate::backend::sources_by_row(index, rows);
     let (starts, sources) = (b.upload_indices(op, &starts)?, b.upload_indices(op, &sources)?);
     let launch = grid_stride(k::LAYOUT_SCATTER_ADD_ROWS, rows * cols)
         .ptr(out.buffer.ptr())
