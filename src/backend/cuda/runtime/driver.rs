@@ -23,6 +23,10 @@ pub struct CudaDriver {
     functions: Mutex<HashMap<&'static str, CudaFunction>>,
     /// `CARI_CUDA_SYNC=1`: wait after every launch, so an asynchronous fault names its op.
     sync_each_launch: bool,
+    /// Stream-ordered allocation from the device's memory pool: a freed buffer returns to
+    /// the pool without waiting for the device (a plain cuMemFree synchronises, once per
+    /// dropped tensor), and allocations are served from the pool.
+    pooled: bool,
 }
 
 impl CudaDriver {
@@ -47,6 +51,10 @@ impl CudaDriver {
             )));
         }
         let stream = ctx.default_stream();
+        let pooled = ctx.attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED).is_ok_and(|v| v > 0);
+        if pooled {
+            keep_pool_memory(ctx.cu_device());
+        }
         Ok(CudaDriver {
             ordinal,
             ctx,
@@ -55,6 +63,7 @@ impl CudaDriver {
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             sync_each_launch: std::env::var_os("CARI_CUDA_SYNC").is_some_and(|v| v == "1"),
+            pooled,
         })
     }
 
@@ -106,6 +115,21 @@ impl CudaDriver {
     }
 }
 
+/// Lets the device's default memory pool keep freed memory instead of returning it to the
+/// driver at every synchronisation (the pool's default), so a training step's buffers are
+/// reused from one step to the next. Best effort: without it allocation is only slower.
+fn keep_pool_memory(device: sys::CUdevice) {
+    let mut pool = std::ptr::null_mut();
+    let mut threshold = u64::MAX;
+    // SAFETY: out-parameter and attribute value of the types the driver API documents.
+    unsafe {
+        if sys::cuDeviceGetDefaultMemPool(&mut pool, device) == sys::CUresult::CUDA_SUCCESS {
+            let attr = sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD;
+            let _ = sys::cuMemPoolSetAttribute(pool, attr, &mut threshold as *mut u64 as *mut std::ffi::c_void);
+        }
+    }
+}
+
 impl Gpu for CudaDriver {
     fn name(&self) -> String {
         format!("cuda:{}", self.ordinal)
@@ -114,8 +138,16 @@ impl Gpu for CudaDriver {
     fn alloc(&self, op: &'static str, bytes: usize) -> Result<u64> {
         self.bind(op)?;
         // cuMemAlloc rejects zero bytes; an empty tensor still gets a unique address.
-        // SAFETY: plain allocation in the bound context.
-        unsafe { result::malloc_sync(bytes.max(4)) }.map_err(|e| {
+        let bytes_asked = bytes.max(4);
+        // SAFETY: plain allocation in the bound context, ordered on our one stream.
+        let ptr = unsafe {
+            if self.pooled {
+                result::malloc_async(self.stream.cu_stream(), bytes_asked)
+            } else {
+                result::malloc_sync(bytes_asked)
+            }
+        };
+        ptr.map_err(|e| {
             let free = self.ctx.mem_get_info().map(|(free, total)| format!(" ({free} of {total} bytes free)"));
             self.fail(op, format!("cannot allocate {bytes} bytes of device memory: {e:?}{}", free.unwrap_or_default()))
         })
@@ -124,7 +156,7 @@ impl Gpu for CudaDriver {
     unsafe fn free(&self, ptr: u64) {
         // A failure here means the context is already broken; the next op reports it.
         if self.ctx.bind_to_thread().is_ok() {
-            let _ = result::free_sync(ptr);
+            let _ = if self.pooled { result::free_async(ptr, self.stream.cu_stream()) } else { result::free_sync(ptr) };
         }
     }
 
