@@ -83,6 +83,6 @@ fn storage_from_another_device_is_an_error_naming_op_and_device() {
 #[test]
 fn running_out_of_device_memory_is_an_error_naming_op_and_device() {
     let emu = Device::parse("cuda-emu").unwrap();
-    let err = emu.backend().zeros(1 << 58).err().expect("2^60 bytes cannot be allocated").to_string();
+    let err = emu.backend().zeros(1 << 58).expect_err("2^60 bytes cannot be allocated").to_string();
     assert!(err.contains("zeros") && err.contains("cuda-emu") && err.contains("out of memory"), "{err}");
 }
