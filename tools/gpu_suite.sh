@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU session's one script (docs/cuda.md). Two steps:
+# The one script that runs the CUDA checks and benchmarks on a GPU machine (docs/cuda.md).
 #
 #   tools/gpu_suite.sh build    # here, on the build machine: the test binaries and `cari`,
 #                               # stripped, into target/gpu-suite/ (carry that path)
