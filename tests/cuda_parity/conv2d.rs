@@ -10,22 +10,8 @@ use cari::rng::Rng;
 use cari::tensor::Storage;
 use cari::Error;
 
-/// A geometry with TF padding (`same`: SAME, else VALID).
-fn tf(
-    batch: usize,
-    in_hw: (usize, usize),
-    in_c: usize,
-    out_c: usize,
-    k: (usize, usize),
-    s: (usize, usize),
-    same: bool,
-) -> Conv2dGeometry {
-    let padding = if same { Padding::Same } else { Padding::Valid };
-    Conv2dGeometry::with_padding(batch, in_hw, in_c, out_c, k, s, padding)
-}
-
-const SAME: bool = true;
-const VALID: bool = false;
+const SAME: Padding = Padding::Same;
+const VALID: Padding = Padding::Valid;
 
 /// All three passes of `g` on fresh inputs, against the CPU backend. Each output element
 /// is a sum over the forward's patch (kh·kw·in_c), the taps reaching an input pixel
@@ -58,34 +44,34 @@ fn case(g: Conv2dGeometry) {
 
 #[test]
 fn pointwise() {
-    case(tf(3, (5, 7), 17, 33, (1, 1), (1, 1), SAME));
-    case(tf(1, (1, 1), 1, 1, (1, 1), (1, 1), VALID));
-    case(tf(1, (4, 3), 70, 5, (1, 1), (1, 1), VALID));
+    case(Conv2dGeometry::with_padding(3, (5, 7), 17, 33, (1, 1), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(1, (1, 1), 1, 1, (1, 1), (1, 1), VALID));
+    case(Conv2dGeometry::with_padding(1, (4, 3), 70, 5, (1, 1), (1, 1), VALID));
 }
 
 #[test]
 fn three_by_three_same_and_valid() {
-    case(tf(1, (9, 11), 5, 17, (3, 3), (1, 1), SAME));
-    case(tf(3, (7, 6), 3, 33, (3, 3), (1, 1), VALID));
-    case(tf(1, (1, 1), 3, 2, (3, 3), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(1, (9, 11), 5, 17, (3, 3), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(3, (7, 6), 3, 33, (3, 3), (1, 1), VALID));
+    case(Conv2dGeometry::with_padding(1, (1, 1), 3, 2, (3, 3), (1, 1), SAME));
 }
 
 #[test]
 fn strided() {
-    case(tf(3, (9, 8), 3, 17, (3, 3), (2, 2), VALID));
-    case(tf(1, (8, 7), 5, 3, (3, 3), (2, 2), SAME));
-    case(tf(3, (6, 7), 5, 17, (1, 1), (2, 2), SAME));
-    case(tf(1, (11, 13), 1, 1, (5, 2), (3, 2), SAME));
-    case(tf(3, (11, 13), 2, 3, (5, 2), (3, 2), VALID));
-    case(tf(1, (1, 1), 4, 3, (3, 3), (2, 2), SAME));
+    case(Conv2dGeometry::with_padding(3, (9, 8), 3, 17, (3, 3), (2, 2), VALID));
+    case(Conv2dGeometry::with_padding(1, (8, 7), 5, 3, (3, 3), (2, 2), SAME));
+    case(Conv2dGeometry::with_padding(3, (6, 7), 5, 17, (1, 1), (2, 2), SAME));
+    case(Conv2dGeometry::with_padding(1, (11, 13), 1, 1, (5, 2), (3, 2), SAME));
+    case(Conv2dGeometry::with_padding(3, (11, 13), 2, 3, (5, 2), (3, 2), VALID));
+    case(Conv2dGeometry::with_padding(1, (1, 1), 4, 3, (3, 3), (2, 2), SAME));
 }
 
 #[test]
 fn asymmetric_kernels() {
-    case(tf(1, (9, 8), 33, 17, (1, 7), (1, 1), SAME));
-    case(tf(3, (9, 8), 5, 33, (7, 1), (1, 1), SAME));
-    case(tf(1, (5, 3), 17, 5, (1, 3), (1, 1), SAME));
-    case(tf(3, (3, 4), 3, 17, (3, 1), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(1, (9, 8), 33, 17, (1, 7), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(3, (9, 8), 5, 33, (7, 1), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(1, (5, 3), 17, 5, (1, 3), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(3, (3, 4), 3, 17, (3, 1), (1, 1), SAME));
 }
 
 /// Paddings TF never makes: wider than the kernel, symmetric, and outputs smaller or
@@ -116,15 +102,15 @@ fn explicit_paddings() {
 /// More than one tile along every GEMM dimension of every pass (rows, channels, depth).
 #[test]
 fn larger_than_a_tile() {
-    case(tf(3, (8, 8), 33, 70, (3, 3), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(3, (8, 8), 33, 70, (3, 3), (1, 1), SAME));
 }
 
 /// 300 output positions: the weight gradient splits its reduction over two blocks and
 /// adds the partials in a second pass.
 #[test]
 fn weight_grad_over_several_splits() {
-    case(tf(3, (10, 10), 5, 17, (3, 3), (1, 1), SAME));
-    case(tf(3, (21, 21), 3, 5, (3, 3), (2, 2), VALID));
+    case(Conv2dGeometry::with_padding(3, (10, 10), 5, 17, (3, 3), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(3, (21, 21), 3, 5, (3, 3), (2, 2), VALID));
 }
 
 /// The split weight gradient adds its partials in a fixed order, so it is bit-identical
@@ -132,7 +118,7 @@ fn weight_grad_over_several_splits() {
 /// run concurrently in no fixed order (the emulation runs them one after another).
 #[test]
 fn weight_grad_is_deterministic() {
-    let g = tf(3, (12, 12), 7, 9, (3, 3), (1, 1), SAME);
+    let g = Conv2dGeometry::with_padding(3, (12, 12), 7, 9, (3, 3), (1, 1), SAME);
     let x = random(g.input_len(), fresh_seed());
     let dy = random(g.output_len(), fresh_seed());
     let mut runs = Vec::new();
@@ -179,7 +165,7 @@ fn random_geometries() {
 
 #[test]
 fn storage_of_another_device_is_refused() {
-    let g = tf(1, (3, 3), 2, 2, (3, 3), (1, 1), SAME);
+    let g = Conv2dGeometry::with_padding(1, (3, 3), 2, 2, (3, 3), (1, 1), SAME);
     let on_cpu = |len| up(&cpu(), &random(len, fresh_seed()));
     for d in devices() {
         let b = d.backend();

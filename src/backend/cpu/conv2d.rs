@@ -389,42 +389,28 @@ mod tests {
         crate::rng::Rng::new(seed).vec(len, -1.0, 1.0)
     }
 
-    /// A geometry with TF padding (`same`: SAME, else VALID).
-    fn tf(
-        batch: usize,
-        in_hw: (usize, usize),
-        in_c: usize,
-        out_c: usize,
-        k: (usize, usize),
-        s: (usize, usize),
-        same: bool,
-    ) -> Conv2dGeometry {
-        let padding = if same { Padding::Same } else { Padding::Valid };
-        Conv2dGeometry::with_padding(batch, in_hw, in_c, out_c, k, s, padding)
-    }
-
     /// Awkward geometries: the network's kernel shapes, strides and paddings, batch 1,
     /// prime sizes, 1×1 inputs, one input or output channel, and explicit paddings that are
     /// not TF's (symmetric, wider than the kernel, output smaller than the input allows).
     fn geometries() -> Vec<Conv2dGeometry> {
         let mut v = vec![
-            tf(2, (7, 5), 3, 4, (3, 3), (1, 1), true),
-            tf(1, (7, 5), 3, 1, (3, 3), (2, 2), true),
-            tf(3, (7, 5), 2, 5, (3, 3), (2, 2), false),
-            tf(2, (9, 8), 4, 3, (1, 7), (1, 1), true),
-            tf(2, (9, 8), 4, 3, (7, 1), (1, 1), true),
-            tf(2, (5, 3), 5, 3, (1, 3), (1, 1), true),
-            tf(2, (3, 3), 5, 3, (3, 1), (1, 1), true),
-            tf(3, (6, 7), 6, 5, (1, 1), (1, 1), true),
-            tf(2, (6, 7), 6, 5, (1, 1), (2, 2), true),
-            tf(2, (1, 1), 3, 2, (3, 3), (1, 1), true),
-            tf(2, (1, 1), 3, 2, (1, 1), (1, 1), false),
-            tf(1, (1, 1), 4, 3, (3, 3), (2, 2), true),
-            tf(2, (8, 8), 3, 2, (3, 3), (2, 2), true),
-            tf(2, (11, 13), 1, 1, (5, 2), (3, 2), true),
-            tf(2, (11, 13), 2, 3, (5, 2), (3, 2), false),
-            tf(2, (10, 10), 4, 6, (3, 3), (2, 2), false),
-            tf(4, (17, 17), 8, 8, (3, 3), (1, 1), true),
+            Conv2dGeometry::with_padding(2, (7, 5), 3, 4, (3, 3), (1, 1), Padding::Same),
+            Conv2dGeometry::with_padding(1, (7, 5), 3, 1, (3, 3), (2, 2), Padding::Same),
+            Conv2dGeometry::with_padding(3, (7, 5), 2, 5, (3, 3), (2, 2), Padding::Valid),
+            Conv2dGeometry::with_padding(2, (9, 8), 4, 3, (1, 7), (1, 1), Padding::Same),
+            Conv2dGeometry::with_padding(2, (9, 8), 4, 3, (7, 1), (1, 1), Padding::Same),
+            Conv2dGeometry::with_padding(2, (5, 3), 5, 3, (1, 3), (1, 1), Padding::Same),
+            Conv2dGeometry::with_padding(2, (3, 3), 5, 3, (3, 1), (1, 1), Padding::Same),
+            Conv2dGeometry::with_padding(3, (6, 7), 6, 5, (1, 1), (1, 1), Padding::Same),
+            Conv2dGeometry::with_padding(2, (6, 7), 6, 5, (1, 1), (2, 2), Padding::Same),
+            Conv2dGeometry::with_padding(2, (1, 1), 3, 2, (3, 3), (1, 1), Padding::Same),
+            Conv2dGeometry::with_padding(2, (1, 1), 3, 2, (1, 1), (1, 1), Padding::Valid),
+            Conv2dGeometry::with_padding(1, (1, 1), 4, 3, (3, 3), (2, 2), Padding::Same),
+            Conv2dGeometry::with_padding(2, (8, 8), 3, 2, (3, 3), (2, 2), Padding::Same),
+            Conv2dGeometry::with_padding(2, (11, 13), 1, 1, (5, 2), (3, 2), Padding::Same),
+            Conv2dGeometry::with_padding(2, (11, 13), 2, 3, (5, 2), (3, 2), Padding::Valid),
+            Conv2dGeometry::with_padding(2, (10, 10), 4, 6, (3, 3), (2, 2), Padding::Valid),
+            Conv2dGeometry::with_padding(4, (17, 17), 8, 8, (3, 3), (1, 1), Padding::Same),
         ];
         let explicit = |pad: usize, k: usize, s: usize, in_hw: usize, out: usize| Conv2dGeometry {
             batch: 2,
@@ -503,7 +489,7 @@ mod tests {
     #[test]
     fn public_entry_points_match_reference() {
         // A network-like layer big enough to take the multi-chunk path at the default size.
-        let g = tf(4, (19, 19), 16, 24, (3, 3), (1, 1), true);
+        let g = Conv2dGeometry::with_padding(4, (19, 19), 16, 24, (3, 3), (1, 1), Padding::Same);
         let (x, w, dy) = (data(g.input_len(), 1), data(g.weight_len(), 2), data(g.output_len(), 3));
         assert_close(&forward(&x, &w, &g), &reference::forward(&x, &w, &g), patch_len(&g), "forward");
         let fan_out = g.kernel_h * g.kernel_w * g.out_c;
@@ -513,10 +499,10 @@ mod tests {
 
     #[test]
     fn empty_dimensions_give_zeros() {
-        let g = tf(0, (5, 5), 3, 4, (3, 3), (1, 1), true);
+        let g = Conv2dGeometry::with_padding(0, (5, 5), 3, 4, (3, 3), (1, 1), Padding::Same);
         assert!(forward(&[], &data(g.weight_len(), 1), &g).is_empty());
         assert_eq!(weight_grad(&[], &[], &g), vec![0.0; g.weight_len()]);
-        let g = tf(2, (2, 2), 3, 4, (3, 3), (1, 1), false);
+        let g = Conv2dGeometry::with_padding(2, (2, 2), 3, 4, (3, 3), (1, 1), Padding::Valid);
         assert_eq!(g.out_h, 0);
         assert_eq!(input_grad(&[], &data(g.weight_len(), 1), &g), vec![0.0; g.input_len()]);
         assert_eq!(weight_grad(&data(g.input_len(), 2), &[], &g), vec![0.0; g.weight_len()]);
@@ -525,7 +511,7 @@ mod tests {
     #[test]
     fn reference_small_example() {
         // 3×3 input 1..9, 2×2 kernel of ones, VALID: each output sums one 2×2 window.
-        let g = tf(1, (3, 3), 1, 1, (2, 2), (1, 1), false);
+        let g = Conv2dGeometry::with_padding(1, (3, 3), 1, 1, (2, 2), (1, 1), Padding::Valid);
         let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
         assert_eq!(reference::forward(&x, &[1.0; 4], &g), [12.0, 16.0, 24.0, 28.0]);
         // Each input pixel receives one dy per window covering it.
