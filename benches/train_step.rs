@@ -24,9 +24,8 @@
 
 use cari::autograd::{ParamGroup, Tape};
 use cari::data::SyntheticFaces;
-use cari::model::{dynamic_objective, Batch, MultiTaskNet, NetworkConfig, ObjectiveConfig};
+use cari::model::{dynamic_objective, Batch, MultiTaskNet, NetworkConfig};
 use cari::nn::Ctx;
-use cari::optim::Sgd;
 use cari::train::Trainer;
 use cari::Device;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
@@ -38,17 +37,8 @@ const SEED: u64 = 0;
 fn trainer(device: &Device) -> Trainer {
     let net = MultiTaskNet::new(NetworkConfig::default()).expect("network");
     let params = net.init_params(SEED, device).expect("parameters");
-    // The command line's defaults: network lr 0.01, weight module 10× larger, momentum 0.9,
-    // both groups clipped to global norm 5.
-    Trainer {
-        net,
-        params,
-        objective: ObjectiveConfig::default(),
-        network_optimizer: Sgd::new(0.01, 0.9, Some(5.0)),
-        weight_optimizer: Sgd::new(0.1, 0.9, Some(5.0)),
-        seed: SEED,
-        step: 0,
-    }
+    // The command line's default learning rate.
+    Trainer::with_sgd(net, params, 0.01, SEED)
 }
 
 fn batch(n: usize, device: &Device) -> Batch {

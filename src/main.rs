@@ -1,8 +1,7 @@
 //! The `cari` command line: parses arguments and calls the library.
 
 use cari::data::SyntheticFaces;
-use cari::model::{MultiTaskNet, NetworkConfig, ObjectiveConfig};
-use cari::optim::Sgd;
+use cari::model::{MultiTaskNet, NetworkConfig};
 use cari::train::Trainer;
 use cari::{Device, Result};
 use clap::{Args, Parser, Subcommand};
@@ -133,15 +132,7 @@ fn train(args: &TrainArgs) -> Result<()> {
         args.steps,
         device
     );
-    let mut trainer = Trainer {
-        net,
-        params,
-        objective: ObjectiveConfig::default(),
-        network_optimizer: Sgd::new(args.lr, 0.9, Some(5.0)),
-        weight_optimizer: Sgd::new(args.lr * 10.0, 0.9, Some(5.0)),
-        seed: args.seed,
-        step: 0,
-    };
+    let mut trainer = Trainer::with_sgd(net, params, args.lr, args.seed);
     let start = Instant::now();
     for step in 0..args.steps {
         let batch = data.batch(step, args.batch, &device)?;

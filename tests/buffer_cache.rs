@@ -6,8 +6,7 @@ mod common;
 
 use cari::backend::cpu::buffer;
 use cari::data::SyntheticFaces;
-use cari::model::{MultiTaskNet, NetworkConfig, ObjectiveConfig};
-use cari::optim::Sgd;
+use cari::model::{MultiTaskNet, NetworkConfig};
 use cari::train::Trainer;
 use common::cpu;
 
@@ -16,15 +15,7 @@ fn train_two_steps() -> Vec<(String, Vec<f32>)> {
     let net = MultiTaskNet::new(config).unwrap();
     let params = net.init_params(5, &cpu()).unwrap();
     let data = SyntheticFaces::new(6, 96, 5).unwrap();
-    let mut trainer = Trainer {
-        net,
-        params,
-        objective: ObjectiveConfig::default(),
-        network_optimizer: Sgd::new(0.01, 0.9, Some(5.0)),
-        weight_optimizer: Sgd::new(0.1, 0.9, Some(5.0)),
-        seed: 5,
-        step: 0,
-    };
+    let mut trainer = Trainer::with_sgd(net, params, 0.01, 5);
     for step in 0..2 {
         let r = trainer.step(&data.batch(step, 8, &cpu()).unwrap()).unwrap();
         assert!(r.loss.is_finite() && r.loss_w.is_finite(), "step {step}: {r:?}");

@@ -5,8 +5,7 @@
 
 use cari::backend::Device;
 use cari::data::SyntheticFaces;
-use cari::model::{MultiTaskNet, NetworkConfig, ObjectiveConfig};
-use cari::optim::Sgd;
+use cari::model::{MultiTaskNet, NetworkConfig};
 use cari::train::{StepReport, Trainer};
 
 const SEED: u64 = 11;
@@ -21,15 +20,7 @@ fn train_on(device: &Device) -> (Vec<StepReport>, Trainer) {
     let net = MultiTaskNet::new(config()).unwrap();
     let params = net.init_params(SEED, device).unwrap();
     let data = SyntheticFaces::new(5, 75, SEED).unwrap();
-    let mut trainer = Trainer {
-        net,
-        params,
-        objective: ObjectiveConfig::default(),
-        network_optimizer: Sgd::new(0.01, 0.9, Some(5.0)),
-        weight_optimizer: Sgd::new(0.1, 0.9, Some(5.0)),
-        seed: SEED,
-        step: 0,
-    };
+    let mut trainer = Trainer::with_sgd(net, params, 0.01, SEED);
     let reports = (0..STEPS)
         .map(|s| trainer.step(&data.batch(s, BATCH, device).unwrap()).unwrap_or_else(|e| panic!("{device}: {e}")))
         .collect();

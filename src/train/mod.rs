@@ -33,6 +33,21 @@ pub struct Trainer {
 }
 
 impl Trainer {
+    /// A trainer with the paper's objective and the command line's optimizers: SGD with
+    /// momentum 0.9 at `lr` for the network and 10·`lr` for the weight module, each group
+    /// clipped to global norm 5.
+    pub fn with_sgd(net: MultiTaskNet, params: ParamStore, lr: f32, seed: u64) -> Trainer {
+        Trainer {
+            net,
+            params,
+            objective: ObjectiveConfig::default(),
+            network_optimizer: Sgd::new(lr, 0.9, Some(5.0)),
+            weight_optimizer: Sgd::new(lr * 10.0, 0.9, Some(5.0)),
+            seed,
+            step: 0,
+        }
+    }
+
     pub fn step(&mut self, batch: &Batch) -> Result<StepReport> {
         let tape = Tape::new();
         let ctx = Ctx::train(&self.params, &tape);
