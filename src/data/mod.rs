@@ -1,7 +1,9 @@
 //! Data: image preprocessing and the built-in synthetic dataset.
 
+mod dataset;
 mod synthetic;
 
+pub use dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
 pub use synthetic::SyntheticFaces;
 
 /// Per-image standardisation (TF's `per_image_standardization`): (x − mean)/max(std, 1/√n).
