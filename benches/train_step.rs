@@ -24,9 +24,9 @@
 
 use cari::autograd::{ParamGroup, Tape};
 use cari::data::SyntheticFaces;
-use cari::model::{dynamic_objective, Batch, MultiTaskNet, NetworkConfig};
+use cari::model::{training_objective, Batch, MultiTaskNet, NetworkConfig};
 use cari::nn::Ctx;
-use cari::train::Trainer;
+use cari::train::{TrainConfig, Trainer};
 use cari::Device;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use std::hint::black_box;
@@ -38,7 +38,7 @@ fn trainer(device: &Device) -> Trainer {
     let net = MultiTaskNet::new(NetworkConfig::default()).expect("network");
     let params = net.init_params(SEED, device).expect("parameters");
     // The command line's default learning rate.
-    Trainer::with_sgd(net, params, 0.01, SEED)
+    Trainer::new(net, params, TrainConfig::sgd(0.01, SEED).expect("config")).expect("trainer")
 }
 
 fn batch(n: usize, device: &Device) -> Batch {
@@ -67,7 +67,7 @@ fn bench_train(c: &mut Criterion) {
             b.iter(|| {
                 let tape = Tape::new();
                 let ctx = Ctx::train(&t.params, &tape);
-                let fwd = dynamic_objective(&t.net, &ctx, &batch, 1, &t.objective).expect("forward");
+                let fwd = training_objective(&t.net, &ctx, &batch, 1, &t.config.objective).expect("forward");
                 black_box(fwd.loss.value().to_scalar().expect("loss"))
             })
         });
@@ -76,9 +76,9 @@ fn bench_train(c: &mut Criterion) {
             b.iter(|| {
                 let tape = Tape::new();
                 let ctx = Ctx::train(&t.params, &tape);
-                let fwd = dynamic_objective(&t.net, &ctx, &batch, 1, &t.objective).expect("forward");
+                let fwd = training_objective(&t.net, &ctx, &batch, 1, &t.config.objective).expect("forward");
                 let g = fwd.loss.backward_for(t.params.in_group(ParamGroup::Network)).expect("backward L");
-                let gw = fwd.loss_w.backward_for(t.params.in_group(ParamGroup::WeightModule)).expect("backward L_w");
+                let gw = fwd.loss_w.as_ref().expect("L_w").backward_for(t.params.in_group(ParamGroup::WeightModule)).expect("backward L_w");
                 sync();
                 black_box((g.len(), gw.len()))
             })

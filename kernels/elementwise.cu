@@ -3,6 +3,7 @@
 // Entry points, all row-major, n = element count:
 //   elementwise_binary(out[n], a[n], b[n], op)       out = a ∘ b, op 0..3 = + − × ÷
 //   elementwise_affine(out[n], x[n], mul, add)       out = x·mul + add
+//   elementwise_exp(out[n], x[n])                    out = eˣ
 //   elementwise_add_scaled(out[n], a[n], b[n], α)    out = a + α·b
 //   elementwise_relu / elementwise_relu_backward
 //   elementwise_add_bias(out, x[rows, cols], bias[cols])
@@ -39,6 +40,11 @@ extern "C" __global__ void elementwise_binary(float* __restrict__ out, const flo
 extern "C" __global__ void elementwise_affine(float* __restrict__ out, const float* __restrict__ x, float mul,
                                               float add, i64 n) {
     for (i64 i = cari_global_id(); i < n; i += cari_grid_stride()) out[i] = cari_mul_rn(x[i], mul) + add;
+}
+
+// Full-precision expf (not __expf): within 2 ulp of the CPU's.
+extern "C" __global__ void elementwise_exp(float* __restrict__ out, const float* __restrict__ x, i64 n) {
+    for (i64 i = cari_global_id(); i < n; i += cari_grid_stride()) out[i] = expf(x[i]);
 }
 
 extern "C" __global__ void elementwise_add_scaled(float* __restrict__ out, const float* __restrict__ a,

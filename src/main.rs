@@ -2,7 +2,7 @@
 
 use cari::data::SyntheticFaces;
 use cari::model::{MultiTaskNet, NetworkConfig};
-use cari::train::Trainer;
+use cari::train::{TrainConfig, Trainer};
 use cari::{Device, Result};
 use clap::{Args, Parser, Subcommand};
 use std::time::Instant;
@@ -132,7 +132,7 @@ fn train(args: &TrainArgs) -> Result<()> {
         args.steps,
         device
     );
-    let mut trainer = Trainer::with_sgd(net, params, args.lr, args.seed);
+    let mut trainer = Trainer::new(net, params, TrainConfig::sgd(args.lr, args.seed)?)?;
     let start = Instant::now();
     for step in 0..args.steps {
         let batch = data.batch(step, args.batch, &device)?;

@@ -3,7 +3,7 @@
 mod common;
 
 use cari::autograd::{ParamGroup, ParamStore, Tape, Var};
-use cari::model::{dynamic_objective, Batch, Modality, MultiTaskNet, NetworkConfig, ObjectiveConfig};
+use cari::model::{training_objective, Batch, Modality, MultiTaskNet, NetworkConfig, ObjectiveConfig};
 use cari::nn::Ctx;
 use cari::ops;
 use cari::Tensor;
@@ -76,10 +76,10 @@ fn the_two_objectives_update_disjoint_groups_from_one_forward() {
     let (net, params, batch) = small_setup();
     let tape = Tape::new();
     let ctx = Ctx::train(&params, &tape);
-    let out = dynamic_objective(&net, &ctx, &batch, 7, &ObjectiveConfig::default()).unwrap();
+    let out = training_objective(&net, &ctx, &batch, 7, &ObjectiveConfig::default()).unwrap();
     let recorded = tape.len();
     let g_net = out.loss.backward().unwrap();
-    let g_w = out.loss_w.backward().unwrap();
+    let g_w = out.loss_w.as_ref().unwrap().backward().unwrap();
     assert_eq!(tape.len(), recorded, "backward records nothing");
     // Even asked for every leaf, L reaches only θ and L_w only ψ: the stop-gradients
     // of eq. 11–12 are in the graph, not in the caller's selection.
@@ -100,7 +100,7 @@ fn the_reference_gradient_path_reaches_the_trunk_through_w() {
         let tape = Tape::new();
         let ctx = Ctx::train(&params, &tape);
         let obj = ObjectiveConfig { reference_gradient_path, ..Default::default() };
-        let out = dynamic_objective(&net, &ctx, &batch, 7, &obj).unwrap();
+        let out = training_objective(&net, &ctx, &batch, 7, &obj).unwrap();
         let g = out.loss.backward_for(params.in_group(ParamGroup::Network)).unwrap();
         g.require("InceptionResnetV1/Conv2d_1a_3x3/weights").unwrap().to_vec().unwrap()
     };

@@ -7,7 +7,7 @@ mod common;
 use cari::backend::cpu::buffer;
 use cari::data::SyntheticFaces;
 use cari::model::{MultiTaskNet, NetworkConfig};
-use cari::train::Trainer;
+use cari::train::{TrainConfig, Trainer};
 use common::cpu;
 
 fn train_two_steps() -> Vec<(String, Vec<f32>)> {
@@ -15,10 +15,10 @@ fn train_two_steps() -> Vec<(String, Vec<f32>)> {
     let net = MultiTaskNet::new(config).unwrap();
     let params = net.init_params(5, &cpu()).unwrap();
     let data = SyntheticFaces::new(6, 96, 5).unwrap();
-    let mut trainer = Trainer::with_sgd(net, params, 0.01, 5);
+    let mut trainer = Trainer::new(net, params, TrainConfig::sgd(0.01, 5).unwrap()).unwrap();
     for step in 0..2 {
         let r = trainer.step(&data.batch(step, 8, &cpu()).unwrap()).unwrap();
-        assert!(r.loss.is_finite() && r.loss_w.is_finite(), "step {step}: {r:?}");
+        assert!(r.loss.is_finite() && r.loss_w.is_some_and(f32::is_finite), "step {step}: {r:?}");
     }
     trainer.params.iter().map(|(n, t, _)| (n.to_string(), t.to_vec().unwrap())).collect()
 }

@@ -6,7 +6,7 @@
 use cari::backend::Device;
 use cari::data::SyntheticFaces;
 use cari::model::{MultiTaskNet, NetworkConfig};
-use cari::train::{StepReport, Trainer};
+use cari::train::{StepReport, TrainConfig, Trainer};
 
 const SEED: u64 = 11;
 const STEPS: u64 = 2;
@@ -20,7 +20,7 @@ fn train_on(device: &Device) -> (Vec<StepReport>, Trainer) {
     let net = MultiTaskNet::new(config()).unwrap();
     let params = net.init_params(SEED, device).unwrap();
     let data = SyntheticFaces::new(5, 75, SEED).unwrap();
-    let mut trainer = Trainer::with_sgd(net, params, 0.01, SEED);
+    let mut trainer = Trainer::new(net, params, TrainConfig::sgd(0.01, SEED).unwrap()).unwrap();
     let reports = (0..STEPS)
         .map(|s| trainer.step(&data.batch(s, BATCH, device).unwrap()).unwrap_or_else(|e| panic!("{device}: {e}")))
         .collect();
@@ -48,7 +48,7 @@ fn compare(name: &str) {
     let (reports, trainer) = train_on(&device);
     for (r, c) in reports.iter().zip(&cpu_reports) {
         let values = |r: &StepReport| -> Vec<f32> {
-            r.task_losses.iter().flatten().chain(&r.task_weights).chain([&r.loss, &r.loss_w]).copied().collect()
+            r.task_losses.iter().flatten().chain(&r.task_weights).chain([&r.loss]).chain(&r.loss_w).copied().collect()
         };
         let (got, want) = (values(r), values(c));
         for (g, w) in got.iter().zip(&want) {

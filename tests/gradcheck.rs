@@ -117,6 +117,7 @@ fn elementwise_arithmetic_and_reductions() {
     gradcheck("mul", &ab, |v| ops::mul(&v[0], &v[1]), EPS, TOL);
     gradcheck("div", &ab, |v| ops::div(&v[0], &v[1]), 1e-3, TOL);
     gradcheck("affine", std::slice::from_ref(&a), |v| ops::affine(&v[0], -1.7, 0.3), EPS, TOL);
+    gradcheck("exp", std::slice::from_ref(&a), |v| ops::exp(&v[0]), EPS, TOL);
     gradcheck("sum", std::slice::from_ref(&a), |v| ops::sum(&v[0]), EPS, TOL);
     gradcheck("mean", std::slice::from_ref(&a), |v| ops::mean(&v[0]), EPS, TOL);
     gradcheck("mean_rows", std::slice::from_ref(&a), |v| ops::mean_rows(&v[0]), EPS, TOL);

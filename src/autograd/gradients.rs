@@ -10,7 +10,7 @@ pub struct Gradients {
 }
 
 impl Gradients {
-    pub(crate) fn insert(&mut self, name: String, grad: Tensor) {
+    pub fn insert(&mut self, name: String, grad: Tensor) {
         self.by_name.insert(name, grad);
     }
 

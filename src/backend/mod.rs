@@ -227,6 +227,8 @@ pub trait Backend: Send + Sync {
     fn binary(&self, op: BinaryOp, a: &Storage, b: &Storage) -> Result<Storage>;
     /// `x·mul + add`.
     fn affine(&self, x: &Storage, mul: f32, add: f32) -> Result<Storage>;
+    /// `eˣ` (the uncertainty weighting's task precisions).
+    fn exp(&self, x: &Storage) -> Result<Storage>;
     /// `a + alpha·b`: the scaled residual add, and every gradient accumulation.
     fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage>;
     fn relu(&self, x: &Storage) -> Result<Storage>;

@@ -1,8 +1,10 @@
 //! Network and objective settings, with the reference's values as defaults.
 
+use super::Weighting;
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NetworkConfig {
     /// Square input side; 160 in the paper, at least 75 (Mixed_7a needs a 3×3 input).
     pub image_size: usize,
@@ -54,7 +56,7 @@ impl NetworkConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ObjectiveConfig {
     /// λ of the center-loss term.
     pub center_loss_lambda: f32,
@@ -65,10 +67,11 @@ pub struct ObjectiveConfig {
     /// The reference code's gradient path: no stop-gradient on w inside L, so L's
     /// gradient also reaches the trunk through the weight module's input.
     pub reference_gradient_path: bool,
+    pub weighting: Weighting,
 }
 
 impl Default for ObjectiveConfig {
     fn default() -> Self {
-        ObjectiveConfig { center_loss_lambda: 0.1, sigma: 0.01, center_alpha: 0.5, reference_gradient_path: false }
+        ObjectiveConfig { center_loss_lambda: 0.1, sigma: 0.01, center_alpha: 0.5, reference_gradient_path: false, weighting: Weighting::Dynamic }
     }
 }

@@ -8,11 +8,13 @@ mod network;
 mod objective;
 mod state;
 mod weight_module;
+mod weighting;
 
 pub use batch::{Batch, Modality, Task};
 pub use branch::{Branch, BranchOutput};
 pub use config::{NetworkConfig, ObjectiveConfig};
-pub use network::{LayerRow, MultiTaskNet};
-pub use objective::{dynamic_objective, TaskForward, TrainForward};
+pub use network::{LayerRow, MultiTaskNet, CENTERS};
+pub use objective::{arg_max, training_objective, weight_objective, TaskForward, TrainForward};
 pub use state::{update_centers, update_moving_averages};
 pub use weight_module::{TaskWeights, WeightModule};
+pub use weighting::{Weighting, LOG_VARIANCE};

@@ -6,7 +6,6 @@ use crate::autograd::{ParamGroup, ParamStore, Var};
 use crate::backend::Device;
 use crate::error::{Error, Result};
 use crate::nn::{trainable_count, ConvBn, ConvSpec, Ctx, Init, Layer, MaxPool, ParamSpec, Reduction, ResidualBlock};
-use crate::rng::Rng;
 use crate::tensor::{Shape, Tensor};
 
 /// One line of `cari info`.
@@ -107,7 +106,7 @@ impl MultiTaskNet {
         let z = trunk.iter().try_fold(input, |s, l| l.output_shape(&s))?;
         let z_shape = Shape::new(&z.dims()[1..]);
         let branches = Task::ALL.map(|t| Branch::new(t, &config));
-        let weight_module = WeightModule::new(z_shape.len(), config.logit_scale);
+        let weight_module = WeightModule::new(z_shape.len(), Task::ALL.len(), config.logit_scale);
         Ok(MultiTaskNet { config, trunk, branches, weight_module, z_shape })
     }
 
@@ -137,22 +136,7 @@ impl MultiTaskNet {
 
     /// Freshly initialised parameters; each tensor's values depend only on `seed` and its name.
     pub fn init_params(&self, seed: u64, device: &Device) -> Result<ParamStore> {
-        let mut store = ParamStore::new();
-        for spec in self.param_specs() {
-            let mut rng = Rng::derive(seed, name_hash(&spec.name));
-            let n = spec.shape.len();
-            let values: Vec<f32> = match spec.init {
-                Init::Zeros => vec![0.0; n],
-                Init::Ones => vec![1.0; n],
-                Init::TruncatedNormal(std) => (0..n).map(|_| rng.truncated_normal(std)).collect(),
-                Init::Xavier { fan_in, fan_out } => {
-                    let limit = (6.0 / (fan_in + fan_out) as f32).sqrt();
-                    (0..n).map(|_| rng.uniform_in(-limit, limit)).collect()
-                }
-            };
-            store.insert(spec.name, Tensor::from_vec(values, spec.shape, device)?, spec.group)?;
-        }
-        Ok(store)
+        crate::nn::init_params(self.param_specs(), seed, device)
     }
 
     /// Runs the trunk: images `[b, h, w, 3]` → Z `[b, h', w', c]`.
@@ -218,9 +202,4 @@ impl MultiTaskNet {
         let wm = count(&|p| self.weight_module.declare(p));
         (trunk, branches, wm)
     }
-}
-
-/// A stable stream id per parameter name.
-fn name_hash(name: &str) -> u64 {
-    crate::rng::fnv1a(name.as_bytes())
 }

@@ -1,4 +1,5 @@
-//! One training forward and the paper's two objectives (eq. 1, 7, 11, 12):
+//! One training forward and the two objectives of the chosen weighting strategy. For the
+//! paper's dynamic weighting (eq. 1, 7, 11, 12):
 //! - network θ: L = Σ_t sg(w_t)·L_t,
 //! - weight module ψ: L_w = Σ_t w_t/(sg(L_t) + σ),
 //!
@@ -7,11 +8,13 @@
 
 use super::network::CENTERS;
 use super::weight_module::TaskWeights;
-use super::{Batch, BranchOutput, MultiTaskNet, ObjectiveConfig, Task};
+use super::weighting::LOG_VARIANCE;
+use super::{Batch, BranchOutput, MultiTaskNet, ObjectiveConfig, Task, Weighting};
 use crate::autograd::Var;
 use crate::error::{Error, Result};
 use crate::nn::Ctx;
 use crate::ops;
+use crate::tensor::Tensor;
 
 pub struct TaskForward {
     pub task: Task,
@@ -26,10 +29,11 @@ pub struct TrainForward {
     pub z: Var,
     pub tasks: [Option<TaskForward>; 3],
     pub weights: TaskWeights,
-    /// L, the network's objective.
+    /// L, the network's objective. Strategies without `loss_w` also train their weight
+    /// parameters (if any) on it.
     pub loss: Var,
-    /// L_w, the weight module's objective.
-    pub loss_w: Var,
+    /// L_w, the weight module's own objective (dynamic and naive weighting).
+    pub loss_w: Option<Var>,
 }
 
 impl TrainForward {
@@ -43,6 +47,31 @@ impl TrainForward {
         }
         Ok(out)
     }
+
+    /// Each present task's accuracy: the fraction of its samples whose logits' arg-max is
+    /// the label.
+    pub fn task_accuracies(&self, batch: &Batch) -> Result<[Option<f32>; 3]> {
+        let mut out = [None; 3];
+        for (o, t) in out.iter_mut().zip(&self.tasks) {
+            if let Some(t) = t {
+                let logits = t.output.logits.value();
+                let classes = logits.dims()[1];
+                let values = logits.to_vec()?;
+                let correct = values
+                    .chunks(classes)
+                    .zip(&t.samples)
+                    .filter(|(row, &i)| arg_max(row) == batch.labels[i])
+                    .count();
+                *o = Some(correct as f32 / t.samples.len() as f32);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The first index of the largest value.
+pub fn arg_max(row: &[f32]) -> usize {
+    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
 }
 
 /// Branch t's dropout stream: `dropout_seed + t` (t = 0, 1, 2).
@@ -50,8 +79,36 @@ fn branch_seed(dropout_seed: u64, task: Task) -> u64 {
     dropout_seed.wrapping_add(task.index() as u64)
 }
 
-/// The training forward of the paper's dynamic multi-task model.
-pub fn dynamic_objective(
+/// Σ of the present terms, or `None` when there is none.
+fn sum(terms: Vec<Var>) -> Result<Option<Var>> {
+    let mut total: Option<Var> = None;
+    for t in terms {
+        total = Some(match total {
+            None => t,
+            Some(acc) => ops::add(&acc, &t)?,
+        });
+    }
+    Ok(total)
+}
+
+/// The weight module's own objective over the present tasks' losses (held constant):
+/// dynamic Σ_t w_t/(L_t + σ) (eq. 12), naive Σ_t w_t·L_t; `None` for the strategies
+/// whose weights have no objective of their own.
+pub fn weight_objective(weighting: Weighting, weights: &Var, losses: &[(Task, Var)], sigma: f32) -> Result<Option<Var>> {
+    let mut terms = Vec::new();
+    for (task, loss) in losses {
+        let w_t = ops::element(weights, task.index())?;
+        terms.push(match weighting {
+            Weighting::Dynamic => ops::div(&w_t, &ops::affine(&loss.detach(), 1.0, sigma)?)?,
+            Weighting::Naive => ops::mul(&w_t, &loss.detach())?,
+            _ => return Ok(None),
+        });
+    }
+    sum(terms)
+}
+
+/// The training forward of the multi-task model under `obj.weighting`.
+pub fn training_objective(
     net: &MultiTaskNet,
     ctx: &Ctx,
     batch: &Batch,
@@ -64,7 +121,7 @@ pub fn dynamic_objective(
     for (slot, branch) in tasks.iter_mut().zip(&net.branches) {
         let task = branch.task;
         let samples = batch.samples(task);
-        if samples.is_empty() {
+        if samples.is_empty() || !obj.weighting.runs(task) {
             continue;
         }
         let input = if samples.len() == batch.len() { z.clone() } else { ops::gather_rows(&z, &samples)? };
@@ -75,30 +132,54 @@ pub fn dynamic_objective(
         let loss = ops::mean(&ops::add_scaled(&ce, &center, obj.center_loss_lambda)?)?;
         *slot = Some(TaskForward { task, samples, output, loss });
     }
-
-    // In the paper's objectives ψ sees Z as a constant, so L_w's gradient cannot reach
-    // θ; the reference code's path lets L's gradient flow back through w into the trunk.
-    let z_for_weights = if obj.reference_gradient_path { z.clone() } else { z.detach() };
-    let weights = net.weight_module.forward(ctx, &z_for_weights)?;
-    let mut loss: Option<Var> = None;
-    let mut loss_w: Option<Var> = None;
-    for t in tasks.iter().flatten() {
-        let w_t = ops::element(&weights.weights, t.task.index())?;
-        let w_in_l = if obj.reference_gradient_path { w_t.clone() } else { w_t.detach() };
-        let term = ops::mul(&w_in_l, &t.loss)?;
-        let term_w = ops::div(&w_t, &ops::affine(&t.loss.detach(), 1.0, obj.sigma)?)?;
-        loss = Some(match loss {
-            None => term,
-            Some(l) => ops::add(&l, &term)?,
-        });
-        loss_w = Some(match loss_w {
-            None => term_w,
-            Some(l) => ops::add(&l, &term_w)?,
-        });
+    let present: Vec<&TaskForward> = tasks.iter().flatten().collect();
+    if present.is_empty() {
+        let reason = format!("no task of strategy {} has a sample in the batch", obj.weighting);
+        return Err(Error::invalid("batch", reason));
     }
-    // Verification reads every sample, so only an empty batch has no term.
-    let (Some(loss), Some(loss_w)) = (loss, loss_w) else {
-        return Err(Error::EmptyBatch { op: "dynamic_objective", shape: batch.images.shape().clone() });
+
+    let (weights, loss, loss_w) = match obj.weighting {
+        Weighting::Dynamic | Weighting::Naive => {
+            // In the paper's objectives ψ sees Z as a constant, so L_w's gradient cannot
+            // reach θ; the reference code's path lets L's gradient flow back through w
+            // into the trunk.
+            let z_for_weights = if obj.reference_gradient_path { z.clone() } else { z.detach() };
+            let weights = net.weight_module.forward(ctx, &z_for_weights)?;
+            let mut terms = Vec::new();
+            for t in &present {
+                let w_t = ops::element(&weights.weights, t.task.index())?;
+                let w_in_l = if obj.reference_gradient_path { w_t } else { w_t.detach() };
+                terms.push(ops::mul(&w_in_l, &t.loss)?);
+            }
+            let losses: Vec<(Task, Var)> = present.iter().map(|t| (t.task, t.loss.clone())).collect();
+            let loss_w = weight_objective(obj.weighting, &weights.weights, &losses, obj.sigma)?;
+            (weights, sum(terms)?, loss_w)
+        }
+        Weighting::Fixed(_) | Weighting::Single(_) => {
+            let w = match obj.weighting {
+                Weighting::Fixed(w) => w,
+                Weighting::Single(task) => std::array::from_fn(|i| if i == task.index() { 1.0 } else { 0.0 }),
+                _ => unreachable!("matched above"),
+            };
+            let weights = Var::constant(Tensor::from_slice(&w, [3], z.device())?);
+            let mut terms = Vec::new();
+            for t in &present {
+                terms.push(ops::affine(&t.loss, w[t.task.index()], 0.0)?);
+            }
+            (TaskWeights { per_sample: None, weights }, sum(terms)?, None)
+        }
+        Weighting::Uncertainty => {
+            let s = ctx.param(LOG_VARIANCE)?;
+            let weights = ops::exp(&ops::affine(&s, -1.0, 0.0)?)?;
+            let mut terms = Vec::new();
+            for t in &present {
+                let i = t.task.index();
+                let weighted = ops::mul(&ops::element(&weights, i)?, &t.loss)?;
+                terms.push(ops::add(&weighted, &ops::affine(&ops::element(&s, i)?, 0.5, 0.0)?)?);
+            }
+            (TaskWeights { per_sample: None, weights }, sum(terms)?, None)
+        }
     };
+    let loss = loss.expect("a present task gives a term");
     Ok(TrainForward { z, tasks, weights, loss, loss_w })
 }

@@ -14,15 +14,16 @@ pub struct WeightModule {
 }
 
 pub struct TaskWeights {
-    /// π, `[b, 3]`.
-    pub per_sample: Var,
-    /// w, `[3]`.
+    /// π, `[b, tasks]` (only when the weight module computed w).
+    pub per_sample: Option<Var>,
+    /// w, `[tasks]`.
     pub weights: Var,
 }
 
 impl WeightModule {
-    pub fn new(z_features: usize, logit_scale: f32) -> WeightModule {
-        WeightModule { fc: Linear::new(SCOPE, z_features, 3, ParamGroup::WeightModule), logit_scale }
+    /// A module weighting `tasks` tasks (the model has three).
+    pub fn new(z_features: usize, tasks: usize, logit_scale: f32) -> WeightModule {
+        WeightModule { fc: Linear::new(SCOPE, z_features, tasks, ParamGroup::WeightModule), logit_scale }
     }
 
     pub fn forward(&self, ctx: &Ctx, z: &Var) -> Result<TaskWeights> {
@@ -32,7 +33,7 @@ impl WeightModule {
         let a_hat = ops::l2_normalize(&a, 1e-10)?;
         let per_sample = ops::softmax(&ops::affine(&a_hat, self.logit_scale, 0.0)?)?;
         let weights = ops::mean_rows(&per_sample)?;
-        Ok(TaskWeights { per_sample, weights })
+        Ok(TaskWeights { per_sample: Some(per_sample), weights })
     }
 
     pub fn declare(&self, out: &mut Vec<ParamSpec>) {

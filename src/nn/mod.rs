@@ -119,3 +119,24 @@ fn weights_and_biases(ctx: &Ctx, scope: &str) -> Result<(Var, Var)> {
 pub fn trainable_count(specs: &[ParamSpec]) -> usize {
     specs.iter().filter(|s| s.group.is_trainable()).map(|s| s.shape.len()).sum()
 }
+
+/// Freshly initialised tensors for `specs`; each tensor's values depend only on `seed`
+/// and its name.
+pub fn init_params(specs: Vec<ParamSpec>, seed: u64, device: &crate::backend::Device) -> Result<ParamStore> {
+    let mut store = ParamStore::new();
+    for spec in specs {
+        let mut rng = crate::rng::Rng::derive(seed, crate::rng::fnv1a(spec.name.as_bytes()));
+        let n = spec.shape.len();
+        let values: Vec<f32> = match spec.init {
+            Init::Zeros => vec![0.0; n],
+            Init::Ones => vec![1.0; n],
+            Init::TruncatedNormal(std) => (0..n).map(|_| rng.truncated_normal(std)).collect(),
+            Init::Xavier { fan_in, fan_out } => {
+                let limit = (6.0 / (fan_in + fan_out) as f32).sqrt();
+                (0..n).map(|_| rng.uniform_in(-limit, limit)).collect()
+            }
+        };
+        store.insert(spec.name, crate::tensor::Tensor::from_vec(values, spec.shape, device)?, spec.group)?;
+    }
+    Ok(store)
+}

@@ -67,6 +67,18 @@ pub fn affine(x: &Var, mul: f32, add: f32) -> Result<Var> {
     })
 }
 
+/// `eˣ`; its backward is `dy·eˣ`, from the saved output.
+pub fn exp(x: &Var) -> Result<Var> {
+    check_inputs("exp", &[x])?;
+    let xt = x.value();
+    let y = tensor_like(xt, xt.device().backend().exp(xt.storage())?, xt.shape().clone());
+    let saved = y.clone();
+    Var::record("exp", &[x], y, move |dy, _| {
+        let dx = dy.device().backend().binary(BinaryOp::Mul, dy.storage(), saved.storage())?;
+        Ok(vec![Some(tensor_like(dy, dx, dy.shape().clone()))])
+    })
+}
+
 /// `a + alpha·b`: the scaled residual connection of the Inception-ResNet blocks.
 pub fn add_scaled(a: &Var, b: &Var, alpha: f32) -> Result<Var> {
     check_inputs("add_scaled", &[a, b])?;

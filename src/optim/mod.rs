@@ -1,16 +1,20 @@
-//! Optimizers: they read one backward pass's [`Gradients`] and update the named tensors
-//! of one parameter group.
+//! Optimizers: each reads one backward pass's [`Gradients`] and updates the named
+//! tensors of one parameter group; learning-rate schedules.
 
-mod sgd;
+mod optimizer;
+mod rule;
+mod schedule;
 
-pub use sgd::Sgd;
+pub use optimizer::{Optimizer, OptimizerConfig, UpdateStats};
+pub use rule::Rule;
+pub use schedule::LrSchedule;
 
-use crate::autograd::Gradients;
-use crate::error::Result;
-
-/// The factor that scales gradients down to a global norm of at most `max_norm`
+/// The factor that scales gradients of global norm `norm` down to at most `max_norm`
 /// (1 when already below it).
-pub fn clip_factor(grads: &Gradients, max_norm: f32) -> Result<f32> {
-    let norm = grads.global_norm()?;
-    Ok(if norm > max_norm { max_norm / norm } else { 1.0 })
+pub fn clip_factor(norm: f32, max_norm: f32) -> f32 {
+    if norm > max_norm {
+        max_norm / norm
+    } else {
+        1.0
+    }
 }

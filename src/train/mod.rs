@@ -4,4 +4,4 @@ mod record;
 mod trainer;
 
 pub use record::StepRecord;
-pub use trainer::{StepReport, Trainer};
+pub use trainer::{StepReport, TrainConfig, Trainer, NETWORK_OPTIMIZER, WEIGHT_OPTIMIZER};

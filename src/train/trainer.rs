@@ -1,87 +1,227 @@
-//! One training step of the paper's model: a forward pass, the two backward passes
-//! (network θ on L, weight module ψ on L_w), the two updates, then the rule-based state
-//! (batch-norm moving averages, class centers).
+//! One training step of the multi-task model: a forward pass, the backward passes of the
+//! strategy's objectives (network θ on L, weight module ψ on L_w), the two updates, then
+//! the rule-based state (batch-norm moving averages, class centers).
 
-use crate::autograd::{ParamGroup, ParamStore, Tape};
-use crate::model::Batch;
+use crate::autograd::{Gradients, ParamGroup, ParamStore, Tape};
 use crate::error::{Error, Result};
-use crate::model::{dynamic_objective, update_centers, update_moving_averages, MultiTaskNet, ObjectiveConfig, Task};
+use crate::model::{training_objective, update_centers, update_moving_averages, Batch, MultiTaskNet, ObjectiveConfig, Task};
 use crate::nn::Ctx;
-use crate::optim::Sgd;
+use crate::optim::{LrSchedule, Optimizer, OptimizerConfig, Rule, UpdateStats};
 use crate::rng::mix64;
+use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// Everything that decides how the model trains (stored in checkpoints).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub objective: ObjectiveConfig,
+    pub network_optimizer: OptimizerConfig,
+    pub weight_optimizer: OptimizerConfig,
+    /// The weight module's learning rate is the network's times this (1 in the
+    /// reference's CaVI runs, 10 on WebCaricature).
+    pub weight_lr_factor: f32,
+    pub schedule: LrSchedule,
+    /// Steps per schedule epoch (the reference's epoch is 100 batches).
+    pub epoch_size: u64,
+    /// Seeds the dropout masks (with the step number).
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    /// The reference's choices: RMSProp (TF semantics) for both groups, clipped to global
+    /// norm 5, the weight module at the network's rate, 100-step epochs.
+    pub fn reference(schedule: LrSchedule, seed: u64) -> TrainConfig {
+        TrainConfig {
+            objective: ObjectiveConfig::default(),
+            network_optimizer: OptimizerConfig::new(Rule::REFERENCE_RMSPROP),
+            weight_optimizer: OptimizerConfig::new(Rule::REFERENCE_RMSPROP),
+            weight_lr_factor: 1.0,
+            schedule,
+            epoch_size: 100,
+            seed,
+        }
+    }
+
+    /// SGD with momentum 0.9 at a constant `lr`, the weight module at 10·`lr`, both clipped
+    /// to global norm 5 (the engine's tests and benchmarks).
+    pub fn sgd(lr: f32, seed: u64) -> Result<TrainConfig> {
+        let sgd = OptimizerConfig::new(Rule::Sgd { momentum: 0.9 });
+        Ok(TrainConfig {
+            network_optimizer: sgd,
+            weight_optimizer: sgd,
+            weight_lr_factor: 10.0,
+            ..TrainConfig::reference(LrSchedule::constant(lr)?, seed)
+        })
+    }
+}
 
 /// What one step measured.
 #[derive(Clone, Debug)]
 pub struct StepReport {
+    /// The step's number, from 0.
     pub step: u64,
+    pub epoch: u64,
+    pub lr: f32,
     /// L_t of the tasks present in the batch.
     pub task_losses: [Option<f32>; 3],
-    /// w_t before the update.
+    /// w_t used in this step's objective.
     pub task_weights: [f32; 3],
+    pub task_accuracies: [Option<f32>; 3],
     pub loss: f32,
-    pub loss_w: f32,
+    pub loss_w: Option<f32>,
+    pub network_update: UpdateStats,
+    pub weight_update: Option<UpdateStats>,
 }
 
 pub struct Trainer {
     pub net: MultiTaskNet,
     pub params: ParamStore,
-    pub objective: ObjectiveConfig,
-    pub network_optimizer: Sgd,
-    pub weight_optimizer: Sgd,
-    pub seed: u64,
+    pub config: TrainConfig,
+    network_optimizer: Optimizer,
+    weight_optimizer: Optimizer,
+    /// Steps done.
     pub step: u64,
 }
 
+/// Checkpoint name prefixes of the two optimizers' state.
+pub const NETWORK_OPTIMIZER: &str = "optimizer/network";
+pub const WEIGHT_OPTIMIZER: &str = "optimizer/weight_module";
+
 impl Trainer {
-    /// A trainer with the paper's objective and the command line's optimizers: SGD with
-    /// momentum 0.9 at `lr` for the network and 10·`lr` for the weight module, each group
-    /// clipped to global norm 5.
-    pub fn with_sgd(net: MultiTaskNet, params: ParamStore, lr: f32, seed: u64) -> Trainer {
-        Trainer {
+    /// A trainer at step 0; adds the strategy's own parameters (at 0) to `params`.
+    pub fn new(net: MultiTaskNet, mut params: ParamStore, config: TrainConfig) -> Result<Trainer> {
+        if config.epoch_size == 0 {
+            return Err(Error::invalid("--epoch-size", "must be at least 1"));
+        }
+        let device = params.get(crate::model::CENTERS)?.device().clone();
+        for (name, len, group) in config.objective.weighting.extra_parameters() {
+            if !params.contains(name) {
+                params.insert(name, Tensor::zeros([len], &device)?, group)?;
+            }
+        }
+        Ok(Trainer {
             net,
             params,
-            objective: ObjectiveConfig::default(),
-            network_optimizer: Sgd::new(lr, 0.9, Some(5.0)),
-            weight_optimizer: Sgd::new(lr * 10.0, 0.9, Some(5.0)),
-            seed,
+            network_optimizer: Optimizer::new(config.network_optimizer),
+            weight_optimizer: Optimizer::new(config.weight_optimizer),
+            config,
             step: 0,
-        }
+        })
     }
 
+    /// The schedule's epoch of the next step (from 1).
+    pub fn epoch(&self) -> u64 {
+        self.step / self.config.epoch_size + 1
+    }
+
+    /// The network's learning rate for the next step.
+    pub fn lr(&self) -> f32 {
+        self.config.schedule.rate(self.epoch())
+    }
+
+    /// One step. A non-finite task loss stops it before any update, naming the step and
+    /// the task, so the parameters stay those of the last good step.
     pub fn step(&mut self, batch: &Batch) -> Result<StepReport> {
+        let (epoch, lr) = (self.epoch(), self.lr());
         let tape = Tape::new();
         let ctx = Ctx::train(&self.params, &tape);
-        let dropout_seed = mix64(self.seed ^ self.step.wrapping_mul(0x2545_F491_4F6C_DD1D));
-        let fwd = dynamic_objective(&self.net, &ctx, batch, dropout_seed, &self.objective)?;
+        let dropout_seed = mix64(self.config.seed ^ self.step.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let fwd = training_objective(&self.net, &ctx, batch, dropout_seed, &self.config.objective)?;
         let task_losses = fwd.task_losses()?;
         for (task, loss) in Task::ALL.iter().zip(task_losses) {
             if let Some(l) = loss.filter(|l| !l.is_finite()) {
-                return Err(Error::NonFinite { what: format!("loss of task {} at step {}", task.name(), self.step), value: l });
+                return Err(Error::NonFinite { what: format!("loss of task {} at step {}", task.name(), self.step + 1), value: l });
             }
         }
         let w = fwd.weights.weights.value().to_vec()?;
-        let report = StepReport {
-            step: self.step,
-            task_losses,
-            task_weights: [w[0], w[1], w[2]],
-            loss: fwd.loss.value().to_scalar()?,
-            loss_w: fwd.loss_w.value().to_scalar()?,
+        let loss = fwd.loss.value().to_scalar()?;
+        let loss_w = fwd.loss_w.as_ref().map(|l| l.value().to_scalar()).transpose()?;
+        let task_accuracies = fwd.task_accuracies(batch)?;
+        let trains_weights = self.config.objective.weighting.trains_weights();
+        let (net_grads, wm_grads) = match &fwd.loss_w {
+            Some(loss_w) => (
+                fwd.loss.backward_for(self.params.in_group(ParamGroup::Network))?,
+                loss_w.backward_for(self.params.in_group(ParamGroup::WeightModule))?,
+            ),
+            // One backward pass reaches both groups; each optimizer takes its own.
+            None => {
+                let all = fwd.loss.backward_for(|name| {
+                    self.params.group(name).is_ok_and(|g| g == ParamGroup::Network || (trains_weights && g == ParamGroup::WeightModule))
+                })?;
+                split_by_group(&self.params, all)?
+            }
         };
-        let net_grads = fwd.loss.backward_for(self.params.in_group(ParamGroup::Network))?;
-        let wm_grads = fwd.loss_w.backward_for(self.params.in_group(ParamGroup::WeightModule))?;
         let bn_stats = ctx.take_bn_stats();
         let verification = fwd.tasks[Task::Verification.index()].as_ref().map(|t| t.output.embeddings.value().clone());
         // Release the tape's references to the parameters so the updates run in place.
         drop(ctx);
         drop((fwd, tape));
 
-        self.network_optimizer.step(&mut self.params, &net_grads)?;
-        self.weight_optimizer.step(&mut self.params, &wm_grads)?;
+        let network_update = self.network_optimizer.step(&mut self.params, &net_grads, lr)?;
+        let weight_update = if wm_grads.is_empty() {
+            None
+        } else {
+            Some(self.weight_optimizer.step(&mut self.params, &wm_grads, lr * self.config.weight_lr_factor)?)
+        };
         update_moving_averages(&mut self.params, &bn_stats)?;
         if let Some(e) = verification {
-            update_centers(&mut self.params, &e, &batch.labels, self.objective.center_alpha)?;
+            update_centers(&mut self.params, &e, &batch.labels, self.config.objective.center_alpha)?;
         }
+        let report = StepReport {
+            step: self.step,
+            epoch,
+            lr,
+            task_losses,
+            task_weights: [w[0], w[1], w[2]],
+            task_accuracies,
+            loss,
+            loss_w,
+            network_update,
+            weight_update,
+        };
         self.step += 1;
         Ok(report)
     }
+
+    /// Every tensor a checkpoint needs to resume exactly: parameters and buffers under
+    /// their own names, each optimizer's state under its prefix.
+    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out: Vec<(String, Tensor)> = self.params.iter().map(|(n, t, _)| (n.to_string(), t.clone())).collect();
+        out.extend(self.network_optimizer.state_tensors(NETWORK_OPTIMIZER));
+        out.extend(self.weight_optimizer.state_tensors(WEIGHT_OPTIMIZER));
+        out
+    }
+
+    /// The optimizers' update counts (stored beside `state_tensors`).
+    pub fn optimizer_steps(&self) -> [u64; 2] {
+        [self.network_optimizer.steps(), self.weight_optimizer.steps()]
+    }
+
+    /// Restores the optimizers from a checkpoint's tensors (`lookup` gives a tensor by
+    /// name, `None` when absent) and the step counters; the parameters are restored by the
+    /// caller into `self.params`.
+    pub fn restore_optimizers(
+        &mut self,
+        step: u64,
+        optimizer_steps: [u64; 2],
+        mut lookup: impl FnMut(&str) -> Result<Option<Tensor>>,
+    ) -> Result<()> {
+        let names = self.params.iter().map(|(n, _, _)| n.to_string()).collect::<Vec<_>>();
+        self.network_optimizer.restore(NETWORK_OPTIMIZER, optimizer_steps[0], &names, &mut lookup)?;
+        self.weight_optimizer.restore(WEIGHT_OPTIMIZER, optimizer_steps[1], &names, &mut lookup)?;
+        self.step = step;
+        Ok(())
+    }
+}
+
+/// `(network, weight module)` gradients of one backward pass.
+fn split_by_group(params: &ParamStore, grads: Gradients) -> Result<(Gradients, Gradients)> {
+    let (mut net, mut wm) = (Gradients::default(), Gradients::default());
+    for (name, g) in grads.iter() {
+        match params.group(name)? {
+            ParamGroup::WeightModule => wm.insert(name.to_string(), g.clone()),
+            _ => net.insert(name.to_string(), g.clone()),
+        }
+    }
+    Ok((net, wm))
 }

@@ -57,6 +57,20 @@ fn affine_and_add_scaled_match_exactly() {
 }
 
 #[test]
+fn exp_matches_within_two_ulp() {
+    // CUDA's expf is accurate to 2 ulp; the CPU's (libm) to under 1.
+    let tolerance = Tolerance { atol: 0.0, rtol: 4.0 * f32::EPSILON, reason: "expf is within 2 ulp on each side" };
+    for device in devices() {
+        for len in LENS {
+            let x: Vec<f32> = random(len, fresh_seed()).iter().map(|v| v * 20.0).collect();
+            let want = cpu_result(cpu().backend().exp(&up(&cpu(), &x)));
+            let got = device.backend().exp(&up(&device, &x)).unwrap();
+            check(&format!("exp len {len}"), &device, &down(&device, &got), &want, tolerance);
+        }
+    }
+}
+
+#[test]
 fn relu_forward_and_backward_match_exactly() {
     for device in devices() {
         for len in LENS {

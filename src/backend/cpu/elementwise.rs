@@ -111,6 +111,10 @@ pub fn affine(x: &[f32], mul: f32, add: f32) -> Vec<f32> {
     map1(x, |v| v * mul + add)
 }
 
+pub fn exp(x: &[f32]) -> Vec<f32> {
+    map1(x, f32::exp)
+}
+
 pub fn add_scaled(a: &[f32], b: &[f32], alpha: f32) -> Vec<f32> {
     map2(a, b, |a, b| a + alpha * b)
 }

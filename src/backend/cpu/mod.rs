@@ -106,6 +106,10 @@ impl Backend for CpuBackend {
         Ok(wrap(elementwise::affine(f32s(x, "affine")?, mul, add)))
     }
 
+    fn exp(&self, x: &Storage) -> Result<Storage> {
+        Ok(wrap(elementwise::exp(f32s(x, "exp")?)))
+    }
+
     fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage> {
         Ok(wrap(elementwise::add_scaled(f32s(a, "add_scaled")?, f32s(b, "add_scaled")?, alpha)))
     }

@@ -42,6 +42,12 @@ pub fn affine(b: &CudaBackend, x: &Storage, mul: f32, add: f32) -> Result<Storag
     map(b, op, k::ELEMENTWISE_AFFINE, n, |l| l.ptr(x).f32(mul).f32(add))
 }
 
+pub fn exp(b: &CudaBackend, x: &Storage) -> Result<Storage> {
+    let op = "exp";
+    let (x, n) = b.f32_storage(op, x)?;
+    map(b, op, k::ELEMENTWISE_EXP, n, |l| l.ptr(x))
+}
+
 pub fn add_scaled(b: &CudaBackend, x: &Storage, y: &Storage, alpha: f32) -> Result<Storage> {
     let op = "add_scaled";
     let (x, n) = b.f32_storage(op, x)?;

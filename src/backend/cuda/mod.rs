@@ -139,6 +139,10 @@ impl Backend for CudaBackend {
     fn affine(&self, x: &Storage, mul: f32, add: f32) -> Result<Storage> {
         elementwise::affine(self, x, mul, add)
     }
+    fn exp(&self, x: &Storage) -> Result<Storage> {
+        elementwise::exp(self, x)
+    }
+
     fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage> {
         elementwise::add_scaled(self, a, b, alpha)
     }
