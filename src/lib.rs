@@ -10,6 +10,7 @@ pub mod autograd;
 pub mod backend;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod io;
 pub mod model;
 pub mod nn;

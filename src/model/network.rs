@@ -1,7 +1,7 @@
 //! The whole network (DESIGN.md §3): trunk to Mixed_7a, three branches, weight module.
 
 use super::weight_module::{self, WeightModule};
-use super::{Branch, NetworkConfig, Task};
+use super::{Branch, BranchOutput, NetworkConfig, Task};
 use crate::autograd::{ParamGroup, ParamStore, Var};
 use crate::backend::Device;
 use crate::error::{Error, Result};
@@ -162,6 +162,16 @@ impl MultiTaskNet {
         let ctx = Ctx::infer(params);
         let z = self.trunk_forward(&ctx, &Var::constant(images.clone()))?;
         Ok(self.branches[Task::Verification.index()].forward(&ctx, &z, 0)?.embeddings.value().clone())
+    }
+
+    /// Inference on a batch: each branch's embeddings and logits (no dropout, moving
+    /// batch-norm averages, nothing recorded), the trunk run once.
+    pub fn infer(&self, params: &ParamStore, images: &Tensor) -> Result<[BranchOutput; 3]> {
+        let ctx = Ctx::infer(params);
+        let z = self.trunk_forward(&ctx, &Var::constant(images.clone()))?;
+        let outputs = [0, 1, 2].map(|i| self.branches[i].forward(&ctx, &z, 0));
+        let [a, b, c] = outputs;
+        Ok([a?, b?, c?])
     }
 
     /// The layer table of `cari info`: every stage with its per-sample output shape and

@@ -1,0 +1,156 @@
+//! Evaluation maths (DATASETS.md §3): verification accuracy by 10-fold threshold
+//! selection, and identification accuracy.
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// Squared distance ‖a − b‖² of two embeddings (in [0, 4] for unit vectors).
+pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// A figure measured on each fold, with its mean and population standard deviation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoldStats {
+    pub per_fold: Vec<f64>,
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl FoldStats {
+    fn new(per_fold: Vec<f64>) -> FoldStats {
+        let n = per_fold.len() as f64;
+        let mean = per_fold.iter().sum::<f64>() / n;
+        let std = (per_fold.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        FoldStats { per_fold, mean, std }
+    }
+}
+
+/// Verification accuracy with the threshold of each fold chosen on the others.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerificationAccuracy {
+    pub accuracy: FoldStats,
+    /// The threshold each fold was tested at.
+    pub thresholds: Vec<f32>,
+}
+
+/// Thresholds tried: 0, 0.01, …, 3.99.
+const THRESHOLD_STEPS: usize = 400;
+
+fn threshold(i: usize) -> f32 {
+    i as f32 / 100.0
+}
+
+/// Contiguous folds of `n` items: the first `n mod k` folds get one extra item.
+pub fn fold_ranges(n: usize, k: usize) -> Vec<std::ops::Range<usize>> {
+    let (base, extra) = (n / k, n % k);
+    let mut start = 0;
+    (0..k)
+        .map(|f| {
+            let len = base + usize::from(f < extra);
+            let r = start..start + len;
+            start += len;
+            r
+        })
+        .collect()
+}
+
+/// A fixed-seed shuffle (Fisher–Yates) of pair indices, so folds mix positives and
+/// negatives however the file orders them.
+pub fn shuffled_order(n: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = Rng::derive(seed, 0x5EED_F01D);
+    for i in (1..n).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    order
+}
+
+/// Pairs `(distance, same)` in fold order (shuffle first with [`shuffled_order`]);
+/// "same" is predicted when the distance is below the threshold. For each fold the
+/// threshold maximising accuracy on the other folds is taken (the first maximum).
+pub fn verification_accuracy(pairs: &[(f32, bool)], folds: usize) -> Result<VerificationAccuracy> {
+    if folds < 2 || pairs.len() < folds {
+        return Err(Error::invalid("verification pairs", format!("{} pairs cannot make {folds} folds", pairs.len())));
+    }
+    let ranges = fold_ranges(pairs.len(), folds);
+    // correct[f][i]: pairs of fold f classified right at threshold i.
+    let correct: Vec<Vec<usize>> = ranges
+        .iter()
+        .map(|r| {
+            (0..THRESHOLD_STEPS)
+                .map(|i| pairs[r.clone()].iter().filter(|&&(d, same)| (d < threshold(i)) == same).count())
+                .collect()
+        })
+        .collect();
+    let mut per_fold = Vec::with_capacity(folds);
+    let mut thresholds = Vec::with_capacity(folds);
+    for (test, range) in ranges.iter().enumerate() {
+        let train_correct = |i: usize| -> usize { (0..folds).filter(|&f| f != test).map(|f| correct[f][i]).sum() };
+        let best = (0..THRESHOLD_STEPS).fold(0, |best, i| if train_correct(i) > train_correct(best) { i } else { best });
+        per_fold.push(correct[test][best] as f64 / range.len() as f64);
+        thresholds.push(threshold(best));
+    }
+    Ok(VerificationAccuracy { accuracy: FoldStats::new(per_fold), thresholds })
+}
+
+/// The fraction of `(predicted, actual)` that agree; `None` for no sample.
+pub fn identification_accuracy(predictions: &[(usize, usize)]) -> Option<f64> {
+    if predictions.is_empty() {
+        return None;
+    }
+    Some(predictions.iter().filter(|(p, a)| p == a).count() as f64 / predictions.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_give_the_remainder_to_the_first_ones() {
+        let r = fold_ranges(23, 10);
+        assert_eq!(r.iter().map(|r| r.len()).collect::<Vec<_>>(), [3, 3, 3, 2, 2, 2, 2, 2, 2, 2]);
+        assert_eq!(r.last().unwrap().end, 23);
+    }
+
+    #[test]
+    fn separable_pairs_score_one_and_pick_a_threshold_between() {
+        let pairs: Vec<(f32, bool)> = (0..40).map(|i| if i % 2 == 0 { (0.5, true) } else { (1.5, false) }).collect();
+        let v = verification_accuracy(&pairs, 10).unwrap();
+        assert_eq!(v.accuracy.mean, 1.0);
+        assert_eq!(v.accuracy.std, 0.0);
+        // The first maximum: the smallest threshold above 0.5.
+        assert!(v.thresholds.iter().all(|&t| (t - 0.51).abs() < 1e-6), "{:?}", v.thresholds);
+    }
+
+    #[test]
+    fn a_fold_is_tested_at_the_threshold_of_the_others() {
+        // Nine folds separate at 1.0; the last fold's pairs are all beyond it, so tested
+        // at the others' threshold its positives fail: accuracy 1/2 there.
+        let mut pairs = Vec::new();
+        for _ in 0..9 {
+            pairs.extend([(0.9, true), (1.1, false)]);
+        }
+        pairs.extend([(2.0, true), (3.0, false)]);
+        let v = verification_accuracy(&pairs, 10).unwrap();
+        assert_eq!(v.accuracy.per_fold[9], 0.5);
+        assert!((v.accuracy.mean - 0.95).abs() < 1e-12);
+        assert!((v.accuracy.std - 0.15).abs() < 1e-12);
+    }
+
+    #[test]
+    fn shuffle_is_a_seeded_permutation() {
+        let a = shuffled_order(100, 1);
+        assert_eq!(a, shuffled_order(100, 1));
+        assert_ne!(a, shuffled_order(100, 2));
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn identification_counts_agreement() {
+        assert_eq!(identification_accuracy(&[(1, 1), (2, 0), (3, 3), (0, 0)]), Some(0.75));
+        assert_eq!(identification_accuracy(&[]), None);
+    }
+}
