@@ -1,9 +1,20 @@
-//! Data: image preprocessing and the built-in synthetic dataset.
+//! Data: datasets (the built-in synthetic faces, CaVI), image preprocessing, and the
+//! sampler and loader threads that feed training and evaluation.
 
+mod assemble;
+mod cavi;
 mod dataset;
+mod loader;
+mod preprocess;
+mod sampler;
 mod synthetic;
 
+pub use assemble::{HostBatch, OnBadImage, SkippedImage};
+pub use cavi::{Cavi, CaviProtocol};
 pub use dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
+pub use loader::{BatchLoader, EvalBatches, LoaderOptions, SkipReport};
+pub use preprocess::{resize_bilinear, Crop, Preprocess};
+pub use sampler::{Draw, Sampler, SamplerState};
 pub use synthetic::SyntheticFaces;
 
 /// Per-image standardisation (TF's `per_image_standardization`): (x − mean)/max(std, 1/√n).
