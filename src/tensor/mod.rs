@@ -7,7 +7,7 @@ mod storage;
 
 pub use dtype::DType;
 pub use shape::Shape;
-pub use storage::{CpuStorage, CudaStorage, Storage};
+pub use storage::{CpuStorage, CudaStorage, MappedF32, Storage};
 
 use crate::backend::Device;
 use crate::error::{Error, Result};
@@ -89,9 +89,10 @@ impl Tensor {
     }
 
     /// The storage, for an in-place update. Copies it first when another tensor shares
-    /// it, so no other tensor ever sees the change.
+    /// it, so no other tensor ever sees the change, or when it is read in place from a
+    /// file map, so the file never changes.
     pub fn storage_mut(&mut self) -> Result<&mut Storage> {
-        if Arc::get_mut(&mut self.storage).is_none() {
+        if self.storage.is_mapped() || Arc::get_mut(&mut self.storage).is_none() {
             self.storage = Arc::new(self.device.backend().copy(&self.storage)?);
         }
         Ok(Arc::get_mut(&mut self.storage).expect("storage was just made unique"))

@@ -26,10 +26,7 @@ use half::{bf16, f16};
 pub struct CpuBackend;
 
 fn f32s<'a>(x: &'a Storage, op: &'static str) -> Result<&'a [f32]> {
-    match x {
-        Storage::Cpu(CpuStorage::F32(v)) => Ok(v),
-        other => Err(not_cpu_f32(other, op)),
-    }
+    x.host_f32().ok_or_else(|| not_cpu_f32(x, op))
 }
 
 fn f32s_mut<'a>(x: &'a mut Storage, op: &'static str) -> Result<&'a mut [f32]> {
@@ -39,9 +36,15 @@ fn f32s_mut<'a>(x: &'a mut Storage, op: &'static str) -> Result<&'a mut [f32]> {
     }
 }
 
-/// Why `x` is not storage this backend computes on.
+/// Why `x` is not storage this backend computes on (or, for `f32s_mut`, writes to).
 fn not_cpu_f32(x: &Storage, op: &'static str) -> Error {
     match x {
+        Storage::Cpu(CpuStorage::Mapped(_)) => Error::Backend {
+            op,
+            device: "cpu".into(),
+            msg: "storage is read in place from a file map and cannot be written (take it through Tensor::storage_mut)"
+                .into(),
+        },
         Storage::Cpu(s) => Error::DTypeMismatch { op, expected: DType::F32, got: s.dtype() },
         other => not_cpu(other, op),
     }
@@ -72,6 +75,7 @@ impl Backend for CpuBackend {
     fn download(&self, x: &Storage) -> Result<Vec<f32>> {
         match x {
             Storage::Cpu(CpuStorage::F32(v)) => Ok(v.clone()),
+            Storage::Cpu(CpuStorage::Mapped(m)) => Ok(m.as_slice().to_vec()),
             Storage::Cpu(CpuStorage::BF16(v)) => Ok(v.iter().map(|h| h.to_f32()).collect()),
             Storage::Cpu(CpuStorage::F16(v)) => Ok(v.iter().map(|h| h.to_f32()).collect()),
             other => Err(not_cpu(other, "download")),
@@ -84,6 +88,12 @@ impl Backend for CpuBackend {
 
     fn copy(&self, x: &Storage) -> Result<Storage> {
         match x {
+            // The copy is owned, so it can be written (a mapped view cannot).
+            Storage::Cpu(CpuStorage::Mapped(m)) => {
+                let mut v = buffer::uninit(m.len());
+                v.copy_from_slice(m.as_slice());
+                Ok(wrap(v))
+            }
             Storage::Cpu(s) => Ok(Storage::Cpu(s.clone())),
             other => Err(not_cpu(other, "copy")),
         }
