@@ -1,9 +1,11 @@
 //! Data: image preprocessing and the built-in synthetic dataset.
 
 mod dataset;
+pub mod synth;
 mod synthetic;
 
 pub use dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
+pub use synth::{export_cavi, SynthConfig, SynthFaces};
 pub use synthetic::SyntheticFaces;
 
 /// Per-image standardisation (TF's `per_image_standardization`): (x − mean)/max(std, 1/√n).
