@@ -189,7 +189,10 @@ fn export_writes_cavi_layout_and_the_protocol_pairs() {
     let summary = export_cavi(&data, &out).unwrap();
     assert_eq!((summary.identities, summary.photos, summary.caricatures), (3, 12, 12));
     let protocol = data.protocol();
-    assert_eq!((summary.test_pairs, summary.validation_pairs), (protocol.test_pairs.len(), protocol.validation_pairs.len()));
+    assert_eq!(
+        (summary.test_pairs, summary.validation_pairs),
+        (protocol.test_pairs.len(), protocol.validation_pairs.len())
+    );
     for (i, name) in data.identities().iter().enumerate() {
         for k in 1..=4 {
             for (folder, letter, m) in [("Real", 'r', Modality::Photo), ("Caricature", 'c', Modality::Caricature)] {
@@ -198,7 +201,8 @@ fn export_writes_cavi_layout_and_the_protocol_pairs() {
                 assert_eq!(image.dimensions(), (36, 36));
                 // JPEG is lossy: compare with the rendered image on average.
                 let want = data.load(data.index_of(i, m, k - 1)).unwrap();
-                let diff: f64 = image.as_raw().iter().zip(&want.pixels).map(|(a, b)| (*a as f64 - *b as f64).abs()).sum();
+                let diff: f64 =
+                    image.as_raw().iter().zip(&want.pixels).map(|(a, b)| (*a as f64 - *b as f64).abs()).sum();
                 assert!(diff / (want.pixels.len() as f64) < 8.0, "{}: differs from the rendered image", path.display());
             }
         }

@@ -97,9 +97,8 @@ pub fn export_cavi(faces: &SynthFaces, out: &Path) -> Result<ExportSummary> {
 
 /// `.<name>.partial` beside `out`, on the same file system so the final rename is atomic.
 fn staging_folder(out: &Path) -> Result<PathBuf> {
-    let name = out
-        .file_name()
-        .ok_or_else(|| Error::invalid("--out", format!("{} does not name a folder", out.display())))?;
+    let name =
+        out.file_name().ok_or_else(|| Error::invalid("--out", format!("{} does not name a folder", out.display())))?;
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     Ok(parent.join(format!(".{}.partial", name.to_string_lossy())))
 }

@@ -55,7 +55,10 @@ impl SynthConfig {
         }
         for (flag, n) in [("--photos", self.photos_per_identity), ("--caricatures", self.caricatures_per_identity)] {
             if n < 2 {
-                return Err(Error::invalid(flag, format!("{n} per identity: need at least 2 (one to train, one to test)")));
+                return Err(Error::invalid(
+                    flag,
+                    format!("{n} per identity: need at least 2 (one to train, one to test)"),
+                ));
             }
         }
         if !(MIN_SIZE..=MAX_SIZE).contains(&self.size) {
@@ -75,20 +78,22 @@ pub struct SynthFaces {
 }
 
 /// Random streams, so that identities, names and images draw independent numbers.
-fn stream(purpose: &str, index: usize) -> u64 {
-    fnv1a(purpose.as_bytes()).wrapping_add(index as u64)
+fn stream(purpose: &str, index: u64) -> u64 {
+    fnv1a(purpose.as_bytes()).wrapping_add(index)
 }
 
 impl SynthFaces {
     pub fn new(config: SynthConfig) -> Result<SynthFaces> {
         config.check()?;
         let names = names::names(config.identities, &mut Rng::derive(config.seed, stream("synth/names", 0)));
-        let people =
-            (0..config.identities).map(|i| Identity::draw(&mut Rng::derive(config.seed, stream("synth/identity", i)))).collect();
+        let people = (0..config.identities)
+            .map(|i| Identity::draw(&mut Rng::derive(config.seed, stream("synth/identity", i as u64))))
+            .collect();
         let per = config.photos_per_identity + config.caricatures_per_identity;
         let samples = (0..config.identities * per)
             .map(|i| {
-                let modality = if i % per < config.photos_per_identity { Modality::Photo } else { Modality::Caricature };
+                let modality =
+                    if i % per < config.photos_per_identity { Modality::Photo } else { Modality::Caricature };
                 SampleInfo { identity: i / per, modality, path: None }
             })
             .collect();
@@ -126,19 +131,20 @@ impl SynthFaces {
     }
 
     fn sample_rng(&self, index: usize) -> Rng {
-        Rng::derive(self.config.seed, stream("synth/sample", index))
+        Rng::derive(self.config.seed, stream("synth/sample", index as u64))
     }
 
     /// How caricature `index` is drawn (`None` for a photo).
     pub fn drawing(&self, index: usize) -> Option<Drawing> {
-        (self.samples[index].modality == Modality::Caricature).then(|| style::choose_drawing(&mut self.sample_rng(index)))
+        (self.samples[index].modality == Modality::Caricature)
+            .then(|| style::choose_drawing(&mut self.sample_rng(index)))
     }
 
     /// A caricature of `identity` drawn as `drawing`, with artist choices from `variant`
     /// (for showing every style side by side; the dataset's own caricatures come from
     /// `load`).
     pub fn render_caricature(&self, identity: usize, drawing: Drawing, variant: u64) -> RgbImage {
-        let mut rng = Rng::derive(self.config.seed, fnv1a(b"synth/variant") ^ variant.wrapping_mul(0x9E37_79B9));
+        let mut rng = Rng::derive(self.config.seed, stream("synth/variant", variant));
         style::caricature(&self.people[identity], drawing, self.config.size, &mut rng)
     }
 
@@ -171,7 +177,10 @@ impl Dataset for SynthFaces {
 
     fn load(&self, index: usize) -> Result<RgbImage> {
         let Some(info) = self.samples.get(index) else {
-            return Err(Error::invalid("sample index", format!("{index} ≥ {} samples in {}", self.len(), self.describe())));
+            return Err(Error::invalid(
+                "sample index",
+                format!("{index} ≥ {} samples in {}", self.len(), self.describe()),
+            ));
         };
         let who = &self.people[info.identity];
         let mut rng = self.sample_rng(index);

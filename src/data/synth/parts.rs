@@ -67,9 +67,10 @@ pub struct Parts {
     pub frame_box: Rect,
 }
 
-/// Lays out `who`'s face with the measurements `g` (the identity's own, or exaggerated)
-/// and the eyes looking towards `gaze` (each coordinate in −1..1).
-pub fn build(who: &Identity, g: &Geometry, gaze: Point) -> Parts {
+/// Lays out `who`'s face with the measurements `g` (the identity's own, or exaggerated),
+/// the eyes looking towards `gaze` (each coordinate in −1..1) and the neck and shoulders
+/// `body` times their natural width (caricatures put big heads on small bodies).
+pub fn build(who: &Identity, g: &Geometry, gaze: Point, body: f32) -> Parts {
     let w = g[P::HeadWidth];
     let top = -g[P::CraniumHeight];
     let chin = g[P::ChinDepth];
@@ -84,8 +85,8 @@ pub fn build(who: &Identity, g: &Geometry, gaze: Point) -> Parts {
     let (beard, moustache) = beard(who.beard, g, &outline, mouth_y);
     let frame_box = head.bounds().union(ears.0[0].bounds()).union(ears.0[1].bounds());
     Parts {
-        shoulders: shoulders(g),
-        neck: neck(g),
+        shoulders: shoulders(g, body),
+        neck: neck(g, body),
         hair_back,
         ears: ears.0,
         ear_folds: ears.1,
@@ -148,9 +149,9 @@ fn upper_arc(outline: &[Point], y: f32) -> Vec<Point> {
     left.into_iter().rev().chain(right).collect()
 }
 
-fn shoulders(g: &Geometry) -> Shape {
-    let (c, n) = (g[P::ChinDepth], g[P::NeckWidth]);
-    let right = [pt(n + 0.012, c + 0.09), pt(0.36, c + 0.2), pt(0.56, c + 0.34), pt(0.62, 1.2)];
+fn shoulders(g: &Geometry, body: f32) -> Shape {
+    let (c, n) = (g[P::ChinDepth], g[P::NeckWidth] * body);
+    let right = [pt(n + 0.012, c + 0.09), pt(0.36 * body, c + 0.2), pt(0.56 * body, c + 0.34), pt(0.62 * body, 1.2)];
     let mut points: Vec<Point> = right.iter().rev().map(|p| p.mirror()).collect();
     points.extend(right);
     points = open_spline(&points, 4);
@@ -158,8 +159,8 @@ fn shoulders(g: &Geometry) -> Shape {
     Shape::polygon(points)
 }
 
-fn neck(g: &Geometry) -> Shape {
-    let (c, n) = (g[P::ChinDepth], g[P::NeckWidth]);
+fn neck(g: &Geometry, body: f32) -> Shape {
+    let (c, n) = (g[P::ChinDepth], g[P::NeckWidth] * body);
     Shape::polygon(vec![pt(-n, 0.4 * c), pt(n, 0.4 * c), pt(n * 1.08, c + 0.3), pt(-n * 1.08, c + 0.3)])
 }
 
@@ -203,7 +204,12 @@ fn eye(g: &Geometry, s: f32, gaze: Point) -> Eye {
     let lash = Shape::stroke_with(upper.clone(), lash_widths.collect());
     let lower_lid = Shape::stroke(lower, ew * 0.02, ew * 0.02);
     let crease = Shape::stroke(
-        quad(inner + pt(s * 0.25 * ew, -0.9 * open), c + pt(s * 0.1 * ew, -3.1 * open), outer + pt(0.0, -0.9 * open), 8),
+        quad(
+            inner + pt(s * 0.25 * ew, -0.9 * open),
+            c + pt(s * 0.1 * ew, -3.1 * open),
+            outer + pt(0.0, -0.9 * open),
+            8,
+        ),
         ew * 0.012,
         ew * 0.03,
     );
@@ -241,15 +247,17 @@ fn nose(g: &Geometry) -> Nose {
             0.0028,
         )
     };
-    let nostril =
-        |s: f32| Shape::ellipse(pt(s * nw * 0.42, len + tip_r * 0.3), pt(nw * 0.24, tip_r * 0.36), s * 0.35);
+    let nostril = |s: f32| Shape::ellipse(pt(s * nw * 0.42, len + tip_r * 0.3), pt(nw * 0.24, tip_r * 0.36), s * 0.35);
     let bridge = Shape::stroke(
         quad(pt(-0.02, 0.02), pt(-0.026, len * 0.6), pt(-nw * 0.55, len - tip_r * 1.6), 8),
         0.001,
         0.0022,
     );
-    let base =
-        Shape::stroke(quad(pt(-nw * 0.3, len + tip_r * 0.6), pt(0.0, len + tip_r * 1.15), pt(nw * 0.3, len + tip_r * 0.6), 6), 0.0015, 0.0015);
+    let base = Shape::stroke(
+        quad(pt(-nw * 0.3, len + tip_r * 0.6), pt(0.0, len + tip_r * 1.15), pt(nw * 0.3, len + tip_r * 0.6), 6),
+        0.0015,
+        0.0015,
+    );
     Nose {
         tip: Shape::ellipse(pt(0.0, len - tip_r * 0.2), pt(tip_r * 1.15, tip_r), 0.0),
         bridge,
@@ -312,11 +320,13 @@ fn hair(who: &Identity, g: &Geometry, outline: &[Point]) -> (Option<Shape>, Vec<
         Shape::polygon(points)
     };
     let plain = |_: usize, _: Point| volume;
-    let short_line = mirror_keys(&[pt(0.0, -line), pt(0.5 * w, -0.93 * line), pt(0.8 * w, -0.55 * line), pt(0.9 * w, 0.02)]);
+    let short_line =
+        mirror_keys(&[pt(0.0, -line), pt(0.5 * w, -0.93 * line), pt(0.8 * w, -0.55 * line), pt(0.9 * w, 0.02)]);
     let (back, front): (Option<Shape>, Vec<Shape>) = match who.hair_style {
         HairStyle::Bald => {
             let side = |s: f32| {
-                let arc: Vec<Point> = outline.iter().copied().filter(|q| q.x * s > 0.0 && q.y > -0.4 * t && q.y < 0.03).collect();
+                let arc: Vec<Point> =
+                    outline.iter().copied().filter(|q| q.x * s > 0.0 && q.y > -0.4 * t && q.y < 0.03).collect();
                 let outer = offset(&arc, centre, |_, _| volume * 0.4);
                 let inner = offset(&arc, centre, |_, _| -0.03);
                 let mut points = outer;
@@ -328,7 +338,13 @@ fn hair(who: &Identity, g: &Geometry, outline: &[Point]) -> (Option<Shape>, Vec<
         HairStyle::Receding => {
             // A tuft in the middle, bare temples either side (kept inside the skull).
             let high = (line + 0.06).min(0.85 * t);
-            let keys = mirror_keys(&[pt(0.0, -high), pt(0.2 * w, -high - 0.015), pt(0.5 * w, -0.72 * t), pt(0.78 * w, -0.45 * line), pt(0.9 * w, 0.02)]);
+            let keys = mirror_keys(&[
+                pt(0.0, -high),
+                pt(0.2 * w, -high - 0.015),
+                pt(0.5 * w, -0.72 * t),
+                pt(0.78 * w, -0.45 * line),
+                pt(0.9 * w, 0.02),
+            ]);
             (None, vec![cap(0.02, &|_, _| volume * 0.5, &keys)])
         }
         HairStyle::Short => (None, vec![cap(0.02, &plain, &short_line)]),
@@ -365,9 +381,19 @@ fn hair(who: &Identity, g: &Geometry, outline: &[Point]) -> (Option<Shape>, Vec<
                 4,
             );
             let fringe = if long {
-                mirror_keys(&[pt(0.0, -1.05 * line), pt(0.55 * w, -0.85 * line), pt(0.84 * w, -0.1), pt(0.9 * w, 0.35 * c)])
+                mirror_keys(&[
+                    pt(0.0, -1.05 * line),
+                    pt(0.6 * w, -0.8 * line),
+                    pt(0.9 * w, -0.1),
+                    pt(0.97 * w, 0.35 * c),
+                ])
             } else {
-                mirror_keys(&[pt(0.0, brow_top), pt(0.6 * w, brow_top - 0.004), pt(0.86 * w, brow_top + 0.02), pt(0.92 * w, 0.3 * c)])
+                mirror_keys(&[
+                    pt(0.0, brow_top),
+                    pt(0.6 * w, brow_top - 0.004),
+                    pt(0.86 * w, brow_top + 0.02),
+                    pt(0.92 * w, 0.3 * c),
+                ])
             };
             let front = {
                 let arc = upper_arc(outline, 0.1);
@@ -381,7 +407,9 @@ fn hair(who: &Identity, g: &Geometry, outline: &[Point]) -> (Option<Shape>, Vec<
         }
         HairStyle::Curly => {
             let n = outline.len() as f32;
-            let bumps = move |i: usize, _: Point| volume * 1.6 + 0.025 + 0.02 * ((i as f32 / n) * 2.0 * std::f32::consts::PI * 14.0).sin().abs();
+            let bumps = move |i: usize, _: Point| {
+                volume * 1.6 + 0.025 + 0.02 * ((i as f32 / n) * 2.0 * std::f32::consts::PI * 14.0).sin().abs()
+            };
             (None, vec![cap(0.04, &bumps, &short_line)])
         }
         HairStyle::Spiky => {
@@ -435,10 +463,16 @@ fn beard(kind: Beard, g: &Geometry, outline: &[Point], mouth_y: f32) -> (Option<
     };
     match kind {
         Beard::None => (None, None),
-        Beard::Stubble | Beard::Full => (Some(lower_face()), if kind == Beard::Full { Some(moustache()) } else { None }),
+        Beard::Stubble | Beard::Full => {
+            (Some(lower_face()), if kind == Beard::Full { Some(moustache()) } else { None })
+        }
         Beard::Moustache => (None, Some(moustache())),
         Beard::Goatee => {
-            let keys = mirror_keys(&[pt(0.0, c + 0.012), pt(mw * 0.75, c - 0.02), pt(mw * 1.05, mouth_y + 0.01), pt(0.0, mouth_y - 0.004)]);
+            // A chin patch from just under the lower lip, reaching up to the mouth's
+            // corners to meet the moustache.
+            let under_lip = mouth_y + g[P::LipThickness] * 1.3 + 0.004;
+            let keys =
+                mirror_keys(&[pt(0.0, c + 0.012), pt(mw * 0.95, c - 0.03), pt(mw * 1.15, mouth_y), pt(0.0, under_lip)]);
             (Some(Shape::polygon(closed_spline(&keys[..keys.len() - 1], 4))), Some(moustache()))
         }
     }
@@ -474,7 +508,19 @@ fn glasses(kind: Glasses, g: &Geometry) -> Option<GlassesParts> {
     let lens = |s: f32| Shape::polygon(rim_points(s)[..28].to_vec());
     let rim = |s: f32| Shape::stroke(rim_points(s), 0.0032, 0.0032);
     let inner_x = spacing - rx;
-    let bridge = Shape::stroke(quad(pt(-inner_x, y - 0.004), pt(0.0, y - 0.016), pt(inner_x, y - 0.004), 6), 0.0028, 0.0028);
-    let arm = |s: f32| Shape::stroke(vec![pt(s * (spacing + rx), y - 0.005), pt(s * (g[P::HeadWidth] + 0.004), y + 0.012)], 0.003, 0.0025);
-    Some(GlassesParts { lenses: [lens(-1.0), lens(1.0)], rims: [rim(-1.0), rim(1.0)], bridge, arms: [arm(-1.0), arm(1.0)] })
+    let bridge =
+        Shape::stroke(quad(pt(-inner_x, y - 0.004), pt(0.0, y - 0.016), pt(inner_x, y - 0.004), 6), 0.0028, 0.0028);
+    let arm = |s: f32| {
+        Shape::stroke(
+            vec![pt(s * (spacing + rx), y - 0.005), pt(s * (g[P::HeadWidth] + 0.004), y + 0.012)],
+            0.003,
+            0.0025,
+        )
+    };
+    Some(GlassesParts {
+        lenses: [lens(-1.0), lens(1.0)],
+        rims: [rim(-1.0), rim(1.0)],
+        bridge,
+        arms: [arm(-1.0), arm(1.0)],
+    })
 }

@@ -40,7 +40,11 @@ pub fn protocol(faces: &SynthFaces) -> Protocol {
     Protocol {
         name: "synth".to_string(),
         train,
-        validation_pairs: pairs(&pick(Modality::Caricature, k, false), &pick(Modality::Photo, p, false), &mut validation_rng),
+        validation_pairs: pairs(
+            &pick(Modality::Caricature, k, false),
+            &pick(Modality::Photo, p, false),
+            &mut validation_rng,
+        ),
         test,
         test_pairs: pairs(&test_caricatures, &test_photos, &mut test_rng),
     }
@@ -59,10 +63,11 @@ fn pairs(caricatures: &[Vec<usize>], photos: &[Vec<usize>], rng: &mut Rng) -> Ve
     }
     for (id, cs) in caricatures.iter().enumerate() {
         for &c in cs {
-            for rank in 0..photos[id].len() {
+            let negatives = (0..photos[id].len()).map(|rank| {
                 let other = (id + 1 + rng.below(n - 1)) % n;
-                out.push(Pair { caricature: c, photo: photos[other][rank], same: false });
-            }
+                Pair { caricature: c, photo: photos[other][rank], same: false }
+            });
+            out.extend(negatives);
         }
     }
     out

@@ -26,12 +26,12 @@ impl Frame {
     }
 
     /// The face point under pixel coordinates `(x, y)` (pixel centres at `i + 0.5`).
-    fn to_face(&self, x: f32, y: f32) -> Point {
+    fn to_face(self, x: f32, y: f32) -> Point {
         let d = pt(x - self.offset.x, y - self.offset.y) * (1.0 / self.scale);
         pt(d.x * self.cos + d.y * self.sin, -d.x * self.sin + d.y * self.cos) + self.anchor
     }
 
-    fn to_pixel(&self, p: Point) -> Point {
+    fn to_pixel(self, p: Point) -> Point {
         let d = (p - self.anchor) * self.scale;
         pt(d.x * self.cos - d.y * self.sin, d.x * self.sin + d.y * self.cos) + self.offset
     }
@@ -180,7 +180,15 @@ impl Canvas {
     }
 
     /// Paints `layer` at one pixel (face point `p`) with the given coverages.
-    fn paint(&mut self, index: usize, p: Point, fill_coverage: f32, outline_coverage: f32, light: &Light, layer: &Layer) {
+    fn paint(
+        &mut self,
+        index: usize,
+        p: Point,
+        fill_coverage: f32,
+        outline_coverage: f32,
+        light: &Light,
+        layer: &Layer,
+    ) {
         let dst = &mut self.rgb[index];
         if let (Some(fill), true) = (layer.fill, fill_coverage > 0.0) {
             let colour = match fill {
@@ -233,7 +241,8 @@ impl Canvas {
                     let mut acc = [0.0f32; 3];
                     for (k, w) in weights.iter().enumerate() {
                         let o = k as isize - radius;
-                        let (sx, sy) = if horizontal { ((x + o).clamp(0, n - 1), y) } else { (x, (y + o).clamp(0, n - 1)) };
+                        let (sx, sy) =
+                            if horizontal { ((x + o).clamp(0, n - 1), y) } else { (x, (y + o).clamp(0, n - 1)) };
                         let v = src[(sy * n + sx) as usize];
                         acc.iter_mut().zip(v).for_each(|(a, v)| *a += w * v);
                     }

@@ -76,7 +76,10 @@ impl Rect {
     }
 
     pub fn intersect(self, o: Rect) -> Rect {
-        Rect { min: pt(self.min.x.max(o.min.x), self.min.y.max(o.min.y)), max: pt(self.max.x.min(o.max.x), self.max.y.min(o.max.y)) }
+        Rect {
+            min: pt(self.min.x.max(o.min.x), self.min.y.max(o.min.y)),
+            max: pt(self.max.x.min(o.max.x), self.max.y.min(o.max.y)),
+        }
     }
 
     pub fn corners(self) -> [Point; 4] {

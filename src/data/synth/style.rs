@@ -93,7 +93,7 @@ impl Look {
             1 => [0.08, 0.09, 0.16],
             _ => [0.05, 0.05, 0.05],
         };
-        let (mut skin, mut hair) = (vary(who.skin, 0.12, rng), vary(who.hair, 0.1, rng));
+        let (mut skin, mut hair) = (shade(who.skin, 0.15, 0.04, rng), shade(who.hair, 0.15, 0.05, rng));
         let (mut iris, mut shirt) = (who.iris, random_colour(0.25, 0.9, 0.8, rng));
         if style == Style::FlatColour {
             [skin, hair, iris, shirt] = [skin, hair, iris, shirt].map(posterise);
@@ -118,6 +118,13 @@ impl Look {
             style: Some(style),
         }
     }
+}
+
+/// `c` made up to `brightness` (relative) lighter or darker, each channel then moved by
+/// up to `hue` (an artist's own idea of a skin or hair colour).
+fn shade(c: Rgb, brightness: f32, hue: f32, rng: &mut Rng) -> Rgb {
+    let k = 1.0 + rng.uniform_in(-brightness, brightness);
+    vary(c.map(|v| v * k), hue, rng)
 }
 
 fn lips(skin: Rgb) -> Rgb {
@@ -157,7 +164,7 @@ pub fn photo(who: &Identity, size: usize, rng: &mut Rng) -> RgbImage {
     let look = Look::photo(who, rng);
     let geometry = who.geometry.jittered(PHOTO_JITTER, rng);
     let gaze = pt(rng.uniform_in(-1.0, 1.0), rng.uniform_in(-0.6, 0.6));
-    let parts = parts::build(who, &geometry, gaze);
+    let parts = parts::build(who, &geometry, gaze, 1.0);
     let frame = framing(&parts, size, 0.08, 0.05, 0.025, rng);
     let light = photo_light(rng);
     let mut canvas = Canvas::new(size, [0.5; 3]);
@@ -190,13 +197,11 @@ pub fn caricature(who: &Identity, drawing: Drawing, size: usize, rng: &mut Rng) 
     let look = Look::drawing(who, drawing.style, rng);
     let geometry: Geometry = who.geometry.jittered(ARTIST_JITTER, rng).exaggerated(drawing.exaggeration);
     let gaze = pt(rng.uniform_in(-0.6, 0.6), rng.uniform_in(-0.4, 0.4));
-    let parts = parts::build(who, &geometry, gaze);
+    let parts = parts::build(who, &geometry, gaze, rng.uniform_in(0.7, 0.9));
     let frame = framing(&parts, size, 0.22, 0.12, 0.06, rng);
     let mut canvas = Canvas::new(size, look.paper);
     let light = match drawing.style {
-        Style::LineArt => {
-            Light { direction: [0.0, 0.0, 1.0], ambient: 1.0, diffuse: 0.0, specular: 0.0, bands: 0 }
-        }
+        Style::LineArt => Light { direction: [0.0, 0.0, 1.0], ambient: 1.0, diffuse: 0.0, specular: 0.0, bands: 0 },
         Style::FlatColour => {
             canvas = Canvas::new(size, random_colour(0.5, 1.0, 0.7, rng));
             Light { direction: [0.0, 0.0, 1.0], ambient: 1.0, diffuse: 0.0, specular: 0.0, bands: 0 }
@@ -240,15 +245,26 @@ fn paint(canvas: &mut Canvas, frame: &Frame, light: &Light, parts: &Parts, who: 
         Some(Style::LineArt) => Fill::Flat(mix(look.paper, wash_colour, look.wash)),
     };
     let solid = |shape, fill: Fill, outline: Option<Pen>| Layer { shape, fill: Some(fill), outline, opacity: 1.0 };
-    let line = |shape, colour: Rgb, opacity: f32| Layer { shape, fill: Some(Fill::Flat(colour)), outline: None, opacity };
+    let line =
+        |shape, colour: Rgb, opacity: f32| Layer { shape, fill: Some(Fill::Flat(colour)), outline: None, opacity };
     let head = parts.head_dome;
     let line_art = style == Some(Style::LineArt);
-    let hair_fill = if line_art && luminance(who.hair) < 0.4 { Fill::Flat(mix(look.paper, look.ink, 0.85)) } else {
+    let hair_fill = if line_art && luminance(who.hair) < 0.4 {
+        Fill::Flat(mix(look.paper, look.ink, 0.85))
+    } else {
         surface(look.hair, Dome { center: head.center, radii: head.radii * 1.15 }, look.paper)
     };
 
     let chest = Dome { center: pt(0.0, head.center.y + head.radii.y + 0.5), radii: pt(0.8, 0.55) };
-    layers.push(solid(&parts.neck, surface(darker(look.skin, 0.85), Dome { center: pt(0.0, head.center.y + head.radii.y), radii: pt(0.12, 0.5) }, look.skin), pen));
+    layers.push(solid(
+        &parts.neck,
+        surface(
+            darker(look.skin, 0.85),
+            Dome { center: pt(0.0, head.center.y + head.radii.y), radii: pt(0.12, 0.5) },
+            look.skin,
+        ),
+        pen,
+    ));
     layers.push(solid(&parts.shoulders, surface(look.shirt, chest, look.shirt), pen));
     if let Some(back) = &parts.hair_back {
         layers.push(solid(back, darken_fill(hair_fill, 0.8), pen));
@@ -272,15 +288,29 @@ fn paint(canvas: &mut Canvas, frame: &Frame, light: &Light, parts: &Parts, who: 
     if let Some(beard) = &parts.beard {
         match (who.beard, style) {
             (Beard::Stubble, Some(Style::LineArt)) => {}
-            (Beard::Stubble, _) => layers.push(Layer { shape: beard, fill: Some(Fill::Flat(darker(look.hair, 0.8))), outline: None, opacity: 0.3 }),
-            _ => layers.push(solid(beard, hair_fill, pen)),
+            (Beard::Stubble, _) => layers.push(Layer {
+                shape: beard,
+                fill: Some(Fill::Flat(darker(look.hair, 0.8))),
+                outline: None,
+                opacity: 0.3,
+            }),
+            _ => layers.push(solid(beard, darken_fill(hair_fill, 0.85), pen)),
         }
     }
     let (white, dark) = ([0.93, 0.91, 0.88], mix(look.hair, [0.03, 0.02, 0.02], 0.7));
     for eye in &parts.eyes {
-        layers.push(solid(&eye.white, if line_art { Fill::Flat(look.paper) } else { Fill::Flat(white) }, outlined(look.ink).map(|p| Pen { half_width: p.half_width * 0.5, ..p })));
-        let iris_fill = if line_art { Fill::Flat(mix(look.paper, look.iris, look.wash)) } else { Fill::Flat(look.iris) };
-        layers.push(solid(&eye.iris, iris_fill, outlined(look.ink).map(|p| Pen { half_width: p.half_width * 0.4, ..p })));
+        layers.push(solid(
+            &eye.white,
+            if line_art { Fill::Flat(look.paper) } else { Fill::Flat(white) },
+            outlined(look.ink).map(|p| Pen { half_width: p.half_width * 0.5, ..p }),
+        ));
+        let iris_fill =
+            if line_art { Fill::Flat(mix(look.paper, look.iris, look.wash)) } else { Fill::Flat(look.iris) };
+        layers.push(solid(
+            &eye.iris,
+            iris_fill,
+            outlined(look.ink).map(|p| Pen { half_width: p.half_width * 0.4, ..p }),
+        ));
         layers.push(line(&eye.pupil, [0.03; 3], 1.0));
         layers.push(line(&eye.highlight, [1.0; 3], 0.9));
         let ink = if style.is_none() { dark } else { look.ink };
@@ -292,7 +322,11 @@ fn paint(canvas: &mut Canvas, frame: &Frame, light: &Light, parts: &Parts, who: 
         layers.push(match style {
             None => line(brow, darker(look.hair, 0.8), 0.92),
             Some(Style::LineArt) => line(brow, look.ink, 0.95),
-            Some(_) => solid(brow, Fill::Flat(darker(look.hair, 0.85)), outlined(look.ink).map(|p| Pen { half_width: p.half_width * 0.5, ..p })),
+            Some(_) => solid(
+                brow,
+                Fill::Flat(darker(look.hair, 0.85)),
+                outlined(look.ink).map(|p| Pen { half_width: p.half_width * 0.5, ..p }),
+            ),
         });
     }
     let nose = &parts.nose;
@@ -322,7 +356,7 @@ fn paint(canvas: &mut Canvas, frame: &Frame, light: &Light, parts: &Parts, who: 
     layers.push(solid(&mouth.lower_lip, surface(look.lips, mouth_dome, look.lips), lip_pen));
     layers.push(line(&mouth.line, if style.is_none() { darker(look.lips, 0.45) } else { look.ink }, 0.9));
     if let Some(moustache) = &parts.moustache {
-        layers.push(solid(moustache, hair_fill, pen));
+        layers.push(solid(moustache, darken_fill(hair_fill, 0.85), pen));
     }
     for piece in &parts.hair {
         layers.push(solid(piece, hair_fill, pen));
@@ -333,7 +367,7 @@ fn paint(canvas: &mut Canvas, frame: &Frame, light: &Light, parts: &Parts, who: 
         _ => darker(look.hair, 0.6),
     };
     for strand in &parts.strands {
-        layers.push(line(strand, strand_colour, 0.45));
+        layers.push(line(strand, strand_colour, if style.is_none() { 0.25 } else { 0.45 }));
     }
     if let Some(glasses) = &parts.glasses {
         if style.is_none() {
