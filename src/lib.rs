@@ -4,7 +4,8 @@
 //! trait and its CPU implementation), [`autograd`] (the tape), [`ops`] (shape-checked ops
 //! that run on a backend and record their backward), [`nn`] (layers), [`model`] (the
 //! multi-task network and its objectives), [`optim`], [`train`] (one training step),
-//! [`data`] (the built-in synthetic dataset), [`io`] (safetensors).
+//! [`data`] (the built-in synthetic dataset), [`io`] (safetensors), [`plot`] (the training
+//! log as the paper's Figure 3).
 
 pub mod autograd;
 pub mod backend;
@@ -16,6 +17,7 @@ pub mod model;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod plot;
 pub mod rng;
 pub mod tensor;
 pub mod train;
