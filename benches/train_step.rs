@@ -23,7 +23,7 @@
 //! Compare with `tools/bench_pytorch.py` run on the same machine (see docs/perf.md).
 
 use cari::autograd::{ParamGroup, Tape};
-use cari::data::SyntheticFaces;
+use cari::data::{DataConfig, LoaderOptions};
 use cari::model::{training_objective, Batch, MultiTaskNet, NetworkConfig};
 use cari::nn::Ctx;
 use cari::train::{TrainConfig, Trainer};
@@ -43,7 +43,9 @@ fn trainer(device: &Device) -> Trainer {
 
 fn batch(n: usize, device: &Device) -> Batch {
     let cfg = NetworkConfig::default();
-    SyntheticFaces::new(cfg.num_classes, cfg.image_size, SEED).expect("data").batch(0, n, device).expect("batch")
+    let data = DataConfig::synth(cfg.num_classes, 4, cfg.image_size, n, SEED).expect("data");
+    let mut opened = data.open_for_training(None, LoaderOptions::default()).expect("loader");
+    opened.loader.next_batch().expect("batch").to_batch(device).expect("upload")
 }
 
 fn bench_train(c: &mut Criterion) {

@@ -40,6 +40,9 @@ pub enum Error {
     #[error("{what} is not finite ({value})")]
     NonFinite { what: String, value: f32 },
 
+    #[error("training stopped at step {step}: {source}; {checkpoint}")]
+    Stopped { step: u64, source: Box<Error>, checkpoint: String },
+
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 

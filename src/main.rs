@@ -1,11 +1,17 @@
 //! The `cari` command line: parses arguments and calls the library.
 
-use cari::data::SyntheticFaces;
-use cari::model::{MultiTaskNet, NetworkConfig};
-use cari::train::{TrainConfig, Trainer};
-use cari::{Device, Result};
+use cari::data::{
+    export_cavi, CaviProtocol, DataConfig, DataSource, LoaderOptions, OnBadImage, Preprocess, SynthConfig, SynthFaces,
+};
+use cari::experiment::{run_experiment, table_markdown, Experiment};
+use cari::model::{init_id_branches_from_verification, load_matching, MultiTaskNet, NetworkConfig, OnShapeMismatch, Weighting};
+use cari::io::open_weights;
+use cari::optim::{LrSchedule, OptimizerConfig, Rule};
+use cari::plot::{plot_log_files, PlotOptions};
+use cari::train::{run, RunOptions, TrainConfig, Trainer, TrainingCheckpoint, TrainingLog};
+use cari::{Device, Error, Result};
 use clap::{Args, Parser, Subcommand};
-use std::time::Instant;
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +30,13 @@ enum Command {
     Info(NetArgs),
     /// Train the multi-task model (default: the built-in synthetic faces, on the CPU).
     Train(TrainArgs),
+    /// Write the built-in synthetic faces to disk in CaVI's layout.
+    Synth(SynthArgs),
+    /// Draw training logs as the paper's Figure 3: task weights above, task losses below.
+    Plot(PlotArgs),
+    /// The paper's Table I: train the single-task, naive dynamic and dynamic models and
+    /// evaluate each (default: on the synthetic faces).
+    Experiment(ExperimentArgs),
 }
 
 #[derive(Args)]
@@ -39,50 +52,245 @@ struct NetArgs {
     width_divisor: usize,
 }
 
-impl NetArgs {
-    fn config(&self) -> NetworkConfig {
-        NetworkConfig {
-            image_size: self.image_size,
-            num_classes: self.identities,
-            width_divisor: self.width_divisor,
-            ..NetworkConfig::default()
-        }
-    }
+/// How to build the model and train it: shared by `train` and `experiment`.
+#[derive(Args)]
+struct ModelArgs {
+    /// `synth` (the built-in faces, rendered on the fly) or `cavi:PATH`.
+    #[arg(long, default_value = "synth")]
+    dataset: String,
+    /// CaVI protocol: `clean` (train on every image outside testing_1) or `reference`
+    /// (the paper's code: every 20th test pair, labelled as such).
+    #[arg(long, default_value = "clean")]
+    cavi_protocol: String,
+    /// Synthetic data: identities, photos and caricatures per identity, rendering size.
+    #[arg(long, default_value_t = 10)]
+    identities: usize,
+    #[arg(long, default_value_t = 12)]
+    synth_photos: usize,
+    #[arg(long, default_value_t = 12)]
+    synth_caricatures: usize,
+    /// Square network input in pixels (at least 75; default 96 on synthetic data, 160 on CaVI).
+    #[arg(long)]
+    image_size: Option<usize>,
+    /// Training crops are taken from images resized to image size + this margin
+    /// (default: a tenth of the image size).
+    #[arg(long)]
+    crop_margin: Option<usize>,
+    /// Divide every channel count by this (1, 2, 4, 8 or 16) for a narrower network.
+    #[arg(long, default_value_t = 1)]
+    width_divisor: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// `dynamic` (the paper), `naive`, `fixed:w1,w2,w3`, `single:<task>` (verification,
+    /// photo-id, caricature-id) or `uncertainty`.
+    #[arg(long, default_value = "dynamic")]
+    strategy: String,
+    /// Let L's gradient reach the trunk through w, as the reference code does.
+    #[arg(long)]
+    reference_gradient_path: bool,
+    /// `rmsprop` (TF semantics, the reference), `sgd` or `adam`; both parameter groups.
+    #[arg(long, default_value = "rmsprop")]
+    optimizer: String,
+    /// Constant learning rate of the network (ignored with --lr-schedule).
+    #[arg(long, default_value_t = 0.01)]
+    lr: f32,
+    /// Learning-rate schedule file of `epoch: rate` lines (the reference's format).
+    #[arg(long)]
+    lr_schedule: Option<PathBuf>,
+    /// Steps per schedule epoch.
+    #[arg(long, default_value_t = 100)]
+    epoch_size: u64,
+    /// The weight module's learning rate is the network's times this.
+    #[arg(long, default_value_t = 1.0)]
+    weight_lr_factor: f32,
+    /// Clip each group's gradients to this global norm (0: no clipping).
+    #[arg(long, default_value_t = 5.0)]
+    max_grad_norm: f32,
+    /// L2 weight decay on conv and FC kernels.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f32,
+    /// Logit scale s of the weight module's softmax.
+    #[arg(long, default_value_t = 1.0)]
+    logit_scale: f32,
+    /// Leave out the ReLU the reference puts after FC_2 and FC_3.
+    #[arg(long)]
+    no_fc_relu: bool,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Threads decoding and augmenting images ahead of the step.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// What to do with an unreadable image: `stop` (naming it) or `skip` (counted and reported).
+    #[arg(long, default_value = "stop")]
+    on_bad_image: String,
 }
 
 #[derive(Args)]
 struct TrainArgs {
     #[command(flatten)]
-    net: NetArgsTrain,
-    /// Number of training steps.
-    #[arg(long, default_value_t = 30)]
+    model: ModelArgs,
+    /// Train until this many steps are done (a resumed run counts its earlier steps).
+    #[arg(long, default_value_t = 200)]
     steps: u64,
-    /// Images per step (photos and caricatures alternate).
-    #[arg(long, default_value_t = 8)]
-    batch: usize,
-    /// Learning rate of the network (the weight module's is 10× larger, as in the reference).
-    #[arg(long, default_value_t = 0.01)]
-    lr: f32,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// `cpu` (CUDA arrives with its own backend).
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    /// Folder for the checkpoint (`checkpoint.safetensors`) and the log (`train.jsonl`).
+    #[arg(long, default_value = "runs/train")]
+    out: PathBuf,
+    /// Steps between checkpoints (0: only at the end).
+    #[arg(long, default_value_t = 100)]
+    checkpoint_every: u64,
+    /// Continue bit for bit from this checkpoint (its configuration wins over the flags).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Start from the weights of this checkpoint or safetensors file (see --warm-start-include).
+    #[arg(long)]
+    warm_start: Option<PathBuf>,
+    /// Name patterns (`*` wildcards) of the tensors to warm-start, comma-separated.
+    #[arg(long, default_value = "*", value_delimiter = ',')]
+    warm_start_include: Vec<String>,
+    /// Skip warm-start tensors whose shape differs (reported) instead of stopping.
+    #[arg(long)]
+    warm_start_skip_mismatch: bool,
+    /// Initialise branches 2 and 3 from branch 1 (after warm start), as the paper does.
+    #[arg(long)]
+    init_branches_from_verification: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
 }
 
-/// The training defaults are sized for a laptop CPU: smaller images and few identities.
 #[derive(Args)]
-struct NetArgsTrain {
-    #[arg(long, default_value_t = 96)]
-    image_size: usize,
-    #[arg(long, default_value_t = 10)]
+struct SynthArgs {
+    /// Output folder (must be empty or absent).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 20)]
     identities: usize,
-    #[arg(long, default_value_t = 1)]
-    width_divisor: usize,
+    #[arg(long, default_value_t = 12)]
+    photos: usize,
+    #[arg(long, default_value_t = 12)]
+    caricatures: usize,
+    /// Image width and height in pixels.
+    #[arg(long, default_value_t = 160)]
+    size: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct PlotArgs {
+    /// Training logs (JSONL); several are drawn side by side.
+    #[arg(required = true)]
+    logs: Vec<PathBuf>,
+    /// Output path without extension (writes .svg and .png; default beside the first log).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Column titles, one per log (default: the file names).
+    #[arg(long)]
+    label: Vec<String>,
+    /// Moving-average window in steps (1: raw; default about 2% of the steps).
+    #[arg(long)]
+    smooth: Option<usize>,
+    /// Image width in pixels (default: 800 per log).
+    #[arg(long)]
+    width: Option<u32>,
+    /// Image height in pixels.
+    #[arg(long, default_value_t = cari::plot::DEFAULT_HEIGHT)]
+    height: u32,
+}
+
+#[derive(Args)]
+struct ExperimentArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Steps per model.
+    #[arg(long, default_value_t = 1000)]
+    steps: u64,
+    /// Output folder for the logs, table1.md/json and figure3.svg/png.
+    #[arg(long, default_value = "runs/experiment")]
+    out: PathBuf,
+    /// Strategies to train, comma-separated (default: the rows of the paper's Table I).
+    #[arg(long, value_delimiter = ',')]
+    strategies: Vec<String>,
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl ModelArgs {
+    fn image_size(&self) -> usize {
+        self.image_size.unwrap_or(if self.dataset == "synth" { 96 } else { 160 })
+    }
+
+    fn data_config(&self) -> Result<DataConfig> {
+        let mut preprocess = Preprocess::new(self.image_size())?;
+        if let Some(m) = self.crop_margin {
+            preprocess.crop_margin = m;
+        }
+        let synth = SynthConfig {
+            seed: self.seed,
+            identities: self.identities,
+            photos_per_identity: self.synth_photos,
+            caricatures_per_identity: self.synth_caricatures,
+            // Rendered at the size training resizes to, so nothing is lost to scaling.
+            size: preprocess.resized_size(),
+        };
+        let protocol: CaviProtocol = self.cavi_protocol.parse()?;
+        let source = DataSource::parse(&self.dataset, synth, protocol)?;
+        Ok(DataConfig { source, preprocess, batch_size: self.batch, seed: self.seed })
+    }
+
+    fn network_config(&self, identities: usize) -> NetworkConfig {
+        NetworkConfig {
+            image_size: self.image_size(),
+            num_classes: identities,
+            width_divisor: self.width_divisor,
+            logit_scale: self.logit_scale,
+            fc_relu: !self.no_fc_relu,
+            ..NetworkConfig::default()
+        }
+    }
+
+    fn train_config(&self) -> Result<TrainConfig> {
+        let schedule = match &self.lr_schedule {
+            Some(path) => LrSchedule::read(path)?,
+            None => LrSchedule::constant(self.lr)?,
+        };
+        let rule = Rule::parse(&self.optimizer)?;
+        if !(self.max_grad_norm >= 0.0 && self.weight_decay >= 0.0) {
+            return Err(Error::invalid("--max-grad-norm/--weight-decay", "must be non-negative"));
+        }
+        let optimizer = OptimizerConfig {
+            rule,
+            max_grad_norm: (self.max_grad_norm > 0.0).then_some(self.max_grad_norm),
+            weight_decay: self.weight_decay,
+        };
+        let mut config = TrainConfig::reference(schedule, self.seed);
+        config.objective.weighting = self.strategy.parse::<Weighting>()?;
+        config.objective.reference_gradient_path = self.reference_gradient_path;
+        config.network_optimizer = optimizer;
+        config.weight_optimizer = OptimizerConfig { weight_decay: 0.0, ..optimizer };
+        config.weight_lr_factor = self.weight_lr_factor;
+        config.epoch_size = self.epoch_size;
+        Ok(config)
+    }
+
+    fn loader_options(&self) -> Result<LoaderOptions> {
+        let on_bad_image: OnBadImage = self.on_bad_image.parse()?;
+        Ok(LoaderOptions { workers: self.workers.max(1), on_bad_image, ..LoaderOptions::default() })
+    }
 }
 
 fn info(args: &NetArgs) -> Result<()> {
-    let net = MultiTaskNet::new(args.config())?;
+    let config = NetworkConfig {
+        image_size: args.image_size,
+        num_classes: args.identities,
+        width_divisor: args.width_divisor,
+        ..NetworkConfig::default()
+    };
+    let net = MultiTaskNet::new(config)?;
     let rows = net.layer_table()?;
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(10);
     println!("{:<width$}  {:>16}  {:>12}", "layer", "output", "parameters");
@@ -113,48 +321,138 @@ fn group_digits(n: usize) -> String {
 }
 
 fn train(args: &TrainArgs) -> Result<()> {
-    let device = Device::parse(&args.device)?;
-    let config = NetworkConfig {
-        image_size: args.net.image_size,
-        num_classes: args.net.identities,
-        width_divisor: args.net.width_divisor,
-        ..NetworkConfig::default()
+    let device = Device::parse(&args.model.device)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let checkpoint_path = args.out.join("checkpoint.safetensors");
+    let log_path = args.out.join("train.jsonl");
+    let options = args.model.loader_options()?;
+    let (mut trainer, data, mut opened, mut log) = match &args.resume {
+        Some(path) => {
+            let ckpt = TrainingCheckpoint::open(path)?;
+            let trainer = ckpt.trainer(&device)?;
+            let opened = ckpt.data.open_for_training(Some(ckpt.sampler), options)?;
+            let log = if log_path.exists() { TrainingLog::resume(&log_path, ckpt.step)? } else { TrainingLog::create(&log_path)? };
+            println!("resuming {} at step {}", path.display(), ckpt.step);
+            (trainer, ckpt.data, opened, log)
+        }
+        None => {
+            let data = args.model.data_config()?;
+            let opened = data.open_for_training(None, options)?;
+            let net = MultiTaskNet::new(args.model.network_config(opened.dataset.identities().len()))?;
+            let mut params = net.init_params(args.model.seed, &device)?;
+            if let Some(path) = &args.warm_start {
+                let mismatch = if args.warm_start_skip_mismatch { OnShapeMismatch::Skip } else { OnShapeMismatch::Fail };
+                let file = open_weights(path)?;
+                let report = load_matching(&mut params, &file, &args.warm_start_include, mismatch)?;
+                println!("warm start from {}: {report}", path.display());
+            }
+            if args.init_branches_from_verification {
+                for copy in init_id_branches_from_verification(&net, &mut params)? {
+                    println!("{copy}");
+                }
+            }
+            let trainer = Trainer::new(net, params, args.model.train_config()?)?;
+            (trainer, data, opened, TrainingLog::create(&log_path)?)
+        }
     };
-    let net = MultiTaskNet::new(config)?;
-    let params = net.init_params(args.seed, &device)?;
-    let data = SyntheticFaces::new(args.net.identities, args.net.image_size, args.seed)?;
     println!(
-        "training on synthetic faces: {} identities, {}×{} images, batch {}, {} steps on {}",
-        data.num_identities(),
-        args.net.image_size,
-        args.net.image_size,
-        args.batch,
+        "training to step {} on {} ({}, {} training images, {} identities), {}×{} input, batch {}, strategy {}, {} on {}",
         args.steps,
+        opened.dataset.describe(),
+        opened.protocol.name,
+        opened.protocol.train.len(),
+        opened.dataset.identities().len(),
+        data.preprocess.image_size,
+        data.preprocess.image_size,
+        data.batch_size,
+        trainer.config.objective.weighting,
+        trainer.config.network_optimizer.rule.name(),
         device
     );
-    let mut trainer = Trainer::new(net, params, TrainConfig::sgd(args.lr, args.seed)?)?;
-    let start = Instant::now();
-    for step in 0..args.steps {
-        let batch = data.batch(step, args.batch, &device)?;
-        let r = trainer.step(&batch)?;
-        let elapsed = start.elapsed().as_secs_f64();
-        let rate = (step + 1) as f64 * args.batch as f64 / elapsed;
-        let eta = (args.steps - step - 1) as f64 * args.batch as f64 / rate;
-        let l = r.task_losses.map(|l| l.map_or("   -  ".to_string(), |v| format!("{v:6.3}")));
+    let run_options = RunOptions {
+        steps: args.steps,
+        checkpoint: Some(checkpoint_path.clone()),
+        checkpoint_every: args.checkpoint_every,
+        progress: !args.quiet,
+    };
+    let summary = run(&mut trainer, &mut opened.loader, &data, &device, &run_options, Some(&mut log))?;
+    if let Some(last) = &summary.last {
         println!(
-            "step {:>5}/{}  L {} {} {}  w {:.3} {:.3} {:.3}  {:6.1} img/s  ETA {:>4.0}s",
-            step + 1,
-            args.steps,
-            l[0],
-            l[1],
-            l[2],
-            r.task_weights[0],
-            r.task_weights[1],
-            r.task_weights[2],
-            rate,
-            eta
+            "done: {} steps in {:.1} s ({:.1} img/s); last step L {:?} w {:.3?}",
+            summary.steps,
+            summary.seconds,
+            summary.images as f64 / summary.seconds.max(1e-9),
+            last.losses,
+            last.weights
         );
     }
+    let skipped = opened.loader.skipped();
+    if skipped.dropped > 0 {
+        println!("skipped {} unreadable samples:", skipped.dropped);
+        for image in &skipped.images {
+            let path = image.path.as_ref().map_or(format!("sample {}", image.index), |p| p.display().to_string());
+            println!("  {path}: {}", image.reason);
+        }
+    }
+    println!("checkpoint: {}\nlog: {}  (plot it with `cari plot {}`)", checkpoint_path.display(), log_path.display(), log_path.display());
+    Ok(())
+}
+
+fn synth(args: &SynthArgs) -> Result<()> {
+    let faces = SynthFaces::new(SynthConfig {
+        seed: args.seed,
+        identities: args.identities,
+        photos_per_identity: args.photos,
+        caricatures_per_identity: args.caricatures,
+        size: args.size,
+    })?;
+    let s = export_cavi(&faces, &args.out)?;
+    println!(
+        "wrote {} identities, {} photos, {} caricatures, {} test and {} validation pairs to {}",
+        s.identities,
+        s.photos,
+        s.caricatures,
+        s.test_pairs,
+        s.validation_pairs,
+        s.root.display()
+    );
+    Ok(())
+}
+
+fn plot(args: &PlotArgs) -> Result<()> {
+    let width = args.width.unwrap_or(cari::plot::DEFAULT_COLUMN_WIDTH * args.logs.len() as u32);
+    let options = PlotOptions { smooth: args.smooth, size: Some((width, args.height)) };
+    let report = plot_log_files(&args.logs, &args.label, args.out.as_deref(), &options)?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    for f in &report.files {
+        println!("{}", f.display());
+    }
+    Ok(())
+}
+
+fn experiment(args: &ExperimentArgs) -> Result<()> {
+    let device = Device::parse(&args.model.device)?;
+    let data = args.model.data_config()?;
+    let (dataset, _) = data.source.open()?;
+    let strategies = if args.strategies.is_empty() {
+        Experiment::table_one_strategies()
+    } else {
+        args.strategies.iter().map(|s| s.parse()).collect::<Result<_>>()?
+    };
+    let exp = Experiment {
+        network: args.model.network_config(dataset.identities().len()),
+        training: args.model.train_config()?,
+        data,
+        steps: args.steps,
+        strategies,
+        loader: args.model.loader_options()?,
+        eval_batch: 32,
+    };
+    let rows = run_experiment(&exp, &args.out, &device, !args.quiet)?;
+    println!("{}", table_markdown(&rows));
+    println!("written to {}", args.out.display());
     Ok(())
 }
 
@@ -163,6 +461,9 @@ fn main() {
     let result = match &cli.command {
         Command::Info(a) => info(a),
         Command::Train(a) => train(a),
+        Command::Synth(a) => synth(a),
+        Command::Plot(a) => plot(a),
+        Command::Experiment(a) => experiment(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -5,7 +5,7 @@
 mod common;
 
 use cari::backend::cpu::buffer;
-use cari::data::SyntheticFaces;
+use cari::data::{DataConfig, LoaderOptions};
 use cari::model::{MultiTaskNet, NetworkConfig};
 use cari::train::{TrainConfig, Trainer};
 use common::cpu;
@@ -14,10 +14,10 @@ fn train_two_steps() -> Vec<(String, Vec<f32>)> {
     let config = NetworkConfig { image_size: 96, num_classes: 6, width_divisor: 4, ..Default::default() };
     let net = MultiTaskNet::new(config).unwrap();
     let params = net.init_params(5, &cpu()).unwrap();
-    let data = SyntheticFaces::new(6, 96, 5).unwrap();
+    let mut data = DataConfig::synth(6, 4, 96, 8, 5).unwrap().open_for_training(None, LoaderOptions::default()).unwrap();
     let mut trainer = Trainer::new(net, params, TrainConfig::sgd(0.01, 5).unwrap()).unwrap();
     for step in 0..2 {
-        let r = trainer.step(&data.batch(step, 8, &cpu()).unwrap()).unwrap();
+        let r = trainer.step(&data.loader.next_batch().unwrap().to_batch(&cpu()).unwrap()).unwrap();
         assert!(r.loss.is_finite() && r.loss_w.is_some_and(f32::is_finite), "step {step}: {r:?}");
     }
     trainer.params.iter().map(|(n, t, _)| (n.to_string(), t.to_vec().unwrap())).collect()

@@ -8,7 +8,7 @@ use cari::io::{
     checksum, open_weights, save_checkpoint, save_safetensors, write_atomically, Checkpoint, WeightsFile,
     CHECKSUMS_KEY, FORMAT, FORMAT_KEY,
 };
-use cari::optim::Sgd;
+use cari::optim::{Optimizer, OptimizerConfig, Rule};
 use cari::tensor::{CpuStorage, Storage};
 use cari::{ops, Device, Error, Tensor};
 use common::{cpu, random};
@@ -105,7 +105,8 @@ fn an_optimizer_step_on_a_mapped_parameter_leaves_the_file_unchanged() {
     let w = store.var(Some(&tape), "a/matrix").unwrap();
     let grads = ops::sum(&ops::mul(&w, &w).unwrap()).unwrap().backward_for(|_| true).unwrap();
     drop((w, tape));
-    Sgd::new(0.1, 0.0, None).step(&mut store, &grads).unwrap();
+    let sgd = OptimizerConfig { rule: Rule::Sgd { momentum: 0.0 }, max_grad_norm: None, weight_decay: 0.0 };
+    Optimizer::new(sgd).step(&mut store, &grads, 0.1).unwrap();
 
     let stepped = store.get("a/matrix").unwrap();
     assert!(!stepped.storage().is_mapped(), "the step must have copied the view");

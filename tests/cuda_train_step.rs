@@ -4,7 +4,7 @@
 //! the updates.
 
 use cari::backend::Device;
-use cari::data::SyntheticFaces;
+use cari::data::{DataConfig, LoaderOptions};
 use cari::model::{MultiTaskNet, NetworkConfig};
 use cari::train::{StepReport, TrainConfig, Trainer};
 
@@ -19,10 +19,10 @@ fn config() -> NetworkConfig {
 fn train_on(device: &Device) -> (Vec<StepReport>, Trainer) {
     let net = MultiTaskNet::new(config()).unwrap();
     let params = net.init_params(SEED, device).unwrap();
-    let data = SyntheticFaces::new(5, 75, SEED).unwrap();
+    let mut data = DataConfig::synth(5, 4, 75, BATCH, SEED).unwrap().open_for_training(None, LoaderOptions::default()).unwrap();
     let mut trainer = Trainer::new(net, params, TrainConfig::sgd(0.01, SEED).unwrap()).unwrap();
     let reports = (0..STEPS)
-        .map(|s| trainer.step(&data.batch(s, BATCH, device).unwrap()).unwrap_or_else(|e| panic!("{device}: {e}")))
+        .map(|_| trainer.step(&data.loader.next_batch().unwrap().to_batch(device).unwrap()).unwrap_or_else(|e| panic!("{device}: {e}")))
         .collect();
     (reports, trainer)
 }

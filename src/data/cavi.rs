@@ -32,7 +32,8 @@ const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 const MODALITY_DIRS: [(&str, Modality); 2] = [("Caricature", Modality::Caricature), ("Real", Modality::Photo)];
 
 /// Which split of CaVI to train and evaluate on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CaviProtocol {
     /// Train on every image `testing_1.txt` does not use, tune on `validation.txt`,
     /// report on all of `testing_1.txt`.

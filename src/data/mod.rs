@@ -9,17 +9,15 @@ mod loader;
 mod preprocess;
 mod sampler;
 pub mod synth;
-mod synthetic;
 
 pub use assemble::{HostBatch, OnBadImage, SkippedImage};
 pub use cavi::{Cavi, CaviProtocol};
 pub use dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
-pub use config::{DataConfig, DataSource};
+pub use config::{DataConfig, DataSource, OpenedData};
 pub use loader::{BatchLoader, EvalBatches, LoaderOptions, SkipReport};
 pub use preprocess::{resize_bilinear, Crop, Preprocess};
 pub use sampler::{Draw, Sampler, SamplerState};
 pub use synth::{export_cavi, SynthConfig, SynthFaces};
-pub use synthetic::SyntheticFaces;
 
 /// Per-image standardisation (TF's `per_image_standardization`): (x − mean)/max(std, 1/√n).
 pub fn standardize(pixels: &mut [f32]) {

@@ -9,7 +9,7 @@ use crate::rng::Rng;
 /// How images become network inputs. Training resizes to `image_size + crop_margin`
 /// square, crops `image_size` at a random offset and flips half of the images; evaluation
 /// resizes the same way and takes the centre crop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Preprocess {
     pub image_size: usize,
     pub crop_margin: usize,

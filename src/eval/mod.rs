@@ -1,7 +1,10 @@
-//! Evaluation: the metrics of the published protocols.
+//! Evaluation: the metrics of the published protocols and a model's scores on a
+//! protocol's test part.
 
+mod evaluate;
 mod metrics;
 
+pub use evaluate::{evaluate, EvalLoading, EvalReport, PAIR_SHUFFLE_SEED};
 pub use metrics::{
     fold_ranges, identification_accuracy, shuffled_order, squared_distance, verification_accuracy, FoldStats,
     VerificationAccuracy,

@@ -24,7 +24,7 @@ use crate::model::Modality;
 use crate::rng::{fnv1a, Rng};
 
 /// What to generate. Every image depends only on these and its index.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SynthConfig {
     pub seed: u64,
     pub identities: usize,

@@ -1,0 +1,113 @@
+//! Evaluating a model on a protocol's test part: branch-1 embeddings of every test
+//! image for verification, branch 2 on the test photos and branch 3 on the test
+//! caricatures for identification.
+
+use super::metrics::{identification_accuracy, shuffled_order, squared_distance, verification_accuracy, VerificationAccuracy};
+use crate::autograd::ParamStore;
+use crate::backend::Device;
+use crate::data::{Dataset, EvalBatches, LoaderOptions, Preprocess, Protocol};
+use crate::error::{Error, Result};
+use crate::model::{arg_max, Modality, MultiTaskNet, Task};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Seed of the fixed shuffle before folding the verification pairs.
+pub const PAIR_SHUFFLE_SEED: u64 = 0;
+
+/// The paper's three figures on one protocol.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    pub protocol: String,
+    pub pairs: usize,
+    pub verification_accuracy: f64,
+    pub verification_std: f64,
+    /// Branch 2's arg-max on the test photos.
+    pub photo_id_accuracy: Option<f64>,
+    /// Branch 3's arg-max on the test caricatures.
+    pub caricature_id_accuracy: Option<f64>,
+    pub test_images: usize,
+}
+
+/// How test images are read: evaluation preprocessing (centre crop, no flip) of each
+/// batch, loaded ahead by `options.workers` threads.
+#[derive(Clone, Copy, Debug)]
+pub struct EvalLoading {
+    pub preprocess: Preprocess,
+    pub batch_size: usize,
+    pub options: LoaderOptions,
+}
+
+/// Runs the model over the protocol's test images and scores the three tasks.
+pub fn evaluate(
+    net: &MultiTaskNet,
+    params: &ParamStore,
+    dataset: Arc<dyn Dataset>,
+    protocol: &Protocol,
+    loading: EvalLoading,
+    device: &Device,
+) -> Result<EvalReport> {
+    let mut embeddings: HashMap<usize, Vec<f32>> = HashMap::new();
+    let mut photo_predictions = Vec::new();
+    let mut caricature_predictions = Vec::new();
+    let dim = net.embedding_dim();
+    let EvalLoading { preprocess, batch_size, options } = loading;
+    for host in EvalBatches::new(dataset, protocol.test.clone(), batch_size, preprocess, options)? {
+        let host = host?;
+        if host.is_empty() {
+            continue;
+        }
+        let batch = host.to_batch(device)?;
+        let [verification, photo, caricature] = net.infer(params, &batch.images)?;
+        let e = verification.embeddings.value().to_vec()?;
+        let photo_logits = photo.logits.value().to_vec()?;
+        let caricature_logits = caricature.logits.value().to_vec()?;
+        let classes = photo_logits.len() / host.len();
+        for (row, &index) in host.indices.iter().enumerate() {
+            embeddings.insert(index, e[row * dim..(row + 1) * dim].to_vec());
+            let label = host.labels[row];
+            let logits = |all: &[f32]| arg_max(&all[row * classes..(row + 1) * classes]);
+            match host.modalities[row] {
+                Modality::Photo => photo_predictions.push((logits(&photo_logits), label)),
+                Modality::Caricature => caricature_predictions.push((logits(&caricature_logits), label)),
+            }
+        }
+    }
+    let verification = verify_pairs(protocol, &embeddings)?;
+    Ok(EvalReport {
+        protocol: protocol.name.clone(),
+        pairs: protocol.test_pairs.len(),
+        verification_accuracy: verification.accuracy.mean,
+        verification_std: verification.accuracy.std,
+        photo_id_accuracy: identification_accuracy(&photo_predictions),
+        caricature_id_accuracy: identification_accuracy(&caricature_predictions),
+        test_images: embeddings.len(),
+    })
+}
+
+/// 10-fold verification accuracy over the protocol's test pairs (shuffled with a fixed
+/// seed first, since files list the positives first).
+fn verify_pairs(protocol: &Protocol, embeddings: &HashMap<usize, Vec<f32>>) -> Result<VerificationAccuracy> {
+    let lookup = |index: usize| {
+        embeddings.get(&index).ok_or_else(|| {
+            Error::invalid("verification pairs", format!("test image {index} has no embedding (unreadable and skipped?)"))
+        })
+    };
+    let mut scored = Vec::with_capacity(protocol.test_pairs.len());
+    for i in shuffled_order(protocol.test_pairs.len(), PAIR_SHUFFLE_SEED) {
+        let p = protocol.test_pairs[i];
+        scored.push((squared_distance(lookup(p.caricature)?, lookup(p.photo)?), p.same));
+    }
+    verification_accuracy(&scored, 10)
+}
+
+impl EvalReport {
+    /// The figure of one task.
+    pub fn figure(&self, task: Task) -> Option<f64> {
+        match task {
+            Task::Verification => Some(self.verification_accuracy),
+            Task::PhotoId => self.photo_id_accuracy,
+            Task::CaricatureId => self.caricature_id_accuracy,
+        }
+    }
+}
