@@ -7,6 +7,7 @@
 
 mod export;
 mod face;
+mod hair;
 mod names;
 mod parts;
 mod protocol;
