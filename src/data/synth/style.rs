@@ -1,7 +1,7 @@
 //! How a face is drawn: as a photo (lit, blurred, noisy) or as a caricature in one of three
 //! drawing styles, each with an artist's own choices (colours, pen, exaggeration, pose).
 
-use super::face::{mix, vary, Beard, Geometry, Identity, Rgb};
+use super::face::{mix, Beard, Geometry, Identity, Rgb};
 use super::parts::{self, Dome, Parts};
 use super::render::{Canvas, Fill, Frame, Layer, Light, Pen};
 use super::shape::pt;
@@ -93,7 +93,7 @@ impl Look {
             1 => [0.08, 0.09, 0.16],
             _ => [0.05, 0.05, 0.05],
         };
-        let (mut skin, mut hair) = (shade(who.skin, 0.15, 0.04, rng), shade(who.hair, 0.15, 0.05, rng));
+        let (mut skin, mut hair) = (shade(who.skin, 0.15, 0.06, rng), shade(who.hair, 0.15, 0.12, rng));
         let (mut iris, mut shirt) = (who.iris, random_colour(0.25, 0.9, 0.8, rng));
         if style == Style::FlatColour {
             [skin, hair, iris, shirt] = [skin, hair, iris, shirt].map(posterise);
@@ -120,11 +120,12 @@ impl Look {
     }
 }
 
-/// `c` made up to `brightness` (relative) lighter or darker, each channel then moved by
-/// up to `hue` (an artist's own idea of a skin or hair colour).
+/// `c` made up to `brightness` lighter or darker and each channel then scaled by up to
+/// `1 ± hue` (an artist's own idea of a skin or hair colour; relative, so that black hair
+/// stays black).
 fn shade(c: Rgb, brightness: f32, hue: f32, rng: &mut Rng) -> Rgb {
     let k = 1.0 + rng.uniform_in(-brightness, brightness);
-    vary(c.map(|v| v * k), hue, rng)
+    c.map(|v| (v * k * (1.0 + rng.uniform_in(-hue, hue))).clamp(0.0, 1.0))
 }
 
 fn lips(skin: Rgb) -> Rgb {
@@ -142,12 +143,16 @@ fn random_colour(lo: f32, hi: f32, saturation: f32, rng: &mut Rng) -> Rgb {
     })
 }
 
-/// Few flat tones: a little more saturated, brightness quantised to sixths, hue kept.
+/// Few flat tones: a little more saturated, brightness quantised to sixths (the darkest
+/// tones kept as they are), hue kept.
 fn posterise(c: Rgb) -> Rgb {
     let l = (c[0] + c[1] + c[2]) / 3.0;
     let c = c.map(|v| (l + (v - l) * 1.2).clamp(0.0, 1.0));
-    let value = c.iter().fold(0.0f32, |a, &b| a.max(b)).max(1e-3);
-    let stepped = ((value * 6.0).round() / 6.0).max(1.0 / 6.0);
+    let value = c.iter().fold(0.0f32, |a, &b| a.max(b));
+    let stepped = (value * 6.0).round() / 6.0;
+    if stepped == 0.0 {
+        return c;
+    }
     c.map(|v| (v * stepped / value).min(1.0))
 }
 
