@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let out = args.first().map_or("docs/synth.png", String::as_str);
     let size: usize = args.get(1).map_or(Ok(112), |s| s.parse())?;
-    let seed: u64 = args.get(2).map_or(Ok(0), |s| s.parse())?;
+    let seed: u64 = args.get(2).map_or(Ok(1), |s| s.parse())?;
     let rows: usize = args.get(3).map_or(Ok(8), |s| s.parse())?;
     let faces = SynthFaces::new(SynthConfig { seed, identities: rows.max(2), size, ..SynthConfig::default() })?;
     let columns = PHOTOS + Style::ALL.len();
@@ -30,7 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     image::save_buffer(out, &sheet, width as u32, height as u32, image::ExtendedColorType::Rgb8)?;
-    println!("wrote {out}: {rows} identities × ({PHOTOS} photos + {} styles) at {size} px", Style::ALL.len());
+    let styles: Vec<&str> = Style::ALL.iter().map(|s| s.name()).collect();
+    println!("wrote {out}: {rows} identities × ({PHOTOS} photos, {}) at {size} px", styles.join(", "));
     Ok(())
 }
 

@@ -291,7 +291,7 @@ pub fn mix(a: Rgb, b: Rgb, t: f32) -> Rgb {
 }
 
 /// `c` with each channel moved by up to `amount`.
-pub fn vary(c: Rgb, amount: f32, rng: &mut Rng) -> Rgb {
+fn vary(c: Rgb, amount: f32, rng: &mut Rng) -> Rgb {
     c.map(|v| (v + rng.uniform_in(-amount, amount)).clamp(0.0, 1.0))
 }
 

@@ -7,6 +7,7 @@
 
 mod export;
 mod face;
+mod hair;
 mod names;
 mod parts;
 mod protocol;
@@ -148,7 +149,10 @@ impl SynthFaces {
         style::caricature(&self.people[identity], drawing, self.config.size, &mut rng)
     }
 
-    /// The CaVI-like split: see [`protocol::protocol`].
+    /// The CaVI-like split (named `synth`): per identity and modality the last quarter of
+    /// the images is the test part, the rest trains; test pairs are caricature–photo pairs
+    /// among test images, same-identity pairs first, then as many others; validation pairs
+    /// likewise on the training quarter just before the test part.
     pub fn protocol(&self) -> super::Protocol {
         protocol::protocol(self)
     }

@@ -1,7 +1,8 @@
 //! The shapes of a face's parts, built from its measurements (face units, y down, the eye
 //! line at y = 0, the face's axis at x = 0). Styles decide how each part is painted.
 
-use super::face::{Beard, Geometry, Glasses, HairStyle, Identity, Param as P};
+use super::face::{Geometry, Glasses, Identity, Param as P};
+use super::hair;
 use super::shape::{closed_spline, ellipse_points, open_spline, pt, quad, Point, Rect, Shape};
 
 pub struct Eye {
@@ -15,7 +16,7 @@ pub struct Eye {
 }
 
 pub struct Nose {
-    pub tip: Shape,
+    pub tip: Surface,
     pub bridge: Shape,
     pub wings: [Shape; 2],
     pub nostrils: [Shape; 2],
@@ -25,7 +26,14 @@ pub struct Nose {
 pub struct Mouth {
     pub upper_lip: Shape,
     pub lower_lip: Shape,
+    /// The ellipsoid both lips are shaded as.
+    pub dome: Dome,
     pub line: Shape,
+}
+
+pub struct Ear {
+    pub surface: Surface,
+    pub fold: Shape,
 }
 
 pub struct GlassesParts {
@@ -42,15 +50,19 @@ pub struct Dome {
     pub radii: Point,
 }
 
+/// A part with volume: its shape and the ellipsoid it is shaded as.
+pub struct Surface {
+    pub shape: Shape,
+    pub dome: Dome,
+}
+
 /// Every part of one face, back to front in the order styles usually paint them.
 pub struct Parts {
-    pub shoulders: Shape,
-    pub neck: Shape,
+    pub shoulders: Surface,
+    pub neck: Surface,
     pub hair_back: Option<Shape>,
-    pub ears: [Shape; 2],
-    pub ear_folds: [Shape; 2],
-    pub head: Shape,
-    pub head_dome: Dome,
+    pub ears: [Ear; 2],
+    pub head: Surface,
     pub folds: [Shape; 2],
     /// Full beard or stubble region (drawn with the beard's opacity).
     pub beard: Option<Shape>,
@@ -75,29 +87,27 @@ pub fn build(who: &Identity, g: &Geometry, gaze: Point, body: f32) -> Parts {
     let top = -g[P::CraniumHeight];
     let chin = g[P::ChinDepth];
     let outline = head_outline(g);
-    let head = Shape::polygon(outline.clone());
-    let head_dome = Dome { center: pt(0.0, (top + chin) * 0.5), radii: pt(w * 1.05, (chin - top) * 0.55) };
-    let ears = ears(g);
-    let nose = nose(g);
+    let head = Surface {
+        shape: Shape::polygon(outline.clone()),
+        dome: Dome { center: pt(0.0, (top + chin) * 0.5), radii: pt(w * 1.05, (chin - top) * 0.55) },
+    };
+    let ears = [-1.0, 1.0].map(|s| ear(g, s));
     let mouth_y = g[P::NoseLength] + g[P::MouthGap];
-    let mouth = mouth(g, mouth_y);
-    let (hair_back, hair, strands) = hair(who, g, &outline);
-    let (beard, moustache) = beard(who.beard, g, &outline, mouth_y);
-    let frame_box = head.bounds().union(ears.0[0].bounds()).union(ears.0[1].bounds());
+    let (hair_back, hair, strands) = hair::hair(who, g, &outline);
+    let (beard, moustache) = hair::beard(who.beard, g, &outline, mouth_y);
+    let frame_box = ears.iter().fold(head.shape.bounds(), |b, ear| b.union(ear.surface.shape.bounds()));
     Parts {
         shoulders: shoulders(g, body),
         neck: neck(g, body),
         hair_back,
-        ears: ears.0,
-        ear_folds: ears.1,
+        ears,
         head,
-        head_dome,
         folds: [-1.0, 1.0].map(|s| fold(g, s, mouth_y)),
         beard,
         eyes: [-1.0, 1.0].map(|s| eye(g, s, gaze)),
         brows: [-1.0, 1.0].map(|s| brow(g, s)),
-        nose,
-        mouth,
+        nose: nose(g),
+        mouth: mouth(g, mouth_y),
         moustache,
         hair,
         strands,
@@ -124,58 +134,33 @@ fn head_outline(g: &Geometry) -> Vec<Point> {
     closed_spline(&keys, 4)
 }
 
-/// The open polyline `points` moved outwards (away from `center`, along its normals) by
-/// `by(index, point)`.
-fn offset(points: &[Point], center: Point, by: impl Fn(usize, Point) -> f32) -> Vec<Point> {
-    let n = points.len();
-    (0..n)
-        .map(|i| {
-            let (a, b) = (points[i.saturating_sub(1)], points[(i + 1).min(n - 1)]);
-            let tangent = b - a;
-            let mut normal = pt(tangent.y, -tangent.x) * (1.0 / tangent.length().max(1e-9));
-            if normal.dot(points[i] - center) < 0.0 {
-                normal = normal * -1.0;
-            }
-            points[i] + normal * by(i, points[i])
-        })
-        .collect()
-}
-
-/// The part of the closed outline above `y` (starting at its top point), from the left
-/// end through the top to the right end.
-fn upper_arc(outline: &[Point], y: f32) -> Vec<Point> {
-    let right: Vec<Point> = outline.iter().copied().take_while(|p| p.y < y && p.x >= 0.0).collect();
-    let left: Vec<Point> = outline.iter().rev().copied().take_while(|p| p.y < y && p.x < 0.0).collect();
-    left.into_iter().rev().chain(right).collect()
-}
-
-fn shoulders(g: &Geometry, body: f32) -> Shape {
+fn shoulders(g: &Geometry, body: f32) -> Surface {
     let (c, n) = (g[P::ChinDepth], g[P::NeckWidth] * body);
     let right = [pt(n + 0.012, c + 0.09), pt(0.36 * body, c + 0.2), pt(0.56 * body, c + 0.34), pt(0.62 * body, 1.2)];
     let mut points: Vec<Point> = right.iter().rev().map(|p| p.mirror()).collect();
     points.extend(right);
     points = open_spline(&points, 4);
     points.push(pt(0.0, c + 0.19));
-    Shape::polygon(points)
+    Surface { shape: Shape::polygon(points), dome: Dome { center: pt(0.0, c + 0.55), radii: pt(0.8 * body, 0.55) } }
 }
 
-fn neck(g: &Geometry, body: f32) -> Shape {
+fn neck(g: &Geometry, body: f32) -> Surface {
     let (c, n) = (g[P::ChinDepth], g[P::NeckWidth] * body);
-    Shape::polygon(vec![pt(-n, 0.4 * c), pt(n, 0.4 * c), pt(n * 1.08, c + 0.3), pt(-n * 1.08, c + 0.3)])
+    let shape = Shape::polygon(vec![pt(-n, 0.4 * c), pt(n, 0.4 * c), pt(n * 1.08, c + 0.3), pt(-n * 1.08, c + 0.3)]);
+    Surface { shape, dome: Dome { center: pt(0.0, c), radii: pt(n * 1.2, 0.5) } }
 }
 
-fn ears(g: &Geometry) -> ([Shape; 2], [Shape; 2]) {
+fn ear(g: &Geometry, s: f32) -> Ear {
     let (w, size, out) = (g[P::HeadWidth], g[P::EarSize], g[P::EarOut]);
     let rx = 0.02 + 0.55 * out;
-    let cx = w + out - rx + 0.008;
-    let cy = 0.045;
-    let shape = |s: f32| Shape::ellipse(pt(s * cx, cy), pt(rx, size), s * 0.12);
-    let fold = |s: f32| {
-        let arc = ellipse_points(pt(0.0, 0.0), pt(rx * 0.55, size * 0.62), -1.2, 1.4, 8);
-        let points = arc.into_iter().map(|p| pt(s * (cx + p.x), cy + p.y)).collect();
-        Shape::stroke(points, 0.0025, 0.0015)
-    };
-    ([shape(-1.0), shape(1.0)], [fold(-1.0), fold(1.0)])
+    let center = pt(s * (w + out - rx + 0.008), 0.045);
+    let radii = pt(rx, size);
+    let arc = ellipse_points(pt(0.0, 0.0), radii * 0.6, -1.2, 1.4, 8);
+    let fold = arc.into_iter().map(|p| pt(center.x + s * p.x, center.y + p.y)).collect();
+    Ear {
+        surface: Surface { shape: Shape::ellipse(center, radii, s * 0.12), dome: Dome { center, radii: radii * 1.3 } },
+        fold: Shape::stroke(fold, 0.0025, 0.0015),
+    }
 }
 
 fn eye(g: &Geometry, s: f32, gaze: Point) -> Eye {
@@ -235,6 +220,7 @@ fn brow(g: &Geometry, s: f32) -> Shape {
 
 fn nose(g: &Geometry) -> Nose {
     let (len, nw, tip_r) = (g[P::NoseLength], g[P::NoseWidth], g[P::NoseTip]);
+    let tip = pt(0.0, len - tip_r * 0.2);
     let wing = |s: f32| {
         Shape::stroke(
             quad(
@@ -259,7 +245,10 @@ fn nose(g: &Geometry) -> Nose {
         0.0015,
     );
     Nose {
-        tip: Shape::ellipse(pt(0.0, len - tip_r * 0.2), pt(tip_r * 1.15, tip_r), 0.0),
+        tip: Surface {
+            shape: Shape::ellipse(tip, pt(tip_r * 1.15, tip_r), 0.0),
+            dome: Dome { center: tip, radii: pt(tip_r * 1.15, tip_r) * 1.6 },
+        },
         bridge,
         wings: [wing(-1.0), wing(1.0)],
         nostrils: [nostril(-1.0), nostril(1.0)],
@@ -293,6 +282,7 @@ fn mouth(g: &Geometry, y: f32) -> Mouth {
     Mouth {
         upper_lip: lip_shape(&upper_top),
         lower_lip: lip_shape(&lower_bottom),
+        dome: Dome { center: pt(0.0, y - 0.02), radii: pt(0.12, 0.1) },
         line: Shape::stroke(line.clone(), mw * 0.02, mw * 0.02),
     }
 }
@@ -302,188 +292,6 @@ fn fold(g: &Geometry, s: f32, mouth_y: f32) -> Shape {
     let start = pt(s * nw * 1.35, g[P::NoseLength] - g[P::NoseTip]);
     let end = pt(s * (mw * 1.18).max(nw * 1.5), mouth_y + 0.012);
     Shape::stroke(quad(start, pt(s * (mw * 1.3).max(nw * 1.7), mouth_y - 0.02), end, 8), 0.0012, 0.0004)
-}
-
-fn hair(who: &Identity, g: &Geometry, outline: &[Point]) -> (Option<Shape>, Vec<Shape>, Vec<Shape>) {
-    let (w, t, c) = (g[P::HeadWidth], g[P::CraniumHeight], g[P::ChinDepth]);
-    let volume = g[P::HairVolume];
-    // However high the hairline is drawn, it stays below the top of the skull.
-    let line = g[P::Hairline].min(0.78 * t);
-    let brow_top = g[P::EyeHeight] - g[P::BrowGap] - g[P::BrowThickness] - 0.015;
-    let centre = pt(0.0, -0.3 * t);
-    let p = who.parting;
-    let cap = |bottom: f32, grow: &dyn Fn(usize, Point) -> f32, hairline: &[Point]| {
-        let arc = upper_arc(outline, bottom);
-        let outer = offset(&arc, centre, grow);
-        let mut points = outer;
-        points.extend(open_spline(hairline, 4).into_iter().rev());
-        Shape::polygon(points)
-    };
-    let plain = |_: usize, _: Point| volume;
-    let short_line =
-        mirror_keys(&[pt(0.0, -line), pt(0.5 * w, -0.93 * line), pt(0.8 * w, -0.55 * line), pt(0.9 * w, 0.02)]);
-    let (back, front): (Option<Shape>, Vec<Shape>) = match who.hair_style {
-        HairStyle::Bald => {
-            let side = |s: f32| {
-                let arc: Vec<Point> =
-                    outline.iter().copied().filter(|q| q.x * s > 0.0 && q.y > -0.4 * t && q.y < 0.03).collect();
-                let outer = offset(&arc, centre, |_, _| volume * 0.4);
-                let inner = offset(&arc, centre, |_, _| -0.03);
-                let mut points = outer;
-                points.extend(inner.into_iter().rev());
-                Shape::polygon(points)
-            };
-            (None, vec![side(-1.0), side(1.0)])
-        }
-        HairStyle::Receding => {
-            // A tuft in the middle, bare temples either side (kept inside the skull).
-            let high = (line + 0.06).min(0.85 * t);
-            let keys = mirror_keys(&[
-                pt(0.0, -high),
-                pt(0.2 * w, -high - 0.015),
-                pt(0.5 * w, -0.72 * t),
-                pt(0.78 * w, -0.45 * line),
-                pt(0.9 * w, 0.02),
-            ]);
-            (None, vec![cap(0.02, &|_, _| volume * 0.5, &keys)])
-        }
-        HairStyle::Short => (None, vec![cap(0.02, &plain, &short_line)]),
-        HairStyle::SidePart => {
-            // From the parted side's temple, over the parting, across the forehead.
-            let mut keys = vec![
-                pt(p * 0.9 * w, 0.02),
-                pt(p * 0.8 * w, -0.7 * line),
-                pt(p * 0.4 * w, -1.08 * line),
-                pt(0.0, -0.86 * line),
-                pt(-p * 0.45 * w, -0.62 * line),
-                pt(-p * 0.8 * w, -0.4 * line),
-                pt(-p * 0.9 * w, 0.02),
-            ];
-            if p > 0.0 {
-                keys.reverse();
-            }
-            let swept = |_: usize, q: Point| volume * (1.0 + 0.35 * (q.x * p / w).max(0.0));
-            (None, vec![cap(0.02, &swept, &keys)])
-        }
-        HairStyle::Long | HairStyle::Bob => {
-            let long = who.hair_style == HairStyle::Long;
-            let reach = if long { c + 0.2 } else { 0.72 * c };
-            let spread = w + volume + if long { 0.05 } else { 0.03 };
-            let back = closed_spline(
-                &mirror_keys(&[
-                    pt(0.0, -t - volume),
-                    pt(0.75 * (w + volume), -0.86 * t - volume * 0.6),
-                    pt(w + volume, -0.2 * t),
-                    pt(spread, 0.45 * c),
-                    pt(spread * 0.98, reach),
-                    pt(0.55 * w, reach + 0.01),
-                ]),
-                4,
-            );
-            let fringe = if long {
-                mirror_keys(&[
-                    pt(0.0, -1.05 * line),
-                    pt(0.6 * w, -0.8 * line),
-                    pt(0.9 * w, -0.1),
-                    pt(0.97 * w, 0.35 * c),
-                ])
-            } else {
-                mirror_keys(&[
-                    pt(0.0, brow_top),
-                    pt(0.6 * w, brow_top - 0.004),
-                    pt(0.86 * w, brow_top + 0.02),
-                    pt(0.92 * w, 0.3 * c),
-                ])
-            };
-            let front = {
-                let arc = upper_arc(outline, 0.1);
-                let mut points = offset(&arc, centre, plain);
-                points.insert(0, pt(-spread * 0.96, 0.35 * c));
-                points.push(pt(spread * 0.96, 0.35 * c));
-                points.extend(open_spline(&fringe, 4).into_iter().rev());
-                Shape::polygon(points)
-            };
-            (Some(Shape::polygon(back)), vec![front])
-        }
-        HairStyle::Curly => {
-            let n = outline.len() as f32;
-            let bumps = move |i: usize, _: Point| {
-                volume * 1.6 + 0.025 + 0.02 * ((i as f32 / n) * 2.0 * std::f32::consts::PI * 14.0).sin().abs()
-            };
-            (None, vec![cap(0.04, &bumps, &short_line)])
-        }
-        HairStyle::Spiky => {
-            let spikes = move |i: usize, q: Point| volume + if i % 2 == 0 && q.y < -0.3 * t { 0.045 } else { 0.0 };
-            (None, vec![cap(0.02, &spikes, &short_line)])
-        }
-    };
-    let strands = strands(who.hair_style, &front, w, t, line);
-    (back, front, strands)
-}
-
-/// A few pen lines running from the hairline towards the crown, clipped to the hair.
-fn strands(style: HairStyle, hair: &[Shape], w: f32, t: f32, line: f32) -> Vec<Shape> {
-    let Some(region) = hair.first() else { return Vec::new() };
-    if style == HairStyle::Bald {
-        return Vec::new();
-    }
-    (0..7)
-        .map(|i| {
-            let u = (i as f32 - 3.0) / 3.0;
-            let start = pt(u * 0.75 * w, -line * (1.0 - 0.35 * u * u) + 0.01);
-            let end = pt(u * 0.35 * w, -t - 0.05);
-            let mid = pt(u * 0.7 * w, (start.y + end.y) * 0.5);
-            Shape::stroke(quad(start, mid, end, 6), 0.0022, 0.0006).clipped_to(region.clone())
-        })
-        .collect()
-}
-
-fn beard(kind: Beard, g: &Geometry, outline: &[Point], mouth_y: f32) -> (Option<Shape>, Option<Shape>) {
-    let (w, c) = (g[P::HeadWidth], g[P::ChinDepth]);
-    let (len, tip, mw) = (g[P::NoseLength], g[P::NoseTip], g[P::MouthWidth]);
-    let lower_face = || {
-        // The outline starts at the top and runs down the right side, so its points below
-        // the cheeks go from the right cheek round the chin to the left cheek.
-        let jaw: Vec<Point> = outline.iter().copied().filter(|q| q.y > 0.2 * c).collect();
-        let mut jaw = offset(&jaw, pt(0.0, 0.2 * c), |_, _| 0.01);
-        let under_nose = len + tip + 0.008;
-        let cheek = mirror_keys(&[pt(0.0, under_nose), pt(mw * 1.25, len + 0.01), pt(0.8 * w, 0.2 * c)]);
-        jaw.extend(open_spline(&cheek, 4));
-        Shape::polygon(jaw)
-    };
-    let moustache = || {
-        let y = mouth_y - g[P::LipThickness] * 0.9 - 0.006;
-        let points = quad(pt(-mw * 1.1, mouth_y + 0.004), pt(0.0, y - 0.02), pt(mw * 1.1, mouth_y + 0.004), 12);
-        let n = points.len();
-        let widths = (0..n).map(|i| {
-            let t = i as f32 / (n - 1) as f32;
-            0.003 + 0.008 * (1.0 - (2.0 * t - 1.0).powi(2))
-        });
-        Shape::stroke_with(points, widths.collect())
-    };
-    match kind {
-        Beard::None => (None, None),
-        Beard::Stubble | Beard::Full => {
-            (Some(lower_face()), if kind == Beard::Full { Some(moustache()) } else { None })
-        }
-        Beard::Moustache => (None, Some(moustache())),
-        Beard::Goatee => {
-            // A chin patch from just under the lower lip, reaching up to the mouth's
-            // corners to meet the moustache.
-            let under_lip = mouth_y + g[P::LipThickness] * 1.3 + 0.004;
-            let keys =
-                mirror_keys(&[pt(0.0, c + 0.012), pt(mw * 0.95, c - 0.03), pt(mw * 1.15, mouth_y), pt(0.0, under_lip)]);
-            (Some(Shape::polygon(closed_spline(&keys[..keys.len() - 1], 4))), Some(moustache()))
-        }
-    }
-}
-
-/// `[m0, m1, …]` → `[mirror(m_last) … mirror(m1), m0, m1 … m_last]`: keys from the left
-/// side through the middle (`m0`, on the axis) to the right.
-fn mirror_keys(right: &[Point]) -> Vec<Point> {
-    let mut keys: Vec<Point> = right[1..].iter().rev().map(|q| q.mirror()).collect();
-    keys.extend(right);
-    keys
 }
 
 fn glasses(kind: Glasses, g: &Geometry) -> Option<GlassesParts> {

@@ -264,6 +264,31 @@ pub fn ellipse_points(center: Point, radii: Point, from: f32, to: f32, n: usize)
         .collect()
 }
 
+/// The open polyline `points` moved outwards (away from `center`, along its normals) by
+/// `by(index, point)`.
+pub fn offset(points: &[Point], center: Point, by: impl Fn(usize, Point) -> f32) -> Vec<Point> {
+    let n = points.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (points[i.saturating_sub(1)], points[(i + 1).min(n - 1)]);
+            let tangent = b - a;
+            let mut normal = pt(tangent.y, -tangent.x) * (1.0 / tangent.length().max(1e-9));
+            if normal.dot(points[i] - center) < 0.0 {
+                normal = normal * -1.0;
+            }
+            points[i] + normal * by(i, points[i])
+        })
+        .collect()
+}
+
+/// `[m0, m1, …]` → `[mirror(m_last) … mirror(m1), m0, m1 … m_last]`: keys from the left
+/// side through the middle (`m0`, on the axis) to the right.
+pub fn mirror_keys(right: &[Point]) -> Vec<Point> {
+    let mut keys: Vec<Point> = right[1..].iter().rev().map(|q| q.mirror()).collect();
+    keys.extend(right);
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

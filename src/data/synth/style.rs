@@ -1,10 +1,10 @@
 //! How a face is drawn: as a photo (lit, blurred, noisy) or as a caricature in one of three
 //! drawing styles, each with an artist's own choices (colours, pen, exaggeration, pose).
 
-use super::face::{mix, vary, Beard, Geometry, Identity, Rgb};
+use super::face::{mix, Beard, Geometry, Identity, Rgb};
 use super::parts::{self, Dome, Parts};
 use super::render::{Canvas, Fill, Frame, Layer, Light, Pen};
-use super::shape::{pt, Shape};
+use super::shape::pt;
 use crate::data::RgbImage;
 use crate::rng::Rng;
 
@@ -93,7 +93,7 @@ impl Look {
             1 => [0.08, 0.09, 0.16],
             _ => [0.05, 0.05, 0.05],
         };
-        let (mut skin, mut hair) = (shade(who.skin, 0.15, 0.04, rng), shade(who.hair, 0.15, 0.05, rng));
+        let (mut skin, mut hair) = (shade(who.skin, 0.15, 0.06, rng), shade(who.hair, 0.15, 0.12, rng));
         let (mut iris, mut shirt) = (who.iris, random_colour(0.25, 0.9, 0.8, rng));
         if style == Style::FlatColour {
             [skin, hair, iris, shirt] = [skin, hair, iris, shirt].map(posterise);
@@ -120,11 +120,12 @@ impl Look {
     }
 }
 
-/// `c` made up to `brightness` (relative) lighter or darker, each channel then moved by
-/// up to `hue` (an artist's own idea of a skin or hair colour).
+/// `c` made up to `brightness` lighter or darker and each channel then scaled by up to
+/// `1 ± hue` (an artist's own idea of a skin or hair colour; relative, so that black hair
+/// stays black).
 fn shade(c: Rgb, brightness: f32, hue: f32, rng: &mut Rng) -> Rgb {
     let k = 1.0 + rng.uniform_in(-brightness, brightness);
-    vary(c.map(|v| v * k), hue, rng)
+    c.map(|v| (v * k * (1.0 + rng.uniform_in(-hue, hue))).clamp(0.0, 1.0))
 }
 
 fn lips(skin: Rgb) -> Rgb {
@@ -142,12 +143,16 @@ fn random_colour(lo: f32, hi: f32, saturation: f32, rng: &mut Rng) -> Rgb {
     })
 }
 
-/// Few flat tones: a little more saturated, brightness quantised to sixths, hue kept.
+/// Few flat tones: a little more saturated, brightness quantised to sixths (the darkest
+/// tones kept as they are), hue kept.
 fn posterise(c: Rgb) -> Rgb {
     let l = (c[0] + c[1] + c[2]) / 3.0;
     let c = c.map(|v| (l + (v - l) * 1.2).clamp(0.0, 1.0));
-    let value = c.iter().fold(0.0f32, |a, &b| a.max(b)).max(1e-3);
-    let stepped = ((value * 6.0).round() / 6.0).max(1.0 / 6.0);
+    let value = c.iter().fold(0.0f32, |a, &b| a.max(b));
+    let stepped = (value * 6.0).round() / 6.0;
+    if stepped == 0.0 {
+        return c;
+    }
     c.map(|v| (v * stepped / value).min(1.0))
 }
 
@@ -235,11 +240,13 @@ fn framing(parts: &Parts, size: usize, angle: f32, scale: f32, shift: f32, rng: 
 fn paint(canvas: &mut Canvas, frame: &Frame, light: &Light, parts: &Parts, who: &Identity, look: &Look) {
     let mut layers: Vec<Layer> = Vec::with_capacity(64);
     let style = look.style;
-    let outlined = |c: Rgb| if look.pen > 0.0 { Some(Pen { half_width: look.pen, colour: c }) } else { None };
-    let pen = outlined(look.ink);
+    let photo = style.is_none();
+    let line_art = style == Some(Style::LineArt);
+    // Outlines `scale` times the look's pen width (none in photos).
+    let pen = |scale: f32| (look.pen > 0.0).then_some(Pen { half_width: look.pen * scale, colour: look.ink });
     // A surface: lit in photos and shaded drawings, flat in flat colour, paper (with an
     // optional wash of `wash_colour`) in line art.
-    let surface = |c: Rgb, dome: Dome, wash_colour: Rgb| match style {
+    let fill = |c: Rgb, dome: Dome, wash_colour: Rgb| match style {
         None | Some(Style::Shaded) => Fill::Lit(c, dome),
         Some(Style::FlatColour) => Fill::Flat(c),
         Some(Style::LineArt) => Fill::Flat(mix(look.paper, wash_colour, look.wash)),
@@ -247,130 +254,95 @@ fn paint(canvas: &mut Canvas, frame: &Frame, light: &Light, parts: &Parts, who: 
     let solid = |shape, fill: Fill, outline: Option<Pen>| Layer { shape, fill: Some(fill), outline, opacity: 1.0 };
     let line =
         |shape, colour: Rgb, opacity: f32| Layer { shape, fill: Some(Fill::Flat(colour)), outline: None, opacity };
-    let head = parts.head_dome;
-    let line_art = style == Some(Style::LineArt);
-    let hair_fill = if line_art && luminance(who.hair) < 0.4 {
+    // Fine lines: a darker shade of the skin in photos, the pen in drawings.
+    let skin_line = |k: f32| if photo { darker(look.skin, k) } else { look.ink };
+    // Ink drawings render dark hair as solid ink.
+    let inked_hair = line_art && luminance(who.hair) < 0.4;
+    let head = &parts.head;
+    let hair_fill = if inked_hair {
         Fill::Flat(mix(look.paper, look.ink, 0.85))
     } else {
-        surface(look.hair, Dome { center: head.center, radii: head.radii * 1.15 }, look.paper)
+        fill(look.hair, Dome { center: head.dome.center, radii: head.dome.radii * 1.15 }, look.paper)
     };
 
-    let chest = Dome { center: pt(0.0, head.center.y + head.radii.y + 0.5), radii: pt(0.8, 0.55) };
-    layers.push(solid(
-        &parts.neck,
-        surface(
-            darker(look.skin, 0.85),
-            Dome { center: pt(0.0, head.center.y + head.radii.y), radii: pt(0.12, 0.5) },
-            look.skin,
-        ),
-        pen,
-    ));
-    layers.push(solid(&parts.shoulders, surface(look.shirt, chest, look.shirt), pen));
+    layers.push(solid(&parts.neck.shape, fill(darker(look.skin, 0.85), parts.neck.dome, look.skin), pen(1.0)));
+    layers.push(solid(&parts.shoulders.shape, fill(look.shirt, parts.shoulders.dome, look.shirt), pen(1.0)));
     if let Some(back) = &parts.hair_back {
-        layers.push(solid(back, darken_fill(hair_fill, 0.8), pen));
+        layers.push(solid(back, darken_fill(hair_fill, 0.8), pen(1.0)));
     }
-    for (ear, fold) in parts.ears.iter().zip(&parts.ear_folds) {
-        if let Shape::Ellipse { center, radii, .. } = ear {
-            layers.push(solid(ear, surface(look.skin, Dome { center: *center, radii: *radii * 1.3 }, look.skin), pen));
-        }
-        layers.push(match style {
-            None => line(fold, darker(look.skin, 0.7), 0.5),
-            _ => line(fold, look.ink, 0.8),
-        });
+    for ear in &parts.ears {
+        layers.push(solid(&ear.surface.shape, fill(look.skin, ear.surface.dome, look.skin), pen(1.0)));
+        layers.push(line(&ear.fold, skin_line(0.7), if photo { 0.5 } else { 0.8 }));
     }
-    layers.push(solid(&parts.head, surface(look.skin, head, look.skin), pen));
+    layers.push(solid(&head.shape, fill(look.skin, head.dome, look.skin), pen(1.0)));
     for fold in &parts.folds {
-        layers.push(match style {
-            None => line(fold, darker(look.skin, 0.78), 0.35),
-            _ => line(fold, look.ink, 0.55),
-        });
+        layers.push(line(fold, skin_line(0.78), if photo { 0.35 } else { 0.55 }));
     }
-    if let Some(beard) = &parts.beard {
-        match (who.beard, style) {
-            (Beard::Stubble, Some(Style::LineArt)) => {}
-            (Beard::Stubble, _) => layers.push(Layer {
-                shape: beard,
-                fill: Some(Fill::Flat(darker(look.hair, 0.8))),
-                outline: None,
-                opacity: 0.3,
-            }),
-            _ => layers.push(solid(beard, darken_fill(hair_fill, 0.85), pen)),
-        }
+    match (&parts.beard, who.beard) {
+        (Some(_), Beard::Stubble) if line_art => {}
+        (Some(stubble), Beard::Stubble) => layers.push(Layer {
+            shape: stubble,
+            fill: Some(Fill::Flat(darker(look.hair, 0.8))),
+            outline: None,
+            opacity: 0.3,
+        }),
+        (Some(beard), _) => layers.push(solid(beard, darken_fill(hair_fill, 0.85), pen(1.0))),
+        (None, _) => {}
     }
-    let (white, dark) = ([0.93, 0.91, 0.88], mix(look.hair, [0.03, 0.02, 0.02], 0.7));
+    let white = if line_art { look.paper } else { [0.93, 0.91, 0.88] };
+    let iris = if line_art { mix(look.paper, look.iris, look.wash) } else { look.iris };
+    let lashes = if photo { mix(look.hair, [0.03, 0.02, 0.02], 0.7) } else { look.ink };
     for eye in &parts.eyes {
-        layers.push(solid(
-            &eye.white,
-            if line_art { Fill::Flat(look.paper) } else { Fill::Flat(white) },
-            outlined(look.ink).map(|p| Pen { half_width: p.half_width * 0.5, ..p }),
-        ));
-        let iris_fill =
-            if line_art { Fill::Flat(mix(look.paper, look.iris, look.wash)) } else { Fill::Flat(look.iris) };
-        layers.push(solid(
-            &eye.iris,
-            iris_fill,
-            outlined(look.ink).map(|p| Pen { half_width: p.half_width * 0.4, ..p }),
-        ));
+        layers.push(solid(&eye.white, Fill::Flat(white), pen(0.5)));
+        layers.push(solid(&eye.iris, Fill::Flat(iris), pen(0.4)));
         layers.push(line(&eye.pupil, [0.03; 3], 1.0));
         layers.push(line(&eye.highlight, [1.0; 3], 0.9));
-        let ink = if style.is_none() { dark } else { look.ink };
-        layers.push(line(&eye.lash, ink, 0.95));
-        layers.push(line(&eye.lower_lid, if style.is_none() { darker(look.skin, 0.7) } else { look.ink }, 0.5));
-        layers.push(line(&eye.crease, if style.is_none() { darker(look.skin, 0.75) } else { look.ink }, 0.45));
+        layers.push(line(&eye.lash, lashes, 0.95));
+        layers.push(line(&eye.lower_lid, skin_line(0.7), 0.5));
+        layers.push(line(&eye.crease, skin_line(0.75), 0.45));
     }
     for brow in &parts.brows {
         layers.push(match style {
             None => line(brow, darker(look.hair, 0.8), 0.92),
             Some(Style::LineArt) => line(brow, look.ink, 0.95),
-            Some(_) => solid(
-                brow,
-                Fill::Flat(darker(look.hair, 0.85)),
-                outlined(look.ink).map(|p| Pen { half_width: p.half_width * 0.5, ..p }),
-            ),
+            Some(_) => solid(brow, Fill::Flat(darker(look.hair, 0.85)), pen(0.5)),
         });
     }
     let nose = &parts.nose;
-    if let (Shape::Ellipse { center, radii, .. }, None | Some(Style::Shaded)) = (&nose.tip, style) {
-        layers.push(Layer {
-            shape: &nose.tip,
-            fill: Some(Fill::Lit(look.skin, Dome { center: *center, radii: *radii * 1.6 })),
-            outline: None,
-            opacity: 0.5,
-        });
+    if matches!(style, None | Some(Style::Shaded)) {
+        let tip = Fill::Lit(look.skin, nose.tip.dome);
+        layers.push(Layer { shape: &nose.tip.shape, fill: Some(tip), outline: None, opacity: 0.5 });
     }
-    let nose_ink = if style.is_none() { darker(look.skin, 0.65) } else { look.ink };
-    layers.push(line(&nose.bridge, nose_ink, if style.is_none() { 0.3 } else { 0.6 }));
+    layers.push(line(&nose.bridge, skin_line(0.65), if photo { 0.3 } else { 0.6 }));
     for wing in &nose.wings {
-        layers.push(line(wing, nose_ink, 0.7));
+        layers.push(line(wing, skin_line(0.65), 0.7));
     }
     for nostril in &nose.nostrils {
-        layers.push(line(nostril, if style.is_none() { darker(look.skin, 0.3) } else { look.ink }, 0.85));
+        layers.push(line(nostril, skin_line(0.3), 0.85));
     }
-    if style.is_some() {
+    if !photo {
         layers.push(line(&nose.base, look.ink, 0.6));
     }
     let mouth = &parts.mouth;
-    let mouth_dome = Dome { center: pt(0.0, head.center.y + head.radii.y * 0.5), radii: pt(0.12, 0.1) };
-    let lip_pen = outlined(look.ink).map(|p| Pen { half_width: p.half_width * 0.6, ..p });
-    layers.push(solid(&mouth.upper_lip, surface(darker(look.lips, 0.9), mouth_dome, look.lips), lip_pen));
-    layers.push(solid(&mouth.lower_lip, surface(look.lips, mouth_dome, look.lips), lip_pen));
-    layers.push(line(&mouth.line, if style.is_none() { darker(look.lips, 0.45) } else { look.ink }, 0.9));
+    layers.push(solid(&mouth.upper_lip, fill(darker(look.lips, 0.9), mouth.dome, look.lips), pen(0.6)));
+    layers.push(solid(&mouth.lower_lip, fill(look.lips, mouth.dome, look.lips), pen(0.6)));
+    layers.push(line(&mouth.line, if photo { darker(look.lips, 0.45) } else { look.ink }, 0.9));
     if let Some(moustache) = &parts.moustache {
-        layers.push(solid(moustache, darken_fill(hair_fill, 0.85), pen));
+        layers.push(solid(moustache, darken_fill(hair_fill, 0.85), pen(1.0)));
     }
     for piece in &parts.hair {
-        layers.push(solid(piece, hair_fill, pen));
+        layers.push(solid(piece, hair_fill, pen(1.0)));
     }
-    let strand_colour = match (style, hair_fill) {
-        (Some(Style::LineArt), Fill::Flat(_)) if luminance(who.hair) < 0.4 => look.paper,
-        (Some(Style::LineArt), _) => look.ink,
+    let strands = match style {
+        Some(Style::LineArt) if inked_hair => look.paper,
+        Some(Style::LineArt) => look.ink,
         _ => darker(look.hair, 0.6),
     };
     for strand in &parts.strands {
-        layers.push(line(strand, strand_colour, if style.is_none() { 0.25 } else { 0.45 }));
+        layers.push(line(strand, strands, if photo { 0.25 } else { 0.45 }));
     }
     if let Some(glasses) = &parts.glasses {
-        if style.is_none() {
+        if photo {
             for lens in &glasses.lenses {
                 layers.push(line(lens, [1.0; 3], 0.12));
             }
