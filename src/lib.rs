@@ -1,11 +1,13 @@
 //! cari: caricature ↔ photo face recognition by dynamic multi-task learning.
 //!
 //! Layers, bottom up: [`tensor`] (shapes, dtypes, storage), [`backend`] (the `Backend`
-//! trait and its CPU implementation), [`autograd`] (the tape), [`ops`] (shape-checked ops
-//! that run on a backend and record their backward), [`nn`] (layers), [`model`] (the
-//! multi-task network and its objectives), [`optim`], [`train`] (one training step),
-//! [`data`] (the built-in synthetic dataset), [`io`] (safetensors), [`plot`] (the training
-//! log as the paper's Figure 3).
+//! trait, its CPU and CUDA implementations), [`autograd`] (the tape), [`ops`]
+//! (shape-checked ops that run on a backend and record their backward), [`nn`] (layers),
+//! [`model`] (the multi-task network, its weighting strategies and objectives), [`optim`]
+//! (optimizers, schedules), [`train`] (steps, runs, logs, checkpoints), [`data`] (the
+//! synthetic caricatures, CaVI, preprocessing, loader threads), [`eval`] (the protocols'
+//! metrics), [`experiment`] (the paper's Table I), [`io`] (safetensors, checkpoints),
+//! [`plot`] (the training log as the paper's Figure 3).
 
 pub mod autograd;
 pub mod backend;
