@@ -100,7 +100,8 @@ fn method_name(strategy: Weighting) -> String {
 /// Table I: verification accuracy (10-fold, mean ± std), photo-id and caricature-id
 /// accuracy, in %. A single-task model reports only the task it was trained for.
 pub fn table_markdown(rows: &[ExperimentRow]) -> String {
-    let mut out = String::from("| method | verification acc. (%) | photo-id (%) | caricature-id (%) | training time |\n");
+    let mut out =
+        String::from("| method | verification acc. (%) | photo-id (%) | caricature-id (%) | training time |\n");
     out.push_str("|---|---|---|---|---|\n");
     for r in rows {
         let shown = |task: Task| match r.strategy {

@@ -4,8 +4,10 @@ use cari::data::{
     export_cavi, CaviProtocol, DataConfig, DataSource, LoaderOptions, OnBadImage, Preprocess, SynthConfig, SynthFaces,
 };
 use cari::experiment::{run_experiment, table_markdown, Experiment};
-use cari::model::{init_id_branches_from_verification, load_matching, MultiTaskNet, NetworkConfig, OnShapeMismatch, Weighting};
 use cari::io::open_weights;
+use cari::model::{
+    init_id_branches_from_verification, load_matching, MultiTaskNet, NetworkConfig, OnShapeMismatch, Weighting,
+};
 use cari::optim::{LrSchedule, OptimizerConfig, Rule};
 use cari::plot::{plot_log_files, PlotOptions};
 use cari::train::{run, RunOptions, TrainConfig, Trainer, TrainingCheckpoint, TrainingLog};
@@ -331,7 +333,11 @@ fn train(args: &TrainArgs) -> Result<()> {
             let ckpt = TrainingCheckpoint::open(path)?;
             let trainer = ckpt.trainer(&device)?;
             let opened = ckpt.data.open_for_training(Some(ckpt.sampler), options)?;
-            let log = if log_path.exists() { TrainingLog::resume(&log_path, ckpt.step)? } else { TrainingLog::create(&log_path)? };
+            let log = if log_path.exists() {
+                TrainingLog::resume(&log_path, ckpt.step)?
+            } else {
+                TrainingLog::create(&log_path)?
+            };
             println!("resuming {} at step {}", path.display(), ckpt.step);
             (trainer, ckpt.data, opened, log)
         }
@@ -341,7 +347,8 @@ fn train(args: &TrainArgs) -> Result<()> {
             let net = MultiTaskNet::new(args.model.network_config(opened.dataset.identities().len()))?;
             let mut params = net.init_params(args.model.seed, &device)?;
             if let Some(path) = &args.warm_start {
-                let mismatch = if args.warm_start_skip_mismatch { OnShapeMismatch::Skip } else { OnShapeMismatch::Fail };
+                let mismatch =
+                    if args.warm_start_skip_mismatch { OnShapeMismatch::Skip } else { OnShapeMismatch::Fail };
                 let file = open_weights(path)?;
                 let report = load_matching(&mut params, &file, &args.warm_start_include, mismatch)?;
                 println!("warm start from {}: {report}", path.display());
@@ -394,7 +401,12 @@ fn train(args: &TrainArgs) -> Result<()> {
             println!("  {path}: {}", image.reason);
         }
     }
-    println!("checkpoint: {}\nlog: {}  (plot it with `cari plot {}`)", checkpoint_path.display(), log_path.display(), log_path.display());
+    println!(
+        "checkpoint: {}\nlog: {}  (plot it with `cari plot {}`)",
+        checkpoint_path.display(),
+        log_path.display(),
+        log_path.display()
+    );
     Ok(())
 }
 

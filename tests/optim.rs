@@ -22,7 +22,8 @@ fn momentum_update_follows_the_rule_and_leaves_shared_tensors_alone() {
     let mut params = ParamStore::new();
     params.insert("w", Tensor::from_slice(&[1.0, 2.0], [2], &cpu()).unwrap(), ParamGroup::Network).unwrap();
     let before = params.get("w").unwrap().clone();
-    let mut sgd = Optimizer::new(OptimizerConfig { rule: Rule::Sgd { momentum: 0.9 }, max_grad_norm: None, weight_decay: 0.0 });
+    let mut sgd =
+        Optimizer::new(OptimizerConfig { rule: Rule::Sgd { momentum: 0.9 }, max_grad_norm: None, weight_decay: 0.0 });
     let g = [0.2f32, -0.4];
     for _ in 0..2 {
         let grads = grads_of_dot(&params, &g);
@@ -105,9 +106,12 @@ fn weight_decay_applies_to_kernels_only() {
     for name in ["conv/weights", "conv/beta"] {
         params.insert(name, Tensor::from_slice(&[2.0], [1], &cpu()).unwrap(), ParamGroup::Network).unwrap();
     }
-    let mut opt = Optimizer::new(OptimizerConfig { rule: Rule::Sgd { momentum: 0.0 }, max_grad_norm: None, weight_decay: 0.5 });
+    let mut opt =
+        Optimizer::new(OptimizerConfig { rule: Rule::Sgd { momentum: 0.0 }, max_grad_norm: None, weight_decay: 0.5 });
     let tape = Tape::new();
-    let loss = ops::add(&params.var(Some(&tape), "conv/weights").unwrap(), &params.var(Some(&tape), "conv/beta").unwrap()).unwrap();
+    let loss =
+        ops::add(&params.var(Some(&tape), "conv/weights").unwrap(), &params.var(Some(&tape), "conv/beta").unwrap())
+            .unwrap();
     let grads = ops::sum(&loss).unwrap().backward().unwrap();
     drop((loss, tape));
     let stats = opt.step(&mut params, &grads, 0.1).unwrap();

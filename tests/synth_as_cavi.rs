@@ -10,7 +10,14 @@ use std::collections::HashMap;
 fn an_exported_synthetic_set_loads_as_cavi_with_the_same_protocol() {
     let dir = std::env::temp_dir().join(format!("cari-synth-as-cavi-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let faces = SynthFaces::new(SynthConfig { seed: 4, identities: 5, photos_per_identity: 4, caricatures_per_identity: 8, size: 48 }).unwrap();
+    let faces = SynthFaces::new(SynthConfig {
+        seed: 4,
+        identities: 5,
+        photos_per_identity: 4,
+        caricatures_per_identity: 8,
+        size: 48,
+    })
+    .unwrap();
     cari::data::export_cavi(&faces, &dir).unwrap();
     let cavi = Cavi::open(&dir).unwrap();
     assert_eq!(cavi.len(), faces.len());
@@ -27,18 +34,26 @@ fn an_exported_synthetic_set_loads_as_cavi_with_the_same_protocol() {
     for (i, &c) in to_cavi.iter().enumerate() {
         let (s, v) = (faces.info(i), cavi.info(c));
         assert_eq!(s.modality, v.modality, "sample {i}");
-        assert_eq!(faces.identities()[s.identity].to_uppercase(), cavi.identities()[v.identity].to_uppercase(), "sample {i}");
+        assert_eq!(
+            faces.identities()[s.identity].to_uppercase(),
+            cavi.identities()[v.identity].to_uppercase(),
+            "sample {i}"
+        );
     }
     for i in [0, faces.len() - 1] {
         let (a, b) = (faces.load(i).unwrap(), cavi.load(to_cavi[i]).unwrap());
         assert_eq!((a.width, a.height), (b.width, b.height));
-        let mean_diff = a.pixels.iter().zip(&b.pixels).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>() / a.pixels.len() as f64;
+        let mean_diff =
+            a.pixels.iter().zip(&b.pixels).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>() / a.pixels.len() as f64;
         assert!(mean_diff < 6.0, "sample {i}: mean pixel difference {mean_diff} after JPEG");
     }
 
     let (synth, read) = (faces.protocol(), cavi.protocol(CaviProtocol::Clean).unwrap());
     let map_pairs = |pairs: &[Pair]| -> Vec<Pair> {
-        pairs.iter().map(|p| Pair { caricature: to_cavi[p.caricature], photo: to_cavi[p.photo], same: p.same }).collect()
+        pairs
+            .iter()
+            .map(|p| Pair { caricature: to_cavi[p.caricature], photo: to_cavi[p.photo], same: p.same })
+            .collect()
     };
     assert_eq!(map_pairs(&synth.test_pairs), read.test_pairs);
     assert_eq!(map_pairs(&synth.validation_pairs), read.validation_pairs);

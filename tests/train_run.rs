@@ -14,14 +14,17 @@ use std::path::{Path, PathBuf};
 const IMAGE: usize = 75;
 
 fn data() -> DataConfig {
-    let synth = SynthConfig { seed: 3, identities: 4, photos_per_identity: 4, caricatures_per_identity: 4, size: IMAGE + 6 };
+    let synth =
+        SynthConfig { seed: 3, identities: 4, photos_per_identity: 4, caricatures_per_identity: 4, size: IMAGE + 6 };
     let mut preprocess = Preprocess::new(IMAGE).unwrap();
     preprocess.crop_margin = 6;
     DataConfig { source: DataSource::Synth(synth), preprocess, batch_size: 6, seed: 5 }
 }
 
 fn trainer(config: TrainConfig) -> Trainer {
-    let net = MultiTaskNet::new(NetworkConfig { image_size: IMAGE, num_classes: 4, width_divisor: 16, ..Default::default() }).unwrap();
+    let net =
+        MultiTaskNet::new(NetworkConfig { image_size: IMAGE, num_classes: 4, width_divisor: 16, ..Default::default() })
+            .unwrap();
     let params = net.init_params(config.seed, &Device::cpu()).unwrap();
     Trainer::new(net, params, config).unwrap()
 }
@@ -53,17 +56,28 @@ impl Drop for Scratch {
 
 fn loader(data: &DataConfig, sampler: Sampler) -> BatchLoader {
     let (dataset, _) = data.source.open().unwrap();
-    BatchLoader::new(dataset, sampler, data.preprocess, LoaderOptions { workers: 2, ..LoaderOptions::default() }).unwrap()
+    BatchLoader::new(dataset, sampler, data.preprocess, LoaderOptions { workers: 2, ..LoaderOptions::default() })
+        .unwrap()
 }
 
-fn train_to(trainer: &mut Trainer, loader: &mut BatchLoader, steps: u64, checkpoint: Option<&Path>, log: Option<&mut TrainingLog>) -> cari::Result<()> {
-    let options = RunOptions { steps, checkpoint: checkpoint.map(Path::to_path_buf), checkpoint_every: 1, progress: false };
+fn train_to(
+    trainer: &mut Trainer,
+    loader: &mut BatchLoader,
+    steps: u64,
+    checkpoint: Option<&Path>,
+    log: Option<&mut TrainingLog>,
+) -> cari::Result<()> {
+    let options =
+        RunOptions { steps, checkpoint: checkpoint.map(Path::to_path_buf), checkpoint_every: 1, progress: false };
     run(trainer, loader, &data(), &Device::cpu(), &options, log).map(|_| ())
 }
 
 fn state_bits(t: &Trainer) -> Vec<(String, Vec<u32>)> {
-    let mut s: Vec<(String, Vec<u32>)> =
-        t.state_tensors().into_iter().map(|(n, v)| (n, v.to_vec().unwrap().iter().map(|x| x.to_bits()).collect())).collect();
+    let mut s: Vec<(String, Vec<u32>)> = t
+        .state_tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.to_vec().unwrap().iter().map(|x| x.to_bits()).collect()))
+        .collect();
     s.sort_by(|a, b| a.0.cmp(&b.0));
     s
 }

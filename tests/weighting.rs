@@ -6,8 +6,8 @@ mod common;
 
 use cari::autograd::{ParamGroup, ParamStore, Tape, Var};
 use cari::model::{
-    training_objective, weight_objective, Batch, Modality, MultiTaskNet, NetworkConfig, ObjectiveConfig, Task, WeightModule,
-    Weighting, LOG_VARIANCE,
+    training_objective, weight_objective, Batch, Modality, MultiTaskNet, NetworkConfig, ObjectiveConfig, Task,
+    WeightModule, Weighting, LOG_VARIANCE,
 };
 use cari::nn::{init_params, Ctx};
 use cari::optim::{Optimizer, OptimizerConfig, Rule};
@@ -34,7 +34,8 @@ fn constant_losses(values: &[(Task, f32)]) -> Vec<(Task, Var)> {
 fn weights_after(weighting: Weighting, losses: &[(Task, f32)], steps: usize) -> Vec<f32> {
     let (module, mut params, z) = weight_module(losses.len());
     let losses = constant_losses(losses);
-    let mut opt = Optimizer::new(OptimizerConfig { rule: Rule::Sgd { momentum: 0.0 }, max_grad_norm: None, weight_decay: 0.0 });
+    let mut opt =
+        Optimizer::new(OptimizerConfig { rule: Rule::Sgd { momentum: 0.0 }, max_grad_norm: None, weight_decay: 0.0 });
     for _ in 0..steps {
         let grads = {
             let tape = Tape::new();
@@ -75,7 +76,9 @@ fn weight_module_gradient_matches_finite_differences() {
         let objective = |p: &ParamStore| -> f64 {
             let ctx = Ctx::infer(p);
             let w = module.forward(&ctx, &z).unwrap();
-            f64::from(weight_objective(weighting, &w.weights, &losses, SIGMA).unwrap().unwrap().value().to_scalar().unwrap())
+            f64::from(
+                weight_objective(weighting, &w.weights, &losses, SIGMA).unwrap().unwrap().value().to_scalar().unwrap(),
+            )
         };
         let tape = Tape::new();
         let ctx = Ctx::train(&params, &tape);
@@ -89,19 +92,25 @@ fn weight_module_gradient_matches_finite_differences() {
             let eps = 2e-3f32;
             let shifted = |sign: f32| {
                 let mut p = params.clone();
-                let v: Vec<f32> = value.to_vec().unwrap().iter().zip(&direction).map(|(x, d)| x + sign * eps * d).collect();
+                let v: Vec<f32> =
+                    value.to_vec().unwrap().iter().zip(&direction).map(|(x, d)| x + sign * eps * d).collect();
                 p.set(name, Tensor::from_vec(v, value.shape().clone(), &cpu()).unwrap()).unwrap();
                 objective(&p)
             };
             let numeric = (shifted(1.0) - shifted(-1.0)) / (2.0 * f64::from(eps));
             let err = (analytic - numeric).abs();
-            assert!(err <= 2e-3 * (1.0 + analytic.abs()), "{weighting} {name}: analytic {analytic:.6e} numeric {numeric:.6e}");
+            assert!(
+                err <= 2e-3 * (1.0 + analytic.abs()),
+                "{weighting} {name}: analytic {analytic:.6e} numeric {numeric:.6e}"
+            );
         }
     }
 }
 
 fn small_setup() -> (MultiTaskNet, ParamStore, Batch) {
-    let net = MultiTaskNet::new(NetworkConfig { image_size: 75, num_classes: 4, width_divisor: 16, ..Default::default() }).unwrap();
+    let net =
+        MultiTaskNet::new(NetworkConfig { image_size: 75, num_classes: 4, width_divisor: 16, ..Default::default() })
+            .unwrap();
     let params = net.init_params(3, &cpu()).unwrap();
     let modalities = vec![Modality::Photo, Modality::Caricature, Modality::Photo, Modality::Caricature];
     let batch = Batch::new(random([4, 75, 75, 3], 9), vec![0, 1, 2, 3], modalities).unwrap();
@@ -133,7 +142,10 @@ fn single_and_fixed_weighting_run_only_their_branches() {
         let grads = out.loss.backward().unwrap();
         for (name, _) in grads.iter() {
             assert_eq!(params.group(name).unwrap(), ParamGroup::Network, "{weighting} reached {name}");
-            assert!(!name.starts_with("Branch_2") || runs[1], "{weighting}: a branch that did not run has gradient {name}");
+            assert!(
+                !name.starts_with("Branch_2") || runs[1],
+                "{weighting}: a branch that did not run has gradient {name}"
+            );
         }
     }
 }

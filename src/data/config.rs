@@ -1,7 +1,10 @@
 //! Which data a run trains on and how it is read: stored in checkpoints so a resumed run
 //! reopens the same data in the same order.
 
-use super::{BatchLoader, Cavi, CaviProtocol, Dataset, LoaderOptions, Preprocess, Protocol, Sampler, SamplerState, SynthConfig, SynthFaces};
+use super::{
+    BatchLoader, Cavi, CaviProtocol, Dataset, LoaderOptions, Preprocess, Protocol, Sampler, SamplerState, SynthConfig,
+    SynthFaces,
+};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -63,7 +66,13 @@ pub struct OpenedData {
 impl DataConfig {
     /// The built-in synthetic faces at `image_size` (rendered a tenth larger, for the
     /// training crops), `photos` photos and as many caricatures per identity.
-    pub fn synth(identities: usize, photos: usize, image_size: usize, batch_size: usize, seed: u64) -> Result<DataConfig> {
+    pub fn synth(
+        identities: usize,
+        photos: usize,
+        image_size: usize,
+        batch_size: usize,
+        seed: u64,
+    ) -> Result<DataConfig> {
         let preprocess = Preprocess::new(image_size)?;
         let synth = SynthConfig {
             seed,

@@ -2,7 +2,9 @@
 //! image for verification, branch 2 on the test photos and branch 3 on the test
 //! caricatures for identification.
 
-use super::metrics::{identification_accuracy, shuffled_order, squared_distance, verification_accuracy, VerificationAccuracy};
+use super::metrics::{
+    identification_accuracy, shuffled_order, squared_distance, verification_accuracy, VerificationAccuracy,
+};
 use crate::autograd::ParamStore;
 use crate::backend::Device;
 use crate::data::{Dataset, EvalBatches, LoaderOptions, Preprocess, Protocol};
@@ -90,7 +92,10 @@ pub fn evaluate(
 fn verify_pairs(protocol: &Protocol, embeddings: &HashMap<usize, Vec<f32>>) -> Result<VerificationAccuracy> {
     let lookup = |index: usize| {
         embeddings.get(&index).ok_or_else(|| {
-            Error::invalid("verification pairs", format!("test image {index} has no embedding (unreadable and skipped?)"))
+            Error::invalid(
+                "verification pairs",
+                format!("test image {index} has no embedding (unreadable and skipped?)"),
+            )
         })
     };
     let mut scored = Vec::with_capacity(protocol.test_pairs.len());

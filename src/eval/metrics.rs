@@ -87,7 +87,8 @@ pub fn verification_accuracy(pairs: &[(f32, bool)], folds: usize) -> Result<Veri
     let mut thresholds = Vec::with_capacity(folds);
     for (test, range) in ranges.iter().enumerate() {
         let train_correct = |i: usize| -> usize { (0..folds).filter(|&f| f != test).map(|f| correct[f][i]).sum() };
-        let best = (0..THRESHOLD_STEPS).fold(0, |best, i| if train_correct(i) > train_correct(best) { i } else { best });
+        let best =
+            (0..THRESHOLD_STEPS).fold(0, |best, i| if train_correct(i) > train_correct(best) { i } else { best });
         per_fold.push(correct[test][best] as f64 / range.len() as f64);
         thresholds.push(threshold(best));
     }

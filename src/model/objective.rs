@@ -57,11 +57,8 @@ impl TrainForward {
                 let logits = t.output.logits.value();
                 let classes = logits.dims()[1];
                 let values = logits.to_vec()?;
-                let correct = values
-                    .chunks(classes)
-                    .zip(&t.samples)
-                    .filter(|(row, &i)| arg_max(row) == batch.labels[i])
-                    .count();
+                let correct =
+                    values.chunks(classes).zip(&t.samples).filter(|(row, &i)| arg_max(row) == batch.labels[i]).count();
                 *o = Some(correct as f32 / t.samples.len() as f32);
             }
         }
@@ -94,7 +91,12 @@ fn sum(terms: Vec<Var>) -> Result<Option<Var>> {
 /// The weight module's own objective over the present tasks' losses (held constant):
 /// dynamic Σ_t w_t/(L_t + σ) (eq. 12), naive Σ_t w_t·L_t; `None` for the strategies
 /// whose weights have no objective of their own.
-pub fn weight_objective(weighting: Weighting, weights: &Var, losses: &[(Task, Var)], sigma: f32) -> Result<Option<Var>> {
+pub fn weight_objective(
+    weighting: Weighting,
+    weights: &Var,
+    losses: &[(Task, Var)],
+    sigma: f32,
+) -> Result<Option<Var>> {
     let mut terms = Vec::new();
     for (task, loss) in losses {
         let w_t = ops::element(weights, task.index())?;

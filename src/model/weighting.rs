@@ -88,7 +88,8 @@ impl FromStr for Weighting {
                     .split(',')
                     .map(|v| v.trim().parse::<f32>().map_err(|_| bad(format!("`{}` is not a number", v.trim()))))
                     .collect::<Result<_>>()?;
-                let w: [f32; 3] = w.try_into().map_err(|w: Vec<f32>| bad(format!("{} weights, expected 3", w.len())))?;
+                let w: [f32; 3] =
+                    w.try_into().map_err(|w: Vec<f32>| bad(format!("{} weights, expected 3", w.len())))?;
                 if w.iter().any(|v| !v.is_finite() || *v < 0.0) || w.iter().all(|&v| v == 0.0) {
                     return Err(bad("weights must be finite, non-negative and not all zero".into()));
                 }

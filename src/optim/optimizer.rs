@@ -69,7 +69,8 @@ impl Optimizer {
         self.steps += 1;
         for (name, g) in grads.iter() {
             if !self.state.contains_key(name) {
-                let slots = self.config.rule.slots().iter().map(|&(_, init)| Tensor::full(init, g.shape().clone(), g.device()));
+                let slots =
+                    self.config.rule.slots().iter().map(|&(_, init)| Tensor::full(init, g.shape().clone(), g.device()));
                 self.state.insert(name.to_string(), slots.collect::<Result<_>>()?);
             }
             let slots = self.state.get_mut(name).expect("state was just created");

@@ -33,7 +33,8 @@ impl LrSchedule {
             }
             let err = |msg: String| (i + 1, msg);
             let (epoch, lr) = line.split_once(':').ok_or_else(|| err(format!("`{line}` is not `epoch: rate`")))?;
-            let epoch: u64 = epoch.trim().parse().map_err(|_| err(format!("`{}` is not an epoch number", epoch.trim())))?;
+            let epoch: u64 =
+                epoch.trim().parse().map_err(|_| err(format!("`{}` is not an epoch number", epoch.trim())))?;
             let lr: f32 = lr.trim().parse().map_err(|_| err(format!("`{}` is not a learning rate", lr.trim())))?;
             check_rate(lr).map_err(err)?;
             if let Some(&(last, _)) = entries.last() {
@@ -45,7 +46,9 @@ impl LrSchedule {
         }
         match entries.first() {
             None => Err((0, "no `epoch: rate` entry".into())),
-            Some(&(first, _)) if first > 1 => Err((0, format!("the first entry is for epoch {first}: epoch 1 has no rate"))),
+            Some(&(first, _)) if first > 1 => {
+                Err((0, format!("the first entry is for epoch {first}: epoch 1 has no rate")))
+            }
             Some(_) => Ok(LrSchedule { entries }),
         }
     }

@@ -24,7 +24,12 @@ const COMMIT: &str = "train.commit";
 
 /// Writes `trainer`'s state after its last step, with the data order `sampler` reached,
 /// to `path` (atomically: a temporary file renamed over it).
-pub fn save_training_checkpoint(path: &Path, trainer: &Trainer, data: &DataConfig, sampler: SamplerState) -> Result<()> {
+pub fn save_training_checkpoint(
+    path: &Path,
+    trainer: &Trainer,
+    data: &DataConfig,
+    sampler: SamplerState,
+) -> Result<()> {
     let mut meta = BTreeMap::new();
     meta.insert(NETWORK.to_string(), json(&trainer.net.config));
     meta.insert(TRAINING.to_string(), json(&trainer.config));
@@ -83,9 +88,10 @@ impl TrainingCheckpoint {
 }
 
 fn parse<T: DeserializeOwned>(file: &Checkpoint, key: &str) -> Result<T> {
-    let text = file.metadata().get(key).ok_or_else(|| {
-        Error::format(file.path(), format!("no `{key}` in the metadata: not a training checkpoint"))
-    })?;
+    let text = file
+        .metadata()
+        .get(key)
+        .ok_or_else(|| Error::format(file.path(), format!("no `{key}` in the metadata: not a training checkpoint")))?;
     serde_json::from_str(text).map_err(|e| Error::format(file.path(), format!("metadata `{key}`: {e}")))
 }
 

@@ -4,7 +4,9 @@
 
 use crate::autograd::{Gradients, ParamGroup, ParamStore, Tape};
 use crate::error::{Error, Result};
-use crate::model::{training_objective, update_centers, update_moving_averages, Batch, MultiTaskNet, ObjectiveConfig, Task};
+use crate::model::{
+    training_objective, update_centers, update_moving_averages, Batch, MultiTaskNet, ObjectiveConfig, Task,
+};
 use crate::nn::Ctx;
 use crate::optim::{LrSchedule, Optimizer, OptimizerConfig, Rule, UpdateStats};
 use crate::rng::mix64;
@@ -130,7 +132,10 @@ impl Trainer {
         let task_losses = fwd.task_losses()?;
         for (task, loss) in Task::ALL.iter().zip(task_losses) {
             if let Some(l) = loss.filter(|l| !l.is_finite()) {
-                return Err(Error::NonFinite { what: format!("loss of task {} at step {}", task.name(), self.step + 1), value: l });
+                return Err(Error::NonFinite {
+                    what: format!("loss of task {} at step {}", task.name(), self.step + 1),
+                    value: l,
+                });
             }
         }
         let w = fwd.weights.weights.value().to_vec()?;
@@ -146,7 +151,9 @@ impl Trainer {
             // One backward pass reaches both groups; each optimizer takes its own.
             None => {
                 let all = fwd.loss.backward_for(|name| {
-                    self.params.group(name).is_ok_and(|g| g == ParamGroup::Network || (trains_weights && g == ParamGroup::WeightModule))
+                    self.params
+                        .group(name)
+                        .is_ok_and(|g| g == ParamGroup::Network || (trains_weights && g == ParamGroup::WeightModule))
                 })?;
                 split_by_group(&self.params, all)?
             }
