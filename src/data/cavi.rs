@@ -239,9 +239,7 @@ impl Dataset for Cavi {
 
     fn load(&self, index: usize) -> Result<RgbImage> {
         let path = self.samples[index].path.as_deref().expect("every CaVI sample has a path");
-        let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-        let image = image::load_from_memory(&bytes).map_err(|e| Error::format(path, e.to_string()))?.into_rgb8();
-        Ok(RgbImage { width: image.width() as usize, height: image.height() as usize, pixels: image.into_raw() })
+        RgbImage::read(path)
     }
 }
 

@@ -13,6 +13,15 @@ pub struct RgbImage {
     pub pixels: Vec<u8>,
 }
 
+impl RgbImage {
+    /// Reads and decodes an image file (JPEG or PNG); an error names the file.
+    pub fn read(path: &std::path::Path) -> Result<RgbImage> {
+        let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+        let image = image::load_from_memory(&bytes).map_err(|e| crate::Error::format(path, e.to_string()))?.into_rgb8();
+        Ok(RgbImage { width: image.width() as usize, height: image.height() as usize, pixels: image.into_raw() })
+    }
+}
+
 /// What is known about a sample without decoding it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SampleInfo {
