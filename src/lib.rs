@@ -15,6 +15,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod experiment;
+pub mod infer;
 pub mod io;
 pub mod model;
 pub mod nn;

@@ -4,6 +4,8 @@ use cari::data::{
     export_cavi, CaviProtocol, DataConfig, DataSource, LoaderOptions, OnBadImage, Preprocess, SynthConfig, SynthFaces,
 };
 use cari::experiment::{run_experiment, table_markdown, Experiment};
+use cari::eval::{evaluate, EvalLoading};
+use cari::infer::{identify, verify, Embeddings, InferenceModel, Threshold};
 use cari::io::open_weights;
 use cari::model::{
     init_id_branches_from_verification, load_matching, MultiTaskNet, NetworkConfig, OnShapeMismatch, Weighting,
@@ -13,6 +15,7 @@ use cari::plot::{plot_log_files, PlotOptions};
 use cari::train::{run, RunOptions, TrainConfig, Trainer, TrainingCheckpoint, TrainingLog};
 use cari::{Device, Error, Result};
 use clap::{Args, Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -39,6 +42,101 @@ enum Command {
     /// The paper's Table I: train the single-task, naive dynamic and dynamic models and
     /// evaluate each (default: on the synthetic faces).
     Experiment(ExperimentArgs),
+    /// Evaluate a trained model on a dataset's test protocol.
+    Eval(EvalArgs),
+    /// Embeddings of images (files or folders; labels from folder names) to safetensors or .npy.
+    Embed(EmbedArgs),
+    /// Are two face images the same person?
+    Verify(VerifyArgs),
+    /// The nearest identities of a gallery (made by `cari embed`) for each probe image.
+    Identify(IdentifyArgs),
+}
+
+/// The trained model and how to run it.
+#[derive(Args)]
+struct ModelFileArgs {
+    /// A training checkpoint (`checkpoint.safetensors` of `cari train`).
+    #[arg(long)]
+    model: PathBuf,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Images per inference batch.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Threads decoding images ahead of the network.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+impl ModelFileArgs {
+    fn open(&self) -> Result<InferenceModel> {
+        InferenceModel::open(&self.model, &Device::parse(&self.device)?)
+    }
+
+    fn loader(&self) -> LoaderOptions {
+        LoaderOptions { workers: self.workers.max(1), ..LoaderOptions::default() }
+    }
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[command(flatten)]
+    model: ModelFileArgs,
+    /// `synth` or `cavi:PATH` (default: the data the model was trained on).
+    #[arg(long)]
+    dataset: Option<String>,
+    /// CaVI protocol: `clean` or `reference` (the paper's code's split, labelled as such).
+    #[arg(long, default_value = "clean")]
+    protocol: String,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EmbedArgs {
+    #[command(flatten)]
+    model: ModelFileArgs,
+    /// Image files or folders.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output: `.npy` (labels in `.labels.txt` beside it) or safetensors (a gallery).
+    #[arg(long)]
+    out: PathBuf,
+    /// Add the new images to the gallery in --out instead of replacing it (nothing already
+    /// in it is computed again).
+    #[arg(long)]
+    append: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    model: ModelFileArgs,
+    a: PathBuf,
+    b: PathBuf,
+    /// Squared-distance threshold below which the two are the same person.
+    #[arg(long, default_value_t = 1.0)]
+    threshold: f32,
+    /// `text`, `csv` or `json`.
+    #[arg(long, default_value = "text")]
+    format: String,
+}
+
+#[derive(Args)]
+struct IdentifyArgs {
+    #[command(flatten)]
+    model: ModelFileArgs,
+    /// A gallery written by `cari embed --out G.safetensors`.
+    #[arg(long)]
+    gallery: PathBuf,
+    /// Probe images or folders.
+    #[arg(required = true)]
+    probes: Vec<PathBuf>,
+    /// Identities to list per probe.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
 }
 
 #[derive(Args)]
@@ -468,6 +566,98 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
     Ok(())
 }
 
+fn eval(args: &EvalArgs) -> Result<()> {
+    let model = args.model.open()?;
+    // The synthetic data is the model's own (same identities); CaVI takes --protocol.
+    let synth = match &model.data.source {
+        DataSource::Synth(s) => s.clone(),
+        DataSource::Cavi { .. } => SynthConfig::default(),
+    };
+    let spec = args.dataset.clone().unwrap_or_else(|| model.data.source.spec());
+    let (dataset, protocol) = DataSource::parse(&spec, synth, args.protocol.parse()?)?.open()?;
+    if dataset.identities().len() != model.net.config.num_classes {
+        return Err(Error::invalid(
+            "--dataset",
+            format!("{} has {} identities but the model was trained on {}", dataset.describe(), dataset.identities().len(), model.net.config.num_classes),
+        ));
+    }
+    let loading = EvalLoading { preprocess: model.preprocess, batch_size: args.model.batch, options: args.model.loader() };
+    let report = evaluate(&model.net, &model.params, dataset, &protocol, loading, &model.device)?;
+    println!("protocol {}: {} pairs scored, {} test images", report.protocol, report.pairs, report.test_images);
+    println!("Accuracy: {:.4}+-{:.4}", report.verification_accuracy, report.verification_std);
+    let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.2} %", 100.0 * v));
+    println!("photo identification: {}", pct(report.photo_id_accuracy));
+    println!("caricature identification: {}", pct(report.caricature_id_accuracy));
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report).expect("the report encodes as JSON");
+        std::fs::write(path, json).map_err(|e| Error::io(path, e))?;
+        println!("report: {}", path.display());
+    }
+    Ok(())
+}
+
+fn embed(args: &EmbedArgs) -> Result<()> {
+    let model = args.model.open()?;
+    let mut embeddings = model.embed_files(&args.inputs, args.model.batch, args.model.loader())?;
+    if args.append && args.out.exists() {
+        let mut gallery = Embeddings::load(&args.out)?;
+        gallery.extend(embeddings)?;
+        embeddings = gallery;
+    }
+    embeddings.save(&args.out)?;
+    println!("{} embeddings of {} values ({} labels) in {}", embeddings.len(), embeddings.dim, {
+        let mut l = embeddings.labels.clone();
+        l.sort();
+        l.dedup();
+        l.len()
+    }, args.out.display());
+    Ok(())
+}
+
+fn verify_pair(args: &VerifyArgs) -> Result<()> {
+    let model = args.model.open()?;
+    let e = model.embed_files(&[args.a.clone(), args.b.clone()], 2, args.model.loader())?;
+    let threshold = Threshold { value: args.threshold, source: "--threshold".into() };
+    let v = verify(e.row(0), e.row(1), threshold);
+    match args.format.as_str() {
+        "json" => println!("{}", serde_json::to_string(&v).expect("the verdict encodes as JSON")),
+        "csv" => {
+            println!("a,b,distance,threshold,threshold_source,same");
+            println!("{},{},{:.6},{},{},{}", args.a.display(), args.b.display(), v.distance, v.threshold.value, v.threshold.source, v.same);
+        }
+        "text" => println!(
+            "{}: squared distance {:.4} {} threshold {} ({}): {}",
+            if v.same { "same" } else { "different" },
+            v.distance,
+            if v.same { "<" } else { "≥" },
+            v.threshold.value,
+            v.threshold.source,
+            if v.same { "same person" } else { "different people" }
+        ),
+        other => return Err(Error::invalid("--format", format!("`{other}` is not one of text, csv, json"))),
+    }
+    Ok(())
+}
+
+fn identify_probes(args: &IdentifyArgs) -> Result<()> {
+    let model = args.model.open()?;
+    let gallery = Embeddings::load(&args.gallery)?;
+    if gallery.dim != model.net.embedding_dim() {
+        return Err(Error::format(&args.gallery, format!("embeddings of {} values, the model makes {}", gallery.dim, model.net.embedding_dim())));
+    }
+    let probes = model.embed_files(&args.probes, args.model.batch, args.model.loader())?;
+    let mut out = std::io::stdout().lock();
+    for i in 0..probes.len() {
+        let matches = identify(&gallery, probes.row(i), args.top);
+        let cells: Vec<String> = matches.iter().map(|m| format!("{},{:.4}", m.label, m.distance)).collect();
+        // A closed pipe (`| head`) means the reader has what it wants.
+        if writeln!(out, "{},{}", probes.paths[i], cells.join(",")).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -476,6 +666,10 @@ fn main() {
         Command::Synth(a) => synth(a),
         Command::Plot(a) => plot(a),
         Command::Experiment(a) => experiment(a),
+        Command::Eval(a) => eval(a),
+        Command::Embed(a) => embed(a),
+        Command::Verify(a) => verify_pair(a),
+        Command::Identify(a) => identify_probes(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -29,6 +29,14 @@ impl DataSource {
         }
     }
 
+    /// The `--dataset` text of this source (`synth` or `cavi:PATH`).
+    pub fn spec(&self) -> String {
+        match self {
+            DataSource::Synth(_) => "synth".into(),
+            DataSource::Cavi { root, .. } => format!("cavi:{}", root.display()),
+        }
+    }
+
     /// Opens the dataset and its protocol.
     pub fn open(&self) -> Result<(Arc<dyn Dataset>, Protocol)> {
         match self {

@@ -4,6 +4,7 @@
 mod assemble;
 mod cavi;
 mod dataset;
+mod image_list;
 mod config;
 mod loader;
 mod preprocess;
@@ -12,6 +13,7 @@ pub mod synth;
 
 pub use assemble::{HostBatch, OnBadImage, SkippedImage};
 pub use cavi::{Cavi, CaviProtocol};
+pub use image_list::ImageList;
 pub use dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
 pub use config::{DataConfig, DataSource, OpenedData};
 pub use loader::{BatchLoader, EvalBatches, LoaderOptions, SkipReport};

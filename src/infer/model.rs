@@ -1,0 +1,62 @@
+//! A trained model opened for inference: the network rebuilt from a training checkpoint's
+//! configuration, every tensor a view of the mapped file (no copy on the CPU), and the
+//! evaluation preprocessing the model was trained with.
+
+use crate::autograd::ParamStore;
+use crate::backend::Device;
+use super::Embeddings;
+use crate::data::{DataConfig, Dataset, EvalBatches, ImageList, LoaderOptions, Preprocess};
+use crate::error::Result;
+use crate::model::MultiTaskNet;
+use crate::train::TrainingCheckpoint;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub struct InferenceModel {
+    pub path: PathBuf,
+    pub net: MultiTaskNet,
+    pub params: ParamStore,
+    /// Evaluation preprocessing: the training resize, a centre crop, no flip.
+    pub preprocess: Preprocess,
+    /// The data the model was trained on.
+    pub data: DataConfig,
+    pub device: Device,
+}
+
+impl InferenceModel {
+    /// Opens a training checkpoint (verified: format, checksums, shapes).
+    pub fn open(path: &Path, device: &Device) -> Result<InferenceModel> {
+        let ckpt = TrainingCheckpoint::open(path)?;
+        let net = MultiTaskNet::new(ckpt.network.clone())?;
+        let mut params = ParamStore::new();
+        for spec in net.param_specs() {
+            let value = ckpt.file.tensor_shaped(&spec.name, &spec.shape, device)?;
+            params.insert(spec.name, value, spec.group)?;
+        }
+        let preprocess = Preprocess { flip: false, ..ckpt.data.preprocess };
+        Ok(InferenceModel { path: path.to_path_buf(), net, params, preprocess, data: ckpt.data, device: device.clone() })
+    }
+
+    /// Branch-1 (verification) embeddings of `indices` of `dataset`, in order, computed
+    /// in batches of `batch_size` loaded ahead by `options.workers` threads: a row of
+    /// `embedding_dim` values per image.
+    pub fn embed(&self, dataset: Arc<dyn Dataset>, indices: Vec<usize>, batch_size: usize, options: LoaderOptions) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(indices.len() * self.net.embedding_dim());
+        for host in EvalBatches::new(dataset, indices, batch_size, self.preprocess, options)? {
+            let batch = host?.to_batch(&self.device)?;
+            out.extend(self.net.embed(&self.params, &batch.images)?.to_vec()?);
+        }
+        Ok(out)
+    }
+
+    /// Embeddings of image files and folders (see [`ImageList`]), each labelled by its
+    /// parent folder's name.
+    pub fn embed_files(&self, inputs: &[PathBuf], batch_size: usize, options: LoaderOptions) -> Result<Embeddings> {
+        let list = Arc::new(ImageList::new(inputs)?);
+        let indices: Vec<usize> = (0..list.len()).collect();
+        let values = self.embed(list.clone(), indices.clone(), batch_size, options)?;
+        let labels = indices.iter().map(|&i| list.label(i).to_string()).collect();
+        let paths = indices.iter().map(|&i| list.path(i).display().to_string()).collect();
+        Embeddings::new(self.net.embedding_dim(), values, labels, paths)
+    }
+}
