@@ -3,8 +3,8 @@
 use cari::data::{
     export_cavi, CaviProtocol, DataConfig, DataSource, LoaderOptions, OnBadImage, Preprocess, SynthConfig, SynthFaces,
 };
-use cari::experiment::{run_experiment, table_markdown, Experiment};
 use cari::eval::{evaluate, EvalLoading};
+use cari::experiment::{run_experiment, table_markdown, Experiment};
 use cari::infer::{identify, verify, Embeddings, InferenceModel, Threshold};
 use cari::io::open_weights;
 use cari::model::{
@@ -578,10 +578,16 @@ fn eval(args: &EvalArgs) -> Result<()> {
     if dataset.identities().len() != model.net.config.num_classes {
         return Err(Error::invalid(
             "--dataset",
-            format!("{} has {} identities but the model was trained on {}", dataset.describe(), dataset.identities().len(), model.net.config.num_classes),
+            format!(
+                "{} has {} identities but the model was trained on {}",
+                dataset.describe(),
+                dataset.identities().len(),
+                model.net.config.num_classes
+            ),
         ));
     }
-    let loading = EvalLoading { preprocess: model.preprocess, batch_size: args.model.batch, options: args.model.loader() };
+    let loading =
+        EvalLoading { preprocess: model.preprocess, batch_size: args.model.batch, options: args.model.loader() };
     let report = evaluate(&model.net, &model.params, dataset, &protocol, loading, &model.device)?;
     println!("protocol {}: {} pairs scored, {} test images", report.protocol, report.pairs, report.test_images);
     println!("Accuracy: {:.4}+-{:.4}", report.verification_accuracy, report.verification_std);
@@ -605,12 +611,18 @@ fn embed(args: &EmbedArgs) -> Result<()> {
         embeddings = gallery;
     }
     embeddings.save(&args.out)?;
-    println!("{} embeddings of {} values ({} labels) in {}", embeddings.len(), embeddings.dim, {
-        let mut l = embeddings.labels.clone();
-        l.sort();
-        l.dedup();
-        l.len()
-    }, args.out.display());
+    println!(
+        "{} embeddings of {} values ({} labels) in {}",
+        embeddings.len(),
+        embeddings.dim,
+        {
+            let mut l = embeddings.labels.clone();
+            l.sort();
+            l.dedup();
+            l.len()
+        },
+        args.out.display()
+    );
     Ok(())
 }
 
@@ -623,7 +635,15 @@ fn verify_pair(args: &VerifyArgs) -> Result<()> {
         "json" => println!("{}", serde_json::to_string(&v).expect("the verdict encodes as JSON")),
         "csv" => {
             println!("a,b,distance,threshold,threshold_source,same");
-            println!("{},{},{:.6},{},{},{}", args.a.display(), args.b.display(), v.distance, v.threshold.value, v.threshold.source, v.same);
+            println!(
+                "{},{},{:.6},{},{},{}",
+                args.a.display(),
+                args.b.display(),
+                v.distance,
+                v.threshold.value,
+                v.threshold.source,
+                v.same
+            );
         }
         "text" => println!(
             "{}: squared distance {:.4} {} threshold {} ({}): {}",
@@ -643,7 +663,10 @@ fn identify_probes(args: &IdentifyArgs) -> Result<()> {
     let model = args.model.open()?;
     let gallery = Embeddings::load(&args.gallery)?;
     if gallery.dim != model.net.embedding_dim() {
-        return Err(Error::format(&args.gallery, format!("embeddings of {} values, the model makes {}", gallery.dim, model.net.embedding_dim())));
+        return Err(Error::format(
+            &args.gallery,
+            format!("embeddings of {} values, the model makes {}", gallery.dim, model.net.embedding_dim()),
+        ));
     }
     let probes = model.embed_files(&args.probes, args.model.batch, args.model.loader())?;
     let mut out = std::io::stdout().lock();

@@ -20,8 +20,10 @@ fn is_image(path: &Path) -> bool {
 
 /// Every image below `dir`, sorted by path.
 fn images_below(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> =
-        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e))).collect::<Result<_>>()?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
+        .collect::<Result<_>>()?;
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -48,13 +50,19 @@ impl ImageList {
             } else if input.is_file() {
                 paths.push(input.clone());
             } else {
-                return Err(Error::io(input, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder")));
+                return Err(Error::io(
+                    input,
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+                ));
             }
         }
         let mut labels: Vec<String> = Vec::new();
         let mut samples = Vec::with_capacity(paths.len());
         for path in paths {
-            let label = path.parent().and_then(|p| p.file_name()).map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let label = path
+                .parent()
+                .and_then(|p| p.file_name())
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
             let identity = match labels.iter().position(|l| *l == label) {
                 Some(i) => i,
                 None => {

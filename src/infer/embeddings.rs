@@ -28,7 +28,12 @@ impl Embeddings {
         if dim == 0 || values.len() != dim * labels.len() || labels.len() != paths.len() {
             return Err(Error::invalid(
                 "embeddings",
-                format!("{} values, {} labels and {} paths do not make rows of {dim}", values.len(), labels.len(), paths.len()),
+                format!(
+                    "{} values, {} labels and {} paths do not make rows of {dim}",
+                    values.len(),
+                    labels.len(),
+                    paths.len()
+                ),
             ));
         }
         Ok(Embeddings { dim, values, labels, paths })
@@ -78,7 +83,8 @@ impl Embeddings {
             return Err(Error::format(path, format!("tensor `{TENSOR}` has shape {shape}, expected [images, dim]")));
         }
         let list = |key: &str| -> Result<Vec<String>> {
-            let text = file.metadata().get(key).ok_or_else(|| Error::format(path, format!("no `{key}` in the metadata")))?;
+            let text =
+                file.metadata().get(key).ok_or_else(|| Error::format(path, format!("no `{key}` in the metadata")))?;
             serde_json::from_str(text).map_err(|e| Error::format(path, format!("metadata `{key}`: {e}")))
         };
         let (labels, paths) = (list(LABELS)?, list(PATHS)?);
@@ -99,6 +105,8 @@ impl Embeddings {
         crate::io::write_atomically(path, |f| f.write_all(&bytes).map_err(|e| Error::io(path, e)))?;
         let labels: String = self.labels.iter().zip(&self.paths).map(|(l, p)| format!("{l}\t{p}\n")).collect();
         let labels_path = path.with_extension("labels.txt");
-        crate::io::write_atomically(&labels_path, |f| f.write_all(labels.as_bytes()).map_err(|e| Error::io(&labels_path, e)))
+        crate::io::write_atomically(&labels_path, |f| {
+            f.write_all(labels.as_bytes()).map_err(|e| Error::io(&labels_path, e))
+        })
     }
 }

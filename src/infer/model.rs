@@ -2,9 +2,9 @@
 //! configuration, every tensor a view of the mapped file (no copy on the CPU), and the
 //! evaluation preprocessing the model was trained with.
 
+use super::Embeddings;
 use crate::autograd::ParamStore;
 use crate::backend::Device;
-use super::Embeddings;
 use crate::data::{DataConfig, Dataset, EvalBatches, ImageList, LoaderOptions, Preprocess};
 use crate::error::Result;
 use crate::model::MultiTaskNet;
@@ -34,13 +34,26 @@ impl InferenceModel {
             params.insert(spec.name, value, spec.group)?;
         }
         let preprocess = Preprocess { flip: false, ..ckpt.data.preprocess };
-        Ok(InferenceModel { path: path.to_path_buf(), net, params, preprocess, data: ckpt.data, device: device.clone() })
+        Ok(InferenceModel {
+            path: path.to_path_buf(),
+            net,
+            params,
+            preprocess,
+            data: ckpt.data,
+            device: device.clone(),
+        })
     }
 
     /// Branch-1 (verification) embeddings of `indices` of `dataset`, in order, computed
     /// in batches of `batch_size` loaded ahead by `options.workers` threads: a row of
     /// `embedding_dim` values per image.
-    pub fn embed(&self, dataset: Arc<dyn Dataset>, indices: Vec<usize>, batch_size: usize, options: LoaderOptions) -> Result<Vec<f32>> {
+    pub fn embed(
+        &self,
+        dataset: Arc<dyn Dataset>,
+        indices: Vec<usize>,
+        batch_size: usize,
+        options: LoaderOptions,
+    ) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(indices.len() * self.net.embedding_dim());
         for host in EvalBatches::new(dataset, indices, batch_size, self.preprocess, options)? {
             let batch = host?.to_batch(&self.device)?;

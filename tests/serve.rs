@@ -1,0 +1,89 @@
+//! Using a trained model from the command line: embeddings to safetensors and .npy, a
+//! gallery extended without recomputing it, verification and identification output.
+
+use cari::infer::Embeddings;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cari(args: &[&str]) -> Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_cari")).args(args).output().expect("cari runs");
+    assert!(o.status.success(), "cari {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+struct Setup {
+    dir: PathBuf,
+    model: PathBuf,
+    real: PathBuf,
+    caricatures: PathBuf,
+}
+
+fn setup(name: &str) -> Setup {
+    let dir = std::env::temp_dir().join(format!("cari-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tiny = ["--identities", "3", "--synth-photos", "4", "--synth-caricatures", "4", "--image-size", "75"];
+    let mut args = vec!["train", "--out", s(&dir), "--width-divisor", "16", "--batch", "4", "--steps", "2", "--quiet"];
+    args.extend(tiny);
+    cari(&args);
+    let faces = dir.join("faces");
+    cari(&["synth", "--out", s(&faces), "--identities", "3", "--photos", "4", "--caricatures", "4", "--size", "80"]);
+    Setup {
+        model: dir.join("checkpoint.safetensors"),
+        real: faces.join("CaVI_Dataset/Real"),
+        caricatures: faces.join("CaVI_Dataset/Caricature"),
+        dir,
+    }
+}
+
+#[test]
+fn embed_append_verify_identify() {
+    let t = setup("all");
+    let gallery = t.dir.join("gallery.safetensors");
+    let first_identity = std::fs::read_dir(&t.real).unwrap().map(|e| e.unwrap().path()).min().unwrap();
+    cari(&["embed", "--model", s(&t.model), s(&first_identity), "--out", s(&gallery)]);
+    let before = Embeddings::load(&gallery).unwrap();
+    assert_eq!(before.len(), 4);
+    assert!(before.labels.iter().all(|l| first_identity.ends_with(l)), "{:?}", before.labels);
+    for i in 0..before.len() {
+        let norm: f32 = before.row(i).iter().map(|v| v * v).sum();
+        assert!((norm - 1.0).abs() < 1e-4, "row {i} has norm² {norm}");
+    }
+
+    // Adding the whole photo folder keeps the first rows as they were and appends the rest.
+    cari(&["embed", "--model", s(&t.model), s(&t.real), "--out", s(&gallery), "--append"]);
+    let after = Embeddings::load(&gallery).unwrap();
+    assert_eq!(after.len(), 4 + 12);
+    assert_eq!(after.values[..before.values.len()], before.values[..]);
+    // The same images embedded again give the same rows.
+    assert_eq!(after.values[4 * after.dim..8 * after.dim], before.values[..]);
+
+    let npy = t.dir.join("photos.npy");
+    cari(&["embed", "--model", s(&t.model), s(&t.real), "--out", s(&npy)]);
+    let bytes = std::fs::read(&npy).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains(&format!("'shape': (12, {})", after.dim)) && (10 + header_len) % 64 == 0, "{header}");
+    assert_eq!(bytes.len(), 10 + header_len + 12 * after.dim * 4);
+    let labels = std::fs::read_to_string(t.dir.join("photos.labels.txt")).unwrap();
+    assert_eq!(labels.lines().count(), 12);
+
+    let photo = first_identity.read_dir().unwrap().map(|e| e.unwrap().path()).min().unwrap();
+    let o = cari(&["verify", "--model", s(&t.model), s(&photo), s(&photo), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["distance"].as_f64().unwrap() < 1e-6 && v["same"] == true, "{v}");
+    assert_eq!(v["threshold"]["source"], "--threshold");
+
+    let o = cari(&["identify", "--model", s(&t.model), "--gallery", s(&gallery), s(&t.caricatures), "--top", "2"]);
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out.lines().count(), 12);
+    for line in out.lines() {
+        assert_eq!(line.split(',').count(), 1 + 2 * 2, "{line}");
+    }
+    std::fs::remove_dir_all(&t.dir).unwrap();
+}
