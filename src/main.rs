@@ -92,6 +92,10 @@ struct EvalArgs {
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// What to do with an unreadable test image: `stop` (naming it) or `skip` (its pairs are
+    /// left out and the report says how many were scored).
+    #[arg(long, default_value = "stop")]
+    on_bad_image: String,
 }
 
 #[derive(Args)]
@@ -586,10 +590,13 @@ fn eval(args: &EvalArgs) -> Result<()> {
             ),
         ));
     }
-    let loading =
-        EvalLoading { preprocess: model.preprocess, batch_size: args.model.batch, options: args.model.loader() };
+    let options = LoaderOptions { on_bad_image: args.on_bad_image.parse()?, ..args.model.loader() };
+    let loading = EvalLoading { preprocess: model.preprocess, batch_size: args.model.batch, options };
     let report = evaluate(&model.net, &model.params, dataset, &protocol, loading, &model.device)?;
-    println!("protocol {}: {} pairs scored, {} test images", report.protocol, report.pairs, report.test_images);
+    println!(
+        "protocol {}: {} of {} pairs scored, {} test images",
+        report.protocol, report.pairs_scored, report.pairs_listed, report.test_images
+    );
     println!("Accuracy: {:.4}+-{:.4}", report.verification_accuracy, report.verification_std);
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.2} %", 100.0 * v));
     println!("photo identification: {}", pct(report.photo_id_accuracy));

@@ -8,7 +8,7 @@ use super::metrics::{
 use crate::autograd::ParamStore;
 use crate::backend::Device;
 use crate::data::{Dataset, EvalBatches, LoaderOptions, Preprocess, Protocol};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{arg_max, Modality, MultiTaskNet, Task};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -21,7 +21,10 @@ pub const PAIR_SHUFFLE_SEED: u64 = 0;
 #[derive(Clone, Debug, Serialize)]
 pub struct EvalReport {
     pub protocol: String,
-    pub pairs: usize,
+    /// Test pairs the protocol lists, and those scored (the others have an image that
+    /// was unreadable and skipped).
+    pub pairs_listed: usize,
+    pub pairs_scored: usize,
     pub verification_accuracy: f64,
     pub verification_std: f64,
     /// Branch 2's arg-max on the test photos.
@@ -75,10 +78,11 @@ pub fn evaluate(
             }
         }
     }
-    let verification = verify_pairs(protocol, &embeddings)?;
+    let (verification, pairs_scored) = verify_pairs(protocol, &embeddings)?;
     Ok(EvalReport {
         protocol: protocol.name.clone(),
-        pairs: protocol.test_pairs.len(),
+        pairs_listed: protocol.test_pairs.len(),
+        pairs_scored,
         verification_accuracy: verification.accuracy.mean,
         verification_std: verification.accuracy.std,
         photo_id_accuracy: identification_accuracy(&photo_predictions),
@@ -88,22 +92,17 @@ pub fn evaluate(
 }
 
 /// 10-fold verification accuracy over the protocol's test pairs (shuffled with a fixed
-/// seed first, since files list the positives first).
-fn verify_pairs(protocol: &Protocol, embeddings: &HashMap<usize, Vec<f32>>) -> Result<VerificationAccuracy> {
-    let lookup = |index: usize| {
-        embeddings.get(&index).ok_or_else(|| {
-            Error::invalid(
-                "verification pairs",
-                format!("test image {index} has no embedding (unreadable and skipped?)"),
-            )
-        })
-    };
+/// seed first, since files list the positives first), and how many pairs were scored: a
+/// pair with an image skipped as unreadable is left out, and counted.
+fn verify_pairs(protocol: &Protocol, embeddings: &HashMap<usize, Vec<f32>>) -> Result<(VerificationAccuracy, usize)> {
     let mut scored = Vec::with_capacity(protocol.test_pairs.len());
     for i in shuffled_order(protocol.test_pairs.len(), PAIR_SHUFFLE_SEED) {
         let p = protocol.test_pairs[i];
-        scored.push((squared_distance(lookup(p.caricature)?, lookup(p.photo)?), p.same));
+        if let (Some(c), Some(ph)) = (embeddings.get(&p.caricature), embeddings.get(&p.photo)) {
+            scored.push((squared_distance(c, ph), p.same));
+        }
     }
-    verification_accuracy(&scored, 10)
+    Ok((verification_accuracy(&scored, 10)?, scored.len()))
 }
 
 impl EvalReport {
