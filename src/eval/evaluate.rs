@@ -43,6 +43,16 @@ pub struct EvalLoading {
     pub options: LoaderOptions,
 }
 
+/// What the model made of the test images.
+pub struct TestOutputs {
+    /// Branch-1 embedding of each test image read (by dataset index).
+    pub embeddings: HashMap<usize, Vec<f32>>,
+    /// `(predicted, actual)` identity of branch 2 on the test photos.
+    pub photo_predictions: Vec<(usize, usize)>,
+    /// `(predicted, actual)` identity of branch 3 on the test caricatures.
+    pub caricature_predictions: Vec<(usize, usize)>,
+}
+
 /// Runs the model over the protocol's test images and scores the three tasks.
 pub fn evaluate(
     net: &MultiTaskNet,
@@ -52,6 +62,18 @@ pub fn evaluate(
     loading: EvalLoading,
     device: &Device,
 ) -> Result<EvalReport> {
+    score(protocol, &run_test_images(net, params, dataset, protocol, loading, device)?)
+}
+
+/// Runs the model over the protocol's test images, in batches loaded ahead.
+pub fn run_test_images(
+    net: &MultiTaskNet,
+    params: &ParamStore,
+    dataset: Arc<dyn Dataset>,
+    protocol: &Protocol,
+    loading: EvalLoading,
+    device: &Device,
+) -> Result<TestOutputs> {
     let mut embeddings: HashMap<usize, Vec<f32>> = HashMap::new();
     let mut photo_predictions = Vec::new();
     let mut caricature_predictions = Vec::new();
@@ -78,16 +100,21 @@ pub fn evaluate(
             }
         }
     }
-    let (verification, pairs_scored) = verify_pairs(protocol, &embeddings)?;
+    Ok(TestOutputs { embeddings, photo_predictions, caricature_predictions })
+}
+
+/// The paper's three figures from the test outputs.
+pub fn score(protocol: &Protocol, outputs: &TestOutputs) -> Result<EvalReport> {
+    let (verification, pairs_scored) = verify_pairs(protocol, &outputs.embeddings)?;
     Ok(EvalReport {
         protocol: protocol.name.clone(),
         pairs_listed: protocol.test_pairs.len(),
         pairs_scored,
         verification_accuracy: verification.accuracy.mean,
         verification_std: verification.accuracy.std,
-        photo_id_accuracy: identification_accuracy(&photo_predictions),
-        caricature_id_accuracy: identification_accuracy(&caricature_predictions),
-        test_images: embeddings.len(),
+        photo_id_accuracy: identification_accuracy(&outputs.photo_predictions),
+        caricature_id_accuracy: identification_accuracy(&outputs.caricature_predictions),
+        test_images: outputs.embeddings.len(),
     })
 }
 

@@ -4,7 +4,7 @@
 mod evaluate;
 mod metrics;
 
-pub use evaluate::{evaluate, EvalLoading, EvalReport, PAIR_SHUFFLE_SEED};
+pub use evaluate::{evaluate, run_test_images, score, EvalLoading, EvalReport, TestOutputs, PAIR_SHUFFLE_SEED};
 pub use metrics::{
     fold_ranges, identification_accuracy, shuffled_order, squared_distance, verification_accuracy, FoldStats,
     VerificationAccuracy,
