@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
+use serde::Serialize;
 
 /// Squared distance ‖a − b‖² of two embeddings (in [0, 4] for unit vectors).
 pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
@@ -10,7 +11,7 @@ pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// A figure measured on each fold, with its mean and population standard deviation.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FoldStats {
     pub per_fold: Vec<f64>,
     pub mean: f64,
@@ -18,7 +19,8 @@ pub struct FoldStats {
 }
 
 impl FoldStats {
-    fn new(per_fold: Vec<f64>) -> FoldStats {
+    /// The mean and population standard deviation of `per_fold` (NaN for no fold).
+    pub fn new(per_fold: Vec<f64>) -> FoldStats {
         let n = per_fold.len() as f64;
         let mean = per_fold.iter().sum::<f64>() / n;
         let std = (per_fold.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
