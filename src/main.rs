@@ -3,7 +3,8 @@
 use cari::data::{
     export_cavi, CaviProtocol, DataConfig, DataSource, LoaderOptions, OnBadImage, Preprocess, SynthConfig, SynthFaces,
 };
-use cari::eval::{evaluate, EvalLoading};
+use cari::eval::{run_test_images, score, EvalLoading, TARGET_FARS};
+use cari::infer::calibrate::{self, Domain};
 use cari::experiment::{run_experiment, table_markdown, Experiment};
 use cari::infer::{identify, verify, Embeddings, InferenceModel, Threshold};
 use cari::io::open_weights;
@@ -92,6 +93,11 @@ struct EvalArgs {
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Fit verification thresholds at FAR 0.1 % and 1 % per domain (photo↔caricature on the
+    /// test pairs, photo↔photo among the test photos) and store them in the model, where
+    /// `cari verify` finds them.
+    #[arg(long)]
+    calibrate: bool,
     /// What to do with an unreadable test image: `stop` (naming it) or `skip` (its pairs are
     /// left out and the report says how many were scored).
     #[arg(long, default_value = "stop")]
@@ -120,9 +126,16 @@ struct VerifyArgs {
     model: ModelFileArgs,
     a: PathBuf,
     b: PathBuf,
-    /// Squared-distance threshold below which the two are the same person.
-    #[arg(long, default_value_t = 1.0)]
-    threshold: f32,
+    /// Squared-distance threshold below which the two are the same person (default: the
+    /// model's calibrated threshold for --domain at --far).
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// `photo-caricature` or `photo-photo`: which calibration to use.
+    #[arg(long, default_value = "photo-caricature")]
+    domain: String,
+    /// The false-accept rate whose calibrated threshold to use.
+    #[arg(long, default_value_t = 1e-3)]
+    far: f64,
     /// `text`, `csv` or `json`.
     #[arg(long, default_value = "text")]
     format: String,
@@ -592,15 +605,46 @@ fn eval(args: &EvalArgs) -> Result<()> {
     }
     let options = LoaderOptions { on_bad_image: args.on_bad_image.parse()?, ..args.model.loader() };
     let loading = EvalLoading { preprocess: model.preprocess, batch_size: args.model.batch, options };
-    let report = evaluate(&model.net, &model.params, dataset, &protocol, loading, &model.device)?;
+    let outputs = run_test_images(&model.net, &model.params, dataset.clone(), &protocol, loading, &model.device)?;
+    let report = score(&protocol, &outputs)?;
     println!(
         "protocol {}: {} of {} pairs scored, {} test images",
         report.protocol, report.pairs_scored, report.pairs_listed, report.test_images
     );
     println!("Accuracy: {:.4}+-{:.4}", report.verification_accuracy, report.verification_std);
+    for v in &report.val_at_far {
+        println!("VAL: {:.4}+-{:.4} @ FAR={}", v.val.mean, v.val.std, v.target_far);
+    }
+    if let Some(roc) = &report.roc {
+        println!("Area Under Curve (AUC): {:.4}", roc.auc);
+        println!("Equal Error Rate (EER): {:.4}", roc.eer);
+    }
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.2} %", 100.0 * v));
-    println!("photo identification: {}", pct(report.photo_id_accuracy));
-    println!("caricature identification: {}", pct(report.caricature_id_accuracy));
+    println!("photo identification (branch 2, rank 1): {}", pct(report.photo_id_accuracy));
+    println!("caricature identification (branch 3, rank 1): {}", pct(report.caricature_id_accuracy));
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    if args.calibrate {
+        let source = format!("{} test pairs of {}", protocol.name, dataset.describe());
+        let mut fitted = calibrate::fit(Domain::PhotoCaricature, &protocol.test_pairs, &outputs.embeddings, &TARGET_FARS, &source)?;
+        let photo_pairs = calibrate::photo_pairs(dataset.as_ref(), &protocol);
+        let photo_source = format!("photo pairs among the {} test photos of {}", protocol.name, dataset.describe());
+        fitted.extend(calibrate::fit(Domain::PhotoPhoto, &photo_pairs, &outputs.embeddings, &TARGET_FARS, &photo_source)?);
+        calibrate::store(&args.model.model, &fitted)?;
+        for c in &fitted {
+            println!(
+                "calibrated {} at FAR {}: threshold {:.4} (VAL {:.4}, FAR {:.4} on {} pairs)",
+                c.domain.name(),
+                c.target_far,
+                c.threshold,
+                c.val,
+                c.far,
+                c.pairs
+            );
+        }
+        println!("stored in {}", args.model.model.display());
+    }
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report).expect("the report encodes as JSON");
         std::fs::write(path, json).map_err(|e| Error::io(path, e))?;
@@ -636,7 +680,15 @@ fn embed(args: &EmbedArgs) -> Result<()> {
 fn verify_pair(args: &VerifyArgs) -> Result<()> {
     let model = args.model.open()?;
     let e = model.embed_files(&[args.a.clone(), args.b.clone()], 2, args.model.loader())?;
-    let threshold = Threshold { value: args.threshold, source: "--threshold".into() };
+    let domain = match args.domain.as_str() {
+        "photo-caricature" => Domain::PhotoCaricature,
+        "photo-photo" => Domain::PhotoPhoto,
+        other => return Err(Error::invalid("--domain", format!("`{other}` is not photo-caricature or photo-photo"))),
+    };
+    let threshold = match args.threshold {
+        Some(value) => Threshold { value, source: "--threshold".into() },
+        None => model.threshold(domain, args.far),
+    };
     let v = verify(e.row(0), e.row(1), threshold);
     match args.format.as_str() {
         "json" => println!("{}", serde_json::to_string(&v).expect("the verdict encodes as JSON")),

@@ -2,9 +2,8 @@
 //! image for verification, branch 2 on the test photos and branch 3 on the test
 //! caricatures for identification.
 
-use super::metrics::{
-    identification_accuracy, shuffled_order, squared_distance, verification_accuracy, VerificationAccuracy,
-};
+use super::metrics::{fold_ranges, identification_accuracy, shuffled_order, squared_distance, verification_accuracy};
+use super::verification::{roc_curve, val_at_far, RocCurve, ValAtFar, ValProtocol};
 use crate::autograd::ParamStore;
 use crate::backend::Device;
 use crate::data::{Dataset, EvalBatches, LoaderOptions, Preprocess, Protocol};
@@ -13,6 +12,9 @@ use crate::model::{arg_max, Modality, MultiTaskNet, Task};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Verification folds, as the published protocols use.
+const FOLDS: usize = 10;
 
 /// Seed of the fixed shuffle before folding the verification pairs.
 pub const PAIR_SHUFFLE_SEED: u64 = 0;
@@ -32,7 +34,16 @@ pub struct EvalReport {
     /// Branch 3's arg-max on the test caricatures.
     pub caricature_id_accuracy: Option<f64>,
     pub test_images: usize,
+    /// The ROC of all scored pairs (AUC, EER and the curve).
+    pub roc: Option<RocCurve>,
+    /// VAL at FAR 0.1 % and 1 %, each fold's threshold chosen on that fold (DATASETS §3).
+    pub val_at_far: Vec<ValAtFar>,
+    /// Figures that could not be computed, and why (e.g. a fold with no different pair).
+    pub notes: Vec<String>,
 }
+
+/// The FARs VAL is reported at.
+pub const TARGET_FARS: [f64; 2] = [1e-3, 1e-2];
 
 /// How test images are read: evaluation preprocessing (centre crop, no flip) of each
 /// batch, loaded ahead by `options.workers` threads.
@@ -105,23 +116,36 @@ pub fn run_test_images(
 
 /// The paper's three figures from the test outputs.
 pub fn score(protocol: &Protocol, outputs: &TestOutputs) -> Result<EvalReport> {
-    let (verification, pairs_scored) = verify_pairs(protocol, &outputs.embeddings)?;
+    let scored = scored_pairs(protocol, &outputs.embeddings);
+    let verification = verification_accuracy(&scored, FOLDS)?;
+    let mut notes = Vec::new();
+    let roc = roc_curve(&scored).map_err(|e| notes.push(format!("ROC: {e}"))).ok();
+    let folds = fold_ranges(scored.len(), FOLDS);
+    let mut val = Vec::new();
+    for target in TARGET_FARS {
+        match val_at_far(&scored, &folds, target, ValProtocol::TestFold) {
+            Ok(v) => val.push(v),
+            Err(e) => notes.push(format!("VAL at FAR {target}: {e}")),
+        }
+    }
     Ok(EvalReport {
         protocol: protocol.name.clone(),
         pairs_listed: protocol.test_pairs.len(),
-        pairs_scored,
+        pairs_scored: scored.len(),
         verification_accuracy: verification.accuracy.mean,
         verification_std: verification.accuracy.std,
         photo_id_accuracy: identification_accuracy(&outputs.photo_predictions),
         caricature_id_accuracy: identification_accuracy(&outputs.caricature_predictions),
         test_images: outputs.embeddings.len(),
+        roc,
+        val_at_far: val,
+        notes,
     })
 }
 
-/// 10-fold verification accuracy over the protocol's test pairs (shuffled with a fixed
-/// seed first, since files list the positives first), and how many pairs were scored: a
-/// pair with an image skipped as unreadable is left out, and counted.
-fn verify_pairs(protocol: &Protocol, embeddings: &HashMap<usize, Vec<f32>>) -> Result<(VerificationAccuracy, usize)> {
+/// The protocol's test pairs as `(distance, same)`, shuffled with a fixed seed (files list
+/// the positives first): a pair with an image skipped as unreadable is left out.
+fn scored_pairs(protocol: &Protocol, embeddings: &HashMap<usize, Vec<f32>>) -> Vec<(f32, bool)> {
     let mut scored = Vec::with_capacity(protocol.test_pairs.len());
     for i in shuffled_order(protocol.test_pairs.len(), PAIR_SHUFFLE_SEED) {
         let p = protocol.test_pairs[i];
@@ -129,7 +153,7 @@ fn verify_pairs(protocol: &Protocol, embeddings: &HashMap<usize, Vec<f32>>) -> R
             scored.push((squared_distance(c, ph), p.same));
         }
     }
-    Ok((verification_accuracy(&scored, 10)?, scored.len()))
+    scored
 }
 
 impl EvalReport {

@@ -2,7 +2,8 @@
 //! configuration, every tensor a view of the mapped file (no copy on the CPU), and the
 //! evaluation preprocessing the model was trained with.
 
-use super::Embeddings;
+use super::calibrate::{stored, Calibration, Domain};
+use super::{Embeddings, Threshold};
 use crate::autograd::ParamStore;
 use crate::backend::Device;
 use crate::data::{DataConfig, Dataset, EvalBatches, ImageList, LoaderOptions, Preprocess};
@@ -20,6 +21,8 @@ pub struct InferenceModel {
     pub preprocess: Preprocess,
     /// The data the model was trained on.
     pub data: DataConfig,
+    /// Thresholds fitted by `cari eval --calibrate` (empty when never calibrated).
+    pub calibrations: Vec<Calibration>,
     pub device: Device,
 }
 
@@ -34,12 +37,14 @@ impl InferenceModel {
             params.insert(spec.name, value, spec.group)?;
         }
         let preprocess = Preprocess { flip: false, ..ckpt.data.preprocess };
+        let calibrations = stored(&ckpt.file)?;
         Ok(InferenceModel {
             path: path.to_path_buf(),
             net,
             params,
             preprocess,
             data: ckpt.data,
+            calibrations,
             device: device.clone(),
         })
     }
@@ -72,4 +77,25 @@ impl InferenceModel {
         let paths = indices.iter().map(|&i| list.path(i).display().to_string()).collect();
         Embeddings::new(self.net.embedding_dim(), values, labels, paths)
     }
+
+    /// The verification threshold for `domain` at `target_far`: the calibrated one, or
+    /// [`UNCALIBRATED_THRESHOLD`] when the model was never calibrated there.
+    pub fn threshold(&self, domain: Domain, target_far: f64) -> Threshold {
+        match self.calibrations.iter().find(|c| c.domain == domain && c.target_far == target_far) {
+            Some(c) => Threshold {
+                value: c.threshold,
+                source: format!("calibrated at FAR {} on {} {} pairs ({})", c.target_far, c.pairs, domain.name(), c.source),
+            },
+            None => Threshold {
+                value: UNCALIBRATED_THRESHOLD,
+                source: format!(
+                    "uncalibrated default (no {} calibration at FAR {target_far}: run `cari eval --calibrate`)",
+                    domain.name()
+                ),
+            },
+        }
+    }
 }
+
+/// The threshold used without calibration: unit embeddings at a right angle.
+pub const UNCALIBRATED_THRESHOLD: f32 = 1.0;
