@@ -313,7 +313,12 @@ fn gemm_distances_match_the_naive_form_on_awkward_shapes() {
 
 #[test]
 fn folds_summarise_each_rank() {
-    let fold = |rates: &[f64]| Cmc { rates: rates.to_vec(), probes: 4, gallery_identities: 3, probes_without_gallery_identity: 0 };
+    let fold = |rates: &[f64]| Cmc {
+        rates: rates.to_vec(),
+        probes: 4,
+        gallery_identities: 3,
+        probes_without_gallery_identity: 0,
+    };
     let summary = cmc_over_folds(vec![fold(&[0.5, 1.0]), fold(&[0.75, 1.0])]).unwrap();
     let rank1 = summary.rank(1).unwrap();
     assert_eq!((rank1.mean, rank1.std), (0.625, 0.125));

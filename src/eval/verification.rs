@@ -141,7 +141,8 @@ pub fn val_at_far(
                 (largest_threshold_within(test, target_far, fold)?, test.to_vec())
             }
             ValProtocol::ReferenceTrainingFolds => {
-                let training: Vec<(f32, bool)> = pairs[..range.start].iter().chain(&pairs[range.end..]).copied().collect();
+                let training: Vec<(f32, bool)> =
+                    pairs[..range.start].iter().chain(&pairs[range.end..]).copied().collect();
                 (reference_threshold(&training, target_far, fold)?, training)
             }
         };
