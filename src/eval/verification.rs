@@ -82,6 +82,9 @@ fn equal_error_rate(thresholds: &[f32], far: &[f64], tar: &[f64]) -> (f64, f64) 
     (eer, t0 + along * (t1 - t0))
 }
 
+/// The FAR targets that WebCaricature's protocol reports VAL at: 0.1% and 1%.
+pub const VAL_FAR_TARGETS: [f64; 2] = [0.001, 0.01];
+
 /// How VAL@FAR picks each fold's threshold and where it measures VAL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
