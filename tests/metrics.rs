@@ -5,7 +5,7 @@
 
 use cari::eval::{
     cmc, cmc_over_folds, distance_matrix, fold_ranges, identify, roc_curve, squared_distance, val_at_far, Cmc,
-    ValProtocol,
+    ValProtocol, VAL_FAR_TARGETS,
 };
 use cari::rng::Rng;
 use serde_json::Value;
@@ -195,9 +195,10 @@ fn reference_val_takes_threshold_zero_when_far_never_reaches_the_target() {
 fn val_report_serialises_with_its_protocol_and_thresholds() {
     let fold = [(0.3, true), (0.5, false), (0.6, true), (0.7, false)];
     let pairs: Vec<(f32, bool)> = fold.iter().chain(&fold).copied().collect();
-    let v = val_at_far(&pairs, &fold_ranges(pairs.len(), 2), 0.01, ValProtocol::TestFold).unwrap();
+    let v = val_at_far(&pairs, &fold_ranges(pairs.len(), 2), VAL_FAR_TARGETS[1], ValProtocol::TestFold).unwrap();
     let json = serde_json::to_value(&v).unwrap();
     assert_eq!(json["protocol"], "test_fold");
+    assert_eq!(json["target_far"], 0.01);
     assert_eq!(json["val"]["per_fold"].as_array().unwrap().len(), 2);
     assert_eq!(json["thresholds"].as_array().unwrap().len(), 2);
     let roc = serde_json::to_value(roc_curve(&pairs).unwrap()).unwrap();
@@ -313,7 +314,12 @@ fn gemm_distances_match_the_naive_form_on_awkward_shapes() {
 
 #[test]
 fn folds_summarise_each_rank() {
-    let fold = |rates: &[f64]| Cmc { rates: rates.to_vec(), probes: 4, gallery_identities: 3, probes_without_gallery_identity: 0 };
+    let fold = |rates: &[f64]| Cmc {
+        rates: rates.to_vec(),
+        probes: 4,
+        gallery_identities: 3,
+        probes_without_gallery_identity: 0,
+    };
     let summary = cmc_over_folds(vec![fold(&[0.5, 1.0]), fold(&[0.75, 1.0])]).unwrap();
     let rank1 = summary.rank(1).unwrap();
     assert_eq!((rank1.mean, rank1.std), (0.625, 0.125));

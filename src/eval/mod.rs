@@ -12,4 +12,4 @@ pub use metrics::{
     VerificationAccuracy,
 };
 pub use rank::{cmc, cmc_over_folds, distance_matrix, identify, Cmc, CmcOverFolds};
-pub use verification::{roc_curve, val_at_far, RocCurve, ValAtFar, ValProtocol};
+pub use verification::{roc_curve, val_at_far, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS};

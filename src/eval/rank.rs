@@ -25,7 +25,8 @@ pub fn distance_matrix(probes: &[f32], gallery: &[f32], dim: usize) -> Result<Ve
     let g = rows(gallery, dim, "gallery embeddings")?;
     let geometry = MatmulGeometry { m: p, k: dim, n: g, transpose_a: false, transpose_b: true };
     let mut distances = matmul(probes, gallery, &geometry);
-    let squared_norms = |x: &[f32]| -> Vec<f32> { x.chunks_exact(dim).map(|r| r.iter().map(|v| v * v).sum()).collect() };
+    let squared_norms =
+        |x: &[f32]| -> Vec<f32> { x.chunks_exact(dim).map(|r| r.iter().map(|v| v * v).sum()).collect() };
     let (probe_norms, gallery_norms) = (squared_norms(probes), squared_norms(gallery));
     distances.par_chunks_mut(g.max(1)).zip(&probe_norms).for_each(|(row, &pn)| {
         for (d, &gn) in row.iter_mut().zip(&gallery_norms) {
@@ -67,7 +68,10 @@ impl Cmc {
 pub fn cmc(distances: &[f32], probe_ids: &[usize], gallery_ids: &[usize], max_rank: usize) -> Result<Cmc> {
     let (p, g) = (probe_ids.len(), gallery_ids.len());
     if p == 0 || g == 0 {
-        return Err(Error::invalid("identification", format!("{p} probe(s) and {g} gallery image(s): both are needed")));
+        return Err(Error::invalid(
+            "identification",
+            format!("{p} probe(s) and {g} gallery image(s): both are needed"),
+        ));
     }
     if distances.len() != p * g {
         return Err(Error::invalid(
@@ -79,7 +83,10 @@ pub fn cmc(distances: &[f32], probe_ids: &[usize], gallery_ids: &[usize], max_ra
         return Err(Error::invalid("identification rank", "the CMC needs at least rank 1"));
     }
     if let Some(i) = distances.iter().position(|d| d.is_nan()) {
-        return Err(Error::invalid("identification distances", format!("probe {}, gallery image {} is NaN", i / g, i % g)));
+        return Err(Error::invalid(
+            "identification distances",
+            format!("probe {}, gallery image {} is NaN", i / g, i % g),
+        ));
     }
 
     // Gallery identities as dense indices, in order of first appearance.

@@ -82,6 +82,9 @@ fn equal_error_rate(thresholds: &[f32], far: &[f64], tar: &[f64]) -> (f64, f64) 
     (eer, t0 + along * (t1 - t0))
 }
 
+/// The FAR targets that WebCaricature's protocol reports VAL at: 0.1% and 1%.
+pub const VAL_FAR_TARGETS: [f64; 2] = [0.001, 0.01];
+
 /// How VAL@FAR picks each fold's threshold and where it measures VAL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -141,7 +144,8 @@ pub fn val_at_far(
                 (largest_threshold_within(test, target_far, fold)?, test.to_vec())
             }
             ValProtocol::ReferenceTrainingFolds => {
-                let training: Vec<(f32, bool)> = pairs[..range.start].iter().chain(&pairs[range.end..]).copied().collect();
+                let training: Vec<(f32, bool)> =
+                    pairs[..range.start].iter().chain(&pairs[range.end..]).copied().collect();
                 (reference_threshold(&training, target_far, fold)?, training)
             }
         };

@@ -7,9 +7,12 @@
 //! (DejaVu Sans), so plotting needs no system library. The PNG is drawn at twice its size and
 //! averaged down, which smooths its lines and text.
 
+mod curves;
 mod figure;
 mod font;
 mod series;
+
+pub use curves::{plot_cmc, plot_roc, CmcSeries, RocSeries, CURVE_COLORS, DEFAULT_CURVE_SIZE};
 
 use crate::train::{read_training_log, StepRecord};
 use crate::{Error, Result};
