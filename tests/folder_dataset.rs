@@ -1,7 +1,7 @@
-//! The folder dataset on a fabricated tree: per-identity and flat layouts, the three
-//! modality rules, ignored files, empty folders and the errors.
+//! The folder dataset on a fabricated tree: the three modality rules, ignored files, empty
+//! folders and the errors.
 
-use cari::data::{Dataset, FolderDataset, FolderLayout, FolderOptions, ModalityRule};
+use cari::data::{Dataset, FolderDataset, ModalityRule};
 use cari::model::Modality;
 use std::fs;
 use std::path::PathBuf;
@@ -59,10 +59,6 @@ impl Drop for Tree {
     }
 }
 
-fn open(tree: &Tree, layout: FolderLayout, modality: ModalityRule) -> FolderDataset {
-    FolderDataset::open(&tree.root, FolderOptions { layout, modality }).unwrap()
-}
-
 /// Each sample as (identity name, path under the root, modality).
 fn listing(dataset: &FolderDataset, tree: &Tree) -> Vec<(String, String, Modality)> {
     (0..dataset.len())
@@ -81,7 +77,7 @@ fn sample(identity: &str, path: &str, modality: Modality) -> (String, String, Mo
 #[test]
 fn by_default_every_image_of_an_identity_folder_is_a_photo() {
     let tree = Tree::new("default");
-    let dataset = FolderDataset::open(&tree.root, FolderOptions::default()).unwrap();
+    let dataset = FolderDataset::open(&tree.root, ModalityRule::default()).unwrap();
     assert_eq!(dataset.identities(), ["Carl", "Zed", "alice"], "sorted by name; Bob is empty");
     use Modality::Photo;
     assert_eq!(
@@ -99,7 +95,7 @@ fn by_default_every_image_of_an_identity_folder_is_a_photo() {
     );
     assert_eq!(dataset.ignored(), [tree.path("stray.jpg")]);
     assert_eq!(dataset.empty_folders(), [tree.path("Bob")]);
-    assert!(dataset.describe().ends_with(":per-identity,all-photos"), "{}", dataset.describe());
+    assert!(dataset.describe().ends_with(":all-photos"), "{}", dataset.describe());
 
     let png = dataset.load(2).unwrap();
     assert_eq!((png.width, png.height), (6, 4));
@@ -111,7 +107,7 @@ fn by_default_every_image_of_an_identity_folder_is_a_photo() {
 #[test]
 fn the_file_name_rule_marks_c_numbers_and_c_infixes_as_caricatures() {
     let tree = Tree::new("file-name");
-    let dataset = open(&tree, FolderLayout::PerIdentity, ModalityRule::FileName);
+    let dataset = FolderDataset::open(&tree.root, ModalityRule::FileName).unwrap();
     let alice: Vec<_> = listing(&dataset, &tree).into_iter().filter(|s| s.0 == "alice").collect();
     use Modality::{Caricature, Photo};
     assert_eq!(
@@ -123,13 +119,13 @@ fn the_file_name_rule_marks_c_numbers_and_c_infixes_as_caricatures() {
             sample("alice", "alice/x_r_1.JPEG", Photo),
         ]
     );
-    assert!(dataset.describe().ends_with(":per-identity,file-name"));
+    assert!(dataset.describe().ends_with(":file-name"));
 }
 
 #[test]
 fn the_subfolder_rule_reads_photo_and_caricature_folders_only() {
     let tree = Tree::new("subfolders");
-    let dataset = open(&tree, FolderLayout::PerIdentity, ModalityRule::Subfolders);
+    let dataset = FolderDataset::open(&tree.root, ModalityRule::Subfolders).unwrap();
     assert_eq!(dataset.identities(), ["Carl"]);
     assert_eq!(
         listing(&dataset, &tree),
@@ -152,38 +148,16 @@ fn the_subfolder_rule_reads_photo_and_caricature_folders_only() {
 }
 
 #[test]
-fn a_flat_folder_makes_each_file_stem_an_identity() {
-    let tree = Tree::new("flat");
-    let dataset = open(&tree, FolderLayout::Flat, ModalityRule::AllPhotos);
-    assert_eq!(dataset.identities(), ["stray"]);
-    assert_eq!(listing(&dataset, &tree), [sample("stray", "stray.jpg", Modality::Photo)]);
-    assert!(dataset.ignored().is_empty() && dataset.empty_folders().is_empty());
-
-    let zed = FolderDataset::open(tree.path("Zed"), FolderOptions { layout: FolderLayout::Flat, ..Default::default() })
-        .unwrap();
-    assert_eq!(zed.identities(), ["a", "b"]);
-    let carl = FolderDataset::open(
-        tree.path("Carl"),
-        FolderOptions { layout: FolderLayout::Flat, modality: ModalityRule::Subfolders },
-    )
-    .unwrap();
-    assert_eq!(carl.identities(), ["k1", "p1"]);
-    assert_eq!(carl.info(0).modality, Modality::Caricature);
-    assert_eq!(carl.ignored(), [tree.path("Carl/loose.jpg")]);
-}
-
-#[test]
 fn empty_missing_and_corrupt_inputs_are_named() {
     let tree = Tree::new("errors");
-    let err = FolderDataset::open(tree.path("Bob"), FolderOptions::default()).err().unwrap().to_string();
+    let err = FolderDataset::open(tree.path("Bob"), ModalityRule::default()).err().unwrap().to_string();
     assert!(err.contains("Bob") && err.contains("no .jpg, .jpeg or .png image in <identity>/"), "{err}");
-    let flat = FolderOptions { layout: FolderLayout::Flat, modality: ModalityRule::Subfolders };
-    let err = FolderDataset::open(tree.path("Zed"), flat).err().unwrap().to_string();
-    assert!(err.contains("Zed") && err.contains("photo/ or caricature/"), "{err}");
-    let err = FolderDataset::open(tree.path("nowhere"), FolderOptions::default()).err().unwrap().to_string();
+    let err = FolderDataset::open(tree.path("Carl"), ModalityRule::Subfolders).err().unwrap().to_string();
+    assert!(err.contains("Carl") && err.contains("<identity>/photo/ or <identity>/caricature/"), "{err}");
+    let err = FolderDataset::open(tree.path("nowhere"), ModalityRule::default()).err().unwrap().to_string();
     assert!(err.contains("nowhere"), "{err}");
 
-    let dataset = FolderDataset::open(&tree.root, FolderOptions::default()).unwrap();
+    let dataset = FolderDataset::open(&tree.root, ModalityRule::default()).unwrap();
     fs::write(tree.path("Zed/a.jpg"), [0xFF, 0xD8, 0xFF, 0x00]).unwrap();
     let err = dataset.load(1).unwrap_err().to_string();
     assert!(err.contains("a.jpg"), "{err}");
@@ -195,7 +169,4 @@ fn empty_missing_and_corrupt_inputs_are_named() {
     assert_eq!("file-name".parse::<ModalityRule>().unwrap(), ModalityRule::FileName);
     assert_eq!("all-photos".parse::<ModalityRule>().unwrap(), ModalityRule::AllPhotos);
     assert!("photos".parse::<ModalityRule>().unwrap_err().to_string().contains("--modality-rule"));
-    assert_eq!("flat".parse::<FolderLayout>().unwrap(), FolderLayout::Flat);
-    assert_eq!("per-identity".parse::<FolderLayout>().unwrap(), FolderLayout::PerIdentity);
-    assert!("tree".parse::<FolderLayout>().unwrap_err().to_string().contains("--layout"));
 }

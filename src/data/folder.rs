@@ -1,19 +1,17 @@
-//! Any folder of face images: one subfolder per identity (or a flat folder, one identity
-//! per file name), for training without a published protocol and for embedding every image
-//! of a folder.
+//! Any folder of face images with one subfolder per identity, for training and evaluating
+//! without a published protocol, and for embedding a labelled gallery.
 //!
 //! ```text
-//! <root>/<identity>/<file>.jpg|.jpeg|.png                    per-identity layout
-//! <root>/<identity>/photo/<file>, <root>/<identity>/caricature/<file>   with ModalityRule::Subfolders
-//! <root>/<file>.jpg                                          flat layout
+//! <root>/<identity>/<file>.jpg|.jpeg|.png
+//! <root>/<identity>/photo/<file>, <root>/<identity>/caricature/<file>   (ModalityRule::Subfolders)
 //! ```
 //! Extensions are matched case-insensitively; other files (`Thumbs.db`, notes) are
-//! ignored. Identities are sorted by name; samples by identity, then path.
+//! ignored, and so are deeper folders. Identities are sorted by folder name; samples by
+//! identity, then path. (A plain list of files and folders to embed is [`super::ImageList`].)
 
 use super::dataset::{Dataset, RgbImage, SampleInfo};
 use crate::error::{Error, Result};
 use crate::model::Modality;
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -51,39 +49,10 @@ impl FromStr for ModalityRule {
     }
 }
 
-/// Where the identities are.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum FolderLayout {
-    /// `root/<identity>/…`: one subfolder per identity, named after it.
-    #[default]
-    PerIdentity,
-    /// `root/…`: images directly in the root, each file stem its own identity (files
-    /// sharing a stem share it).
-    Flat,
-}
-
-impl FromStr for FolderLayout {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<FolderLayout> {
-        match s {
-            "per-identity" => Ok(FolderLayout::PerIdentity),
-            "flat" => Ok(FolderLayout::Flat),
-            _ => Err(Error::invalid("--layout", format!("`{s}` (expected per-identity or flat)"))),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FolderOptions {
-    pub layout: FolderLayout,
-    pub modality: ModalityRule,
-}
-
 /// The images found under a root.
 pub struct FolderDataset {
     root: PathBuf,
-    options: FolderOptions,
+    rule: ModalityRule,
     identities: Vec<String>,
     samples: Vec<SampleInfo>,
     ignored: Vec<PathBuf>,
@@ -91,65 +60,50 @@ pub struct FolderDataset {
 }
 
 impl FolderDataset {
-    /// Scans `root`. An error when it cannot be read or holds no image under the layout.
-    pub fn open(root: impl AsRef<Path>, options: FolderOptions) -> Result<FolderDataset> {
+    /// Scans `root`. An error when it cannot be read or holds no image under the rule.
+    pub fn open(root: impl AsRef<Path>, rule: ModalityRule) -> Result<FolderDataset> {
         let root = root.as_ref().to_path_buf();
-        let mut by_identity: BTreeMap<String, Vec<(PathBuf, Modality)>> = BTreeMap::new();
+        let mut identities = Vec::new();
+        let mut samples = Vec::new();
         let mut ignored = Vec::new();
         let mut empty_folders = Vec::new();
-        match options.layout {
-            FolderLayout::PerIdentity => {
-                for entry in sorted_entries(&root)? {
-                    if !entry.is_dir() {
-                        if is_image_file(&entry) {
-                            ignored.push(entry);
-                        }
-                        continue;
-                    }
-                    let images = images_in(&entry, options.modality, &mut ignored)?;
-                    if images.is_empty() {
-                        empty_folders.push(entry);
-                    } else {
-                        by_identity.entry(file_name(&entry)).or_default().extend(images);
-                    }
+        for entry in sorted_entries(&root)? {
+            if !entry.is_dir() {
+                if is_image_file(&entry) {
+                    ignored.push(entry);
                 }
+                continue;
             }
-            FolderLayout::Flat => {
-                for (path, modality) in images_in(&root, options.modality, &mut ignored)? {
-                    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                    by_identity.entry(stem).or_default().push((path, modality));
-                }
+            let mut images = images_in(&entry, rule, &mut ignored)?;
+            if images.is_empty() {
+                empty_folders.push(entry);
+                continue;
             }
-        }
-        if by_identity.is_empty() {
-            let expected = match (options.layout, options.modality) {
-                (FolderLayout::PerIdentity, ModalityRule::Subfolders) => "<identity>/photo/ or <identity>/caricature/",
-                (FolderLayout::PerIdentity, _) => "<identity>/",
-                (FolderLayout::Flat, ModalityRule::Subfolders) => "photo/ or caricature/",
-                (FolderLayout::Flat, _) => "the folder itself",
-            };
-            return Err(Error::format(&root, format!("no .jpg, .jpeg or .png image in {expected}")));
-        }
-        let mut identities = Vec::with_capacity(by_identity.len());
-        let mut samples = Vec::new();
-        for (identity, (name, mut images)) in by_identity.into_iter().enumerate() {
             images.sort_by(|a, b| a.0.cmp(&b.0));
-            identities.push(name);
+            let identity = identities.len();
+            identities.push(file_name(&entry));
             samples.extend(images.into_iter().map(|(path, modality)| SampleInfo {
                 identity,
                 modality,
                 path: Some(path),
             }));
         }
-        Ok(FolderDataset { root, options, identities, samples, ignored, empty_folders })
+        if samples.is_empty() {
+            let expected = match rule {
+                ModalityRule::Subfolders => "<identity>/photo/ or <identity>/caricature/",
+                _ => "<identity>/",
+            };
+            return Err(Error::format(&root, format!("no .jpg, .jpeg or .png image in {expected}")));
+        }
+        Ok(FolderDataset { root, rule, identities, samples, ignored, empty_folders })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    /// Image files the layout leaves out: images directly in the root of a per-identity
-    /// layout, and images outside `photo/` and `caricature/` under the subfolder rule.
+    /// Image files left out: images directly in the root, and under the subfolder rule
+    /// images outside `photo/` and `caricature/`.
     pub fn ignored(&self) -> &[PathBuf] {
         &self.ignored
     }
@@ -162,16 +116,12 @@ impl FolderDataset {
 
 impl Dataset for FolderDataset {
     fn describe(&self) -> String {
-        let layout = match self.options.layout {
-            FolderLayout::PerIdentity => "per-identity",
-            FolderLayout::Flat => "flat",
-        };
-        let modality = match self.options.modality {
+        let rule = match self.rule {
             ModalityRule::AllPhotos => "all-photos",
             ModalityRule::FileName => "file-name",
             ModalityRule::Subfolders => "subfolders",
         };
-        format!("folder:{}:{layout},{modality}", self.root.display())
+        format!("folder:{}:{rule}", self.root.display())
     }
 
     fn identities(&self) -> &[String] {
@@ -187,12 +137,12 @@ impl Dataset for FolderDataset {
     }
 
     fn load(&self, index: usize) -> Result<RgbImage> {
-        read_image(self.samples[index].path.as_deref().expect("every folder sample has a path"))
+        RgbImage::read(self.samples[index].path.as_deref().expect("every folder sample has a path"))
     }
 }
 
-/// The images of one identity's folder (or of a flat root) under `rule`; image files the
-/// rule leaves out go to `ignored`.
+/// The images of one identity's folder under `rule`; image files the rule leaves out go to
+/// `ignored`.
 fn images_in(dir: &Path, rule: ModalityRule, ignored: &mut Vec<PathBuf>) -> Result<Vec<(PathBuf, Modality)>> {
     let mut images = Vec::new();
     for entry in sorted_entries(dir)? {
@@ -235,13 +185,6 @@ fn modality_from_file_name(path: &Path) -> Modality {
     } else {
         Modality::Photo
     }
-}
-
-/// Decodes a JPEG or PNG file to RGB; an unreadable or corrupt file is an error naming it.
-pub(super) fn read_image(path: &Path) -> Result<RgbImage> {
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-    let image = image::load_from_memory(&bytes).map_err(|e| Error::format(path, e.to_string()))?.into_rgb8();
-    Ok(RgbImage { width: image.width() as usize, height: image.height() as usize, pixels: image.into_raw() })
 }
 
 /// The entries of `dir`, sorted by name so a scan does not depend on the file system.

@@ -19,7 +19,7 @@ pub use cavi::{Cavi, CaviProtocol};
 pub use image_list::ImageList;
 pub use dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
 pub use config::{DataConfig, DataSource, OpenedData};
-pub use folder::{FolderDataset, FolderLayout, FolderOptions, ModalityRule};
+pub use folder::{FolderDataset, ModalityRule};
 pub use loader::{BatchLoader, EvalBatches, LoaderOptions, SkipReport};
 pub use preprocess::{resize_bilinear, Crop, Preprocess};
 pub use sampler::{Draw, Sampler, SamplerState};

@@ -10,13 +10,13 @@ use crate::error::{Error, Result};
 use std::fs;
 use std::path::Path;
 
-pub const LANDMARK_COUNT: usize = 17;
+const LANDMARK_COUNT: usize = 17;
 /// The reference crop widens the landmarks' bounding box by half about its centre…
-pub const CROP_WIDTH_SCALE: f64 = 1.5;
+const CROP_WIDTH_SCALE: f64 = 1.5;
 /// …and makes it a fifth taller.
-pub const CROP_HEIGHT_SCALE: f64 = 1.2;
+const CROP_HEIGHT_SCALE: f64 = 1.2;
 
-/// Reads a landmark file: exactly [`LANDMARK_COUNT`] points `[x, y]`.
+/// Reads a landmark file: exactly 17 points `[x, y]`.
 pub fn read_landmarks(path: &Path) -> Result<Vec<[f64; 2]>> {
     let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     parse_landmarks(path, &text)
@@ -65,11 +65,10 @@ pub struct FaceBox {
 }
 
 impl FaceBox {
-    /// The reference crop: the points' bounding box scaled about its centre by
-    /// [`CROP_WIDTH_SCALE`] and [`CROP_HEIGHT_SCALE`], widened to whole pixels (left and top
-    /// rounded down, right and bottom up) and clipped to the `width × height` image.
-    /// `None` when no pixel is left (no points, points outside the image, or all on one
-    /// pixel edge).
+    /// The reference crop: the points' bounding box scaled about its centre, width ×1.5
+    /// and height ×1.2, widened to whole pixels (left and top rounded down, right and
+    /// bottom up) and clipped to the `width × height` image. `None` when no pixel is left
+    /// (no points, points outside the image, or all on one pixel edge).
     pub fn around(points: &[[f64; 2]], width: usize, height: usize) -> Option<FaceBox> {
         if points.is_empty() {
             return None;

@@ -13,7 +13,8 @@
 //! cut to the reference face box when its landmark file exists; images without one are
 //! loaded whole and listed by [`WebCaricature::without_landmarks`] (a missing file is
 //! known at [`WebCaricature::open`], so the count can be reported before any image is
-//! read). Protocol files are found case-insensitively, names and stems in them too.
+//! read). Protocol files and landmark folders are found case-insensitively, names and
+//! stems in protocol lines too.
 
 mod identification;
 mod landmarks;
@@ -26,7 +27,7 @@ pub use lines::{OnBadLine, SkippedLine};
 pub use verification::{VerificationFold, VerificationProtocol};
 
 use super::dataset::{Dataset, RgbImage, SampleInfo};
-use super::folder::{file_name, is_image_file, read_image, sorted_entries};
+use super::folder::{file_name, is_image_file, sorted_entries};
 use crate::error::{Error, Result};
 use crate::model::Modality;
 use lines::Line;
@@ -137,7 +138,7 @@ impl WebCaricature {
         }
         images.sort();
         let name = file_name(folder);
-        let landmarks = landmark_files(&self.root.join(LANDMARK_DIR).join(&name))?;
+        let landmarks = landmark_files(&entry_in(&self.root.join(LANDMARK_DIR), &name))?;
         let identity = self.identities.len();
         let (mut caricatures, mut photos) = (Vec::new(), Vec::new());
         for (is_photo, stem, path) in images {
@@ -207,19 +208,7 @@ impl WebCaricature {
     /// A protocol file under `EvaluationProtocols/`, each part of `relative` matched
     /// case-insensitively when it does not exist as written.
     fn protocol_file(&self, relative: &[&str]) -> PathBuf {
-        let mut path = self.root.join(PROTOCOL_DIR);
-        for part in relative {
-            let exact = path.join(part);
-            path = if exact.exists() {
-                exact
-            } else {
-                sorted_entries(&path)
-                    .ok()
-                    .and_then(|entries| entries.into_iter().find(|e| file_name(e).eq_ignore_ascii_case(part)))
-                    .unwrap_or(exact)
-            };
-        }
-        path
+        relative.iter().fold(self.root.join(PROTOCOL_DIR), |dir, part| entry_in(&dir, part))
     }
 
     fn find_identity(&self, name: &str) -> std::result::Result<usize, String> {
@@ -284,7 +273,8 @@ impl Dataset for WebCaricature {
     /// The image cut to the reference face box when it has a landmark file, whole
     /// otherwise. A malformed landmark file is an error naming it and the line.
     fn load(&self, index: usize) -> Result<RgbImage> {
-        let image = read_image(self.samples[index].path.as_deref().expect("every WebCaricature sample has a path"))?;
+        let image =
+            RgbImage::read(self.samples[index].path.as_deref().expect("every WebCaricature sample has a path"))?;
         let Some(landmark_file) = &self.landmarks[index] else { return Ok(image) };
         let points = read_landmarks(landmark_file)?;
         let face = FaceBox::around(&points, image.width, image.height).ok_or_else(|| {
@@ -312,6 +302,19 @@ fn strip_image_extension(stem: &str) -> &str {
         Some((base, _)) if is_image_file(Path::new(stem)) => base,
         _ => stem,
     }
+}
+
+/// `dir/name`, or when that does not exist the entry of `dir` whose name matches in
+/// another case (and `dir/name` again when none does, for error messages).
+fn entry_in(dir: &Path, name: &str) -> PathBuf {
+    let exact = dir.join(name);
+    if exact.exists() {
+        return exact;
+    }
+    sorted_entries(dir)
+        .ok()
+        .and_then(|entries| entries.into_iter().find(|e| file_name(e).to_lowercase() == name.to_lowercase()))
+        .unwrap_or(exact)
 }
 
 /// A person's `FacialPoints/<Name>/*.txt` files by upper-cased stem (none when the folder
