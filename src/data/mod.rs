@@ -1,25 +1,33 @@
-//! Data: datasets (the built-in synthetic faces, CaVI), image preprocessing, and the
-//! sampler and loader threads that feed training and evaluation.
+//! Data: datasets (the built-in synthetic faces, CaVI, WebCaricature, any folder of
+//! images), image preprocessing, and the sampler and loader threads that feed training and
+//! evaluation.
 
 mod assemble;
 mod cavi;
 mod dataset;
 mod image_list;
 mod config;
+mod folder;
 mod loader;
 mod preprocess;
 mod sampler;
 pub mod synth;
+mod webcaricature;
 
 pub use assemble::{HostBatch, OnBadImage, SkippedImage};
 pub use cavi::{Cavi, CaviProtocol};
 pub use image_list::ImageList;
 pub use dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
 pub use config::{DataConfig, DataSource, OpenedData};
+pub use folder::{FolderDataset, ModalityRule};
 pub use loader::{BatchLoader, EvalBatches, LoaderOptions, SkipReport};
 pub use preprocess::{resize_bilinear, Crop, Preprocess};
 pub use sampler::{Draw, Sampler, SamplerState};
 pub use synth::{export_cavi, SynthConfig, SynthFaces};
+pub use webcaricature::{
+    parse_landmarks, read_landmarks, Direction, FaceBox, IdentificationFold, IdentificationProtocol, OnBadLine,
+    SkippedLine, VerificationFold, VerificationProtocol, View, WebCaricature,
+};
 
 /// Per-image standardisation (TF's `per_image_standardization`): (x − mean)/max(std, 1/√n).
 pub fn standardize(pixels: &mut [f32]) {

@@ -1,0 +1,208 @@
+//! Any folder of face images with one subfolder per identity, for training and evaluating
+//! without a published protocol, and for embedding a labelled gallery.
+//!
+//! ```text
+//! <root>/<identity>/<file>.jpg|.jpeg|.png
+//! <root>/<identity>/photo/<file>, <root>/<identity>/caricature/<file>   (ModalityRule::Subfolders)
+//! ```
+//! Extensions are matched case-insensitively; other files (`Thumbs.db`, notes) are
+//! ignored, and so are deeper folders. Identities are sorted by folder name; samples by
+//! identity, then path. (A plain list of files and folders to embed is [`super::ImageList`].)
+
+use super::dataset::{Dataset, RgbImage, SampleInfo};
+use crate::error::{Error, Result};
+use crate::model::Modality;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
+const PHOTO_DIR: &str = "photo";
+const CARICATURE_DIR: &str = "caricature";
+
+/// How a file's modality is decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ModalityRule {
+    /// Every image is a photo.
+    #[default]
+    AllPhotos,
+    /// A caricature when the lower-cased file stem is `c` followed by digits only
+    /// (WebCaricature's `C00001`) or contains `_c_` (CaVI's `name_c_3`); a photo otherwise.
+    FileName,
+    /// Images sit in a `photo/` or a `caricature/` subfolder (names matched
+    /// case-insensitively) where they would otherwise be; images outside them are ignored.
+    Subfolders,
+}
+
+impl FromStr for ModalityRule {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<ModalityRule> {
+        match s {
+            "all-photos" => Ok(ModalityRule::AllPhotos),
+            "file-name" => Ok(ModalityRule::FileName),
+            "subfolders" => Ok(ModalityRule::Subfolders),
+            _ => {
+                Err(Error::invalid("--modality-rule", format!("`{s}` (expected all-photos, file-name or subfolders)")))
+            }
+        }
+    }
+}
+
+/// The images found under a root.
+pub struct FolderDataset {
+    root: PathBuf,
+    rule: ModalityRule,
+    identities: Vec<String>,
+    samples: Vec<SampleInfo>,
+    ignored: Vec<PathBuf>,
+    empty_folders: Vec<PathBuf>,
+}
+
+impl FolderDataset {
+    /// Scans `root`. An error when it cannot be read or holds no image under the rule.
+    pub fn open(root: impl AsRef<Path>, rule: ModalityRule) -> Result<FolderDataset> {
+        let root = root.as_ref().to_path_buf();
+        let mut identities = Vec::new();
+        let mut samples = Vec::new();
+        let mut ignored = Vec::new();
+        let mut empty_folders = Vec::new();
+        for entry in sorted_entries(&root)? {
+            if !entry.is_dir() {
+                if is_image_file(&entry) {
+                    ignored.push(entry);
+                }
+                continue;
+            }
+            let mut images = images_in(&entry, rule, &mut ignored)?;
+            if images.is_empty() {
+                empty_folders.push(entry);
+                continue;
+            }
+            images.sort_by(|a, b| a.0.cmp(&b.0));
+            let identity = identities.len();
+            identities.push(file_name(&entry));
+            samples.extend(images.into_iter().map(|(path, modality)| SampleInfo {
+                identity,
+                modality,
+                path: Some(path),
+            }));
+        }
+        if samples.is_empty() {
+            let expected = match rule {
+                ModalityRule::Subfolders => "<identity>/photo/ or <identity>/caricature/",
+                _ => "<identity>/",
+            };
+            return Err(Error::format(&root, format!("no .jpg, .jpeg or .png image in {expected}")));
+        }
+        Ok(FolderDataset { root, rule, identities, samples, ignored, empty_folders })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Image files left out: images directly in the root, and under the subfolder rule
+    /// images outside `photo/` and `caricature/`.
+    pub fn ignored(&self) -> &[PathBuf] {
+        &self.ignored
+    }
+
+    /// Identity folders without any image under the modality rule: they are not identities.
+    pub fn empty_folders(&self) -> &[PathBuf] {
+        &self.empty_folders
+    }
+}
+
+impl Dataset for FolderDataset {
+    fn describe(&self) -> String {
+        let rule = match self.rule {
+            ModalityRule::AllPhotos => "all-photos",
+            ModalityRule::FileName => "file-name",
+            ModalityRule::Subfolders => "subfolders",
+        };
+        format!("folder:{}:{rule}", self.root.display())
+    }
+
+    fn identities(&self) -> &[String] {
+        &self.identities
+    }
+
+    fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    fn info(&self, index: usize) -> &SampleInfo {
+        &self.samples[index]
+    }
+
+    fn load(&self, index: usize) -> Result<RgbImage> {
+        RgbImage::read(self.samples[index].path.as_deref().expect("every folder sample has a path"))
+    }
+}
+
+/// The images of one identity's folder under `rule`; image files the rule leaves out go to
+/// `ignored`.
+fn images_in(dir: &Path, rule: ModalityRule, ignored: &mut Vec<PathBuf>) -> Result<Vec<(PathBuf, Modality)>> {
+    let mut images = Vec::new();
+    for entry in sorted_entries(dir)? {
+        if entry.is_dir() {
+            if rule != ModalityRule::Subfolders {
+                continue;
+            }
+            let name = file_name(&entry);
+            let modality = if name.eq_ignore_ascii_case(PHOTO_DIR) {
+                Modality::Photo
+            } else if name.eq_ignore_ascii_case(CARICATURE_DIR) {
+                Modality::Caricature
+            } else {
+                continue;
+            };
+            for file in sorted_entries(&entry)? {
+                if file.is_file() && is_image_file(&file) {
+                    images.push((file, modality));
+                }
+            }
+        } else if entry.is_file() && is_image_file(&entry) {
+            match rule {
+                ModalityRule::AllPhotos => images.push((entry, Modality::Photo)),
+                ModalityRule::FileName => {
+                    let modality = modality_from_file_name(&entry);
+                    images.push((entry, modality));
+                }
+                ModalityRule::Subfolders => ignored.push(entry),
+            }
+        }
+    }
+    Ok(images)
+}
+
+fn modality_from_file_name(path: &Path) -> Modality {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let numbered = stem.strip_prefix('c').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if numbered || stem.contains("_c_") {
+        Modality::Caricature
+    } else {
+        Modality::Photo
+    }
+}
+
+/// The entries of `dir`, sorted by name so a scan does not depend on the file system.
+pub(super) fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths = fs::read_dir(dir)
+        .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect::<std::io::Result<Vec<_>>>())
+        .map_err(|e| Error::io(dir, e))?;
+    paths.sort();
+    Ok(paths)
+}
+
+pub(super) fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Whether the file name ends in `.jpg`, `.jpeg` or `.png`, in any case.
+pub(super) fn is_image_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
