@@ -3,9 +3,9 @@
 use cari::data::{
     export_cavi, CaviProtocol, DataConfig, DataSource, LoaderOptions, OnBadImage, Preprocess, SynthConfig, SynthFaces,
 };
-use cari::eval::{run_test_images, score, EvalLoading, TARGET_FARS};
-use cari::infer::calibrate::{self, Domain};
+use cari::eval::{run_test_images, score, EvalLoading, VAL_FAR_TARGETS};
 use cari::experiment::{run_experiment, table_markdown, Experiment};
+use cari::infer::calibrate::{self, Domain};
 use cari::infer::{identify, verify, Embeddings, InferenceModel, Threshold};
 use cari::io::open_weights;
 use cari::model::{
@@ -627,10 +627,22 @@ fn eval(args: &EvalArgs) -> Result<()> {
     }
     if args.calibrate {
         let source = format!("{} test pairs of {}", protocol.name, dataset.describe());
-        let mut fitted = calibrate::fit(Domain::PhotoCaricature, &protocol.test_pairs, &outputs.embeddings, &TARGET_FARS, &source)?;
+        let mut fitted = calibrate::fit(
+            Domain::PhotoCaricature,
+            &protocol.test_pairs,
+            &outputs.embeddings,
+            &VAL_FAR_TARGETS,
+            &source,
+        )?;
         let photo_pairs = calibrate::photo_pairs(dataset.as_ref(), &protocol);
         let photo_source = format!("photo pairs among the {} test photos of {}", protocol.name, dataset.describe());
-        fitted.extend(calibrate::fit(Domain::PhotoPhoto, &photo_pairs, &outputs.embeddings, &TARGET_FARS, &photo_source)?);
+        fitted.extend(calibrate::fit(
+            Domain::PhotoPhoto,
+            &photo_pairs,
+            &outputs.embeddings,
+            &VAL_FAR_TARGETS,
+            &photo_source,
+        )?);
         calibrate::store(&args.model.model, &fitted)?;
         for c in &fitted {
             println!(

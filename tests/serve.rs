@@ -26,7 +26,7 @@ fn setup(name: &str) -> Setup {
     let dir = std::env::temp_dir().join(format!("cari-serve-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let tiny = ["--identities", "3", "--synth-photos", "4", "--synth-caricatures", "4", "--image-size", "75"];
+    let tiny = ["--identities", "3", "--synth-photos", "8", "--synth-caricatures", "8", "--image-size", "75"];
     let mut args = vec!["train", "--out", s(&dir), "--width-divisor", "16", "--batch", "4", "--steps", "2", "--quiet"];
     args.extend(tiny);
     cari(&args);
@@ -77,7 +77,23 @@ fn embed_append_verify_identify() {
     let o = cari(&["verify", "--model", s(&t.model), s(&photo), s(&photo), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["distance"].as_f64().unwrap() < 1e-6 && v["same"] == true, "{v}");
-    assert_eq!(v["threshold"]["source"], "--threshold");
+
+    // Uncalibrated, verify says so; after `eval --calibrate` it uses the fitted threshold.
+    let o = cari(&["verify", "--model", s(&t.model), s(&photo), s(&photo), "--format", "json", "--threshold", "0.5"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["threshold"]["value"].as_f64(), v["threshold"]["source"].as_str()), (Some(0.5), Some("--threshold")));
+    let o = cari(&["verify", "--model", s(&t.model), s(&photo), s(&photo), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["threshold"]["source"].as_str().unwrap().starts_with("uncalibrated"), "{v}");
+    let report = t.dir.join("report.json");
+    let o = cari(&["eval", "--model", s(&t.model), "--report", s(&report), "--calibrate"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("Accuracy: ") && text.contains("calibrated photo-caricature at FAR 0.001"), "{text}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["pairs_listed"], r["pairs_scored"], "{r}");
+    let o = cari(&["verify", "--model", s(&t.model), s(&photo), s(&photo), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["threshold"]["source"].as_str().unwrap().starts_with("calibrated at FAR 0.001"), "{v}");
 
     let o = cari(&["identify", "--model", s(&t.model), "--gallery", s(&gallery), s(&t.caricatures), "--top", "2"]);
     let out = String::from_utf8(o.stdout).unwrap();

@@ -3,7 +3,7 @@
 //! caricatures for identification.
 
 use super::metrics::{fold_ranges, identification_accuracy, shuffled_order, squared_distance, verification_accuracy};
-use super::verification::{roc_curve, val_at_far, RocCurve, ValAtFar, ValProtocol};
+use super::verification::{roc_curve, val_at_far, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS};
 use crate::autograd::ParamStore;
 use crate::backend::Device;
 use crate::data::{Dataset, EvalBatches, LoaderOptions, Preprocess, Protocol};
@@ -41,9 +41,6 @@ pub struct EvalReport {
     /// Figures that could not be computed, and why (e.g. a fold with no different pair).
     pub notes: Vec<String>,
 }
-
-/// The FARs VAL is reported at.
-pub const TARGET_FARS: [f64; 2] = [1e-3, 1e-2];
 
 /// How test images are read: evaluation preprocessing (centre crop, no flip) of each
 /// batch, loaded ahead by `options.workers` threads.
@@ -122,7 +119,7 @@ pub fn score(protocol: &Protocol, outputs: &TestOutputs) -> Result<EvalReport> {
     let roc = roc_curve(&scored).map_err(|e| notes.push(format!("ROC: {e}"))).ok();
     let folds = fold_ranges(scored.len(), FOLDS);
     let mut val = Vec::new();
-    for target in TARGET_FARS {
+    for target in VAL_FAR_TARGETS {
         match val_at_far(&scored, &folds, target, ValProtocol::TestFold) {
             Ok(v) => val.push(v),
             Err(e) => notes.push(format!("VAL at FAR {target}: {e}")),

@@ -6,10 +6,12 @@ mod metrics;
 mod rank;
 mod verification;
 
-pub use evaluate::{evaluate, run_test_images, score, EvalLoading, EvalReport, TestOutputs, PAIR_SHUFFLE_SEED, TARGET_FARS};
+pub use evaluate::{evaluate, run_test_images, score, EvalLoading, EvalReport, TestOutputs, PAIR_SHUFFLE_SEED};
 pub use metrics::{
     fold_ranges, identification_accuracy, shuffled_order, squared_distance, verification_accuracy, FoldStats,
     VerificationAccuracy,
 };
 pub use rank::{cmc, cmc_over_folds, distance_matrix, identify, Cmc, CmcOverFolds};
-pub use verification::{roc_curve, val_at_far, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS};
+pub use verification::{
+    operating_point, roc_curve, val_at_far, OperatingPoint, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS,
+};

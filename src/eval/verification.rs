@@ -223,6 +223,25 @@ fn reference_threshold(training: &[(f32, bool)], target_far: f64, fold: usize) -
 }
 
 /// (TAR, FAR) of `pairs` accepting those at distance below `threshold`.
+/// An operating point: the largest threshold whose FAR on `pairs` is at most `target_far`,
+/// with the VAL and FAR there (`cari eval --calibrate` fits serving thresholds with it).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct OperatingPoint {
+    pub threshold: f64,
+    pub val: f64,
+    pub far: f64,
+}
+
+pub fn operating_point(pairs: &[(f32, bool)], target_far: f64) -> Result<OperatingPoint> {
+    check_distances(pairs, "calibration pairs")?;
+    if !(target_far > 0.0 && target_far < 1.0) {
+        return Err(Error::invalid("target FAR", format!("{target_far} is not in (0, 1)")));
+    }
+    let threshold = largest_threshold_within(pairs, target_far, 0)?;
+    let (val, far) = accept_rates(pairs, threshold);
+    Ok(OperatingPoint { threshold, val, far })
+}
+
 fn accept_rates(pairs: &[(f32, bool)], threshold: f64) -> (f64, f64) {
     let (same, different) = count_kinds(pairs);
     let accepted = |kind: bool| pairs.iter().filter(|p| p.1 == kind && f64::from(p.0) < threshold).count();

@@ -3,10 +3,10 @@
 //! `cari verify` uses them by default.
 
 use crate::data::{Dataset, Pair, Protocol};
-use crate::model::Modality;
 use crate::error::{Error, Result};
-use crate::eval::{squared_distance, val_at_far, ValProtocol};
+use crate::eval::{operating_point, squared_distance};
 use crate::io::Checkpoint;
+use crate::model::Modality;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -49,7 +49,8 @@ pub struct Calibration {
 /// Photo↔photo pairs among the protocol's test photos: every same-identity pair and as
 /// many different-identity pairs drawn with a fixed seed.
 pub fn photo_pairs(dataset: &dyn Dataset, protocol: &Protocol) -> Vec<Pair> {
-    let photos: Vec<usize> = protocol.test.iter().copied().filter(|&i| dataset.info(i).modality == Modality::Photo).collect();
+    let photos: Vec<usize> =
+        protocol.test.iter().copied().filter(|&i| dataset.info(i).modality == Modality::Photo).collect();
     let mut same = Vec::new();
     for (k, &a) in photos.iter().enumerate() {
         for &b in &photos[k + 1..] {
@@ -87,17 +88,16 @@ pub fn fit(
     if scored.is_empty() {
         return Err(Error::invalid("calibration", format!("no {} pair with both images read", domain.name())));
     }
-    let all = [0..scored.len()];
     targets
         .iter()
         .map(|&target_far| {
-            let v = val_at_far(&scored, &all, target_far, ValProtocol::TestFold)?;
+            let point = operating_point(&scored, target_far)?;
             Ok(Calibration {
                 domain,
                 target_far,
-                threshold: v.thresholds[0] as f32,
-                val: v.val.mean,
-                far: v.far.mean,
+                threshold: point.threshold as f32,
+                val: point.val,
+                far: point.far,
                 pairs: scored.len(),
                 source: source.to_string(),
             })
@@ -119,7 +119,8 @@ pub fn stored(ckpt: &Checkpoint) -> Result<Vec<Calibration>> {
 pub fn store(path: &Path, calibrations: &[Calibration]) -> Result<()> {
     let ckpt = Checkpoint::open(path)?;
     let cpu = crate::backend::Device::cpu();
-    let tensors = ckpt.names().into_iter().map(|n| Ok((n.to_string(), ckpt.tensor(n, &cpu)?))).collect::<Result<Vec<_>>>()?;
+    let tensors =
+        ckpt.names().into_iter().map(|n| Ok((n.to_string(), ckpt.tensor(n, &cpu)?))).collect::<Result<Vec<_>>>()?;
     let mut meta: BTreeMap<String, String> = ckpt.metadata().clone();
     meta.insert(CALIBRATION_KEY.to_string(), serde_json::to_string(calibrations).expect("calibrations encode as JSON"));
     crate::io::save_checkpoint(path, &tensors, &meta)

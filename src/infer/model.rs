@@ -84,7 +84,13 @@ impl InferenceModel {
         match self.calibrations.iter().find(|c| c.domain == domain && c.target_far == target_far) {
             Some(c) => Threshold {
                 value: c.threshold,
-                source: format!("calibrated at FAR {} on {} {} pairs ({})", c.target_far, c.pairs, domain.name(), c.source),
+                source: format!(
+                    "calibrated at FAR {} on {} {} pairs ({})",
+                    c.target_far,
+                    c.pairs,
+                    domain.name(),
+                    c.source
+                ),
             },
             None => Threshold {
                 value: UNCALIBRATED_THRESHOLD,
