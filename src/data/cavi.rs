@@ -11,6 +11,7 @@
 //! upper-cased folder name because folder case differs between the two modalities.
 
 use super::dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
+use super::files::{file_name, is_image_file, sorted_entries};
 use crate::error::{Error, Result};
 use crate::model::Modality;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -25,7 +26,6 @@ const VALIDATION_FILE: &str = "validation.txt";
 const IDENTITY_LIST_FILE: &str = "complete_identity_list.txt";
 /// The reference code evaluates on every 20th pair of `testing_1.txt`.
 const REFERENCE_PAIR_STRIDE: usize = 20;
-const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 
 /// The modality folders, in scan order: a person's display name is taken from the first
 /// folder found, so the caricature folder's spelling wins.
@@ -102,7 +102,7 @@ impl Cavi {
                 let key = folder_name.to_uppercase();
                 for path in sorted_entries(&folder)? {
                     let file = file_name(&path);
-                    if !path.is_file() || !is_image(&file) {
+                    if !path.is_file() || !is_image_file(&path) {
                         continue;
                     }
                     names.entry(key.clone()).or_insert_with(|| folder_name.clone());
@@ -243,22 +243,3 @@ impl Dataset for Cavi {
     }
 }
 
-/// The entries of `dir`, sorted by name so the scan does not depend on the file system.
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut paths = fs::read_dir(dir)
-        .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect::<std::io::Result<Vec<_>>>())
-        .map_err(|e| Error::io(dir, e))?;
-    paths.sort();
-    Ok(paths)
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-fn is_image(file: &str) -> bool {
-    Path::new(file)
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-}

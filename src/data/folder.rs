@@ -10,13 +10,12 @@
 //! identity, then path. (A plain list of files and folders to embed is [`super::ImageList`].)
 
 use super::dataset::{Dataset, RgbImage, SampleInfo};
+use super::files::{file_name, is_image_file, sorted_entries};
 use crate::error::{Error, Result};
 use crate::model::Modality;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 const PHOTO_DIR: &str = "photo";
 const CARICATURE_DIR: &str = "caricature";
 
@@ -187,22 +186,3 @@ fn modality_from_file_name(path: &Path) -> Modality {
     }
 }
 
-/// The entries of `dir`, sorted by name so a scan does not depend on the file system.
-pub(super) fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut paths = fs::read_dir(dir)
-        .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect::<std::io::Result<Vec<_>>>())
-        .map_err(|e| Error::io(dir, e))?;
-    paths.sort();
-    Ok(paths)
-}
-
-pub(super) fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// Whether the file name ends in `.jpg`, `.jpeg` or `.png`, in any case.
-pub(super) fn is_image_file(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-}

@@ -2,6 +2,7 @@
 //! below) are taken. Each image is labelled by its parent folder's name, the usual
 //! folder-per-identity convention, and counted as a photo.
 
+use super::files::{is_image_file, sorted_entries};
 use super::{Dataset, RgbImage, SampleInfo};
 use crate::error::{Error, Result};
 use crate::model::Modality;
@@ -12,23 +13,12 @@ pub struct ImageList {
     samples: Vec<SampleInfo>,
 }
 
-const EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
-
-fn is_image(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-}
-
 /// Every image below `dir`, sorted by path.
 fn images_below(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
-        .collect::<Result<_>>()?;
-    entries.sort();
-    for path in entries {
+    for path in sorted_entries(dir)? {
         if path.is_dir() {
             images_below(&path, out)?;
-        } else if is_image(&path) {
+        } else if is_image_file(&path) {
             out.push(path);
         }
     }

@@ -5,6 +5,7 @@
 mod assemble;
 mod cavi;
 mod dataset;
+mod files;
 mod image_list;
 mod config;
 mod folder;

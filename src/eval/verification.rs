@@ -312,7 +312,7 @@ mod tests {
         assert!(check_folds(&[0..2, 3..4], 4).is_err());
         assert!(check_folds(&[0..2, 2..3], 4).is_err());
         assert!(check_folds(&[0..2, 2..2, 2..4], 4).is_err());
-        assert!(check_folds(&[0..4], 4).is_err());
+        assert!(check_folds(std::slice::from_ref(&(0..4)), 4).is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use lines::{OnBadLine, SkippedLine};
 pub use verification::{VerificationFold, VerificationProtocol};
 
 use super::dataset::{Dataset, RgbImage, SampleInfo};
-use super::folder::{file_name, is_image_file, sorted_entries};
+use super::files::{file_name, is_image_file, sorted_entries};
 use crate::error::{Error, Result};
 use crate::model::Modality;
 use lines::Line;
