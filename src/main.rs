@@ -3,7 +3,7 @@
 use cari::data::{
     export_cavi, CaviProtocol, DataConfig, DataSource, LoaderOptions, OnBadImage, Preprocess, SynthConfig, SynthFaces,
 };
-use cari::eval::{run_test_images, score, EvalLoading, VAL_FAR_TARGETS};
+use cari::eval::{run_test_images, score, EvalLoading, MAX_RANK, VAL_FAR_TARGETS};
 use cari::experiment::{run_experiment, table_markdown, Experiment};
 use cari::infer::calibrate::{self, Domain};
 use cari::infer::{identify, verify, Embeddings, InferenceModel, Threshold};
@@ -12,7 +12,7 @@ use cari::model::{
     init_id_branches_from_verification, load_matching, MultiTaskNet, NetworkConfig, OnShapeMismatch, Weighting,
 };
 use cari::optim::{LrSchedule, OptimizerConfig, Rule};
-use cari::plot::{plot_log_files, PlotOptions};
+use cari::plot::{plot_cmc, plot_log_files, plot_roc, CmcSeries, PlotOptions, RocSeries};
 use cari::train::{run, RunOptions, TrainConfig, Trainer, TrainingCheckpoint, TrainingLog};
 use cari::{Device, Error, Result};
 use clap::{Args, Parser, Subcommand};
@@ -93,6 +93,9 @@ struct EvalArgs {
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Draw the ROC and CMC curves as STEM_roc.{svg,png} and STEM_cmc.{svg,png}.
+    #[arg(long, value_name = "STEM")]
+    plot: Option<PathBuf>,
     /// Fit verification thresholds at FAR 0.1 % and 1 % per domain (photo↔caricature on the
     /// test pairs, photo↔photo among the test photos) and store them in the model, where
     /// `cari verify` finds them.
@@ -622,6 +625,31 @@ fn eval(args: &EvalArgs) -> Result<()> {
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.2} %", 100.0 * v));
     println!("photo identification (branch 2, rank 1): {}", pct(report.photo_id_accuracy));
     println!("caricature identification (branch 3, rank 1): {}", pct(report.caricature_id_accuracy));
+    for (name, cmc) in [("C2P", &report.cmc_c2p), ("P2C", &report.cmc_p2c)] {
+        if let Some(c) = cmc {
+            println!("{name} by embedding: Rank-1 {} Rank-10 {}", pct(c.rank(1)), pct(c.rank(MAX_RANK)));
+        }
+    }
+    if let Some(stem) = &args.plot {
+        let mut files = Vec::new();
+        if let Some(roc) = &report.roc {
+            files.extend(plot_roc(
+                &[RocSeries { label: &report.protocol, roc }],
+                &stem.with_file_name(format!("{}_roc", file_stem(stem))),
+                None,
+            )?);
+        }
+        let cmcs: Vec<CmcSeries> = [("C2P", &report.cmc_c2p), ("P2C", &report.cmc_p2c)]
+            .into_iter()
+            .filter_map(|(label, c)| c.as_ref().map(|c| CmcSeries { label, rates: &c.rates }))
+            .collect();
+        if !cmcs.is_empty() {
+            files.extend(plot_cmc(&cmcs, &stem.with_file_name(format!("{}_cmc", file_stem(stem))), None)?);
+        }
+        for f in files {
+            println!("plot: {}", f.display());
+        }
+    }
     for note in &report.notes {
         println!("note: {note}");
     }
@@ -663,6 +691,11 @@ fn eval(args: &EvalArgs) -> Result<()> {
         println!("report: {}", path.display());
     }
     Ok(())
+}
+
+/// `runs/x` → `x`.
+fn file_stem(path: &std::path::Path) -> String {
+    path.file_name().map_or_else(|| "eval".into(), |n| n.to_string_lossy().into_owned())
 }
 
 fn embed(args: &EmbedArgs) -> Result<()> {

@@ -86,11 +86,17 @@ fn embed_append_verify_identify() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["threshold"]["source"].as_str().unwrap().starts_with("uncalibrated"), "{v}");
     let report = t.dir.join("report.json");
-    let o = cari(&["eval", "--model", s(&t.model), "--report", s(&report), "--calibrate"]);
+    let plots = t.dir.join("curves");
+    let o = cari(&["eval", "--model", s(&t.model), "--report", s(&report), "--calibrate", "--plot", s(&plots)]);
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("Accuracy: ") && text.contains("calibrated photo-caricature at FAR 0.001"), "{text}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["pairs_listed"], r["pairs_scored"], "{r}");
+    assert_eq!(r["cmc_c2p"]["rates"].as_array().unwrap().len(), 10, "{r}");
+    assert!(r["roc"]["auc"].as_f64().is_some(), "{r}");
+    for file in ["curves_roc.png", "curves_roc.svg", "curves_cmc.png", "curves_cmc.svg"] {
+        assert!(t.dir.join(file).is_file(), "{file} missing");
+    }
     let o = cari(&["verify", "--model", s(&t.model), s(&photo), s(&photo), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["threshold"]["source"].as_str().unwrap().starts_with("calibrated at FAR 0.001"), "{v}");

@@ -3,6 +3,7 @@
 //! caricatures for identification.
 
 use super::metrics::{fold_ranges, identification_accuracy, shuffled_order, squared_distance, verification_accuracy};
+use super::rank::{identify, Cmc};
 use super::verification::{roc_curve, val_at_far, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS};
 use crate::autograd::ParamStore;
 use crate::backend::Device;
@@ -38,9 +39,16 @@ pub struct EvalReport {
     pub roc: Option<RocCurve>,
     /// VAL at FAR 0.1 % and 1 %, each fold's threshold chosen on that fold (DATASETS §3).
     pub val_at_far: Vec<ValAtFar>,
+    /// Rank-1..10 by embedding distance: test caricatures against the test photos (C2P) and
+    /// the reverse (P2C).
+    pub cmc_c2p: Option<Cmc>,
+    pub cmc_p2c: Option<Cmc>,
     /// Figures that could not be computed, and why (e.g. a fold with no different pair).
     pub notes: Vec<String>,
 }
+
+/// The highest rank of the CMC curves.
+pub const MAX_RANK: usize = 10;
 
 /// How test images are read: evaluation preprocessing (centre crop, no flip) of each
 /// batch, loaded ahead by `options.workers` threads.
@@ -59,6 +67,8 @@ pub struct TestOutputs {
     pub photo_predictions: Vec<(usize, usize)>,
     /// `(predicted, actual)` identity of branch 3 on the test caricatures.
     pub caricature_predictions: Vec<(usize, usize)>,
+    /// Each test image read, in order: dataset index, identity, modality.
+    pub samples: Vec<(usize, usize, Modality)>,
 }
 
 /// Runs the model over the protocol's test images and scores the three tasks.
@@ -85,6 +95,7 @@ pub fn run_test_images(
     let mut embeddings: HashMap<usize, Vec<f32>> = HashMap::new();
     let mut photo_predictions = Vec::new();
     let mut caricature_predictions = Vec::new();
+    let mut samples = Vec::new();
     let dim = net.embedding_dim();
     let EvalLoading { preprocess, batch_size, options } = loading;
     for host in EvalBatches::new(dataset, protocol.test.clone(), batch_size, preprocess, options)? {
@@ -101,6 +112,7 @@ pub fn run_test_images(
         for (row, &index) in host.indices.iter().enumerate() {
             embeddings.insert(index, e[row * dim..(row + 1) * dim].to_vec());
             let label = host.labels[row];
+            samples.push((index, label, host.modalities[row]));
             let logits = |all: &[f32]| arg_max(&all[row * classes..(row + 1) * classes]);
             match host.modalities[row] {
                 Modality::Photo => photo_predictions.push((logits(&photo_logits), label)),
@@ -108,7 +120,7 @@ pub fn run_test_images(
             }
         }
     }
-    Ok(TestOutputs { embeddings, photo_predictions, caricature_predictions })
+    Ok(TestOutputs { embeddings, photo_predictions, caricature_predictions, samples })
 }
 
 /// The paper's three figures from the test outputs.
@@ -125,6 +137,17 @@ pub fn score(protocol: &Protocol, outputs: &TestOutputs) -> Result<EvalReport> {
             Err(e) => notes.push(format!("VAL at FAR {target}: {e}")),
         }
     }
+    let photos = embeddings_of(outputs, Modality::Photo);
+    let caricatures = embeddings_of(outputs, Modality::Caricature);
+    let dim = outputs.embeddings.values().next().map_or(1, Vec::len);
+    let mut rank =
+        |what: &str, (probes, probe_ids): &(Vec<f32>, Vec<usize>), (gallery, gallery_ids): &(Vec<f32>, Vec<usize>)| {
+            identify(probes, probe_ids, gallery, gallery_ids, dim, MAX_RANK)
+                .map_err(|e| notes.push(format!("{what}: {e}")))
+                .ok()
+        };
+    let cmc_c2p = rank("C2P identification", &caricatures, &photos);
+    let cmc_p2c = rank("P2C identification", &photos, &caricatures);
     Ok(EvalReport {
         protocol: protocol.name.clone(),
         pairs_listed: protocol.test_pairs.len(),
@@ -136,6 +159,8 @@ pub fn score(protocol: &Protocol, outputs: &TestOutputs) -> Result<EvalReport> {
         test_images: outputs.embeddings.len(),
         roc,
         val_at_far: val,
+        cmc_c2p,
+        cmc_p2c,
         notes,
     })
 }
@@ -151,6 +176,16 @@ fn scored_pairs(protocol: &Protocol, embeddings: &HashMap<usize, Vec<f32>>) -> V
         }
     }
     scored
+}
+
+/// The embeddings of the test images of one modality, with their identities.
+fn embeddings_of(outputs: &TestOutputs, modality: Modality) -> (Vec<f32>, Vec<usize>) {
+    let (mut values, mut ids) = (Vec::new(), Vec::new());
+    for &(index, label, _) in outputs.samples.iter().filter(|s| s.2 == modality) {
+        values.extend_from_slice(&outputs.embeddings[&index]);
+        ids.push(label);
+    }
+    (values, ids)
 }
 
 impl EvalReport {

@@ -6,7 +6,7 @@ mod metrics;
 mod rank;
 mod verification;
 
-pub use evaluate::{evaluate, run_test_images, score, EvalLoading, EvalReport, TestOutputs, PAIR_SHUFFLE_SEED};
+pub use evaluate::{evaluate, run_test_images, score, EvalLoading, EvalReport, TestOutputs, MAX_RANK, PAIR_SHUFFLE_SEED};
 pub use metrics::{
     fold_ranges, identification_accuracy, shuffled_order, squared_distance, verification_accuracy, FoldStats,
     VerificationAccuracy,
