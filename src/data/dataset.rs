@@ -40,11 +40,17 @@ pub trait Dataset: Send + Sync {
     fn describe(&self) -> String;
     /// Identity names, indexed by class.
     fn identities(&self) -> &[String];
-    fn len(&self) -> usize;
+    /// Every sample's label, modality and file, by index.
+    fn samples(&self) -> &[SampleInfo];
+    fn len(&self) -> usize {
+        self.samples().len()
+    }
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    fn info(&self, index: usize) -> &SampleInfo;
+    fn info(&self, index: usize) -> &SampleInfo {
+        &self.samples()[index]
+    }
     /// Decodes (or renders) sample `index`. A missing or corrupt file is an error naming it.
     fn load(&self, index: usize) -> Result<RgbImage>;
 }

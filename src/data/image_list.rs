@@ -84,12 +84,8 @@ impl Dataset for ImageList {
         &self.labels
     }
 
-    fn len(&self) -> usize {
-        self.samples.len()
-    }
-
-    fn info(&self, index: usize) -> &SampleInfo {
-        &self.samples[index]
+    fn samples(&self) -> &[SampleInfo] {
+        &self.samples
     }
 
     fn load(&self, index: usize) -> Result<RgbImage> {

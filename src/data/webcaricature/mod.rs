@@ -262,12 +262,8 @@ impl Dataset for WebCaricature {
         &self.identities
     }
 
-    fn len(&self) -> usize {
-        self.samples.len()
-    }
-
-    fn info(&self, index: usize) -> &SampleInfo {
-        &self.samples[index]
+    fn samples(&self) -> &[SampleInfo] {
+        &self.samples
     }
 
     /// The image cut to the reference face box when it has a landmark file, whole
