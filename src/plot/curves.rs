@@ -3,10 +3,9 @@
 //! - CMC: identification rate against rank 1..K, each curve's Rank-1 in the legend.
 
 use super::font::FAMILY;
-use super::{downsample, drawing_error, with_extension_added, SUPERSAMPLING};
+use super::{write_svg_and_png, Drawing, Drawn};
 use crate::eval::RocCurve;
 use crate::{Error, Result};
-use image::ExtendedColorType;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -177,7 +176,6 @@ struct LineChart {
     lines: Vec<Line>,
 }
 
-type Drawn<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 impl LineChart {
@@ -190,39 +188,11 @@ impl LineChart {
                 format!("{}×{} is too small: at least {}×{}", size.0, size.1, MIN_CURVE_SIZE.0, MIN_CURVE_SIZE.1),
             ));
         }
-        let svg = with_extension_added(out_stem, "svg");
-        let png = with_extension_added(out_stem, "png");
-        self.write_svg(size, &svg)?;
-        self.write_png(size, &png)?;
-        Ok(vec![svg, png])
+        write_svg_and_png(self, size, out_stem)
     }
+}
 
-    fn write_svg(&self, size: (u32, u32), path: &Path) -> Result<()> {
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-            self.draw(&root, 1.0, false).map_err(|e| drawing_error(path, e))?;
-            root.present().map_err(|e| drawing_error(path, e))?;
-        }
-        std::fs::write(path, svg).map_err(|e| Error::io(path, e))
-    }
-
-    /// Drawn [`SUPERSAMPLING`] times larger, then averaged down: smooth lines and text.
-    fn write_png(&self, (width, height): (u32, u32), path: &Path) -> Result<()> {
-        let large = (width * SUPERSAMPLING, height * SUPERSAMPLING);
-        let mut pixels = vec![0u8; large.0 as usize * large.1 as usize * 3];
-        {
-            let root = BitMapBackend::with_buffer(&mut pixels, large).into_drawing_area();
-            self.draw(&root, f64::from(SUPERSAMPLING), true).map_err(|e| drawing_error(path, e))?;
-            root.present().map_err(|e| drawing_error(path, e))?;
-        }
-        let pixels = downsample(&pixels, large.0 as usize, SUPERSAMPLING as usize);
-        image::save_buffer(path, &pixels, width, height, ExtendedColorType::Rgb8).map_err(|e| match e {
-            image::ImageError::IoError(e) => Error::io(path, e),
-            e => Error::format(path, e.to_string()),
-        })
-    }
-
+impl Drawing for LineChart {
     /// `scale` multiplies every size; `raster`: the backend is a bitmap.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, scale: f64, raster: bool) -> Drawn<DB> {
         let px = |at_one: f64| (at_one * scale).round() as i32;
@@ -290,7 +260,9 @@ impl LineChart {
             .border_style(BLACK.stroke_width(line(1.0)))
             .draw()
     }
+}
 
+impl LineChart {
     /// The minor grid at 2..9 × each decade, and the chance line TAR = FAR.
     fn draw_log_background<DB: DrawingBackend>(&self, chart: &mut Chart<'_, DB>, width: u32) -> Drawn<DB> {
         let (y0, y1) = (self.y_range.start, self.y_range.end);

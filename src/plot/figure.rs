@@ -3,6 +3,7 @@
 
 use super::font::FAMILY;
 use super::series::{default_window, thin, Curve};
+use super::{Drawing, Drawn};
 use super::{RunLog, TASK_COLORS};
 use crate::model::Task;
 use crate::{Error, Result};
@@ -10,9 +11,6 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
-
-/// What drawing on a plotters backend returns.
-type Drawn<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 const TITLE: &str = "Task weights and task losses during training";
 
@@ -88,19 +86,6 @@ impl Figure {
         self.columns.len()
     }
 
-    /// Draws the whole figure; `scale` multiplies every size (fonts, lines, margins);
-    /// `raster`: the backend is a bitmap.
-    pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, scale: f64, raster: bool) -> Drawn<DB> {
-        let canvas = Canvas { scale, raster };
-        root.fill(&WHITE)?;
-        let (header, body) = root.split_vertically(canvas.px(HEADER_HEIGHT));
-        draw_header(&header, canvas)?;
-        for (area, column) in body.split_evenly((1, self.columns.len())).iter().zip(&self.columns) {
-            self.draw_column(area, column, canvas)?;
-        }
-        Ok(())
-    }
-
     fn draw_column<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
@@ -174,6 +159,21 @@ impl Figure {
             } else {
                 draw_curve(&mut chart, curve, color.to_rgba(), line_width, canvas)?;
             }
+        }
+        Ok(())
+    }
+}
+
+impl Drawing for Figure {
+    /// Draws the whole figure; `scale` multiplies every size (fonts, lines, margins);
+    /// `raster`: the backend is a bitmap.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, scale: f64, raster: bool) -> Drawn<DB> {
+        let canvas = Canvas { scale, raster };
+        root.fill(&WHITE)?;
+        let (header, body) = root.split_vertically(canvas.px(HEADER_HEIGHT));
+        draw_header(&header, canvas)?;
+        for (area, column) in body.split_evenly((1, self.columns.len())).iter().zip(&self.columns) {
+            self.draw_column(area, column, canvas)?;
         }
         Ok(())
     }

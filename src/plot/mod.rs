@@ -18,7 +18,10 @@ use crate::train::{read_training_log, StepRecord};
 use crate::{Error, Result};
 use figure::Figure;
 use image::ExtendedColorType;
-use plotters::prelude::{BitMapBackend, DrawingAreaErrorKind, IntoDrawingArea, SVGBackend};
+use plotters::coord::Shift;
+use plotters::prelude::{
+    BitMapBackend, DrawingArea, DrawingAreaErrorKind, DrawingBackend, IntoDrawingArea, SVGBackend,
+};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -70,11 +73,7 @@ pub fn plot_training_logs(runs: &[RunLog], out_stem: &Path, options: &PlotOption
             ),
         ));
     }
-    let svg = with_extension_added(out_stem, "svg");
-    let png = with_extension_added(out_stem, "png");
-    write_svg(&figure, size, &svg)?;
-    write_png(&figure, size, &png)?;
-    Ok(vec![svg, png])
+    write_svg_and_png(&figure, size, out_stem)
 }
 
 /// What [`plot_log_files`] wrote, and what it noticed in the logs.
@@ -145,7 +144,25 @@ fn with_extension_added(stem: &Path, extension: &str) -> PathBuf {
     PathBuf::from(path)
 }
 
-fn write_svg(figure: &Figure, size: (u32, u32), path: &Path) -> Result<()> {
+/// What a drawing backend returns.
+type Drawn<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// A chart that draws itself on any backend: the SVG and the PNG come from the same code.
+trait Drawing {
+    /// `scale` multiplies every size (fonts, lines, margins); `raster`: the backend is a bitmap.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, scale: f64, raster: bool) -> Drawn<DB>;
+}
+
+/// Writes `figure` as `STEM.svg` and `STEM.png` and returns their paths.
+fn write_svg_and_png(figure: &impl Drawing, size: (u32, u32), out_stem: &Path) -> Result<Vec<PathBuf>> {
+    let svg = with_extension_added(out_stem, "svg");
+    let png = with_extension_added(out_stem, "png");
+    write_svg(figure, size, &svg)?;
+    write_png(figure, size, &png)?;
+    Ok(vec![svg, png])
+}
+
+fn write_svg(figure: &impl Drawing, size: (u32, u32), path: &Path) -> Result<()> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
@@ -155,7 +172,8 @@ fn write_svg(figure: &Figure, size: (u32, u32), path: &Path) -> Result<()> {
     std::fs::write(path, svg).map_err(|e| Error::io(path, e))
 }
 
-fn write_png(figure: &Figure, (width, height): (u32, u32), path: &Path) -> Result<()> {
+/// Drawn [`SUPERSAMPLING`] times larger, then averaged down: smooth lines and text.
+fn write_png(figure: &impl Drawing, (width, height): (u32, u32), path: &Path) -> Result<()> {
     let large = (width * SUPERSAMPLING, height * SUPERSAMPLING);
     let mut pixels = vec![0u8; large.0 as usize * large.1 as usize * 3];
     {
