@@ -46,6 +46,8 @@ impl ImageList {
                 ));
             }
         }
+        // Label → class, so a large folder tree is labelled in one pass.
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut labels: Vec<String> = Vec::new();
         let mut samples = Vec::with_capacity(paths.len());
         for path in paths {
@@ -53,13 +55,10 @@ impl ImageList {
                 .parent()
                 .and_then(|p| p.file_name())
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            let identity = match labels.iter().position(|l| *l == label) {
-                Some(i) => i,
-                None => {
-                    labels.push(label);
-                    labels.len() - 1
-                }
-            };
+            let identity = *index.entry(label.clone()).or_insert_with(|| {
+                labels.push(label);
+                labels.len() - 1
+            });
             samples.push(SampleInfo { identity, modality: Modality::Photo, path: Some(path) });
         }
         Ok(ImageList { labels, samples })

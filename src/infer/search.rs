@@ -35,12 +35,18 @@ pub struct Match {
 /// The `k` gallery identities nearest to `probe`, each at the distance of its nearest
 /// image, nearest first (ties in gallery order).
 pub fn identify(gallery: &Embeddings, probe: &[f32], k: usize) -> Vec<Match> {
+    // Label → position in `best`: one pass over the gallery, whatever its number of identities.
+    let mut slot: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut best: Vec<Match> = Vec::new();
     for i in 0..gallery.len() {
         let distance = squared_distance(gallery.row(i), probe);
-        match best.iter_mut().find(|m| m.label == gallery.labels[i]) {
-            Some(m) => m.distance = m.distance.min(distance),
-            None => best.push(Match { label: gallery.labels[i].clone(), distance }),
+        let label = gallery.labels[i].as_str();
+        match slot.get(label) {
+            Some(&k) => best[k].distance = best[k].distance.min(distance),
+            None => {
+                slot.insert(label, best.len());
+                best.push(Match { label: label.to_string(), distance });
+            }
         }
     }
     best.sort_by(|a, b| a.distance.total_cmp(&b.distance));
