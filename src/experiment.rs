@@ -6,7 +6,7 @@
 use crate::backend::Device;
 use crate::data::{DataConfig, LoaderOptions};
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, EvalLoading, EvalReport};
+use crate::eval::{evaluate, EvalLoading, EvalPlan, EvalReport};
 use crate::model::{MultiTaskNet, NetworkConfig, Task, Weighting};
 use crate::plot::{plot_log_files, PlotOptions};
 use crate::train::{run, RunOptions, TrainConfig, Trainer, TrainingLog};
@@ -63,7 +63,8 @@ pub fn run_experiment(exp: &Experiment, out: &Path, device: &Device, progress: b
         let options = RunOptions { steps: exp.steps, checkpoint: None, checkpoint_every: 0, progress };
         let summary = run(&mut trainer, &mut opened.loader, &exp.data, device, &options, Some(&mut log))?;
         let loading = EvalLoading { preprocess: exp.data.preprocess, batch_size: exp.eval_batch, options: exp.loader };
-        let report = evaluate(&trainer.net, &trainer.params, opened.dataset, &opened.protocol, loading, device)?;
+        let plan = EvalPlan::from_protocol(&opened.protocol, opened.dataset.as_ref());
+        let report = evaluate(&trainer.net, &trainer.params, opened.dataset, &plan, loading, device)?;
         rows.push(ExperimentRow { strategy, report, train_seconds: summary.seconds, log: log_path });
     }
     let table = table_markdown(&rows);
@@ -108,11 +109,11 @@ pub fn table_markdown(rows: &[ExperimentRow]) -> String {
             Weighting::Single(t) => t == task,
             _ => true,
         };
-        let cell = |task: Task| match (shown(task), r.report.figure(task)) {
-            (true, Some(v)) if task == Task::Verification => {
-                format!("{:.2} ± {:.2}", 100.0 * v, 100.0 * r.report.verification_std)
+        let cell = |task: Task| match (shown(task), r.report.figure(task), &r.report.verification) {
+            (true, Some(_), Some(v)) if task == Task::Verification => {
+                format!("{:.2} ± {:.2}", 100.0 * v.accuracy.mean, 100.0 * v.accuracy.std)
             }
-            (true, Some(v)) => format!("{:.2}", 100.0 * v),
+            (true, Some(v), _) => format!("{:.2}", 100.0 * v),
             _ => "–".into(),
         };
         let _ = writeln!(

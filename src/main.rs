@@ -1,15 +1,17 @@
 //! The `cari` command line: parses arguments and calls the library.
 
 use cari::data::{
-    export_cavi, CaviProtocol, DataConfig, DataSource, LoaderOptions, OnBadImage, Preprocess, SynthConfig, SynthFaces,
+    balanced_pairs, export_cavi, DataConfig, DataSource, LoaderOptions, OnBadImage, Preprocess, SourceOptions,
+    SynthConfig, SynthFaces,
 };
-use cari::eval::{run_test_images, score, EvalLoading, ValProtocol, MAX_RANK, VAL_FAR_TARGETS};
+use cari::eval::{run_images, score, EvalLoading, EvalPlan, ValProtocol, VAL_FAR_TARGETS};
 use cari::experiment::{run_experiment, table_markdown, Experiment};
 use cari::infer::calibrate::{self, Domain};
 use cari::infer::{identify, verify, Embeddings, InferenceModel, Threshold};
 use cari::io::open_weights;
 use cari::model::{
-    init_id_branches_from_verification, load_matching, MultiTaskNet, NetworkConfig, OnShapeMismatch, Weighting,
+    init_id_branches_from_verification, load_matching, Modality, MultiTaskNet, NetworkConfig, OnShapeMismatch,
+    Weighting,
 };
 use cari::optim::{LrSchedule, OptimizerConfig, Rule};
 use cari::plot::{plot_cmc, plot_log_files, plot_roc, CmcSeries, PlotOptions, RocSeries};
@@ -84,12 +86,12 @@ impl ModelFileArgs {
 struct EvalArgs {
     #[command(flatten)]
     model: ModelFileArgs,
-    /// `synth` or `cavi:PATH` (default: the data the model was trained on).
+    /// `synth`, `cavi:PATH`, `webcaricature:PATH` or `folder:PATH` (default: the data the
+    /// model was trained on).
     #[arg(long)]
     dataset: Option<String>,
-    /// CaVI protocol: `clean` or `reference` (the paper's code's split, labelled as such).
-    #[arg(long, default_value = "clean")]
-    protocol: String,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -101,7 +103,7 @@ struct EvalArgs {
     #[arg(long, value_name = "STEM")]
     plot: Option<PathBuf>,
     /// Fit verification thresholds at FAR 0.1 % and 1 % per domain (photo↔caricature on the
-    /// test pairs, photo↔photo among the test photos) and store them in the model, where
+    /// protocol's pairs, photo↔photo among its photos) and store them in the model, where
     /// `cari verify` finds them.
     #[arg(long)]
     calibrate: bool,
@@ -179,13 +181,12 @@ struct NetArgs {
 /// How to build the model and train it: shared by `train` and `experiment`.
 #[derive(Args)]
 struct ModelArgs {
-    /// `synth` (the built-in faces, rendered on the fly) or `cavi:PATH`.
+    /// `synth` (the built-in faces, rendered on the fly), `cavi:PATH`, `webcaricature:PATH`
+    /// or `folder:PATH` (one subfolder per identity).
     #[arg(long, default_value = "synth")]
     dataset: String,
-    /// CaVI protocol: `clean` (train on every image outside testing_1) or `reference`
-    /// (the paper's code: every 20th test pair, labelled as such).
-    #[arg(long, default_value = "clean")]
-    cavi_protocol: String,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
     /// Synthetic data: identities, photos and caricatures per identity, rendering size.
     #[arg(long, default_value_t = 10)]
     identities: usize,
@@ -251,6 +252,43 @@ struct ModelArgs {
     /// What to do with an unreadable image: `stop` (naming it) or `skip` (counted and reported).
     #[arg(long, default_value = "stop")]
     on_bad_image: String,
+}
+
+/// Which protocol of the dataset, and how its files are read.
+#[derive(Args)]
+struct ProtocolArgs {
+    /// CaVI: `clean` (default; train on every image outside testing_1) or `reference` (the
+    /// paper's code's split, labelled as such). WebCaricature: `restricted` (default),
+    /// `unrestricted`, `c2p` or `p2c`.
+    #[arg(long)]
+    protocol: Option<String>,
+    /// WebCaricature: `view2` (the ten folds results are reported on) or `view1` (development).
+    #[arg(long, default_value = "view2")]
+    view: String,
+    /// WebCaricature training: the fold (1 to 10) whose training part is used.
+    #[arg(long, default_value_t = 1)]
+    fold: usize,
+    /// A WebCaricature protocol line that is malformed or names an absent person or image:
+    /// `stop` (naming file and line) or `skip` (left out, counted and listed).
+    #[arg(long, default_value = "stop")]
+    on_bad_line: String,
+    /// A folder's modalities: `file-name` (stems like C00001 or name_c_1 are caricatures),
+    /// `subfolders` (<identity>/photo/, <identity>/caricature/) or `all-photos`.
+    #[arg(long, default_value = "file-name")]
+    modality_rule: String,
+}
+
+impl ProtocolArgs {
+    fn options(&self, synth: SynthConfig) -> Result<SourceOptions> {
+        Ok(SourceOptions {
+            synth,
+            protocol: self.protocol.clone(),
+            view: self.view.parse()?,
+            fold: self.fold,
+            on_bad_line: self.on_bad_line.parse()?,
+            modality_rule: self.modality_rule.parse()?,
+        })
+    }
 }
 
 #[derive(Args)]
@@ -361,8 +399,7 @@ impl ModelArgs {
             // Rendered at the size training resizes to, so nothing is lost to scaling.
             size: preprocess.resized_size(),
         };
-        let protocol: CaviProtocol = self.cavi_protocol.parse()?;
-        let source = DataSource::parse(&self.dataset, synth, protocol)?;
+        let source = DataSource::parse(&self.dataset, &self.protocol.options(synth)?)?;
         Ok(DataConfig { source, preprocess, batch_size: self.batch, seed: self.seed })
     }
 
@@ -592,63 +629,43 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
 
 fn eval(args: &EvalArgs) -> Result<()> {
     let model = args.model.open()?;
-    // The synthetic data is the model's own (same identities); CaVI takes --protocol.
-    let synth = match &model.data.source {
-        DataSource::Synth(s) => s.clone(),
-        DataSource::Cavi { .. } => SynthConfig::default(),
+    // The model's own data unless told otherwise; its synthetic faces keep their settings.
+    let source = if args.dataset.is_none() && args.protocol.protocol.is_none() {
+        model.data.source.clone()
+    } else {
+        let synth = match &model.data.source {
+            DataSource::Synth(s) => s.clone(),
+            _ => SynthConfig::default(),
+        };
+        let spec = args.dataset.clone().unwrap_or_else(|| model.data.source.spec());
+        DataSource::parse(&spec, &args.protocol.options(synth)?)?
     };
-    let spec = args.dataset.clone().unwrap_or_else(|| model.data.source.spec());
-    let (dataset, protocol) = DataSource::parse(&spec, synth, args.protocol.parse()?)?.open()?;
-    if dataset.identities().len() != model.net.config.num_classes {
-        return Err(Error::invalid(
-            "--dataset",
-            format!(
-                "{} has {} identities but the model was trained on {}",
-                dataset.describe(),
-                dataset.identities().len(),
-                model.net.config.num_classes
-            ),
-        ));
-    }
+    let (dataset, mut plan) = EvalPlan::open(&source)?;
+    let unclassified = plan.classify_with(model.net.config.num_classes, dataset.as_ref());
     let options = LoaderOptions { on_bad_image: args.on_bad_image.parse()?, ..args.model.loader() };
     let loading = EvalLoading { preprocess: model.preprocess, batch_size: args.model.batch, options };
-    let outputs = run_test_images(&model.net, &model.params, dataset.clone(), &protocol, loading, &model.device)?;
+    println!("evaluating on {}: {} images", dataset.describe(), plan.images().len());
+    let outputs = run_images(&model.net, &model.params, dataset.clone(), &plan, loading, &model.device)?;
     let val = if args.reference_val { ValProtocol::ReferenceTrainingFolds } else { ValProtocol::TestFold };
-    let report = score(&protocol, &outputs, val)?;
-    println!(
-        "protocol {}: {} of {} pairs scored, {} test images",
-        report.protocol, report.pairs_scored, report.pairs_listed, report.test_images
-    );
-    println!("Accuracy: {:.4}+-{:.4}", report.verification_accuracy, report.verification_std);
-    for v in &report.val_at_far {
-        let how = if args.reference_val { " (reference-compatible: measured on the training folds)" } else { "" };
-        println!("VAL: {:.4}+-{:.4} @ FAR={}{how}", v.val.mean, v.val.std, v.target_far);
-    }
-    if let Some(roc) = &report.roc {
-        println!("Area Under Curve (AUC): {:.4}", roc.auc);
-        println!("Equal Error Rate (EER): {:.4}", roc.eer);
-    }
-    let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.2} %", 100.0 * v));
-    println!("photo identification (branch 2, rank 1): {}", pct(report.photo_id_accuracy));
-    println!("caricature identification (branch 3, rank 1): {}", pct(report.caricature_id_accuracy));
-    for (name, cmc) in [("C2P", &report.cmc_c2p), ("P2C", &report.cmc_p2c)] {
-        if let Some(c) = cmc {
-            println!("{name} by embedding: Rank-1 {} Rank-10 {}", pct(c.rank(1)), pct(c.rank(MAX_RANK)));
-        }
+    let mut report = score(&plan, dataset.as_ref(), &outputs, val);
+    report.notes.extend(unclassified);
+    print!("{}", report.summary());
+    let table = report.fold_table();
+    if !table.is_empty() {
+        print!("\n{table}");
     }
     if let Some(stem) = &args.plot {
         let mut files = Vec::new();
-        if let Some(roc) = &report.roc {
+        if let Some(roc) = report.verification.as_ref().and_then(|v| v.roc.as_ref()) {
             files.extend(plot_roc(
                 &[RocSeries { label: &report.protocol, roc }],
                 &stem.with_file_name(format!("{}_roc", file_stem(stem))),
                 None,
             )?);
         }
-        let cmcs: Vec<CmcSeries> = [("C2P", &report.cmc_c2p), ("P2C", &report.cmc_p2c)]
-            .into_iter()
-            .filter_map(|(label, c)| c.as_ref().map(|c| CmcSeries { label, rates: &c.rates }))
-            .collect();
+        let mean_rates: Vec<(&str, Vec<f64>)> =
+            report.cmcs().into_iter().map(|(label, c)| (label, c.mean_rates())).collect();
+        let cmcs: Vec<CmcSeries> = mean_rates.iter().map(|(label, rates)| CmcSeries { label, rates }).collect();
         if !cmcs.is_empty() {
             files.extend(plot_cmc(&cmcs, &stem.with_file_name(format!("{}_cmc", file_stem(stem))), None)?);
         }
@@ -656,46 +673,53 @@ fn eval(args: &EvalArgs) -> Result<()> {
             println!("plot: {}", f.display());
         }
     }
-    for note in &report.notes {
-        println!("note: {note}");
-    }
     if args.calibrate {
-        let source = format!("{} test pairs of {}", protocol.name, dataset.describe());
-        let mut fitted = calibrate::fit(
-            Domain::PhotoCaricature,
-            &protocol.test_pairs,
-            &outputs.embeddings,
-            &VAL_FAR_TARGETS,
-            &source,
-        )?;
-        let photo_pairs = calibrate::photo_pairs(dataset.as_ref(), &protocol);
-        let photo_source = format!("photo pairs among the {} test photos of {}", protocol.name, dataset.describe());
-        fitted.extend(calibrate::fit(
-            Domain::PhotoPhoto,
-            &photo_pairs,
-            &outputs.embeddings,
-            &VAL_FAR_TARGETS,
-            &photo_source,
-        )?);
-        calibrate::store(&args.model.model, &fitted)?;
-        for c in &fitted {
-            println!(
-                "calibrated {} at FAR {}: threshold {:.4} (VAL {:.4}, FAR {:.4} on {} pairs)",
-                c.domain.name(),
-                c.target_far,
-                c.threshold,
-                c.val,
-                c.far,
-                c.pairs
-            );
-        }
-        println!("stored in {}", args.model.model.display());
+        calibrate_model(&args.model.model, dataset.as_ref(), &plan, &outputs.embeddings)?;
     }
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report).expect("the report encodes as JSON");
         std::fs::write(path, json).map_err(|e| Error::io(path, e))?;
         println!("report: {}", path.display());
     }
+    Ok(())
+}
+
+/// Fits serving thresholds on the plan's caricature–photo pairs (drawn from its images when
+/// it lists none) and on photo pairs among its photos, and stores them in the model.
+fn calibrate_model(
+    model: &std::path::Path,
+    dataset: &dyn cari::data::Dataset,
+    plan: &EvalPlan,
+    embeddings: &std::collections::HashMap<usize, Vec<f32>>,
+) -> Result<()> {
+    let images = plan.images();
+    let listed: Vec<_> = plan.verification.iter().flatten().copied().collect();
+    let (pairs, which) = if listed.is_empty() {
+        (
+            balanced_pairs(dataset, &images, (Modality::Caricature, Modality::Photo), 0),
+            "caricature–photo pairs drawn from",
+        )
+    } else {
+        (listed, "pairs of")
+    };
+    let source = format!("{which} {} on {}", plan.name, dataset.describe());
+    let mut fitted = calibrate::fit(Domain::PhotoCaricature, &pairs, embeddings, &VAL_FAR_TARGETS, &source)?;
+    let photo_pairs = balanced_pairs(dataset, &images, (Modality::Photo, Modality::Photo), 0);
+    let photo_source = format!("photo pairs among the {} photos of {}", plan.name, dataset.describe());
+    fitted.extend(calibrate::fit(Domain::PhotoPhoto, &photo_pairs, embeddings, &VAL_FAR_TARGETS, &photo_source)?);
+    calibrate::store(model, &fitted)?;
+    for c in &fitted {
+        println!(
+            "calibrated {} at FAR {}: threshold {:.4} (VAL {:.4}, FAR {:.4} on {} pairs)",
+            c.domain.name(),
+            c.target_far,
+            c.threshold,
+            c.val,
+            c.far,
+            c.pairs
+        );
+    }
+    println!("stored in {}", model.display());
     Ok(())
 }
 

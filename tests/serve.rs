@@ -91,9 +91,10 @@ fn embed_append_verify_identify() {
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("Accuracy: ") && text.contains("calibrated photo-caricature at FAR 0.001"), "{text}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    assert_eq!(r["pairs_listed"], r["pairs_scored"], "{r}");
-    assert_eq!(r["cmc_c2p"]["rates"].as_array().unwrap().len(), 10, "{r}");
-    assert!(r["roc"]["auc"].as_f64().is_some(), "{r}");
+    assert_eq!(r["verification"]["pairs_listed"], r["verification"]["pairs_scored"], "{r}");
+    assert_eq!(r["verification"]["thresholds"].as_array().unwrap().len(), 10, "{r}");
+    assert_eq!(r["cmc_c2p"]["ranks"].as_array().unwrap().len(), 10, "{r}");
+    assert!(r["verification"]["roc"]["auc"].as_f64().is_some(), "{r}");
     for file in ["curves_roc.png", "curves_roc.svg", "curves_cmc.png", "curves_cmc.svg"] {
         assert!(t.dir.join(file).is_file(), "{file} missing");
     }

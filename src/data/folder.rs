@@ -9,8 +9,9 @@
 //! ignored, and so are deeper folders. Identities are sorted by folder name; samples by
 //! identity, then path. (A plain list of files and folders to embed is [`super::ImageList`].)
 
-use super::dataset::{Dataset, RgbImage, SampleInfo};
+use super::dataset::{Dataset, Protocol, RgbImage, SampleInfo};
 use super::files::{file_name, is_image_file, sorted_entries};
+use super::pairs::balanced_pairs;
 use crate::error::{Error, Result};
 use crate::model::Modality;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,8 @@ const PHOTO_DIR: &str = "photo";
 const CARICATURE_DIR: &str = "caricature";
 
 /// How a file's modality is decided.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ModalityRule {
     /// Every image is a photo.
     #[default]
@@ -31,6 +33,17 @@ pub enum ModalityRule {
     /// Images sit in a `photo/` or a `caricature/` subfolder (names matched
     /// case-insensitively) where they would otherwise be; images outside them are ignored.
     Subfolders,
+}
+
+impl ModalityRule {
+    /// The flag value naming the rule.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModalityRule::AllPhotos => "all-photos",
+            ModalityRule::FileName => "file-name",
+            ModalityRule::Subfolders => "subfolders",
+        }
+    }
 }
 
 impl FromStr for ModalityRule {
@@ -107,6 +120,21 @@ impl FolderDataset {
         &self.ignored
     }
 
+    /// Every image for training and for testing, the test pairs every same-identity
+    /// caricature–photo pair and as many different-identity ones drawn with a fixed seed
+    /// (none when the folder has only one modality). A folder has no published split: train
+    /// on one folder and evaluate on another.
+    pub fn protocol(&self) -> Protocol {
+        let all: Vec<usize> = (0..self.samples.len()).collect();
+        Protocol {
+            name: "folder-all".into(),
+            test_pairs: balanced_pairs(self, &all, (Modality::Caricature, Modality::Photo), 0),
+            train: all.clone(),
+            validation_pairs: Vec::new(),
+            test: all,
+        }
+    }
+
     /// Identity folders without any image under the modality rule: they are not identities.
     pub fn empty_folders(&self) -> &[PathBuf] {
         &self.empty_folders
@@ -115,12 +143,7 @@ impl FolderDataset {
 
 impl Dataset for FolderDataset {
     fn describe(&self) -> String {
-        let rule = match self.rule {
-            ModalityRule::AllPhotos => "all-photos",
-            ModalityRule::FileName => "file-name",
-            ModalityRule::Subfolders => "subfolders",
-        };
-        format!("folder:{}:{rule}", self.root.display())
+        format!("folder:{}:{}", self.root.display(), self.rule.name())
     }
 
     fn identities(&self) -> &[String] {
@@ -181,4 +204,3 @@ fn modality_from_file_name(path: &Path) -> Modality {
         Modality::Photo
     }
 }
-

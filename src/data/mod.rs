@@ -10,6 +10,7 @@ mod image_list;
 mod config;
 mod folder;
 mod loader;
+mod pairs;
 mod preprocess;
 mod sampler;
 pub mod synth;
@@ -19,15 +20,17 @@ pub use assemble::{HostBatch, OnBadImage, SkippedImage};
 pub use cavi::{Cavi, CaviProtocol};
 pub use image_list::ImageList;
 pub use dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
-pub use config::{DataConfig, DataSource, OpenedData};
+pub use config::{DataConfig, DataSource, OpenedData, SourceOptions};
 pub use folder::{FolderDataset, ModalityRule};
 pub use loader::{BatchLoader, EvalBatches, LoaderOptions, SkipReport};
+pub use pairs::balanced_pairs;
 pub use preprocess::{resize_bilinear, Crop, Preprocess};
 pub use sampler::{Draw, Sampler, SamplerState};
 pub use synth::{export_cavi, SynthConfig, SynthFaces};
 pub use webcaricature::{
     parse_landmarks, read_landmarks, Direction, FaceBox, IdentificationFold, IdentificationProtocol, OnBadLine,
-    SkippedLine, VerificationFold, VerificationProtocol, View, WebCaricature,
+    SkippedLine, VerificationFold, VerificationProtocol, View, WebCaricature, WebCaricatureFolds,
+    WebCaricatureProtocol, WebCaricatureTask,
 };
 
 /// Per-image standardisation (TF's `per_image_standardization`): (x − mean)/max(std, 1/√n).

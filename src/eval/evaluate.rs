@@ -1,48 +1,59 @@
-//! Evaluating a model on a protocol's test part: branch-1 embeddings of every test
-//! image for verification, branch 2 on the test photos and branch 3 on the test
-//! caricatures for identification.
+//! Evaluating a model on an [`EvalPlan`]: branch-1 embeddings of every image the plan
+//! names for verification and identification by distance, branch 2 on its classified
+//! photos and branch 3 on its classified caricatures.
 
-use super::metrics::{fold_ranges, identification_accuracy, shuffled_order, squared_distance, verification_accuracy};
-use super::rank::{identify, Cmc};
+use super::metrics::{identification_accuracy, squared_distance, verification_accuracy, FoldStats};
+use super::plan::{EvalPlan, FOLDS};
+use super::rank::{cmc_over_folds, identify, CmcOverFolds};
 use super::verification::{roc_curve, val_at_far, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS};
 use crate::autograd::ParamStore;
 use crate::backend::Device;
-use crate::data::{Dataset, EvalBatches, LoaderOptions, Preprocess, Protocol};
+use crate::data::{Dataset, Direction, EvalBatches, LoaderOptions, Pair, Preprocess};
 use crate::error::Result;
 use crate::model::{arg_max, Modality, MultiTaskNet, Task};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// Verification folds, as the published protocols use.
-const FOLDS: usize = 10;
+/// Verification figures over the plan's folds.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerificationReport {
+    pub folds: usize,
+    /// Pairs the protocol lists, and those scored (the others have an image that was
+    /// unreadable and skipped).
+    pub pairs_listed: usize,
+    pub pairs_scored: usize,
+    /// Pairs scored in each fold.
+    pub pairs_per_fold: Vec<usize>,
+    /// Accuracy of each fold at the threshold chosen on the other folds (DATASETS §3).
+    pub accuracy: FoldStats,
+    /// The threshold each fold's accuracy was measured at: pairs at a squared distance
+    /// below it are called the same person.
+    pub thresholds: Vec<f32>,
+    /// The ROC of all scored pairs, folds together (AUC, EER and the curve).
+    pub roc: Option<RocCurve>,
+    /// VAL at FAR 0.1 % and 1 %, each fold's threshold chosen as `ValProtocol` says.
+    pub val_at_far: Vec<ValAtFar>,
+}
 
-/// Seed of the fixed shuffle before folding the verification pairs.
-pub const PAIR_SHUFFLE_SEED: u64 = 0;
-
-/// The paper's three figures on one protocol.
+/// The figures of one evaluation.
 #[derive(Clone, Debug, Serialize)]
 pub struct EvalReport {
     pub protocol: String,
-    /// Test pairs the protocol lists, and those scored (the others have an image that
-    /// was unreadable and skipped).
-    pub pairs_listed: usize,
-    pub pairs_scored: usize,
-    pub verification_accuracy: f64,
-    pub verification_std: f64,
-    /// Branch 2's arg-max on the test photos.
+    /// Images read and embedded.
+    pub images: usize,
+    /// `None` when the plan has no verification pairs.
+    pub verification: Option<VerificationReport>,
+    /// Branch 2's arg-max on the classified photos.
     pub photo_id_accuracy: Option<f64>,
-    /// Branch 3's arg-max on the test caricatures.
+    /// Branch 3's arg-max on the classified caricatures.
     pub caricature_id_accuracy: Option<f64>,
-    pub test_images: usize,
-    /// The ROC of all scored pairs (AUC, EER and the curve).
-    pub roc: Option<RocCurve>,
-    /// VAL at FAR 0.1 % and 1 %, each fold's threshold chosen on that fold (DATASETS §3).
-    pub val_at_far: Vec<ValAtFar>,
-    /// Rank-1..10 by embedding distance: test caricatures against the test photos (C2P) and
-    /// the reverse (P2C).
-    pub cmc_c2p: Option<Cmc>,
-    pub cmc_p2c: Option<Cmc>,
+    /// Rank-1..10 by embedding distance, per fold and mean ± std: caricature probes
+    /// against a photo gallery (C2P) and the reverse (P2C).
+    pub cmc_c2p: Option<CmcOverFolds>,
+    pub cmc_p2c: Option<CmcOverFolds>,
+    /// Protocol entries left out (`--on-bad-line skip`), with file and line.
+    pub skipped_lines: Vec<String>,
     /// Figures that could not be computed, and why (e.g. a fold with no different pair).
     pub notes: Vec<String>,
 }
@@ -50,8 +61,8 @@ pub struct EvalReport {
 /// The highest rank of the CMC curves.
 pub const MAX_RANK: usize = 10;
 
-/// How test images are read: evaluation preprocessing (centre crop, no flip) of each
-/// batch, loaded ahead by `options.workers` threads.
+/// How images are read: evaluation preprocessing (centre crop, no flip) of each batch,
+/// loaded ahead by `options.workers` threads.
 #[derive(Clone, Copy, Debug)]
 pub struct EvalLoading {
     pub preprocess: Preprocess,
@@ -59,46 +70,44 @@ pub struct EvalLoading {
     pub options: LoaderOptions,
 }
 
-/// What the model made of the test images.
+/// What the model made of the plan's images.
 pub struct TestOutputs {
-    /// Branch-1 embedding of each test image read (by dataset index).
+    /// Branch-1 embedding of each image read (by dataset index).
     pub embeddings: HashMap<usize, Vec<f32>>,
-    /// `(predicted, actual)` identity of branch 2 on the test photos.
+    /// `(predicted, actual)` identity of branch 2 on the classified photos.
     pub photo_predictions: Vec<(usize, usize)>,
-    /// `(predicted, actual)` identity of branch 3 on the test caricatures.
+    /// `(predicted, actual)` identity of branch 3 on the classified caricatures.
     pub caricature_predictions: Vec<(usize, usize)>,
-    /// Each test image read, in order: dataset index, identity, modality.
-    pub samples: Vec<(usize, usize, Modality)>,
 }
 
-/// Runs the model over the protocol's test images and scores the three tasks.
+/// Runs the model over the plan's images and scores them (VAL@FAR per test fold).
 pub fn evaluate(
     net: &MultiTaskNet,
     params: &ParamStore,
     dataset: Arc<dyn Dataset>,
-    protocol: &Protocol,
+    plan: &EvalPlan,
     loading: EvalLoading,
     device: &Device,
 ) -> Result<EvalReport> {
-    score(protocol, &run_test_images(net, params, dataset, protocol, loading, device)?, ValProtocol::TestFold)
+    let outputs = run_images(net, params, dataset.clone(), plan, loading, device)?;
+    Ok(score(plan, dataset.as_ref(), &outputs, ValProtocol::TestFold))
 }
 
-/// Runs the model over the protocol's test images, in batches loaded ahead.
-pub fn run_test_images(
+/// Runs the model over every image of the plan, in batches loaded ahead.
+pub fn run_images(
     net: &MultiTaskNet,
     params: &ParamStore,
     dataset: Arc<dyn Dataset>,
-    protocol: &Protocol,
+    plan: &EvalPlan,
     loading: EvalLoading,
     device: &Device,
 ) -> Result<TestOutputs> {
-    let mut embeddings: HashMap<usize, Vec<f32>> = HashMap::new();
-    let mut photo_predictions = Vec::new();
-    let mut caricature_predictions = Vec::new();
-    let mut samples = Vec::new();
+    let classified: HashSet<usize> = plan.classified.iter().copied().collect();
+    let mut outputs =
+        TestOutputs { embeddings: HashMap::new(), photo_predictions: Vec::new(), caricature_predictions: Vec::new() };
     let dim = net.embedding_dim();
     let EvalLoading { preprocess, batch_size, options } = loading;
-    for host in EvalBatches::new(dataset, protocol.test.clone(), batch_size, preprocess, options)? {
+    for host in EvalBatches::new(dataset, plan.images(), batch_size, preprocess, options)? {
         let host = host?;
         if host.is_empty() {
             continue;
@@ -110,82 +119,131 @@ pub fn run_test_images(
         let caricature_logits = caricature.logits.value().to_vec()?;
         let classes = photo_logits.len() / host.len();
         for (row, &index) in host.indices.iter().enumerate() {
-            embeddings.insert(index, e[row * dim..(row + 1) * dim].to_vec());
+            outputs.embeddings.insert(index, e[row * dim..(row + 1) * dim].to_vec());
+            if !classified.contains(&index) {
+                continue;
+            }
             let label = host.labels[row];
-            samples.push((index, label, host.modalities[row]));
-            let logits = |all: &[f32]| arg_max(&all[row * classes..(row + 1) * classes]);
+            let predicted = |all: &[f32]| arg_max(&all[row * classes..(row + 1) * classes]);
             match host.modalities[row] {
-                Modality::Photo => photo_predictions.push((logits(&photo_logits), label)),
-                Modality::Caricature => caricature_predictions.push((logits(&caricature_logits), label)),
+                Modality::Photo => outputs.photo_predictions.push((predicted(&photo_logits), label)),
+                Modality::Caricature => outputs.caricature_predictions.push((predicted(&caricature_logits), label)),
             }
         }
     }
-    Ok(TestOutputs { embeddings, photo_predictions, caricature_predictions, samples })
+    Ok(outputs)
 }
 
-/// The paper's three figures from the test outputs.
-/// `val`: how VAL@FAR picks its thresholds (DATASETS §3 by default; the reference's way
-/// only to compare with published figures).
-pub fn score(protocol: &Protocol, outputs: &TestOutputs, val: ValProtocol) -> Result<EvalReport> {
-    let scored = scored_pairs(protocol, &outputs.embeddings);
-    let verification = verification_accuracy(&scored, FOLDS)?;
+/// The plan's figures from the model's outputs. `val`: how VAL@FAR picks its thresholds
+/// (DATASETS §3 by default; the reference's way only to compare with published figures).
+/// A figure that cannot be computed is left out with a note saying why.
+pub fn score(plan: &EvalPlan, dataset: &dyn Dataset, outputs: &TestOutputs, val: ValProtocol) -> EvalReport {
     let mut notes = Vec::new();
-    let roc = roc_curve(&scored).map_err(|e| notes.push(format!("ROC: {e}"))).ok();
-    let folds = fold_ranges(scored.len(), FOLDS);
-    let mut vals = Vec::new();
-    for target in VAL_FAR_TARGETS {
-        match val_at_far(&scored, &folds, target, val) {
-            Ok(v) => vals.push(v),
-            Err(e) => notes.push(format!("VAL at FAR {target}: {e}")),
-        }
-    }
-    let photos = embeddings_of(outputs, Modality::Photo);
-    let caricatures = embeddings_of(outputs, Modality::Caricature);
+    let verification = if plan.verification.is_empty() {
+        None
+    } else {
+        score_verification(plan, &outputs.embeddings, val, &mut notes)
+    };
     let dim = outputs.embeddings.values().next().map_or(1, Vec::len);
-    let mut rank =
-        |what: &str, (probes, probe_ids): &(Vec<f32>, Vec<usize>), (gallery, gallery_ids): &(Vec<f32>, Vec<usize>)| {
-            identify(probes, probe_ids, gallery, gallery_ids, dim, MAX_RANK)
-                .map_err(|e| notes.push(format!("{what}: {e}")))
-                .ok()
-        };
-    let cmc_c2p = rank("C2P identification", &caricatures, &photos);
-    let cmc_p2c = rank("P2C identification", &photos, &caricatures);
-    Ok(EvalReport {
-        protocol: protocol.name.clone(),
-        pairs_listed: protocol.test_pairs.len(),
-        pairs_scored: scored.len(),
-        verification_accuracy: verification.accuracy.mean,
-        verification_std: verification.accuracy.std,
+    let mut cmc = |direction: Direction| {
+        let folds = &plan.identification.iter().find(|i| i.direction == direction)?.folds;
+        let what = format!("{} identification", direction.label());
+        let ranked = folds
+            .iter()
+            .map(|split| {
+                let gallery = embedded(dataset, &split.gallery, &outputs.embeddings);
+                let probes = embedded(dataset, &split.probes, &outputs.embeddings);
+                identify(&probes.0, &probes.1, &gallery.0, &gallery.1, dim, MAX_RANK)
+            })
+            .collect::<Result<Vec<_>>>()
+            .and_then(cmc_over_folds);
+        ranked.map_err(|e| notes.push(format!("{what}: {e}"))).ok()
+    };
+    let cmc_c2p = cmc(Direction::CaricatureToPhoto);
+    let cmc_p2c = cmc(Direction::PhotoToCaricature);
+    EvalReport {
+        protocol: plan.name.clone(),
+        images: outputs.embeddings.len(),
+        verification,
         photo_id_accuracy: identification_accuracy(&outputs.photo_predictions),
         caricature_id_accuracy: identification_accuracy(&outputs.caricature_predictions),
-        test_images: outputs.embeddings.len(),
-        roc,
-        val_at_far: vals,
         cmc_c2p,
         cmc_p2c,
+        skipped_lines: plan.skipped_lines.iter().map(ToString::to_string).collect(),
         notes,
+    }
+}
+
+/// Accuracy, ROC and VAL@FAR of the plan's pairs whose two images were read.
+fn score_verification(
+    plan: &EvalPlan,
+    embeddings: &HashMap<usize, Vec<f32>>,
+    val: ValProtocol,
+    notes: &mut Vec<String>,
+) -> Option<VerificationReport> {
+    let folds: Vec<Vec<(f32, bool)>> = plan.verification.iter().map(|f| scored_pairs(f, embeddings)).collect();
+    let sizes: Vec<usize> = folds.iter().map(Vec::len).collect();
+    let ranges = ranges_of(&sizes);
+    let scored: Vec<(f32, bool)> = folds.into_iter().flatten().collect();
+    let accuracy = match verification_accuracy(&scored, &ranges) {
+        Ok(a) => a,
+        Err(e) => {
+            notes.push(format!(
+                "verification: {} pair(s) scored in {} fold(s) of sizes {sizes:?} (needs {FOLDS} folds cut from                  at least {FOLDS} pairs, or the protocol's folds): {e}",
+                scored.len(),
+                ranges.len()
+            ));
+            return None;
+        }
+    };
+    let roc = roc_curve(&scored).map_err(|e| notes.push(format!("ROC: {e}"))).ok();
+    let val_at_far = VAL_FAR_TARGETS
+        .iter()
+        .filter_map(|&target| {
+            val_at_far(&scored, &ranges, target, val).map_err(|e| notes.push(format!("VAL at FAR {target}: {e}"))).ok()
+        })
+        .collect();
+    Some(VerificationReport {
+        folds: ranges.len(),
+        pairs_listed: plan.pairs_listed(),
+        pairs_scored: scored.len(),
+        pairs_per_fold: sizes,
+        accuracy: accuracy.accuracy,
+        thresholds: accuracy.thresholds,
+        roc,
+        val_at_far,
     })
 }
 
-/// The protocol's test pairs as `(distance, same)`, shuffled with a fixed seed (files list
-/// the positives first): a pair with an image skipped as unreadable is left out.
-fn scored_pairs(protocol: &Protocol, embeddings: &HashMap<usize, Vec<f32>>) -> Vec<(f32, bool)> {
-    let mut scored = Vec::with_capacity(protocol.test_pairs.len());
-    for i in shuffled_order(protocol.test_pairs.len(), PAIR_SHUFFLE_SEED) {
-        let p = protocol.test_pairs[i];
-        if let (Some(c), Some(ph)) = (embeddings.get(&p.caricature), embeddings.get(&p.photo)) {
-            scored.push((squared_distance(c, ph), p.same));
-        }
-    }
-    scored
+/// Consecutive ranges of the given sizes from 0.
+fn ranges_of(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut start = 0;
+    sizes
+        .iter()
+        .map(|&n| {
+            start += n;
+            start - n..start
+        })
+        .collect()
 }
 
-/// The embeddings of the test images of one modality, with their identities.
-fn embeddings_of(outputs: &TestOutputs, modality: Modality) -> (Vec<f32>, Vec<usize>) {
+/// `pairs` as `(distance, same)` in their order; a pair with an image skipped as unreadable
+/// is left out.
+fn scored_pairs(pairs: &[Pair], embeddings: &HashMap<usize, Vec<f32>>) -> Vec<(f32, bool)> {
+    pairs
+        .iter()
+        .filter_map(|p| Some((squared_distance(embeddings.get(&p.caricature)?, embeddings.get(&p.photo)?), p.same)))
+        .collect()
+}
+
+/// The embeddings of `images` that were read, row after row, with their identities.
+fn embedded(dataset: &dyn Dataset, images: &[usize], embeddings: &HashMap<usize, Vec<f32>>) -> (Vec<f32>, Vec<usize>) {
     let (mut values, mut ids) = (Vec::new(), Vec::new());
-    for &(index, label, _) in outputs.samples.iter().filter(|s| s.2 == modality) {
-        values.extend_from_slice(&outputs.embeddings[&index]);
-        ids.push(label);
+    for &index in images {
+        if let Some(e) = embeddings.get(&index) {
+            values.extend_from_slice(e);
+            ids.push(dataset.info(index).identity);
+        }
     }
     (values, ids)
 }
@@ -194,7 +252,7 @@ impl EvalReport {
     /// The figure of one task.
     pub fn figure(&self, task: Task) -> Option<f64> {
         match task {
-            Task::Verification => Some(self.verification_accuracy),
+            Task::Verification => self.verification.as_ref().map(|v| v.accuracy.mean),
             Task::PhotoId => self.photo_id_accuracy,
             Task::CaricatureId => self.caricature_id_accuracy,
         }

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use serde::Serialize;
+use std::ops::Range;
 
 /// Squared distance ‖a − b‖² of two embeddings (in [0, 4] for unit vectors).
 pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
@@ -68,33 +69,63 @@ pub fn shuffled_order(n: usize, seed: u64) -> Vec<usize> {
     order
 }
 
-/// Pairs `(distance, same)` in fold order (shuffle first with [`shuffled_order`]);
-/// "same" is predicted when the distance is below the threshold. For each fold the
+/// Pairs `(distance, same)` split into `folds` (ranges tiling the pairs in order, see
+/// [`fold_ranges`]; shuffle first with [`shuffled_order`] when the file orders the pairs by
+/// kind). "Same" is predicted when the distance is below the threshold. For each fold the
 /// threshold maximising accuracy on the other folds is taken (the first maximum).
-pub fn verification_accuracy(pairs: &[(f32, bool)], folds: usize) -> Result<VerificationAccuracy> {
-    if folds < 2 || pairs.len() < folds {
-        return Err(Error::invalid("verification pairs", format!("{} pairs cannot make {folds} folds", pairs.len())));
-    }
-    let ranges = fold_ranges(pairs.len(), folds);
-    // correct[f][i]: pairs of fold f classified right at threshold i.
-    let correct: Vec<Vec<usize>> = ranges
+pub fn verification_accuracy(pairs: &[(f32, bool)], folds: &[Range<usize>]) -> Result<VerificationAccuracy> {
+    check_folds(folds, pairs.len(), "verification folds")?;
+    // correct[f][i]: pairs of fold f classified right at threshold i, counted on the fold's
+    // sorted distances so the grid costs a binary search per threshold, not a pass.
+    let correct: Vec<Vec<usize>> = folds
         .iter()
         .map(|r| {
+            let sorted = |kind: bool| {
+                let mut d: Vec<f32> = pairs[r.clone()].iter().filter(|p| p.1 == kind).map(|p| p.0).collect();
+                d.sort_by(f32::total_cmp);
+                d
+            };
+            let (same, different) = (sorted(true), sorted(false));
             (0..THRESHOLD_STEPS)
-                .map(|i| pairs[r.clone()].iter().filter(|&&(d, same)| (d < threshold(i)) == same).count())
+                .map(|i| {
+                    let below = |d: &[f32]| d.partition_point(|&v| v < threshold(i));
+                    below(&same) + different.len() - below(&different)
+                })
                 .collect()
         })
         .collect();
-    let mut per_fold = Vec::with_capacity(folds);
-    let mut thresholds = Vec::with_capacity(folds);
-    for (test, range) in ranges.iter().enumerate() {
-        let train_correct = |i: usize| -> usize { (0..folds).filter(|&f| f != test).map(|f| correct[f][i]).sum() };
+    let mut per_fold = Vec::with_capacity(folds.len());
+    let mut thresholds = Vec::with_capacity(folds.len());
+    for (test, range) in folds.iter().enumerate() {
+        let train_correct =
+            |i: usize| -> usize { (0..folds.len()).filter(|&f| f != test).map(|f| correct[f][i]).sum() };
         let best =
             (0..THRESHOLD_STEPS).fold(0, |best, i| if train_correct(i) > train_correct(best) { i } else { best });
         per_fold.push(correct[test][best] as f64 / range.len() as f64);
         thresholds.push(threshold(best));
     }
     Ok(VerificationAccuracy { accuracy: FoldStats::new(per_fold), thresholds })
+}
+
+/// Folds must tile `0..n` in order, at least two, none empty; `what` names them in errors.
+pub(super) fn check_folds(folds: &[Range<usize>], n: usize, what: &str) -> Result<()> {
+    if folds.len() < 2 {
+        return Err(Error::invalid(what, format!("{} fold(s): at least 2 are needed", folds.len())));
+    }
+    let mut end = 0;
+    for (fold, range) in folds.iter().enumerate() {
+        if range.start != end || range.end <= range.start {
+            return Err(Error::invalid(
+                what,
+                format!("fold {fold} is pairs {range:?}: folds must be non-empty and follow each other from pair 0"),
+            ));
+        }
+        end = range.end;
+    }
+    if end != n {
+        return Err(Error::invalid(what, format!("the folds cover {end} of {n} pairs")));
+    }
+    Ok(())
 }
 
 /// The fraction of `(predicted, actual)` that agree; `None` for no sample.
@@ -119,7 +150,7 @@ mod tests {
     #[test]
     fn separable_pairs_score_one_and_pick_a_threshold_between() {
         let pairs: Vec<(f32, bool)> = (0..40).map(|i| if i % 2 == 0 { (0.5, true) } else { (1.5, false) }).collect();
-        let v = verification_accuracy(&pairs, 10).unwrap();
+        let v = verification_accuracy(&pairs, &fold_ranges(pairs.len(), 10)).unwrap();
         assert_eq!(v.accuracy.mean, 1.0);
         assert_eq!(v.accuracy.std, 0.0);
         // The first maximum: the smallest threshold above 0.5.
@@ -135,10 +166,19 @@ mod tests {
             pairs.extend([(0.9, true), (1.1, false)]);
         }
         pairs.extend([(2.0, true), (3.0, false)]);
-        let v = verification_accuracy(&pairs, 10).unwrap();
+        let v = verification_accuracy(&pairs, &fold_ranges(pairs.len(), 10)).unwrap();
         assert_eq!(v.accuracy.per_fold[9], 0.5);
         assert!((v.accuracy.mean - 0.95).abs() < 1e-12);
         assert!((v.accuracy.std - 0.15).abs() < 1e-12);
+    }
+
+    #[test]
+    fn folds_must_tile_the_pairs() {
+        assert!(check_folds(&[0..2, 2..4], 4, "folds").is_ok());
+        assert!(check_folds(&[0..2, 3..4], 4, "folds").is_err());
+        assert!(check_folds(&[0..2, 2..3], 4, "folds").is_err());
+        assert!(check_folds(&[0..2, 2..2, 2..4], 4, "folds").is_err());
+        assert!(check_folds(std::slice::from_ref(&(0..4)), 4, "folds").is_err());
     }
 
     #[test]

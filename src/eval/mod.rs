@@ -1,16 +1,19 @@
-//! Evaluation: the metrics of the published protocols and a model's scores on a
-//! protocol's test part.
+//! Evaluation: the metrics of the published protocols, what an evaluation measures on a
+//! dataset (an [`EvalPlan`]) and a model's scores on it.
 
 mod evaluate;
 mod metrics;
+mod plan;
 mod rank;
+mod text;
 mod verification;
 
-pub use evaluate::{evaluate, run_test_images, score, EvalLoading, EvalReport, TestOutputs, MAX_RANK, PAIR_SHUFFLE_SEED};
+pub use evaluate::{evaluate, run_images, score, EvalLoading, EvalReport, TestOutputs, VerificationReport, MAX_RANK};
 pub use metrics::{
     fold_ranges, identification_accuracy, shuffled_order, squared_distance, verification_accuracy, FoldStats,
     VerificationAccuracy,
 };
+pub use plan::{EvalPlan, GallerySplit, IdentificationFolds, FOLDS, PAIR_SHUFFLE_SEED};
 pub use rank::{cmc, cmc_over_folds, distance_matrix, identify, Cmc, CmcOverFolds};
 pub use verification::{
     operating_point, roc_curve, val_at_far, OperatingPoint, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS,

@@ -2,12 +2,10 @@
 //! per domain (photo↔caricature, photo↔photo), and stored in the model's checkpoint so
 //! `cari verify` uses them by default.
 
-use crate::data::{Dataset, Pair, Protocol};
+use crate::data::Pair;
 use crate::error::{Error, Result};
 use crate::eval::{operating_point, squared_distance};
 use crate::io::Checkpoint;
-use crate::model::Modality;
-use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -44,33 +42,6 @@ pub struct Calibration {
     /// How many pairs it was fitted on, and which.
     pub pairs: usize,
     pub source: String,
-}
-
-/// Photo↔photo pairs among the protocol's test photos: every same-identity pair and as
-/// many different-identity pairs drawn with a fixed seed.
-pub fn photo_pairs(dataset: &dyn Dataset, protocol: &Protocol) -> Vec<Pair> {
-    let photos: Vec<usize> =
-        protocol.test.iter().copied().filter(|&i| dataset.info(i).modality == Modality::Photo).collect();
-    let mut same = Vec::new();
-    for (k, &a) in photos.iter().enumerate() {
-        for &b in &photos[k + 1..] {
-            if dataset.info(a).identity == dataset.info(b).identity {
-                same.push(Pair { caricature: a, photo: b, same: true });
-            }
-        }
-    }
-    let mut rng = Rng::derive(0, 0xCA11_B8A7);
-    let mut different = Vec::new();
-    let mut tries = 0;
-    while different.len() < same.len() && tries < 100 * (same.len() + 1) && photos.len() > 1 {
-        tries += 1;
-        let (a, b) = (photos[rng.below(photos.len())], photos[rng.below(photos.len())]);
-        if dataset.info(a).identity != dataset.info(b).identity {
-            different.push(Pair { caricature: a, photo: b, same: false });
-        }
-    }
-    same.extend(different);
-    same
 }
 
 /// Fits a threshold at each target FAR on `pairs` (both members must have embeddings).

@@ -13,7 +13,7 @@
 
 use super::lines::{BadLines, Line, OnBadLine, ProtocolFile, SkippedLine};
 use super::{View, WebCaricature, FOLDS};
-use crate::data::Dataset;
+use crate::data::{Dataset, Protocol};
 use crate::error::{Error, Result};
 use crate::model::Modality;
 use std::collections::BTreeSet;
@@ -90,6 +90,24 @@ pub struct IdentificationProtocol {
     pub folds: Vec<IdentificationFold>,
     /// Entries left out under [`OnBadLine::Skip`].
     pub skipped: Vec<SkippedLine>,
+}
+
+impl IdentificationProtocol {
+    /// Fold `k` (0-based) as the shared protocol type: train on its people's images, test
+    /// on its gallery and probes (no pairs). Named `<name>-fold<k+1>` when there are
+    /// several folds.
+    pub fn fold_protocol(&self, k: usize) -> Protocol {
+        let fold = &self.folds[k];
+        let name = if self.folds.len() == 1 { self.name.clone() } else { format!("{}-fold{}", self.name, k + 1) };
+        let test: BTreeSet<usize> = fold.gallery.iter().chain(&fold.probes).copied().collect();
+        Protocol {
+            name,
+            train: fold.train.clone(),
+            validation_pairs: Vec::new(),
+            test: test.into_iter().collect(),
+            test_pairs: Vec::new(),
+        }
+    }
 }
 
 impl WebCaricature {

@@ -11,7 +11,8 @@ use std::str::FromStr;
 /// What to do with a protocol line that is malformed or names an absent person or image.
 /// Lines that carry the file's structure (the count lines of blocks) always stop: without
 /// them the rest of the file cannot be read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnBadLine {
     /// Fail with an error naming the file and line.
     #[default]

@@ -16,11 +16,13 @@
 //! read). Protocol files and landmark folders are found case-insensitively, names and
 //! stems in protocol lines too.
 
+mod choice;
 mod identification;
 mod landmarks;
 mod lines;
 mod verification;
 
+pub use choice::{WebCaricatureFolds, WebCaricatureProtocol, WebCaricatureTask};
 pub use identification::{Direction, IdentificationFold, IdentificationProtocol};
 pub use landmarks::{parse_landmarks, read_landmarks, FaceBox};
 pub use lines::{OnBadLine, SkippedLine};
@@ -42,7 +44,8 @@ const PROTOCOL_DIR: &str = "EvaluationProtocols";
 pub const FOLDS: usize = 10;
 
 /// Which part of a protocol: View 1 tunes a model, View 2 reports it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum View {
     /// View 1: one development split (`…_DevTrain`/`…_DevTest`, `…_dev`).
     Development,

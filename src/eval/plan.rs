@@ -1,0 +1,169 @@
+//! What an evaluation measures on a dataset (DATASETS.md §3): the verification pairs by
+//! fold, the probe/gallery splits to rank, and the images the classifier branches are scored
+//! on. A single-split protocol (CaVI, the synthetic faces, a folder) gives one split whose
+//! pairs are cut into ten folds; WebCaricature's protocols give their ten folds as published.
+
+use super::metrics::shuffled_order;
+use crate::data::{
+    DataSource, Dataset, Direction, IdentificationProtocol, Pair, Protocol, SkippedLine, VerificationProtocol,
+    WebCaricature, WebCaricatureFolds,
+};
+use crate::error::Result;
+use crate::model::Modality;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Verification folds cut from one list of pairs, as the published protocols use.
+pub const FOLDS: usize = 10;
+
+/// Seed of the fixed shuffle before a single list of pairs is cut into folds (files list
+/// the positives first).
+pub const PAIR_SHUFFLE_SEED: u64 = 0;
+
+/// One closed-set identification split: probes searched in a gallery.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GallerySplit {
+    pub gallery: Vec<usize>,
+    pub probes: Vec<usize>,
+}
+
+/// The splits of one search direction, one per fold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdentificationFolds {
+    pub direction: Direction,
+    pub folds: Vec<GallerySplit>,
+}
+
+/// Everything one evaluation measures, as sample indices of one dataset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalPlan {
+    /// A label for reports, e.g. `cavi-clean` or `webcaricature-restricted-view2`.
+    pub name: String,
+    /// Verification pairs, fold by fold: each fold's accuracy threshold is chosen on the
+    /// others and VAL@FAR is measured per fold. Empty: no verification.
+    pub verification: Vec<Vec<Pair>>,
+    pub identification: Vec<IdentificationFolds>,
+    /// Images the classifier branches are scored on (branch 2 on the photos, branch 3 on the
+    /// caricatures); empty when the model's classes are not the dataset's identities.
+    pub classified: Vec<usize>,
+    /// Protocol entries left out, with file and line.
+    pub skipped_lines: Vec<SkippedLine>,
+}
+
+impl EvalPlan {
+    /// A single-split protocol's test part: its pairs shuffled with a fixed seed and cut into
+    /// [`FOLDS`] folds; C2P and P2C each with one split (every test image of the other
+    /// modality as the gallery); the classifier branches on every test image.
+    pub fn from_protocol(protocol: &Protocol, dataset: &dyn Dataset) -> EvalPlan {
+        let of = |modality| -> Vec<usize> {
+            protocol.test.iter().copied().filter(|&i| dataset.info(i).modality == modality).collect()
+        };
+        let (photos, caricatures) = (of(Modality::Photo), of(Modality::Caricature));
+        let identification = [Direction::CaricatureToPhoto, Direction::PhotoToCaricature]
+            .into_iter()
+            .map(|direction| {
+                let (gallery, probes) = match direction {
+                    Direction::CaricatureToPhoto => (photos.clone(), caricatures.clone()),
+                    Direction::PhotoToCaricature => (caricatures.clone(), photos.clone()),
+                };
+                IdentificationFolds { direction, folds: vec![GallerySplit { gallery, probes }] }
+            })
+            .collect();
+        EvalPlan {
+            name: protocol.name.clone(),
+            verification: cut_into_folds(&protocol.test_pairs),
+            identification,
+            classified: protocol.test.clone(),
+            skipped_lines: Vec::new(),
+        }
+    }
+
+    /// A WebCaricature verification protocol: View 2's ten folds as given, View 1's one test
+    /// list cut into [`FOLDS`] folds like a single split. The people are not the training
+    /// classes, so no classifier branch is scored.
+    pub fn from_verification(protocol: &VerificationProtocol) -> EvalPlan {
+        let verification = match &protocol.folds[..] {
+            [only] => cut_into_folds(&only.pairs),
+            folds => folds.iter().map(|f| f.pairs.clone()).collect(),
+        };
+        EvalPlan {
+            name: protocol.name.clone(),
+            verification,
+            identification: Vec::new(),
+            classified: Vec::new(),
+            skipped_lines: protocol.skipped.clone(),
+        }
+    }
+
+    /// A WebCaricature identification protocol (C2P or P2C): each fold's gallery and probes.
+    pub fn from_identification(protocol: &IdentificationProtocol) -> EvalPlan {
+        let folds = protocol
+            .folds
+            .iter()
+            .map(|f| GallerySplit { gallery: f.gallery.clone(), probes: f.probes.clone() })
+            .collect();
+        EvalPlan {
+            name: protocol.name.clone(),
+            verification: Vec::new(),
+            identification: vec![IdentificationFolds { direction: protocol.direction, folds }],
+            classified: Vec::new(),
+            skipped_lines: protocol.skipped.clone(),
+        }
+    }
+
+    /// Opens a data source with what it evaluates: a WebCaricature protocol's folds as
+    /// given (every fold, whichever a training run used), any other source's test split.
+    pub fn open(source: &DataSource) -> Result<(Arc<dyn Dataset>, EvalPlan)> {
+        if let DataSource::WebCaricature { root, protocol } = source {
+            let web = WebCaricature::open(root)?;
+            let plan = match web.folds(protocol)? {
+                WebCaricatureFolds::Verification(p) => EvalPlan::from_verification(&p),
+                WebCaricatureFolds::Identification(p) => EvalPlan::from_identification(&p),
+            };
+            return Ok((Arc::new(web), plan));
+        }
+        let (dataset, protocol) = source.open()?;
+        let plan = EvalPlan::from_protocol(&protocol, dataset.as_ref());
+        Ok((dataset, plan))
+    }
+
+    /// Leaves the classifier branches unscored when the model's classes are not the
+    /// dataset's identities (a model evaluated on other people), saying why.
+    pub fn classify_with(&mut self, model_classes: usize, dataset: &dyn Dataset) -> Option<String> {
+        let identities = dataset.identities().len();
+        if self.classified.is_empty() || model_classes == identities {
+            return None;
+        }
+        self.classified.clear();
+        Some(format!(
+            "branch identification not scored: the model has {model_classes} classes, {} has {identities} identities",
+            dataset.describe()
+        ))
+    }
+
+    /// Every image the plan needs embedded or classified, sorted, each once.
+    pub fn images(&self) -> Vec<usize> {
+        let mut images: BTreeSet<usize> = self.classified.iter().copied().collect();
+        images.extend(self.verification.iter().flatten().flat_map(|p| [p.caricature, p.photo]));
+        for split in self.identification.iter().flat_map(|i| &i.folds) {
+            images.extend(split.gallery.iter().chain(&split.probes));
+        }
+        images.into_iter().collect()
+    }
+
+    /// The pairs listed, all folds together.
+    pub fn pairs_listed(&self) -> usize {
+        self.verification.iter().map(Vec::len).sum()
+    }
+}
+
+/// `pairs` in a fixed shuffled order, cut into [`FOLDS`] contiguous folds (the first
+/// `len mod 10` one pair longer). Fewer pairs than folds stay one fold, which scoring
+/// reports as too few; no pair gives no fold.
+fn cut_into_folds(pairs: &[Pair]) -> Vec<Vec<Pair>> {
+    if pairs.len() < FOLDS {
+        return if pairs.is_empty() { Vec::new() } else { vec![pairs.to_vec()] };
+    }
+    let shuffled: Vec<Pair> = shuffled_order(pairs.len(), PAIR_SHUFFLE_SEED).into_iter().map(|i| pairs[i]).collect();
+    super::metrics::fold_ranges(shuffled.len(), FOLDS).into_iter().map(|r| shuffled[r].to_vec()).collect()
+}
