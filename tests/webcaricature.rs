@@ -3,7 +3,10 @@
 //! (a leading fold-count line, header lines, bare-integer lines, case differences), tiny
 //! JPEGs and landmark files in 1e-notation.
 
-use cari::data::{parse_landmarks, Dataset, Direction, FaceBox, OnBadLine, Pair, SkippedLine, View, WebCaricature};
+use cari::data::{
+    parse_landmarks, Dataset, Direction, FaceBox, OnBadLine, Pair, SkippedLine, View, WebCaricature,
+    WebCaricatureFolds, WebCaricatureProtocol, WebCaricatureTask,
+};
 use cari::model::Modality;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -463,6 +466,35 @@ fn identification_folds_list_train_people_gallery_and_probes() {
     assert!("3".parse::<View>().unwrap_err().to_string().contains("--view"));
     assert_eq!("skip".parse::<OnBadLine>().unwrap(), OnBadLine::Skip);
     assert!("drop".parse::<OnBadLine>().unwrap_err().to_string().contains("--on-bad-line"));
+}
+
+#[test]
+fn a_training_run_takes_the_chosen_folds_training_part() {
+    let tree = Tree::new("training");
+    let web = open(&tree);
+    let choose = |task, view, fold| WebCaricatureProtocol { task, view, fold, on_bad_line: OnBadLine::Stop };
+
+    let c2p = web.training_protocol(&choose(WebCaricatureTask::C2p, View::Development, 1)).unwrap();
+    assert_eq!(c2p.name, "webcaricature-c2p-view1");
+    assert_eq!(c2p.train, [ALAN_C1, ALAN_C2, ALAN_P1, ALAN_P2, BETTE_C1, BETTE_P1, BETTE_P2]);
+    assert_eq!(c2p.test, [CHRIS_C1, CHRIS_C2, CHRIS_P1, DIANE_C1, DIANE_P1], "gallery and probes, sorted");
+    assert!(c2p.test_pairs.is_empty());
+
+    let restricted = web.restricted(View::Evaluation, OnBadLine::Stop).unwrap();
+    let third = web.training_protocol(&choose(WebCaricatureTask::Restricted, View::Evaluation, 3)).unwrap();
+    assert_eq!(third, restricted.fold_protocol(2));
+    assert_eq!(third.name, "webcaricature-restricted-view2-fold3");
+
+    for (view, fold, range) in
+        [(View::Evaluation, 0, "1 to 10"), (View::Evaluation, 11, "1 to 10"), (View::Development, 2, "1 to 1")]
+    {
+        let e = web.training_protocol(&choose(WebCaricatureTask::Unrestricted, view, fold)).unwrap_err().to_string();
+        assert!(e.contains("--fold") && e.contains(range), "{e}");
+    }
+    match web.folds(&choose(WebCaricatureTask::P2c, View::Development, 1)).unwrap() {
+        WebCaricatureFolds::Identification(p) => assert_eq!(p.direction, Direction::PhotoToCaricature),
+        WebCaricatureFolds::Verification(p) => panic!("{} is not P2C", p.name),
+    }
 }
 
 #[test]

@@ -42,3 +42,43 @@ pub fn balanced_pairs(
     }
     pairs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{SynthConfig, SynthFaces};
+
+    #[test]
+    fn every_same_pair_once_and_as_many_different_ones() {
+        let config =
+            SynthConfig { seed: 1, identities: 5, photos_per_identity: 3, caricatures_per_identity: 2, size: 32 };
+        let faces = SynthFaces::new(config).unwrap();
+        let all: Vec<usize> = (0..faces.len()).collect();
+        let identity = |i: usize| faces.info(i).identity;
+
+        let cross = balanced_pairs(&faces, &all, (Modality::Caricature, Modality::Photo), 0);
+        let same: Vec<&Pair> = cross.iter().filter(|p| p.same).collect();
+        assert_eq!(same.len(), 5 * 2 * 3);
+        assert_eq!(cross.len(), 2 * same.len());
+        for p in &cross {
+            assert_eq!(faces.info(p.caricature).modality, Modality::Caricature);
+            assert_eq!(faces.info(p.photo).modality, Modality::Photo);
+            assert_eq!(p.same, identity(p.caricature) == identity(p.photo));
+        }
+
+        let photos = balanced_pairs(&faces, &all, (Modality::Photo, Modality::Photo), 0);
+        assert_eq!(photos.iter().filter(|p| p.same).count(), 5 * 3, "C(3, 2) unordered pairs per identity");
+        assert!(photos.iter().all(|p| p.caricature != p.photo));
+        assert_eq!(photos, balanced_pairs(&faces, &all, (Modality::Photo, Modality::Photo), 0), "seeded");
+    }
+
+    #[test]
+    fn one_identity_gives_no_different_pair() {
+        let config =
+            SynthConfig { seed: 1, identities: 2, photos_per_identity: 2, caricatures_per_identity: 2, size: 32 };
+        let faces = SynthFaces::new(config).unwrap();
+        let first: Vec<usize> = (0..faces.len()).filter(|&i| faces.info(i).identity == 0).collect();
+        let pairs = balanced_pairs(&faces, &first, (Modality::Caricature, Modality::Photo), 0);
+        assert_eq!((pairs.len(), pairs.iter().all(|p| p.same)), (4, true));
+    }
+}

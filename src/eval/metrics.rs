@@ -173,6 +173,29 @@ mod tests {
     }
 
     #[test]
+    fn accuracy_counts_match_a_pass_over_every_pair() {
+        let mut rng = Rng::derive(7, 0);
+        let pairs: Vec<(f32, bool)> = (0..257).map(|_| ((rng.uniform() * 4.0) as f32, rng.uniform() < 0.4)).collect();
+        let folds = fold_ranges(pairs.len(), 10);
+        let v = verification_accuracy(&pairs, &folds).unwrap();
+        for (f, range) in folds.iter().enumerate() {
+            let t = v.thresholds[f];
+            let right = pairs[range.clone()].iter().filter(|&&(d, same)| (d < t) == same).count();
+            assert_eq!(v.accuracy.per_fold[f], right as f64 / range.len() as f64, "fold {f}");
+            let others = |t: f32| {
+                folds
+                    .iter()
+                    .enumerate()
+                    .filter(|&(g, _)| g != f)
+                    .flat_map(|(_, r)| &pairs[r.clone()])
+                    .filter(|&&(d, same)| (d < t) == same)
+                    .count()
+            };
+            assert!((0..THRESHOLD_STEPS).all(|i| others(threshold(i)) <= others(t)), "fold {f}: not the best");
+        }
+    }
+
+    #[test]
     fn folds_must_tile_the_pairs() {
         assert!(check_folds(&[0..2, 2..4], 4, "folds").is_ok());
         assert!(check_folds(&[0..2, 3..4], 4, "folds").is_err());

@@ -167,3 +167,84 @@ fn cut_into_folds(pairs: &[Pair]) -> Vec<Vec<Pair>> {
     let shuffled: Vec<Pair> = shuffled_order(pairs.len(), PAIR_SHUFFLE_SEED).into_iter().map(|i| pairs[i]).collect();
     super::metrics::fold_ranges(shuffled.len(), FOLDS).into_iter().map(|r| shuffled[r].to_vec()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{SynthConfig, SynthFaces, VerificationFold};
+
+    fn faces() -> SynthFaces {
+        let config =
+            SynthConfig { seed: 3, identities: 12, photos_per_identity: 3, caricatures_per_identity: 3, size: 32 };
+        SynthFaces::new(config).unwrap()
+    }
+
+    fn pairs(n: usize) -> Vec<Pair> {
+        (0..n).map(|i| Pair { caricature: i, photo: 100 + i, same: i % 2 == 0 }).collect()
+    }
+
+    #[test]
+    fn a_single_split_is_shuffled_into_ten_folds_with_one_search_each_way() {
+        let faces = faces();
+        let protocol = faces.protocol();
+        let plan = EvalPlan::from_protocol(&protocol, &faces);
+        assert_eq!(plan.verification.len(), FOLDS);
+        let mut all: Vec<Pair> = plan.verification.concat();
+        assert_eq!(all.len(), protocol.test_pairs.len());
+        assert_ne!(all, protocol.test_pairs, "the pairs are shuffled before folding");
+        let key = |p: &Pair| (p.caricature, p.photo, p.same);
+        all.sort_by_key(key);
+        let mut listed = protocol.test_pairs.clone();
+        listed.sort_by_key(key);
+        assert_eq!(all, listed);
+        let c2p = &plan.identification[0];
+        assert_eq!((c2p.direction, c2p.folds.len()), (Direction::CaricatureToPhoto, 1));
+        assert!(c2p.folds[0].gallery.iter().all(|&i| faces.info(i).modality == Modality::Photo));
+        assert!(c2p.folds[0].probes.iter().all(|&i| faces.info(i).modality == Modality::Caricature));
+        assert_eq!(plan.identification[1].folds[0].gallery, c2p.folds[0].probes);
+        assert_eq!(plan.images(), protocol.test);
+    }
+
+    #[test]
+    fn given_folds_are_kept_and_a_single_one_is_cut() {
+        let fold = |range: std::ops::Range<usize>| VerificationFold {
+            train: Vec::new(),
+            test: Vec::new(),
+            pairs: pairs(30)[range].to_vec(),
+            shared_identities: Vec::new(),
+        };
+        let ten = VerificationProtocol {
+            name: "ten".into(),
+            folds: (0..10).map(|k| fold(3 * k..3 * k + 3)).collect(),
+            skipped: Vec::new(),
+        };
+        let plan = EvalPlan::from_verification(&ten);
+        assert_eq!(plan.verification, ten.folds.iter().map(|f| f.pairs.clone()).collect::<Vec<_>>());
+        assert!(plan.identification.is_empty() && plan.classified.is_empty());
+        assert_eq!(plan.pairs_listed(), 30);
+        assert_eq!(plan.images().len(), 60);
+
+        let one = VerificationProtocol { name: "one".into(), folds: vec![fold(0..30)], skipped: Vec::new() };
+        let plan = EvalPlan::from_verification(&one);
+        assert_eq!(plan.verification.len(), FOLDS);
+        assert!(plan.verification.iter().all(|f| f.len() == 3));
+    }
+
+    #[test]
+    fn too_few_pairs_stay_one_fold_and_none_give_none() {
+        assert_eq!(cut_into_folds(&pairs(4)), vec![pairs(4)]);
+        assert!(cut_into_folds(&[]).is_empty());
+    }
+
+    #[test]
+    fn branches_are_scored_only_on_the_models_own_identities() {
+        let faces = faces();
+        let mut plan = EvalPlan::from_protocol(&faces.protocol(), &faces);
+        assert_eq!(plan.classify_with(12, &faces), None);
+        assert!(!plan.classified.is_empty());
+        let note = plan.classify_with(206, &faces).unwrap();
+        assert!(note.contains("206 classes") && note.contains("12 identities"), "{note}");
+        assert!(plan.classified.is_empty());
+        assert_eq!(plan.images(), faces.protocol().test, "the images are still embedded");
+    }
+}
