@@ -13,6 +13,7 @@ mod parts;
 mod protocol;
 mod render;
 mod shape;
+mod staging;
 mod style;
 
 pub use export::{cavi_file_name, cavi_path, export_cavi, ExportSummary};
