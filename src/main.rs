@@ -38,7 +38,7 @@ enum Command {
     Info(NetArgs),
     /// Train the multi-task model (default: the built-in synthetic faces, on the CPU).
     Train(TrainArgs),
-    /// Write the built-in synthetic faces to disk in CaVI's layout.
+    /// Write the built-in synthetic faces to disk in CaVI's or WebCaricature's layout.
     Synth(SynthArgs),
     /// Draw training logs as the paper's Figure 3: task weights above, task losses below.
     Plot(PlotArgs),
@@ -340,6 +340,9 @@ struct SynthArgs {
     size: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// `cavi` or `webcaricature` (needs at least 20 identities).
+    #[arg(long, default_value = "cavi")]
+    layout: String,
 }
 
 #[derive(Args)]
@@ -577,16 +580,36 @@ fn synth(args: &SynthArgs) -> Result<()> {
         caricatures_per_identity: args.caricatures,
         size: args.size,
     })?;
-    let s = export_cavi(&faces, &args.out)?;
-    println!(
-        "wrote {} identities, {} photos, {} caricatures, {} test and {} validation pairs to {}",
-        s.identities,
-        s.photos,
-        s.caricatures,
-        s.test_pairs,
-        s.validation_pairs,
-        s.root.display()
-    );
+    match args.layout.as_str() {
+        "cavi" => {
+            let s = export_cavi(&faces, &args.out)?;
+            println!(
+                "wrote {} identities, {} photos, {} caricatures, {} test and {} validation pairs to {}",
+                s.identities,
+                s.photos,
+                s.caricatures,
+                s.test_pairs,
+                s.validation_pairs,
+                s.root.display()
+            );
+        }
+        "webcaricature" => {
+            let s = cari::data::export_webcaricature(&faces, &args.out)?;
+            println!(
+                "wrote {} identities, {} photos, {} caricatures to {}; View 2 over 10 folds: {} restricted and {} \
+                 unrestricted pairs, {} C2P and {} P2C probes",
+                s.identities,
+                s.photos,
+                s.caricatures,
+                s.root.display(),
+                s.restricted_pairs,
+                s.unrestricted_pairs,
+                s.c2p_probes,
+                s.p2c_probes
+            );
+        }
+        other => return Err(Error::invalid("--layout", format!("`{other}` (expected cavi or webcaricature)"))),
+    }
     Ok(())
 }
 

@@ -26,7 +26,7 @@ pub use loader::{BatchLoader, EvalBatches, LoaderOptions, SkipReport};
 pub use pairs::balanced_pairs;
 pub use preprocess::{resize_bilinear, Crop, Preprocess};
 pub use sampler::{Draw, Sampler, SamplerState};
-pub use synth::{export_cavi, SynthConfig, SynthFaces};
+pub use synth::{export_cavi, export_webcaricature, SynthConfig, SynthFaces};
 pub use webcaricature::{
     parse_landmarks, read_landmarks, Direction, FaceBox, IdentificationFold, IdentificationProtocol, OnBadLine,
     SkippedLine, VerificationFold, VerificationProtocol, View, WebCaricature, WebCaricatureFolds,

@@ -3,16 +3,13 @@
 //! protocol. Everything is written into a hidden sibling folder first and renamed into
 //! place at the end: an export either completes or leaves nothing behind.
 
+use super::staging::{write_atomically, write_images, write_text};
 use super::SynthFaces;
-use crate::data::{Dataset, Pair, RgbImage};
+use crate::data::{Dataset, Pair};
 use crate::error::{Error, Result};
 use crate::model::Modality;
-use rayon::prelude::*;
 use std::fs;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-
-const JPEG_QUALITY: u8 = 90;
 
 /// What `export_cavi` wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,42 +62,8 @@ fn split_line(faces: &SynthFaces, pair: &Pair) -> String {
 /// `validation.txt`, `complete_identity_list.txt` with the pairs of `faces.protocol()`.
 /// Images are rendered and encoded in parallel.
 pub fn export_cavi(faces: &SynthFaces, out: &Path) -> Result<ExportSummary> {
-    if out.exists() {
-        let mut entries = fs::read_dir(out).map_err(|e| Error::io(out, e))?;
-        if entries.next().is_some() {
-            return Err(Error::invalid(
-                "--out",
-                format!("{} is not empty; export into a new or empty folder", out.display()),
-            ));
-        }
-    }
-    let staging = staging_folder(out)?;
-    if staging.exists() {
-        return Err(Error::invalid(
-            "--out",
-            format!("{} is left from an interrupted export; remove it first", staging.display()),
-        ));
-    }
-    let written = write_all(faces, &staging).and_then(|summary| {
-        if out.exists() {
-            fs::remove_dir(out).map_err(|e| Error::io(out, e))?;
-        }
-        fs::rename(&staging, out).map_err(|e| Error::io(out, e))?;
-        Ok(ExportSummary { root: out.to_path_buf(), ..summary })
-    });
-    if written.is_err() && staging.exists() {
-        // Best effort: the error being returned matters more than a failed clean-up.
-        let _ = fs::remove_dir_all(&staging);
-    }
-    written
-}
-
-/// `.<name>.partial` beside `out`, on the same file system so the final rename is atomic.
-fn staging_folder(out: &Path) -> Result<PathBuf> {
-    let name =
-        out.file_name().ok_or_else(|| Error::invalid("--out", format!("{} does not name a folder", out.display())))?;
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    Ok(parent.join(format!(".{}.partial", name.to_string_lossy())))
+    let summary = write_atomically(out, |staging| write_all(faces, staging))?;
+    Ok(ExportSummary { root: out.to_path_buf(), ..summary })
 }
 
 fn write_all(faces: &SynthFaces, root: &Path) -> Result<ExportSummary> {
@@ -111,10 +74,7 @@ fn write_all(faces: &SynthFaces, root: &Path) -> Result<ExportSummary> {
             fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
     }
-    (0..faces.len()).into_par_iter().try_for_each(|i| {
-        let path = images.join(cavi_path(faces, i));
-        write_jpeg(&faces.load(i)?, &path)
-    })?;
+    write_images(faces, |i| images.join(cavi_path(faces, i)))?;
     let protocol = faces.protocol();
     let splits = root.join("train-test-files");
     fs::create_dir_all(&splits).map_err(|e| Error::io(&splits, e))?;
@@ -132,17 +92,4 @@ fn write_all(faces: &SynthFaces, root: &Path) -> Result<ExportSummary> {
         test_pairs: protocol.test_pairs.len(),
         validation_pairs: protocol.validation_pairs.len(),
     })
-}
-
-fn write_jpeg(image: &RgbImage, path: &Path) -> Result<()> {
-    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut writer = BufWriter::new(file);
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, JPEG_QUALITY)
-        .encode(&image.pixels, image.width as u32, image.height as u32, image::ExtendedColorType::Rgb8)
-        .map_err(|e| Error::format(path, format!("JPEG encoding failed: {e}")))?;
-    writer.flush().map_err(|e| Error::io(path, e))
-}
-
-fn write_text(path: &Path, text: &str) -> Result<()> {
-    fs::write(path, text).map_err(|e| Error::io(path, e))
 }

@@ -6,6 +6,7 @@
 //! choices. Images are rendered on the fly, deterministically from (seed, index).
 
 mod export;
+mod export_webcaricature;
 mod face;
 mod hair;
 mod names;
@@ -13,9 +14,11 @@ mod parts;
 mod protocol;
 mod render;
 mod shape;
+mod staging;
 mod style;
 
 pub use export::{cavi_file_name, cavi_path, export_cavi, ExportSummary};
+pub use export_webcaricature::{export_webcaricature, WebCaricatureExportSummary};
 pub use face::{Beard, Geometry, Glasses, HairStyle, Identity, Param, ParamSpec, PARAMS};
 pub use style::{Drawing, Style, EXAGGERATION};
 
