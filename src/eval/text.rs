@@ -12,7 +12,11 @@ fn percent(v: f64) -> String {
     format!("{:.2} %", 100.0 * v)
 }
 
+/// Mean ± std over the folds, or the one fold's value.
 fn mean_std(s: &FoldStats) -> String {
+    if s.per_fold.len() == 1 {
+        return percent(s.mean);
+    }
     format!("{:.2} ± {:.2} %", 100.0 * s.mean, 100.0 * s.std)
 }
 
