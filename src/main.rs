@@ -220,7 +220,8 @@ struct ModelArgs {
     /// Constant learning rate of the network (ignored with --lr-schedule).
     #[arg(long, default_value_t = 0.01)]
     lr: f32,
-    /// Learning-rate schedule file of `epoch: rate` lines (the reference's format).
+    /// Learning-rate schedule file of `epoch: rate` lines (the reference's format); with
+    /// --resume it replaces the checkpoint's schedule.
     #[arg(long)]
     lr_schedule: Option<PathBuf>,
     /// Steps per schedule epoch.
@@ -493,7 +494,13 @@ fn train(args: &TrainArgs) -> Result<()> {
     let (mut trainer, data, mut opened, mut log) = match &args.resume {
         Some(path) => {
             let ckpt = TrainingCheckpoint::open(path)?;
-            let trainer = ckpt.trainer(&device)?;
+            let mut trainer = ckpt.trainer(&device)?;
+            // A new schedule may replace the stored one (say, a lower rate for the last steps);
+            // every other setting is the checkpoint's.
+            if let Some(path) = &args.model.lr_schedule {
+                trainer.config.schedule = LrSchedule::read(path)?;
+                println!("learning-rate schedule from {} replaces the checkpoint's", path.display());
+            }
             let opened = ckpt.data.open_for_training(Some(ckpt.sampler), options)?;
             let log = if log_path.exists() {
                 TrainingLog::resume(&log_path, ckpt.step)?

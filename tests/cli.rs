@@ -56,6 +56,20 @@ fn train_resume_and_plot() {
     let log = std::fs::read_to_string(dir.join("train.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 3, "{log}");
 
+    // A schedule given with --resume replaces the stored one from the next step on.
+    let schedule = dir.join("lower.txt");
+    std::fs::write(&schedule, "0: 0.003\n").unwrap();
+    let resume =
+        ["--steps", "4", "--resume", checkpoint.to_str().unwrap(), "--lr-schedule", schedule.to_str().unwrap()];
+    let o = train(&dir, &resume);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("replaces the checkpoint's"), "{o:?}");
+    let rates: Vec<f64> = std::fs::read_to_string(dir.join("train.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["lr"].as_f64().unwrap())
+        .collect();
+    assert_eq!(rates.iter().map(|r| (r * 1e4).round() / 1e4).collect::<Vec<_>>(), [0.01, 0.01, 0.01, 0.003]);
+
     let o = cari(&["plot", dir.join("train.jsonl").to_str().unwrap(), "--out", dir.join("fig").to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.join("fig.png").is_file() && dir.join("fig.svg").is_file());
