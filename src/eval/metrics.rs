@@ -175,7 +175,7 @@ mod tests {
     #[test]
     fn accuracy_counts_match_a_pass_over_every_pair() {
         let mut rng = Rng::derive(7, 0);
-        let pairs: Vec<(f32, bool)> = (0..257).map(|_| ((rng.uniform() * 4.0) as f32, rng.uniform() < 0.4)).collect();
+        let pairs: Vec<(f32, bool)> = (0..257).map(|_| (rng.uniform() * 4.0, rng.uniform() < 0.4)).collect();
         let folds = fold_ranges(pairs.len(), 10);
         let v = verification_accuracy(&pairs, &folds).unwrap();
         for (f, range) in folds.iter().enumerate() {
