@@ -1,26 +1,14 @@
 //! The command line on a tiny configuration: train, resume, plot, and the errors for bad
 //! flag values, a bad schedule line and a corrupt checkpoint.
 
+mod common;
+
+use common::TINY_NETWORK;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const TINY: &[&str] = &[
-    "--identities",
-    "3",
-    "--synth-photos",
-    "4",
-    "--synth-caricatures",
-    "4",
-    "--image-size",
-    "75",
-    "--width-divisor",
-    "16",
-    "--batch",
-    "4",
-    "--quiet",
-    "--workers",
-    "1",
-];
+/// Three synthetic people, four images of each modality, one loader thread.
+const TINY_DATA: &[&str] = &["--identities", "3", "--synth-photos", "4", "--synth-caricatures", "4", "--workers", "1"];
 
 fn cari(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cari")).args(args).output().expect("cari runs")
@@ -39,7 +27,8 @@ fn scratch(name: &str) -> PathBuf {
 
 fn train(out: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["train", "--out", out.to_str().unwrap()];
-    args.extend_from_slice(TINY);
+    args.extend_from_slice(TINY_DATA);
+    args.extend_from_slice(TINY_NETWORK);
     args.extend_from_slice(extra);
     cari(&args)
 }

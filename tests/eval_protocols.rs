@@ -3,6 +3,9 @@
 //! and View 2), a model trained on one WebCaricature fold, a folder of faces, and protocol
 //! lines that are bad.
 
+mod common;
+
+use common::TINY_NETWORK;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,6 +18,11 @@ fn cari(args: &[&str]) -> String {
     let o = run(args);
     assert!(o.status.success(), "cari {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).unwrap()
+}
+
+/// `cari train` of a tiny network into `out`.
+fn train(out: &Path, extra: &[&str]) -> String {
+    cari(&[&["train", "--out", s(out)][..], TINY_NETWORK, extra].concat())
 }
 
 fn s(p: &Path) -> &str {
@@ -48,26 +56,7 @@ fn setup(name: &str) -> Setup {
     cari(&[&["synth", "--layout", "webcaricature", "--out", s(&web)][..], &export].concat());
     let out = dir.join("model");
     let data = format!("webcaricature:{}", s(&web));
-    let trained = cari(&[
-        "train",
-        "--dataset",
-        &data,
-        "--protocol",
-        "c2p",
-        "--fold",
-        "2",
-        "--image-size",
-        "75",
-        "--width-divisor",
-        "16",
-        "--batch",
-        "4",
-        "--steps",
-        "2",
-        "--quiet",
-        "--out",
-        s(&out),
-    ]);
+    let trained = train(&out, &["--dataset", &data, "--protocol", "c2p", "--fold", "2", "--steps", "2"]);
     assert!(trained.contains("webcaricature-c2p-view2-fold2") && trained.contains("20 identities"), "{trained}");
     Setup { model: out.join("checkpoint.safetensors"), dir, web }
 }
@@ -158,26 +147,8 @@ fn a_folder_of_faces_is_evaluated_on_balanced_pairs_and_searched_both_ways() {
 
     // A model of other people: embeddings are compared, the classifier branches are not.
     let other = t.dir.join("other");
-    cari(&[
-        "train",
-        "--identities",
-        "3",
-        "--synth-photos",
-        "8",
-        "--synth-caricatures",
-        "8",
-        "--image-size",
-        "75",
-        "--width-divisor",
-        "16",
-        "--batch",
-        "4",
-        "--steps",
-        "1",
-        "--quiet",
-        "--out",
-        s(&other),
-    ]);
+    let synth = ["--identities", "3", "--synth-photos", "8", "--synth-caricatures", "8", "--steps", "1"];
+    train(&other, &synth);
     let model = other.join("checkpoint.safetensors");
     let text = cari(&["eval", "--model", s(&model), "--dataset", &folder, "--report", s(&report)]);
     let r = json(&report);

@@ -5,6 +5,10 @@ use cari::autograd::{Tape, Var};
 use cari::rng::Rng;
 use cari::{Device, Result, Shape, Tensor};
 
+/// `cari train` flags for a network small enough to train in a test: 75×75 input, channels
+/// / 16, batches of 4, no progress bar.
+pub const TINY_NETWORK: &[&str] = &["--image-size", "75", "--width-divisor", "16", "--batch", "4", "--quiet"];
+
 pub fn cpu() -> Device {
     Device::cpu()
 }
