@@ -834,8 +834,7 @@ fn identify_probes(args: &IdentifyArgs) -> Result<()> {
     }
     let probes = model.embed_files(&args.probes, args.model.batch, args.model.loader())?;
     let mut out = std::io::stdout().lock();
-    for i in 0..probes.len() {
-        let matches = identify(&gallery, probes.row(i), args.top);
+    for (i, matches) in identify(&gallery, &probes.values, args.top)?.iter().enumerate() {
         let cells: Vec<String> = matches.iter().map(|m| format!("{},{:.4}", m.label, m.distance)).collect();
         // A closed pipe (`| head`) means the reader has what it wants.
         if writeln!(out, "{},{}", probes.paths[i], cells.join(",")).is_err() {

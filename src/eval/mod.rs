@@ -14,7 +14,9 @@ pub use metrics::{
     VerificationAccuracy,
 };
 pub use plan::{EvalPlan, GallerySplit, IdentificationFolds, FOLDS, PAIR_SHUFFLE_SEED};
-pub use rank::{cmc, cmc_over_folds, distance_matrix, identify, Cmc, CmcOverFolds};
+pub use rank::{
+    cmc, cmc_over_folds, dense_identities, distance_matrix, identify, nearest_by_identity, Cmc, CmcOverFolds,
+};
 pub use verification::{
     operating_point, roc_curve, val_at_far, OperatingPoint, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS,
 };

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::hash::Hash;
 
 /// `D[i, j] = ‖p_i − g_j‖²`, probes `[P, dim]` against gallery `[G, dim]` (row-major),
 /// returned as `[P, G]` row-major. Computed as `‖p‖² + ‖g‖² − 2·p·g` with one GEMM;
@@ -89,16 +90,9 @@ pub fn cmc(distances: &[f32], probe_ids: &[usize], gallery_ids: &[usize], max_ra
         ));
     }
 
-    // Gallery identities as dense indices, in order of first appearance.
-    let mut identity_index: HashMap<usize, usize> = HashMap::new();
-    let column_identity: Vec<usize> = gallery_ids
-        .iter()
-        .map(|&id| {
-            let next = identity_index.len();
-            *identity_index.entry(id).or_insert(next)
-        })
-        .collect();
-    let identities = identity_index.len();
+    let (column_identity, distinct) = dense_identities(gallery_ids);
+    let identity_index: HashMap<usize, usize> = distinct.iter().enumerate().map(|(k, &id)| (id, k)).collect();
+    let identities = distinct.len();
 
     let credits: Vec<Vec<f64>> = distances
         .par_chunks(g)
@@ -107,10 +101,7 @@ pub fn cmc(distances: &[f32], probe_ids: &[usize], gallery_ids: &[usize], max_ra
             let Some(&truth) = identity_index.get(probe_id) else {
                 return vec![0.0; max_rank];
             };
-            let mut nearest = vec![f32::INFINITY; identities];
-            for (&d, &identity) in row.iter().zip(&column_identity) {
-                nearest[identity] = nearest[identity].min(d);
-            }
+            let nearest = nearest_by_identity(row, &column_identity, identities);
             let closer = nearest.iter().filter(|&&d| d < nearest[truth]).count();
             let tied = nearest.iter().filter(|&&d| d == nearest[truth]).count() - 1;
             (1..=max_rank).map(|k| ((k as f64 - closer as f64) / (tied + 1) as f64).clamp(0.0, 1.0)).collect()
@@ -124,6 +115,34 @@ pub fn cmc(distances: &[f32], probe_ids: &[usize], gallery_ids: &[usize], max_ra
         gallery_identities: identities,
         probes_without_gallery_identity: probe_ids.iter().filter(|id| !identity_index.contains_key(id)).count(),
     })
+}
+
+/// The distinct identities of `ids` in order of first appearance, and each entry's index
+/// among them.
+pub fn dense_identities<T: Clone + Eq + Hash>(ids: &[T]) -> (Vec<usize>, Vec<T>) {
+    let mut index: HashMap<&T, usize> = HashMap::new();
+    let mut distinct = Vec::new();
+    let dense = ids
+        .iter()
+        .map(|id| {
+            *index.entry(id).or_insert_with(|| {
+                distinct.push(id.clone());
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    (dense, distinct)
+}
+
+/// Each identity's nearest gallery image in one probe's row of distances: a gallery
+/// identity is as near as its nearest image. `column_identity` is the dense identity of
+/// each gallery image ([`dense_identities`]).
+pub fn nearest_by_identity(row: &[f32], column_identity: &[usize], identities: usize) -> Vec<f32> {
+    let mut nearest = vec![f32::INFINITY; identities];
+    for (&d, &identity) in row.iter().zip(column_identity) {
+        nearest[identity] = nearest[identity].min(d);
+    }
+    nearest
 }
 
 /// Ranks embedded `probes` (`[P, dim]`) against an embedded `gallery` (`[G, dim]`): their

@@ -1,7 +1,9 @@
 //! Comparing faces: the verdict on one pair, and the nearest gallery identities of a probe.
 
 use super::Embeddings;
-use crate::eval::squared_distance;
+use crate::error::Result;
+use crate::eval::{dense_identities, distance_matrix, nearest_by_identity, squared_distance};
+use rayon::prelude::*;
 use serde::Serialize;
 
 /// The decision threshold on the squared distance and where it came from.
@@ -32,26 +34,23 @@ pub struct Match {
     pub distance: f32,
 }
 
-/// The `k` gallery identities nearest to `probe`, each at the distance of its nearest
-/// image, nearest first (ties in gallery order).
-pub fn identify(gallery: &Embeddings, probe: &[f32], k: usize) -> Vec<Match> {
-    // Label → position in `best`: one pass over the gallery, whatever its number of identities.
-    let mut slot: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let mut best: Vec<Match> = Vec::new();
-    for i in 0..gallery.len() {
-        let distance = squared_distance(gallery.row(i), probe);
-        let label = gallery.labels[i].as_str();
-        match slot.get(label) {
-            Some(&k) => best[k].distance = best[k].distance.min(distance),
-            None => {
-                slot.insert(label, best.len());
-                best.push(Match { label: label.to_string(), distance });
-            }
-        }
-    }
-    best.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-    best.truncate(k);
-    best
+/// For each probe row (`[P, dim]`, the gallery's embedding size), the `k` gallery
+/// identities nearest to it, each at the distance of its nearest image, nearest first (ties
+/// in gallery order). All distances come from one GEMM ([`distance_matrix`]).
+pub fn identify(gallery: &Embeddings, probes: &[f32], k: usize) -> Result<Vec<Vec<Match>>> {
+    let distances = distance_matrix(probes, &gallery.values, gallery.dim)?;
+    let (column_identity, labels) = dense_identities(&gallery.labels);
+    let (g, p) = (gallery.len(), probes.len() / gallery.dim);
+    Ok((0..p)
+        .into_par_iter()
+        .map(|i| {
+            let row = &distances[i * g..(i + 1) * g];
+            let nearest = nearest_by_identity(row, &column_identity, labels.len());
+            let mut order: Vec<usize> = (0..labels.len()).collect();
+            order.sort_by(|&a, &b| nearest[a].total_cmp(&nearest[b]));
+            order.into_iter().take(k).map(|i| Match { label: labels[i].clone(), distance: nearest[i] }).collect()
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -67,11 +66,25 @@ mod tests {
 
     #[test]
     fn identities_rank_by_their_nearest_image() {
-        let m = identify(&gallery(), &[0.8, 0.6], 2);
+        let all = identify(&gallery(), &[0.8, 0.6, -0.6, 0.8], 2).unwrap();
+        assert_eq!(all.len(), 2);
+        let names = |m: &[Match]| m.iter().map(|m| m.label.clone()).collect::<Vec<_>>();
         // bob's nearest image (0.6, 0.8) is at 0.08, ann's at 0.4.
-        assert_eq!(m.iter().map(|m| m.label.as_str()).collect::<Vec<_>>(), ["bob", "ann"]);
+        let m = &all[0];
+        assert_eq!(names(m), ["bob", "ann"]);
         assert!((m[0].distance - 0.08).abs() < 1e-6 && (m[1].distance - 0.4).abs() < 1e-6, "{m:?}");
-        assert_eq!(identify(&gallery(), &[0.8, 0.6], 10).len(), 3);
+        // (−0.6, 0.8): bob's (0, 1) at 0.4, then cy at 0.8; ann at 3.2 is cut.
+        assert_eq!(names(&all[1]), ["bob", "cy"]);
+        assert_eq!(identify(&gallery(), &[0.8, 0.6], 10).unwrap()[0].len(), 3);
+    }
+
+    #[test]
+    fn ties_keep_gallery_order_and_bad_rows_are_refused() {
+        // (0, −1) is equally far from ann (1, 0) and cy (−1, 0).
+        let m = identify(&gallery(), &[0.0, -1.0], 3).unwrap();
+        assert_eq!(m[0][0].label, "ann");
+        assert_eq!(m[0][1].label, "cy");
+        assert!(identify(&gallery(), &[0.0, -1.0, 0.5], 3).is_err());
     }
 
     #[test]
