@@ -798,14 +798,15 @@ fn verify_pair(args: &VerifyArgs) -> Result<()> {
     match args.format.as_str() {
         "json" => println!("{}", serde_json::to_string(&v).expect("the verdict encodes as JSON")),
         "csv" => {
-            println!("a,b,distance,threshold,threshold_source,same");
+            println!("a,b,metric,distance,threshold,threshold_source,same");
             println!(
-                "{},{},{:.6},{},{},{}",
-                args.a.display(),
-                args.b.display(),
+                "{},{},{},{:.6},{},{},{}",
+                csv_field(&args.a.display().to_string()),
+                csv_field(&args.b.display().to_string()),
+                v.metric,
                 v.distance,
                 v.threshold.value,
-                v.threshold.source,
+                csv_field(&v.threshold.source),
                 v.same
             );
         }
@@ -835,13 +836,23 @@ fn identify_probes(args: &IdentifyArgs) -> Result<()> {
     let probes = model.embed_files(&args.probes, args.model.batch, args.model.loader())?;
     let mut out = std::io::stdout().lock();
     for (i, matches) in identify(&gallery, &probes.values, args.top)?.iter().enumerate() {
-        let cells: Vec<String> = matches.iter().map(|m| format!("{},{:.4}", m.label, m.distance)).collect();
+        let cells: Vec<String> = matches.iter().map(|m| format!("{},{:.4}", csv_field(&m.label), m.distance)).collect();
         // A closed pipe (`| head`) means the reader has what it wants.
-        if writeln!(out, "{},{}", probes.paths[i], cells.join(",")).is_err() {
+        if writeln!(out, "{},{}", csv_field(&probes.paths[i]), cells.join(",")).is_err() {
             break;
         }
     }
     Ok(())
+}
+
+/// A CSV field as RFC 4180 writes it: quoted, with quotes doubled, when it holds a comma, a
+/// quote or a line break (file and folder names may).
+fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
 }
 
 fn main() {

@@ -78,6 +78,18 @@ fn embed_append_verify_identify() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["distance"].as_f64().unwrap() < 1e-6 && v["same"] == true, "{v}");
 
+    assert_eq!(v["metric"], "squared-euclidean", "{v}");
+
+    // CSV quotes a field holding a comma.
+    let awkward = t.dir.join("Smith, Jo.jpg");
+    std::fs::copy(&photo, &awkward).unwrap();
+    let o = cari(&["verify", "--model", s(&t.model), s(&awkward), s(&photo), "--format", "csv"]);
+    let csv = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "a,b,metric,distance,threshold,threshold_source,same");
+    assert!(lines[1].starts_with(&format!("\"{}\",{},squared-euclidean,", s(&awkward), s(&photo))), "{csv}");
+    assert!(lines[1].ends_with(",true"), "{csv}");
+
     // Uncalibrated, verify says so; after `eval --calibrate` it uses the fitted threshold.
     let o = cari(&["verify", "--model", s(&t.model), s(&photo), s(&photo), "--format", "json", "--threshold", "0.5"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -8,4 +8,4 @@ mod search;
 
 pub use embeddings::Embeddings;
 pub use model::{InferenceModel, UNCALIBRATED_THRESHOLD};
-pub use search::{identify, verify, Match, Threshold, Verdict};
+pub use search::{identify, verify, Match, Threshold, Verdict, METRIC};

@@ -13,10 +13,15 @@ pub struct Threshold {
     pub source: String,
 }
 
+/// The distance every comparison uses: ‖a − b‖² of unit-length branch-1 embeddings, in [0, 4].
+pub const METRIC: &str = "squared-euclidean";
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verdict {
     /// ‖a − b‖² of the unit embeddings, in [0, 4].
     pub distance: f32,
+    /// [`METRIC`].
+    pub metric: &'static str,
     pub threshold: Threshold,
     /// `distance < threshold`.
     pub same: bool,
@@ -24,7 +29,7 @@ pub struct Verdict {
 
 pub fn verify(a: &[f32], b: &[f32], threshold: Threshold) -> Verdict {
     let distance = squared_distance(a, b);
-    Verdict { distance, same: distance < threshold.value, threshold }
+    Verdict { distance, metric: METRIC, same: distance < threshold.value, threshold }
 }
 
 /// A gallery identity and its nearest image's distance to the probe.
