@@ -17,7 +17,8 @@ use cari::optim::{LrSchedule, OptimizerConfig, Rule};
 use cari::plot::{plot_cmc, plot_log_files, plot_roc, CmcSeries, PlotOptions, RocSeries};
 use cari::train::{run, RunOptions, TrainConfig, Trainer, TrainingCheckpoint, TrainingLog};
 use cari::{Device, Error, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -485,7 +486,21 @@ fn group_digits(n: usize) -> String {
     out
 }
 
-fn train(args: &TrainArgs) -> Result<()> {
+/// The flags of a `train --resume` that still act: where and how long to run, and how to
+/// read the data; the checkpoint's configuration decides everything else.
+const RESUME_FLAGS: [&str; 9] =
+    ["resume", "steps", "out", "checkpoint_every", "quiet", "device", "workers", "on_bad_image", "lr_schedule"];
+
+/// The flags typed on the command line (not defaulted), by argument id.
+fn flags_given(matches: &ArgMatches) -> Vec<String> {
+    matches
+        .ids()
+        .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+        .map(|id| id.as_str().to_string())
+        .collect()
+}
+
+fn train(args: &TrainArgs, given: &[String]) -> Result<()> {
     let device = Device::parse(&args.model.device)?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let checkpoint_path = args.out.join("checkpoint.safetensors");
@@ -507,6 +522,18 @@ fn train(args: &TrainArgs) -> Result<()> {
             } else {
                 TrainingLog::create(&log_path)?
             };
+            let ignored: Vec<String> = given
+                .iter()
+                .filter(|id| !RESUME_FLAGS.contains(&id.as_str()))
+                .map(|id| format!("--{}", id.replace('_', "-")))
+                .collect();
+            if !ignored.is_empty() {
+                eprintln!(
+                    "warning: {} ignored: a resumed run keeps its checkpoint's configuration (start a new run with \
+                     --warm-start to change it)",
+                    ignored.join(", ")
+                );
+            }
             println!("resuming {} at step {}", path.display(), ckpt.step);
             (trainer, ckpt.data, opened, log)
         }
@@ -856,10 +883,11 @@ fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match &cli.command {
         Command::Info(a) => info(a),
-        Command::Train(a) => train(a),
+        Command::Train(a) => train(a, &flags_given(matches.subcommand_matches("train").expect("the train subcommand"))),
         Command::Synth(a) => synth(a),
         Command::Plot(a) => plot(a),
         Command::Experiment(a) => experiment(a),

@@ -52,6 +52,13 @@ fn train_resume_and_plot() {
         ["--steps", "4", "--resume", checkpoint.to_str().unwrap(), "--lr-schedule", schedule.to_str().unwrap()];
     let o = train(&dir, &resume);
     assert!(String::from_utf8_lossy(&o.stdout).contains("replaces the checkpoint's"), "{o:?}");
+    // The tiny flags repeated on resume change nothing, and the warning names them.
+    let warning = stderr(&o);
+    assert!(
+        warning.contains("warning: ") && warning.contains("--batch") && warning.contains("--identities"),
+        "{warning}"
+    );
+    assert!(!warning.contains("--steps") && !warning.contains("--lr-schedule"), "{warning}");
     let rates: Vec<f64> = std::fs::read_to_string(dir.join("train.jsonl"))
         .unwrap()
         .lines()
