@@ -188,6 +188,9 @@ struct ModelArgs {
     dataset: String,
     #[command(flatten)]
     protocol: ProtocolArgs,
+    /// WebCaricature: the fold (1 to 10) whose training part is used.
+    #[arg(long, default_value_t = 1)]
+    fold: usize,
     /// Synthetic data: identities, photos and caricatures per identity, rendering size.
     #[arg(long, default_value_t = 10)]
     identities: usize,
@@ -267,9 +270,6 @@ struct ProtocolArgs {
     /// WebCaricature: `view2` (the ten folds results are reported on) or `view1` (development).
     #[arg(long, default_value = "view2")]
     view: String,
-    /// WebCaricature training: the fold (1 to 10) whose training part is used.
-    #[arg(long, default_value_t = 1)]
-    fold: usize,
     /// A WebCaricature protocol line that is malformed or names an absent person or image:
     /// `stop` (naming file and line) or `skip` (left out, counted and listed).
     #[arg(long, default_value = "stop")]
@@ -281,12 +281,14 @@ struct ProtocolArgs {
 }
 
 impl ProtocolArgs {
-    fn options(&self, synth: SynthConfig) -> Result<SourceOptions> {
+    /// The settings `--dataset` is read with; `fold`: the WebCaricature fold a training run
+    /// uses (evaluation reports every fold).
+    fn options(&self, synth: SynthConfig, fold: usize) -> Result<SourceOptions> {
         Ok(SourceOptions {
             synth,
             protocol: self.protocol.clone(),
             view: self.view.parse()?,
-            fold: self.fold,
+            fold,
             on_bad_line: self.on_bad_line.parse()?,
             modality_rule: self.modality_rule.parse()?,
         })
@@ -404,7 +406,7 @@ impl ModelArgs {
             // Rendered at the size training resizes to, so nothing is lost to scaling.
             size: preprocess.resized_size(),
         };
-        let source = DataSource::parse(&self.dataset, &self.protocol.options(synth)?)?;
+        let source = DataSource::parse(&self.dataset, &self.protocol.options(synth, self.fold)?)?;
         Ok(DataConfig { source, preprocess, batch_size: self.batch, seed: self.seed })
     }
 
@@ -695,7 +697,7 @@ fn eval(args: &EvalArgs) -> Result<()> {
             _ => SynthConfig::default(),
         };
         let spec = args.dataset.clone().unwrap_or_else(|| model.data.source.spec());
-        DataSource::parse(&spec, &args.protocol.options(synth)?)?
+        DataSource::parse(&spec, &args.protocol.options(synth, 1)?)?
     };
     let (dataset, mut plan) = EvalPlan::open(&source)?;
     let unclassified = plan.classify_with(model.net.config.num_classes, dataset.as_ref());
