@@ -56,12 +56,9 @@ enum Command {
     Identify(IdentifyArgs),
 }
 
-/// The trained model and how to run it.
+/// How a trained model is run.
 #[derive(Args)]
-struct ModelFileArgs {
-    /// A training checkpoint (`checkpoint.safetensors` of `cari train`).
-    #[arg(long)]
-    model: PathBuf,
+struct InferenceArgs {
     /// `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -73,9 +70,9 @@ struct ModelFileArgs {
     workers: usize,
 }
 
-impl ModelFileArgs {
-    fn open(&self) -> Result<InferenceModel> {
-        InferenceModel::open(&self.model, &Device::parse(&self.device)?)
+impl InferenceArgs {
+    fn open(&self, model: &std::path::Path) -> Result<InferenceModel> {
+        InferenceModel::open(model, &Device::parse(&self.device)?)
     }
 
     fn loader(&self) -> LoaderOptions {
@@ -85,8 +82,13 @@ impl ModelFileArgs {
 
 #[derive(Args)]
 struct EvalArgs {
+    /// A training checkpoint (`checkpoint.safetensors` of `cari train`); or one per fold of a
+    /// WebCaricature View-2 protocol, in fold order, to score the model trained on fold k's
+    /// training part on fold k (as the published protocols do).
+    #[arg(long, required = true)]
+    model: Vec<PathBuf>,
     #[command(flatten)]
-    model: ModelFileArgs,
+    run: InferenceArgs,
     /// `synth`, `cavi:PATH`, `webcaricature:PATH` or `folder:PATH` (default: the data the
     /// model was trained on).
     #[arg(long)]
@@ -116,8 +118,11 @@ struct EvalArgs {
 
 #[derive(Args)]
 struct EmbedArgs {
+    /// A training checkpoint (`checkpoint.safetensors` of `cari train`).
+    #[arg(long)]
+    model: PathBuf,
     #[command(flatten)]
-    model: ModelFileArgs,
+    run: InferenceArgs,
     /// Image files or folders.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
@@ -132,8 +137,11 @@ struct EmbedArgs {
 
 #[derive(Args)]
 struct VerifyArgs {
+    /// A training checkpoint (`checkpoint.safetensors` of `cari train`).
+    #[arg(long)]
+    model: PathBuf,
     #[command(flatten)]
-    model: ModelFileArgs,
+    run: InferenceArgs,
     a: PathBuf,
     b: PathBuf,
     /// Squared-distance threshold below which the two are the same person (default: the
@@ -153,8 +161,11 @@ struct VerifyArgs {
 
 #[derive(Args)]
 struct IdentifyArgs {
+    /// A training checkpoint (`checkpoint.safetensors` of `cari train`).
+    #[arg(long)]
+    model: PathBuf,
     #[command(flatten)]
-    model: ModelFileArgs,
+    run: InferenceArgs,
     /// A gallery written by `cari embed --out G.safetensors`.
     #[arg(long)]
     gallery: PathBuf,
@@ -687,26 +698,45 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
 }
 
 fn eval(args: &EvalArgs) -> Result<()> {
-    let model = args.model.open()?;
+    let models = args.model.iter().map(|m| args.run.open(m)).collect::<Result<Vec<_>>>()?;
+    let first = &models[0];
     // The model's own data unless told otherwise; its synthetic faces keep their settings.
     let source = if args.dataset.is_none() && args.protocol.protocol.is_none() {
-        model.data.source.clone()
+        first.data.source.clone()
     } else {
-        let synth = match &model.data.source {
+        let synth = match &first.data.source {
             DataSource::Synth(s) => s.clone(),
             _ => SynthConfig::default(),
         };
-        let spec = args.dataset.clone().unwrap_or_else(|| model.data.source.spec());
+        let spec = args.dataset.clone().unwrap_or_else(|| first.data.source.spec());
         DataSource::parse(&spec, &args.protocol.options(synth, 1)?)?
     };
     let (dataset, mut plan) = EvalPlan::open(&source)?;
-    let unclassified = plan.classify_with(model.net.config.num_classes, dataset.as_ref());
-    let options = LoaderOptions { on_bad_image: args.on_bad_image.parse()?, ..args.model.loader() };
-    let loading = EvalLoading { preprocess: model.preprocess, batch_size: args.model.batch, options };
+    plan.check_models(models.len())?;
+    if args.calibrate && models.len() > 1 {
+        return Err(Error::invalid("--calibrate", "fits the thresholds of one model: give one --model"));
+    }
+    let unclassified = plan.classify_with(first.net.config.num_classes, dataset.as_ref());
+    let options = LoaderOptions { on_bad_image: args.on_bad_image.parse()?, ..args.run.loader() };
     println!("evaluating on {}: {} images", dataset.describe(), plan.images().len());
-    let outputs = run_images(&model.net, &model.params, dataset.clone(), &plan, loading, &model.device)?;
+    let run = |model: &InferenceModel, plan: &EvalPlan| {
+        let loading = EvalLoading { preprocess: model.preprocess, batch_size: args.run.batch, options };
+        run_images(&model.net, &model.params, dataset.clone(), plan, loading, &model.device)
+    };
+    let outputs = match &models[..] {
+        [model] => vec![run(model, &plan)?],
+        per_fold => per_fold
+            .iter()
+            .zip(&args.model)
+            .enumerate()
+            .map(|(k, (model, path))| {
+                println!("fold {}: {}", k + 1, path.display());
+                run(model, &plan.fold(k))
+            })
+            .collect::<Result<Vec<_>>>()?,
+    };
     let val = if args.reference_val { ValProtocol::ReferenceTrainingFolds } else { ValProtocol::TestFold };
-    let mut report = score(&plan, dataset.as_ref(), &outputs, val);
+    let mut report = score(&plan, dataset.as_ref(), &outputs, val)?;
     report.notes.extend(unclassified);
     print!("{}", report.summary());
     let table = report.fold_table();
@@ -733,7 +763,7 @@ fn eval(args: &EvalArgs) -> Result<()> {
         }
     }
     if args.calibrate {
-        calibrate_model(&args.model.model, dataset.as_ref(), &plan, &outputs.embeddings)?;
+        calibrate_model(&args.model[0], dataset.as_ref(), &plan, &outputs[0].embeddings)?;
     }
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report).expect("the report encodes as JSON");
@@ -788,8 +818,8 @@ fn file_stem(path: &std::path::Path) -> String {
 }
 
 fn embed(args: &EmbedArgs) -> Result<()> {
-    let model = args.model.open()?;
-    let mut embeddings = model.embed_files(&args.inputs, args.model.batch, args.model.loader())?;
+    let model = args.run.open(&args.model)?;
+    let mut embeddings = model.embed_files(&args.inputs, args.run.batch, args.run.loader())?;
     if args.append && args.out.exists() {
         let mut gallery = Embeddings::load(&args.out)?;
         gallery.extend(embeddings)?;
@@ -812,8 +842,8 @@ fn embed(args: &EmbedArgs) -> Result<()> {
 }
 
 fn verify_pair(args: &VerifyArgs) -> Result<()> {
-    let model = args.model.open()?;
-    let e = model.embed_files(&[args.a.clone(), args.b.clone()], 2, args.model.loader())?;
+    let model = args.run.open(&args.model)?;
+    let e = model.embed_files(&[args.a.clone(), args.b.clone()], 2, args.run.loader())?;
     let domain = match args.domain.as_str() {
         "photo-caricature" => Domain::PhotoCaricature,
         "photo-photo" => Domain::PhotoPhoto,
@@ -854,7 +884,7 @@ fn verify_pair(args: &VerifyArgs) -> Result<()> {
 }
 
 fn identify_probes(args: &IdentifyArgs) -> Result<()> {
-    let model = args.model.open()?;
+    let model = args.run.open(&args.model)?;
     let gallery = Embeddings::load(&args.gallery)?;
     if gallery.dim != model.net.embedding_dim() {
         return Err(Error::format(
@@ -862,7 +892,7 @@ fn identify_probes(args: &IdentifyArgs) -> Result<()> {
             format!("embeddings of {} values, the model makes {}", gallery.dim, model.net.embedding_dim()),
         ));
     }
-    let probes = model.embed_files(&args.probes, args.model.batch, args.model.loader())?;
+    let probes = model.embed_files(&args.probes, args.run.batch, args.run.loader())?;
     let mut out = std::io::stdout().lock();
     for (i, matches) in identify(&gallery, &probes.values, args.top)?.iter().enumerate() {
         let cells: Vec<String> = matches.iter().map(|m| format!("{},{:.4}", csv_field(&m.label), m.distance)).collect();

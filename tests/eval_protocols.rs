@@ -62,9 +62,14 @@ fn setup(name: &str) -> Setup {
 }
 
 fn eval(t: &Setup, extra: &[&str], report: &str) -> (String, serde_json::Value) {
+    eval_model(t, &t.model, extra, report)
+}
+
+/// `cari eval` of `model` on the WebCaricature copy, with its JSON report.
+fn eval_model(t: &Setup, model: &Path, extra: &[&str], report: &str) -> (String, serde_json::Value) {
     let path = t.dir.join(report);
     let data = format!("webcaricature:{}", s(&t.web));
-    let args = [&["eval", "--model", s(&t.model), "--dataset", &data, "--report", s(&path)][..], extra].concat();
+    let args = [&["eval", "--model", s(model), "--dataset", &data, "--report", s(&path)][..], extra].concat();
     let text = cari(&args);
     (text, json(&path))
 }
@@ -154,6 +159,56 @@ fn a_folder_of_faces_is_evaluated_on_balanced_pairs_and_searched_both_ways() {
     let r = json(&report);
     assert!(r["photo_id_accuracy"].is_null() && r["verification"]["accuracy"]["mean"].is_f64(), "{r}");
     assert!(text.contains("note: branch identification not scored: the model has 3 classes"), "{text}");
+}
+
+#[test]
+fn one_model_per_fold_is_scored_on_its_own_fold() {
+    let t = setup("per-fold");
+    let data = format!("webcaricature:{}", s(&t.web));
+    let models: Vec<PathBuf> = (1..=10)
+        .map(|k| {
+            let out = t.dir.join(format!("fold{k}"));
+            let fold = k.to_string();
+            train(
+                &out,
+                &["--dataset", &data, "--protocol", "restricted", "--fold", &fold, "--steps", "1", "--seed", &fold],
+            );
+            out.join("checkpoint.safetensors")
+        })
+        .collect();
+    let mut args = vec!["eval", "--dataset", &data, "--protocol", "restricted"];
+    for m in &models {
+        args.extend(["--model", s(m)]);
+    }
+    let report = t.dir.join("per-fold.json");
+    let text = cari(&[&args[..], &["--report", s(&report)]].concat());
+    assert!(text.contains("fold 1: ") && text.contains("fold 10: "), "{text}");
+    let r = json(&report);
+    assert_eq!(r["verification"]["pairs_scored"].as_u64(), Some(120), "{r}");
+    let val =
+        |r: &serde_json::Value, k: usize| r["verification"]["val_at_far"][1]["val"]["per_fold"][k].as_f64().unwrap();
+    // VAL on a fold depends on that fold's pairs alone: fold k's is model k's, scored alone,
+    // and not the first model's on every fold.
+    let alone: Vec<serde_json::Value> = models
+        .iter()
+        .enumerate()
+        .map(|(k, m)| eval_model(&t, m, &["--protocol", "restricted"], &format!("alone{k}.json")).1)
+        .collect();
+    assert!((0..10).all(|k| val(&r, k) == val(&alone[k], k)), "{r}");
+    assert!((0..10).any(|k| val(&r, k) != val(&alone[0], k)), "{r}");
+
+    // Not one per fold, or folds cut from one list: refused before any image is read.
+    let two = ["eval", "--dataset", &data, "--model", s(&models[0]), "--model", s(&models[1])];
+    let e = String::from_utf8_lossy(&run(&two).stderr).into_owned();
+    assert!(e.contains("--model") && e.contains("2 models") && e.contains("10 folds"), "{e}");
+    let mut view1 = args.clone();
+    view1.extend(["--view", "view1"]);
+    let e = String::from_utf8_lossy(&run(&view1).stderr).into_owned();
+    assert!(e.contains("--model") && e.contains("cut from one list"), "{e}");
+    let mut calibrate = args.clone();
+    calibrate.push("--calibrate");
+    let e = String::from_utf8_lossy(&run(&calibrate).stderr).into_owned();
+    assert!(e.contains("--calibrate") && e.contains("one --model"), "{e}");
 }
 
 #[test]

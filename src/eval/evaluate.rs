@@ -90,7 +90,7 @@ pub fn evaluate(
     device: &Device,
 ) -> Result<EvalReport> {
     let outputs = run_images(net, params, dataset.clone(), plan, loading, device)?;
-    Ok(score(plan, dataset.as_ref(), &outputs, ValProtocol::TestFold))
+    score(plan, dataset.as_ref(), &[outputs], ValProtocol::TestFold)
 }
 
 /// Runs the model over every image of the plan, in batches loaded ahead.
@@ -134,25 +134,28 @@ pub fn run_images(
     Ok(outputs)
 }
 
-/// The plan's figures from the model's outputs. `val`: how VAL@FAR picks its thresholds
-/// (DATASETS §3 by default; the reference's way only to compare with published figures).
-/// A figure that cannot be computed is left out with a note saying why.
-pub fn score(plan: &EvalPlan, dataset: &dyn Dataset, outputs: &TestOutputs, val: ValProtocol) -> EvalReport {
+/// The plan's figures from the model's outputs: one [`TestOutputs`] for every fold, or one
+/// per fold (fold k scored on `outputs[k]`, from the model trained for it). `val`: how
+/// VAL@FAR picks its thresholds (DATASETS §3 by default; the reference's way only to compare
+/// with published figures). A figure that cannot be computed is left out with a note
+/// saying why.
+pub fn score(plan: &EvalPlan, dataset: &dyn Dataset, outputs: &[TestOutputs], val: ValProtocol) -> Result<EvalReport> {
+    plan.check_models(outputs.len())?;
+    let of_fold = |k: usize| if outputs.len() == 1 { &outputs[0] } else { &outputs[k] };
     let mut notes = Vec::new();
-    let verification = if plan.verification.is_empty() {
-        None
-    } else {
-        score_verification(plan, &outputs.embeddings, val, &mut notes)
-    };
-    let dim = outputs.embeddings.values().next().map_or(1, Vec::len);
+    let verification =
+        if plan.verification.is_empty() { None } else { score_verification(plan, &of_fold, val, &mut notes) };
+    let dim = outputs.iter().flat_map(|o| o.embeddings.values()).next().map_or(1, Vec::len);
     let mut cmc = |direction: Direction| {
         let folds = &plan.identification.iter().find(|i| i.direction == direction)?.folds;
         let what = format!("{} identification", direction.label());
         let ranked = folds
             .iter()
-            .map(|split| {
-                let gallery = embedded(dataset, &split.gallery, &outputs.embeddings);
-                let probes = embedded(dataset, &split.probes, &outputs.embeddings);
+            .enumerate()
+            .map(|(k, split)| {
+                let embeddings = &of_fold(k).embeddings;
+                let gallery = embedded(dataset, &split.gallery, embeddings);
+                let probes = embedded(dataset, &split.probes, embeddings);
                 identify(&probes.0, &probes.1, &gallery.0, &gallery.1, dim, MAX_RANK)
             })
             .collect::<Result<Vec<_>>>()
@@ -161,27 +164,31 @@ pub fn score(plan: &EvalPlan, dataset: &dyn Dataset, outputs: &TestOutputs, val:
     };
     let cmc_c2p = cmc(Direction::CaricatureToPhoto);
     let cmc_p2c = cmc(Direction::PhotoToCaricature);
-    EvalReport {
+    let predictions = |of: fn(&TestOutputs) -> &Vec<(usize, usize)>| -> Vec<(usize, usize)> {
+        outputs.iter().flat_map(|o| of(o).iter().copied()).collect()
+    };
+    Ok(EvalReport {
         protocol: plan.name.clone(),
-        images: outputs.embeddings.len(),
+        images: outputs.iter().map(|o| o.embeddings.len()).sum(),
         verification,
-        photo_id_accuracy: identification_accuracy(&outputs.photo_predictions),
-        caricature_id_accuracy: identification_accuracy(&outputs.caricature_predictions),
+        photo_id_accuracy: identification_accuracy(&predictions(|o| &o.photo_predictions)),
+        caricature_id_accuracy: identification_accuracy(&predictions(|o| &o.caricature_predictions)),
         cmc_c2p,
         cmc_p2c,
         skipped_lines: plan.skipped_lines.iter().map(ToString::to_string).collect(),
         notes,
-    }
+    })
 }
 
 /// Accuracy, ROC and VAL@FAR of the plan's pairs whose two images were read.
-fn score_verification(
+fn score_verification<'a>(
     plan: &EvalPlan,
-    embeddings: &HashMap<usize, Vec<f32>>,
+    of_fold: &dyn Fn(usize) -> &'a TestOutputs,
     val: ValProtocol,
     notes: &mut Vec<String>,
 ) -> Option<VerificationReport> {
-    let folds: Vec<Vec<(f32, bool)>> = plan.verification.iter().map(|f| scored_pairs(f, embeddings)).collect();
+    let folds: Vec<Vec<(f32, bool)>> =
+        plan.verification.iter().enumerate().map(|(k, f)| scored_pairs(f, &of_fold(k).embeddings)).collect();
     let sizes: Vec<usize> = folds.iter().map(Vec::len).collect();
     let ranges = ranges_of(&sizes);
     let scored: Vec<(f32, bool)> = folds.into_iter().flatten().collect();

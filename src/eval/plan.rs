@@ -8,7 +8,7 @@ use crate::data::{
     DataSource, Dataset, Direction, IdentificationProtocol, Pair, Protocol, SkippedLine, VerificationProtocol,
     WebCaricature, WebCaricatureFolds,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Modality;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -48,6 +48,10 @@ pub struct EvalPlan {
     pub classified: Vec<usize>,
     /// Protocol entries left out, with file and line.
     pub skipped_lines: Vec<SkippedLine>,
+    /// Whether the folds are the protocol's own (WebCaricature's View 2), so a model trained
+    /// on each fold's training part can be scored on that fold alone; not when they were cut
+    /// from one list.
+    pub folds_given: bool,
 }
 
 impl EvalPlan {
@@ -75,6 +79,7 @@ impl EvalPlan {
             identification,
             classified: protocol.test.clone(),
             skipped_lines: Vec::new(),
+            folds_given: false,
         }
     }
 
@@ -92,6 +97,7 @@ impl EvalPlan {
             identification: Vec::new(),
             classified: Vec::new(),
             skipped_lines: protocol.skipped.clone(),
+            folds_given: protocol.folds.len() > 1,
         }
     }
 
@@ -108,6 +114,7 @@ impl EvalPlan {
             identification: vec![IdentificationFolds { direction: protocol.direction, folds }],
             classified: Vec::new(),
             skipped_lines: protocol.skipped.clone(),
+            folds_given: true,
         }
     }
 
@@ -149,6 +156,50 @@ impl EvalPlan {
             images.extend(split.gallery.iter().chain(&split.probes));
         }
         images.into_iter().collect()
+    }
+
+    /// The number of folds: of the verification pairs, or of the identification splits.
+    pub fn folds(&self) -> usize {
+        let identification = self.identification.iter().map(|i| i.folds.len()).max().unwrap_or(0);
+        self.verification.len().max(identification)
+    }
+
+    /// Whether `models` models can be scored on this plan: one for every fold, or one per
+    /// fold when the folds are the protocol's own.
+    pub fn check_models(&self, models: usize) -> Result<()> {
+        let folds = self.folds();
+        if models == 1 || (self.folds_given && models == folds) {
+            return Ok(());
+        }
+        let given = if self.folds_given {
+            format!("its {folds} folds")
+        } else {
+            "folds cut from one list, which no model was trained for".into()
+        };
+        Err(Error::invalid(
+            "--model",
+            format!("{models} models for {} ({given}): give one model, or one per given fold", self.name),
+        ))
+    }
+
+    /// Fold `k` alone (0-based; the plan's folds must be given): its pairs and its splits,
+    /// to run the model trained for that fold over its images.
+    pub fn fold(&self, k: usize) -> EvalPlan {
+        EvalPlan {
+            name: format!("{}-fold{}", self.name, k + 1),
+            verification: self.verification.get(k).cloned().into_iter().collect(),
+            identification: self
+                .identification
+                .iter()
+                .map(|i| IdentificationFolds {
+                    direction: i.direction,
+                    folds: i.folds.get(k).cloned().into_iter().collect(),
+                })
+                .collect(),
+            classified: Vec::new(),
+            skipped_lines: Vec::new(),
+            folds_given: true,
+        }
     }
 
     /// The pairs listed, all folds together.
@@ -224,10 +275,21 @@ mod tests {
         assert_eq!(plan.pairs_listed(), 30);
         assert_eq!(plan.images().len(), 60);
 
+        assert!(plan.folds_given && plan.check_models(10).is_ok() && plan.check_models(1).is_ok());
+        let e = plan.check_models(9).unwrap_err().to_string();
+        assert!(e.contains("--model") && e.contains("9 models") && e.contains("10 folds"), "{e}");
+        let third = plan.fold(2);
+        assert_eq!(
+            (third.name.as_str(), third.verification.as_slice()),
+            ("ten-fold3", &ten.folds[2..3].iter().map(|f| f.pairs.clone()).collect::<Vec<_>>()[..])
+        );
+        assert_eq!(third.images().len(), 6);
+
         let one = VerificationProtocol { name: "one".into(), folds: vec![fold(0..30)], skipped: Vec::new() };
         let plan = EvalPlan::from_verification(&one);
         assert_eq!(plan.verification.len(), FOLDS);
         assert!(plan.verification.iter().all(|f| f.len() == 3));
+        assert!(!plan.folds_given && plan.check_models(10).is_err(), "cut folds take one model");
     }
 
     #[test]
