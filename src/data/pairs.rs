@@ -5,6 +5,7 @@
 use super::dataset::{Dataset, Pair};
 use crate::model::Modality;
 use crate::rng::Rng;
+use std::collections::HashMap;
 
 /// Pairs of an image of modality `first` (the pair's `caricature` side) with one of
 /// `second` (its `photo` side) among `images`: every same-identity pair (each unordered pair
@@ -20,12 +21,19 @@ pub fn balanced_pairs(
         |modality| -> Vec<usize> { images.iter().copied().filter(|&i| dataset.info(i).modality == modality).collect() };
     let (left, right) = (of(first), of(second));
     let identity = |i: usize| dataset.info(i).identity;
+    // Positions in `right` by identity, so same pairs cost their number, not |left|·|right|.
+    let mut by_identity: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (position, &b) in right.iter().enumerate() {
+        by_identity.entry(identity(b)).or_default().push(position);
+    }
     let mut pairs = Vec::new();
     for (k, &a) in left.iter().enumerate() {
-        let partners = if first == second { &right[k + 1..] } else { &right[..] };
-        pairs.extend(partners.iter().filter(|&&b| identity(a) == identity(b)).map(|&b| Pair {
+        let partners = by_identity.get(&identity(a)).map_or(&[][..], Vec::as_slice);
+        // With one modality on both sides `left` is `right`: each unordered pair once.
+        let after = |&&position: &&usize| first != second || position > k;
+        pairs.extend(partners.iter().filter(after).map(|&position| Pair {
             caricature: a,
-            photo: b,
+            photo: right[position],
             same: true,
         }));
     }
