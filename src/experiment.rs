@@ -6,7 +6,7 @@
 use crate::backend::Device;
 use crate::data::{DataConfig, LoaderOptions};
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, EvalLoading, EvalPlan, EvalReport};
+use crate::eval::{run_images, score, EvalLoading, EvalPlan, EvalReport, ValProtocol};
 use crate::model::{MultiTaskNet, NetworkConfig, Task, Weighting};
 use crate::plot::{plot_log_files, PlotOptions};
 use crate::train::{run, RunOptions, TrainConfig, Trainer, TrainingLog};
@@ -64,7 +64,8 @@ pub fn run_experiment(exp: &Experiment, out: &Path, device: &Device, progress: b
         let summary = run(&mut trainer, &mut opened.loader, &exp.data, device, &options, Some(&mut log))?;
         let loading = EvalLoading { preprocess: exp.data.preprocess, batch_size: exp.eval_batch, options: exp.loader };
         let plan = EvalPlan::from_protocol(&opened.protocol, opened.dataset.as_ref());
-        let report = evaluate(&trainer.net, &trainer.params, opened.dataset, &plan, loading, device)?;
+        let outputs = run_images(&trainer.net, &trainer.params, opened.dataset.clone(), &plan, loading, device)?;
+        let report = score(&plan, opened.dataset.as_ref(), &[outputs], ValProtocol::TestFold)?;
         rows.push(ExperimentRow { strategy, report, train_seconds: summary.seconds, log: log_path });
     }
     let table = table_markdown(&rows);

@@ -80,19 +80,6 @@ pub struct TestOutputs {
     pub caricature_predictions: Vec<(usize, usize)>,
 }
 
-/// Runs the model over the plan's images and scores them (VAL@FAR per test fold).
-pub fn evaluate(
-    net: &MultiTaskNet,
-    params: &ParamStore,
-    dataset: Arc<dyn Dataset>,
-    plan: &EvalPlan,
-    loading: EvalLoading,
-    device: &Device,
-) -> Result<EvalReport> {
-    let outputs = run_images(net, params, dataset.clone(), plan, loading, device)?;
-    score(plan, dataset.as_ref(), &[outputs], ValProtocol::TestFold)
-}
-
 /// Runs the model over every image of the plan, in batches loaded ahead.
 pub fn run_images(
     net: &MultiTaskNet,
