@@ -179,19 +179,12 @@ def cmc_expected(dist, probe_ids, gallery_ids, max_rank):
     return [float(c / len(probe_ids)) for c in credit], missing
 
 
-def identification_ties(rng):
-    probes, gallery, scale = 40, 30, 4
-    gallery_ids = [100 + int(x) for x in rng.integers(0, 9, gallery)]
-    probe_ids = [100 + int(x) for x in rng.integers(0, 10, probes)]  # identity 109 has no gallery image
-    q = rng.integers(0, 16, (probes, gallery))
-    dist = q / scale
-    max_rank = 12
-    rates, missing = cmc_expected(dist.tolist(), probe_ids, gallery_ids, max_rank)
-    assert missing > 0
+def cmc_case(name, dist, probe_ids, gallery_ids, max_rank, **data):
+    """A CMC fixture: `data` (how the case gives its distances), then the ids and the expected curve."""
+    rates, missing = cmc_expected(dist, probe_ids, gallery_ids, max_rank)
     return {
-        "name": "quantised_ties",
-        "scale": scale,
-        "distances_scaled": q.flatten().tolist(),
+        "name": name,
+        **data,
         "probe_ids": probe_ids,
         "gallery_ids": gallery_ids,
         "max_rank": max_rank,
@@ -199,6 +192,19 @@ def identification_ties(rng):
         "probes_without_gallery_identity": missing,
         "gallery_identities": len(set(gallery_ids)),
     }
+
+
+def identification_ties(rng):
+    probes, gallery, scale = 40, 30, 4
+    gallery_ids = [100 + int(x) for x in rng.integers(0, 9, gallery)]
+    probe_ids = [100 + int(x) for x in rng.integers(0, 10, probes)]  # identity 109 has no gallery image
+    q = rng.integers(0, 16, (probes, gallery))
+    dist = q / scale
+    case = cmc_case(
+        "quantised_ties", dist.tolist(), probe_ids, gallery_ids, 12, scale=scale, distances_scaled=q.flatten().tolist()
+    )
+    assert case["probes_without_gallery_identity"] > 0
+    return case
 
 
 def identification_embeddings(rng):
@@ -213,24 +219,20 @@ def identification_embeddings(rng):
     probe_ids = [1, 5, 9, 2, 6, 3, 7]
     p64, g64 = p.astype(np.float64), g.astype(np.float64)
     dist = np.array([[np.sum((a - b) ** 2) for b in g64] for a in p64])
-    max_rank = 6
-    rates, missing = cmc_expected(dist.tolist(), probe_ids, gallery_ids, max_rank)
     for row in dist:  # identity minima far enough apart that float32 rounding cannot reorder them
         minima = sorted(min(row[j] for j in range(gallery) if gallery_ids[j] == c) for c in set(gallery_ids))
         assert np.min(np.diff(minima)) > 1e-4
-    return {
-        "name": "embeddings",
-        "dim": dim,
-        "probes": [float(x) for x in p.flatten()],
-        "gallery": [float(x) for x in g.flatten()],
-        "distances": dist.flatten().tolist(),
-        "probe_ids": probe_ids,
-        "gallery_ids": gallery_ids,
-        "max_rank": max_rank,
-        "rates": rates,
-        "probes_without_gallery_identity": missing,
-        "gallery_identities": len(set(gallery_ids)),
-    }
+    return cmc_case(
+        "embeddings",
+        dist.tolist(),
+        probe_ids,
+        gallery_ids,
+        6,
+        dim=dim,
+        probes=[float(x) for x in p.flatten()],
+        gallery=[float(x) for x in g.flatten()],
+        distances=dist.flatten().tolist(),
+    )
 
 
 def main():
