@@ -199,9 +199,9 @@ struct ModelArgs {
     dataset: String,
     #[command(flatten)]
     protocol: ProtocolArgs,
-    /// WebCaricature: the fold (1 to 10) whose training part is used.
-    #[arg(long, default_value_t = 1)]
-    fold: usize,
+    /// WebCaricature: the fold (1 to 10) whose training part is used (default 1).
+    #[arg(long)]
+    fold: Option<usize>,
     /// Synthetic data: identities, photos and caricatures per identity, rendering size.
     #[arg(long, default_value_t = 10)]
     identities: usize,
@@ -278,30 +278,31 @@ struct ProtocolArgs {
     /// `unrestricted`, `c2p` or `p2c`.
     #[arg(long)]
     protocol: Option<String>,
-    /// WebCaricature: `view2` (the ten folds results are reported on) or `view1` (development).
-    #[arg(long, default_value = "view2")]
-    view: String,
+    /// WebCaricature: `view2` (default; the ten folds results are reported on) or `view1`
+    /// (development).
+    #[arg(long)]
+    view: Option<String>,
     /// A WebCaricature protocol line that is malformed or names an absent person or image:
-    /// `stop` (naming file and line) or `skip` (left out, counted and listed).
-    #[arg(long, default_value = "stop")]
-    on_bad_line: String,
-    /// A folder's modalities: `file-name` (stems like C00001 or name_c_1 are caricatures),
-    /// `subfolders` (<identity>/photo/, <identity>/caricature/) or `all-photos`.
-    #[arg(long, default_value = "file-name")]
-    modality_rule: String,
+    /// `stop` (default; naming file and line) or `skip` (left out, counted and listed).
+    #[arg(long)]
+    on_bad_line: Option<String>,
+    /// A folder's modalities: `file-name` (default; stems like C00001 or name_c_1 are
+    /// caricatures), `subfolders` (<identity>/photo/, <identity>/caricature/) or `all-photos`.
+    #[arg(long)]
+    modality_rule: Option<String>,
 }
 
 impl ProtocolArgs {
-    /// The settings `--dataset` is read with; `fold`: the WebCaricature fold a training run
-    /// uses (evaluation reports every fold).
-    fn options(&self, synth: SynthConfig, fold: usize) -> Result<SourceOptions> {
+    /// The settings typed; `fold`: the WebCaricature fold a training run uses (evaluation
+    /// reports every fold). What is not typed keeps the source's own setting.
+    fn options(&self, synth: SynthConfig, fold: Option<usize>) -> Result<SourceOptions> {
         Ok(SourceOptions {
             synth,
             protocol: self.protocol.clone(),
-            view: self.view.parse()?,
+            view: self.view.as_deref().map(str::parse).transpose()?,
             fold,
-            on_bad_line: self.on_bad_line.parse()?,
-            modality_rule: self.modality_rule.parse()?,
+            on_bad_line: self.on_bad_line.as_deref().map(str::parse).transpose()?,
+            modality_rule: self.modality_rule.as_deref().map(str::parse).transpose()?,
         })
     }
 }
@@ -700,16 +701,16 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
 fn eval(args: &EvalArgs) -> Result<()> {
     let models = args.model.iter().map(|m| args.run.open(m)).collect::<Result<Vec<_>>>()?;
     let first = &models[0];
-    // The model's own data unless told otherwise; its synthetic faces keep their settings.
-    let source = if args.dataset.is_none() && args.protocol.protocol.is_none() {
-        first.data.source.clone()
-    } else {
-        let synth = match &first.data.source {
-            DataSource::Synth(s) => s.clone(),
-            _ => SynthConfig::default(),
-        };
-        let spec = args.dataset.clone().unwrap_or_else(|| first.data.source.spec());
-        DataSource::parse(&spec, &args.protocol.options(synth, 1)?)?
+    // The model's own data and protocol, changed by the flags typed; the synthetic faces
+    // keep the model's settings.
+    let synth = match &first.data.source {
+        DataSource::Synth(s) => s.clone(),
+        _ => SynthConfig::default(),
+    };
+    let options = args.protocol.options(synth, None)?;
+    let source = match &args.dataset {
+        Some(spec) => DataSource::parse(spec, &options)?,
+        None => first.data.source.clone().with(&options)?,
     };
     let (dataset, mut plan) = EvalPlan::open(&source)?;
     plan.check_models(models.len())?;

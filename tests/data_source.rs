@@ -37,7 +37,7 @@ fn every_source_parses_with_its_default_protocol() {
     );
     assert_eq!(
         parse("folder:/d/faces", None).unwrap(),
-        DataSource::Folder { root: PathBuf::from("/d/faces"), modality_rule: ModalityRule::AllPhotos }
+        DataSource::Folder { root: PathBuf::from("/d/faces"), modality_rule: ModalityRule::FileName }
     );
 }
 
@@ -45,9 +45,9 @@ fn every_source_parses_with_its_default_protocol() {
 fn webcaricature_takes_its_protocol_view_fold_and_bad_line_rule() {
     let options = SourceOptions {
         protocol: Some("P2C".into()),
-        view: "view1".parse().unwrap(),
-        fold: 7,
-        on_bad_line: "skip".parse().unwrap(),
+        view: Some("view1".parse().unwrap()),
+        fold: Some(7),
+        on_bad_line: Some("skip".parse().unwrap()),
         ..SourceOptions::default()
     };
     let source = DataSource::parse("webcaricature:/w", &options).unwrap();
@@ -65,10 +65,35 @@ fn webcaricature_takes_its_protocol_view_fold_and_bad_line_rule() {
 }
 
 #[test]
+fn settings_not_typed_keep_the_stored_ones() {
+    let stored = WebCaricatureProtocol {
+        task: WebCaricatureTask::C2p,
+        view: View::Development,
+        fold: 4,
+        on_bad_line: OnBadLine::Skip,
+    };
+    let source = DataSource::WebCaricature { root: PathBuf::from("/w"), protocol: stored };
+    assert_eq!(source.clone().with(&SourceOptions::default()).unwrap(), source);
+    let typed = SourceOptions { view: Some(View::Evaluation), ..SourceOptions::default() };
+    let expected = WebCaricatureProtocol { view: View::Evaluation, ..stored };
+    assert_eq!(
+        source.with(&typed).unwrap(),
+        DataSource::WebCaricature { root: PathBuf::from("/w"), protocol: expected }
+    );
+
+    let cavi = DataSource::Cavi { root: PathBuf::from("/c"), protocol: CaviProtocol::Reference };
+    assert_eq!(cavi.clone().with(&SourceOptions::default()).unwrap(), cavi);
+    let folder = DataSource::Folder { root: PathBuf::from("/f"), modality_rule: ModalityRule::Subfolders };
+    assert_eq!(folder.clone().with(&SourceOptions::default()).unwrap(), folder);
+    let e = folder.with(&SourceOptions { protocol: Some("clean".into()), ..SourceOptions::default() });
+    assert!(e.unwrap_err().to_string().contains("--protocol"));
+}
+
+#[test]
 fn sources_round_trip_through_json() {
     let options = SourceOptions {
         protocol: Some("unrestricted".into()),
-        modality_rule: ModalityRule::Subfolders,
+        modality_rule: Some(ModalityRule::Subfolders),
         ..SourceOptions::default()
     };
     for spec in ["synth", "cavi:/c", "webcaricature:/w", "folder:/f"] {

@@ -162,6 +162,19 @@ fn a_folder_of_faces_is_evaluated_on_balanced_pairs_and_searched_both_ways() {
 }
 
 #[test]
+fn without_dataset_flags_the_models_own_protocol_is_used_and_typed_flags_change_it() {
+    let t = setup("stored");
+    let protocol_of = |extra: &[&str]| {
+        let report = t.dir.join("stored.json");
+        cari(&[&["eval", "--model", s(&t.model), "--report", s(&report)][..], extra].concat());
+        json(&report)["protocol"].as_str().unwrap().to_string()
+    };
+    assert_eq!(protocol_of(&[]), "webcaricature-c2p-view2");
+    assert_eq!(protocol_of(&["--view", "view1"]), "webcaricature-c2p-view1");
+    assert_eq!(protocol_of(&["--protocol", "restricted"]), "webcaricature-restricted-view2");
+}
+
+#[test]
 fn one_model_per_fold_is_scored_on_its_own_fold() {
     let t = setup("per-fold");
     let data = format!("webcaricature:{}", s(&t.web));

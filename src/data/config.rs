@@ -25,33 +25,21 @@ pub enum DataSource {
     Folder { root: PathBuf, modality_rule: ModalityRule },
 }
 
-/// The settings `--dataset` is read with: each source takes the ones it needs.
-#[derive(Clone, Debug)]
+/// Settings typed on the command line: each source takes the ones it needs, and `None`
+/// keeps what the source has (its default, or what a checkpoint stored).
+#[derive(Clone, Debug, Default)]
 pub struct SourceOptions {
-    /// The synthetic faces' settings.
+    /// The synthetic faces' settings, for `synth`.
     pub synth: SynthConfig,
     /// `--protocol`: CaVI's `clean` (default) or `reference`; WebCaricature's `restricted`
     /// (default), `unrestricted`, `c2p` or `p2c`.
     pub protocol: Option<String>,
-    /// WebCaricature's view and the fold a training run uses (1-based).
-    pub view: View,
-    pub fold: usize,
-    pub on_bad_line: OnBadLine,
-    /// How a folder's images are told apart.
-    pub modality_rule: ModalityRule,
-}
-
-impl Default for SourceOptions {
-    fn default() -> SourceOptions {
-        SourceOptions {
-            synth: SynthConfig::default(),
-            protocol: None,
-            view: View::default(),
-            fold: 1,
-            on_bad_line: OnBadLine::default(),
-            modality_rule: ModalityRule::default(),
-        }
-    }
+    /// WebCaricature's view (default View 2) and the fold a training run uses (default 1).
+    pub view: Option<View>,
+    pub fold: Option<usize>,
+    pub on_bad_line: Option<OnBadLine>,
+    /// How a folder's images are told apart (default: by file name).
+    pub modality_rule: Option<ModalityRule>,
 }
 
 const SPEC_FORMS: &str = "`synth`, `cavi:PATH`, `webcaricature:PATH` or `folder:PATH`";
@@ -60,36 +48,54 @@ impl DataSource {
     /// `synth`, `cavi:PATH`, `webcaricature:PATH` or `folder:PATH`, with the settings of
     /// `options` that apply to it; a protocol given to a source without protocols is refused.
     pub fn parse(spec: &str, options: &SourceOptions) -> Result<DataSource> {
-        let protocol = options.protocol.as_deref();
-        let no_protocol = |source: &str| match protocol {
+        let root = |path: &str| PathBuf::from(path);
+        let source = match spec.split_once(':') {
+            None if spec == "synth" => DataSource::Synth(options.synth.clone()),
+            Some(("cavi", path)) if !path.is_empty() => {
+                DataSource::Cavi { root: root(path), protocol: CaviProtocol::default() }
+            }
+            Some(("webcaricature", path)) if !path.is_empty() => {
+                DataSource::WebCaricature { root: root(path), protocol: WebCaricatureProtocol::default() }
+            }
+            Some(("folder", path)) if !path.is_empty() => {
+                DataSource::Folder { root: root(path), modality_rule: ModalityRule::FileName }
+            }
+            _ => return Err(Error::invalid("--dataset", format!("`{spec}` is none of {SPEC_FORMS}"))),
+        };
+        source.with(options)
+    }
+
+    /// This source with the settings `options` gives (a stored source changed by the flags
+    /// typed, say); a protocol given to a source without protocols is refused.
+    pub fn with(self, options: &SourceOptions) -> Result<DataSource> {
+        let no_protocol = |source: &str| match &options.protocol {
             Some(p) => Err(Error::invalid("--protocol", format!("`{p}`: {source} has no protocols to choose from"))),
             None => Ok(()),
         };
-        match spec.split_once(':') {
-            None if spec == "synth" => {
+        Ok(match self {
+            DataSource::Synth(config) => {
                 no_protocol("the synthetic data")?;
-                Ok(DataSource::Synth(options.synth.clone()))
+                DataSource::Synth(config)
             }
-            Some(("cavi", path)) if !path.is_empty() => {
-                let protocol = protocol.map(CaviProtocol::from_str).transpose()?.unwrap_or_default();
-                Ok(DataSource::Cavi { root: PathBuf::from(path), protocol })
+            DataSource::Cavi { root, protocol } => {
+                let protocol = options.protocol.as_deref().map(CaviProtocol::from_str).transpose()?.unwrap_or(protocol);
+                DataSource::Cavi { root, protocol }
             }
-            Some(("webcaricature", path)) if !path.is_empty() => {
-                let task = protocol.map(WebCaricatureTask::from_str).transpose()?.unwrap_or_default();
+            DataSource::WebCaricature { root, protocol } => {
+                let task = options.protocol.as_deref().map(WebCaricatureTask::from_str).transpose()?;
                 let protocol = WebCaricatureProtocol {
-                    task,
-                    view: options.view,
-                    fold: options.fold,
-                    on_bad_line: options.on_bad_line,
+                    task: task.unwrap_or(protocol.task),
+                    view: options.view.unwrap_or(protocol.view),
+                    fold: options.fold.unwrap_or(protocol.fold),
+                    on_bad_line: options.on_bad_line.unwrap_or(protocol.on_bad_line),
                 };
-                Ok(DataSource::WebCaricature { root: PathBuf::from(path), protocol })
+                DataSource::WebCaricature { root, protocol }
             }
-            Some(("folder", path)) if !path.is_empty() => {
+            DataSource::Folder { root, modality_rule } => {
                 no_protocol("a folder")?;
-                Ok(DataSource::Folder { root: PathBuf::from(path), modality_rule: options.modality_rule })
+                DataSource::Folder { root, modality_rule: options.modality_rule.unwrap_or(modality_rule) }
             }
-            _ => Err(Error::invalid("--dataset", format!("`{spec}` is none of {SPEC_FORMS}"))),
-        }
+        })
     }
 
     /// The `--dataset` text of this source.

@@ -50,6 +50,18 @@ pub struct WebCaricatureProtocol {
     pub on_bad_line: OnBadLine,
 }
 
+/// Restricted verification, View 2, training on fold 1, stopping at a bad line.
+impl Default for WebCaricatureProtocol {
+    fn default() -> WebCaricatureProtocol {
+        WebCaricatureProtocol {
+            task: WebCaricatureTask::default(),
+            view: View::default(),
+            fold: 1,
+            on_bad_line: OnBadLine::default(),
+        }
+    }
+}
+
 /// A protocol's folds as read from its files.
 pub enum WebCaricatureFolds {
     Verification(VerificationProtocol),
