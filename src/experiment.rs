@@ -7,15 +7,16 @@ use crate::backend::Device;
 use crate::data::{DataConfig, LoaderOptions};
 use crate::error::{Error, Result};
 use crate::eval::{run_images, score, EvalLoading, EvalPlan, EvalReport, ValProtocol};
-use crate::model::{MultiTaskNet, NetworkConfig, Task, Weighting};
+use crate::model::{NetworkConfig, Task, Weighting};
 use crate::plot::{plot_log_files, PlotOptions};
-use crate::train::{run, RunOptions, TrainConfig, Trainer, TrainingLog};
+use crate::train::{FreshRun, RunOptions, Session, TrainConfig};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 pub struct Experiment {
     pub data: DataConfig,
+    /// The network; its number of classes is set to the training data's identities.
     pub network: NetworkConfig,
     /// The training settings every run shares; each run sets its own weighting.
     pub training: TrainConfig,
@@ -49,23 +50,28 @@ pub fn run_experiment(exp: &Experiment, out: &Path, device: &Device, progress: b
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut rows = Vec::new();
     for &strategy in &exp.strategies {
-        let net = MultiTaskNet::new(exp.network.clone())?;
-        let params = net.init_params(exp.training.seed, device)?;
         let mut training = exp.training.clone();
         training.objective.weighting = strategy;
-        let mut trainer = Trainer::new(net, params, training)?;
-        let mut opened = exp.data.open_for_training(None, exp.loader)?;
+        let fresh = FreshRun {
+            data: exp.data.clone(),
+            network: exp.network.clone(),
+            training,
+            warm_start: None,
+            init_branches_from_verification: false,
+        };
+        let mut session = Session::start(fresh, device, exp.loader)?;
         let log_path = out.join(format!("{}.jsonl", file_name(strategy)));
-        let mut log = TrainingLog::create(&log_path)?;
+        session.log_to(&log_path)?;
         if progress {
             eprintln!("training {strategy} ({} steps)", exp.steps);
         }
         let options = RunOptions { steps: exp.steps, checkpoint: None, checkpoint_every: 0, progress };
-        let summary = run(&mut trainer, &mut opened.loader, &exp.data, device, &options, Some(&mut log))?;
+        let summary = session.run(&options)?;
         let loading = EvalLoading { preprocess: exp.data.preprocess, batch_size: exp.eval_batch, options: exp.loader };
-        let plan = EvalPlan::from_protocol(&opened.protocol, opened.dataset.as_ref());
-        let outputs = run_images(&trainer.net, &trainer.params, opened.dataset.clone(), &plan, loading, device)?;
-        let report = score(&plan, opened.dataset.as_ref(), &[outputs], ValProtocol::TestFold)?;
+        let (trainer, dataset) = (&session.trainer, &session.opened.dataset);
+        let plan = EvalPlan::from_protocol(&session.opened.protocol, dataset.as_ref());
+        let outputs = run_images(&trainer.net, &trainer.params, dataset.clone(), &plan, loading, device)?;
+        let report = score(&plan, dataset.as_ref(), &[outputs], ValProtocol::TestFold)?;
         rows.push(ExperimentRow { strategy, report, train_seconds: summary.seconds, log: log_path });
     }
     let table = table_markdown(&rows);

@@ -204,7 +204,7 @@ fn the_reference_protocol_takes_every_20th_pair_and_the_rest_of_those_people() {
     assert!(!reference.train.iter().any(|&i| cavi.info(i).identity == 2), "Conan is in no reference pair");
     assert_eq!("reference".parse::<CaviProtocol>().unwrap(), CaviProtocol::Reference);
     assert_eq!("clean".parse::<CaviProtocol>().unwrap(), CaviProtocol::Clean);
-    assert!("paper".parse::<CaviProtocol>().unwrap_err().to_string().contains("--protocol"));
+    assert!("paper".parse::<CaviProtocol>().unwrap_err().to_string().contains("invalid value for protocol:"));
 }
 
 #[test]

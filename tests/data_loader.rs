@@ -370,11 +370,11 @@ fn options_out_of_range_are_refused_by_name() {
     let sampler = || Sampler::new((0..4).collect(), 2, 0).unwrap();
     let zero = LoaderOptions { workers: 0, ..LoaderOptions::default() };
     let err = BatchLoader::new(data.clone(), sampler(), preprocess(), zero).err().unwrap();
-    assert!(err.to_string().contains("--workers"), "{err}");
+    assert!(err.to_string().contains("invalid value for workers:"), "{err}");
     let no_queue = LoaderOptions { prefetch: 0, ..LoaderOptions::default() };
     assert!(BatchLoader::new(data.clone(), sampler(), preprocess(), no_queue).is_err());
     assert!(EvalBatches::new(data, vec![0], 0, preprocess(), LoaderOptions::default()).is_err());
     assert_eq!("skip".parse::<OnBadImage>().unwrap(), OnBadImage::Skip);
     assert_eq!("stop".parse::<OnBadImage>().unwrap(), OnBadImage::Stop);
-    assert!("ignore".parse::<OnBadImage>().unwrap_err().to_string().contains("--on-bad-image"));
+    assert!("ignore".parse::<OnBadImage>().unwrap_err().to_string().contains("invalid value for on_bad_image:"));
 }

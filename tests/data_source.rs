@@ -86,7 +86,7 @@ fn settings_not_typed_keep_the_stored_ones() {
     let folder = DataSource::Folder { root: PathBuf::from("/f"), modality_rule: ModalityRule::Subfolders };
     assert_eq!(folder.clone().with(&SourceOptions::default()).unwrap(), folder);
     let e = folder.with(&SourceOptions { protocol: Some("clean".into()), ..SourceOptions::default() });
-    assert!(e.unwrap_err().to_string().contains("--protocol"));
+    assert!(e.unwrap_err().to_string().contains("invalid value for protocol:"));
 }
 
 #[test]
@@ -114,17 +114,17 @@ fn sources_round_trip_through_json() {
 fn wrong_specs_and_protocols_name_the_flag() {
     for spec in ["cavi", "cavi:", "imagenet:/x", "folder:", "Synth"] {
         let e = message(parse(spec, None));
-        assert!(e.contains("--dataset") && e.contains("webcaricature:PATH"), "{spec}: {e}");
+        assert!(e.contains("invalid value for dataset:") && e.contains("webcaricature:PATH"), "{spec}: {e}");
     }
     let e = message(parse("cavi:/c", Some("restricted")));
-    assert!(e.contains("--protocol") && e.contains("clean or reference"), "{e}");
+    assert!(e.contains("invalid value for protocol:") && e.contains("clean or reference"), "{e}");
     let e = message(parse("webcaricature:/w", Some("clean")));
-    assert!(e.contains("--protocol") && e.contains("restricted, unrestricted, c2p or p2c"), "{e}");
+    assert!(e.contains("invalid value for protocol:") && e.contains("restricted, unrestricted, c2p or p2c"), "{e}");
     for spec in ["synth", "folder:/f"] {
         let e = message(parse(spec, Some("clean")));
-        assert!(e.contains("--protocol") && e.contains("no protocols"), "{spec}: {e}");
+        assert!(e.contains("invalid value for protocol:") && e.contains("no protocols"), "{spec}: {e}");
     }
-    assert!("view3".parse::<View>().unwrap_err().to_string().contains("--view"));
-    assert!("maybe".parse::<OnBadLine>().unwrap_err().to_string().contains("--on-bad-line"));
-    assert!("tags".parse::<ModalityRule>().unwrap_err().to_string().contains("--modality-rule"));
+    assert!("view3".parse::<View>().unwrap_err().to_string().contains("invalid value for view:"));
+    assert!("maybe".parse::<OnBadLine>().unwrap_err().to_string().contains("invalid value for on_bad_line:"));
+    assert!("tags".parse::<ModalityRule>().unwrap_err().to_string().contains("invalid value for modality_rule:"));
 }

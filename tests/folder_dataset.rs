@@ -168,5 +168,5 @@ fn empty_missing_and_corrupt_inputs_are_named() {
     assert_eq!("subfolders".parse::<ModalityRule>().unwrap(), ModalityRule::Subfolders);
     assert_eq!("file-name".parse::<ModalityRule>().unwrap(), ModalityRule::FileName);
     assert_eq!("all-photos".parse::<ModalityRule>().unwrap(), ModalityRule::AllPhotos);
-    assert!("photos".parse::<ModalityRule>().unwrap_err().to_string().contains("--modality-rule"));
+    assert!("photos".parse::<ModalityRule>().unwrap_err().to_string().contains("invalid value for modality_rule:"));
 }

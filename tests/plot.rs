@@ -221,7 +221,7 @@ fn bad_requests_are_errors_that_name_the_flag_or_file() {
     let two_labels = ["a".to_string(), "b".to_string()];
     let message =
         plot_log_files(std::slice::from_ref(&log), &two_labels, None, &PlotOptions::default()).unwrap_err().to_string();
-    assert!(message.contains("--label"), "{message}");
+    assert!(message.contains("invalid value for labels:"), "{message}");
 
     let missing = dir.join("missing.jsonl");
     let message =

@@ -95,10 +95,13 @@ fn out_of_range_index_and_bad_config_are_errors_naming_the_flag() {
     assert!(e.contains("sample index") && e.contains('8'), "{e}");
     let bad = |c: SynthConfig| SynthFaces::new(c).err().map(|e| e.to_string()).unwrap_or_default();
     let base = SynthConfig::default();
-    assert!(bad(SynthConfig { identities: 1, ..base.clone() }).contains("--identities"));
-    assert!(bad(SynthConfig { photos_per_identity: 1, ..base.clone() }).contains("--photos"));
-    assert!(bad(SynthConfig { caricatures_per_identity: 0, ..base.clone() }).contains("--caricatures"));
-    assert!(bad(SynthConfig { size: 31, ..base.clone() }).contains("--size"));
+    assert!(bad(SynthConfig { identities: 1, ..base.clone() }).contains("invalid value for identities:"));
+    assert!(
+        bad(SynthConfig { photos_per_identity: 1, ..base.clone() }).contains("invalid value for photos_per_identity:")
+    );
+    assert!(bad(SynthConfig { caricatures_per_identity: 0, ..base.clone() })
+        .contains("invalid value for caricatures_per_identity:"));
+    assert!(bad(SynthConfig { size: 31, ..base.clone() }).contains("invalid value for size:"));
     assert!(SynthFaces::new(SynthConfig { size: 32, ..base }).is_ok());
 }
 
@@ -216,7 +219,7 @@ fn export_writes_cavi_layout_and_the_protocol_pairs() {
     assert_eq!(leftovers, vec![std::ffi::OsString::from("synth")], "the staging folder was left behind");
     // A second export into the now non-empty folder is refused and changes nothing.
     let e = export_cavi(&data, &out).unwrap_err().to_string();
-    assert!(e.contains("--out") && e.contains("not empty"), "{e}");
+    assert!(e.contains("invalid value for out:") && e.contains("not empty"), "{e}");
     assert!(splits.join("testing_1.txt").exists());
 }
 

@@ -196,7 +196,7 @@ fn export_into_a_non_empty_folder_is_refused_and_leaves_it_untouched() {
     fs::create_dir_all(&dir.0).unwrap();
     fs::write(dir.0.join("keep.txt"), "mine").unwrap();
     let err = export_webcaricature(&faces(IDENTITIES), &dir.0).unwrap_err().to_string();
-    assert!(err.contains("--out") && err.contains("not empty"), "{err}");
+    assert!(err.contains("invalid value for out:") && err.contains("not empty"), "{err}");
     let entries: Vec<_> = fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(entries, ["keep.txt"]);
     assert_eq!(fs::read_to_string(dir.0.join("keep.txt")).unwrap(), "mine");
@@ -206,7 +206,7 @@ fn export_into_a_non_empty_folder_is_refused_and_leaves_it_untouched() {
 fn fewer_than_twenty_identities_are_refused() {
     let dir = Scratch::new("too-few");
     let err = export_webcaricature(&faces(IDENTITIES - 1), &dir.0).unwrap_err().to_string();
-    assert!(err.contains("--identities") && err.contains("20"), "{err}");
+    assert!(err.contains("invalid value for identities:") && err.contains("20"), "{err}");
     assert!(!dir.0.exists());
 }
 

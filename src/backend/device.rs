@@ -37,13 +37,13 @@ impl Device {
             let ordinal = name.strip_prefix("cuda:").unwrap_or("0");
             let ordinal = ordinal
                 .parse()
-                .map_err(|_| Error::invalid("--device", format!("`{name}`: `{ordinal}` is not a device number")))?;
+                .map_err(|_| Error::invalid("device", format!("`{name}`: `{ordinal}` is not a device number")))?;
             Arc::new(CudaBackend::open(ordinal)?)
         } else if name == "cuda-emu" || name.starts_with("cuda-emu:") {
             emulated(name)?
         } else {
             return Err(Error::invalid(
-                "--device",
+                "device",
                 format!("unknown device `{name}` (expected cpu, cuda, cuda:N or cuda-emu[:reverse|:random:SEED])"),
             ));
         };
@@ -74,7 +74,7 @@ fn emulated(name: &str) -> Result<Arc<dyn Backend>> {
 
 #[cfg(not(cari_emu))]
 fn emulated(name: &str) -> Result<Arc<dyn Backend>> {
-    Err(Error::invalid("--device", format!("`{name}`: the CUDA emulation is built on x86-64 Linux only")))
+    Err(Error::invalid("device", format!("`{name}`: the CUDA emulation is built on x86-64 Linux only")))
 }
 
 impl fmt::Display for Device {

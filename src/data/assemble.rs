@@ -35,7 +35,7 @@ impl FromStr for OnBadImage {
         match s {
             "stop" => Ok(OnBadImage::Stop),
             "skip" => Ok(OnBadImage::Skip),
-            _ => Err(Error::invalid("--on-bad-image", format!("`{s}` (expected stop or skip)"))),
+            _ => Err(Error::invalid("on_bad_image", format!("`{s}` (expected stop or skip)"))),
         }
     }
 }

@@ -62,7 +62,7 @@ impl FromStr for CaviProtocol {
         match s {
             "clean" => Ok(CaviProtocol::Clean),
             "reference" => Ok(CaviProtocol::Reference),
-            _ => Err(Error::invalid("--protocol", format!("`{s}` is not a CaVI protocol (clean or reference)"))),
+            _ => Err(Error::invalid("protocol", format!("`{s}` is not a CaVI protocol (clean or reference)"))),
         }
     }
 }

@@ -60,7 +60,7 @@ impl DataSource {
             Some(("folder", path)) if !path.is_empty() => {
                 DataSource::Folder { root: root(path), modality_rule: ModalityRule::FileName }
             }
-            _ => return Err(Error::invalid("--dataset", format!("`{spec}` is none of {SPEC_FORMS}"))),
+            _ => return Err(Error::invalid("dataset", format!("`{spec}` is none of {SPEC_FORMS}"))),
         };
         source.with(options)
     }
@@ -69,7 +69,7 @@ impl DataSource {
     /// typed, say); a protocol given to a source without protocols is refused.
     pub fn with(self, options: &SourceOptions) -> Result<DataSource> {
         let no_protocol = |source: &str| match &options.protocol {
-            Some(p) => Err(Error::invalid("--protocol", format!("`{p}`: {source} has no protocols to choose from"))),
+            Some(p) => Err(Error::invalid("protocol", format!("`{p}`: {source} has no protocols to choose from"))),
             None => Ok(()),
         };
         Ok(match self {

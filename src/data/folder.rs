@@ -54,9 +54,7 @@ impl FromStr for ModalityRule {
             "all-photos" => Ok(ModalityRule::AllPhotos),
             "file-name" => Ok(ModalityRule::FileName),
             "subfolders" => Ok(ModalityRule::Subfolders),
-            _ => {
-                Err(Error::invalid("--modality-rule", format!("`{s}` (expected all-photos, file-name or subfolders)")))
-            }
+            _ => Err(Error::invalid("modality_rule", format!("`{s}` (expected all-photos, file-name or subfolders)"))),
         }
     }
 }

@@ -175,7 +175,7 @@ impl Prefetcher {
         mut next_job: impl FnMut() -> Option<Job> + Send + 'static,
     ) -> Result<Prefetcher> {
         if options.workers == 0 || options.workers > MAX_WORKERS {
-            return Err(Error::invalid("--workers", format!("{} (must be 1 to {MAX_WORKERS})", options.workers)));
+            return Err(Error::invalid("workers", format!("{} (must be 1 to {MAX_WORKERS})", options.workers)));
         }
         if options.prefetch == 0 {
             return Err(Error::invalid("loader prefetch", "must be at least 1"));

@@ -55,7 +55,7 @@ impl Sampler {
             return Err(Error::invalid("training list", "no images to train on"));
         }
         if batch_size == 0 {
-            return Err(Error::invalid("--batch-size", "must be at least 1"));
+            return Err(Error::invalid("batch_size", "must be at least 1"));
         }
         if state.position >= indices.len() {
             return Err(Error::invalid(

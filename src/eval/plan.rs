@@ -177,7 +177,7 @@ impl EvalPlan {
             "folds cut from one list, which no model was trained for".into()
         };
         Err(Error::invalid(
-            "--model",
+            "models",
             format!("{models} models for {} ({given}): give one model, or one per given fold", self.name),
         ))
     }
@@ -277,7 +277,7 @@ mod tests {
 
         assert!(plan.folds_given && plan.check_models(10).is_ok() && plan.check_models(1).is_ok());
         let e = plan.check_models(9).unwrap_err().to_string();
-        assert!(e.contains("--model") && e.contains("9 models") && e.contains("10 folds"), "{e}");
+        assert!(e.contains("invalid value for models:") && e.contains("9 models") && e.contains("10 folds"), "{e}");
         let third = plan.fold(2);
         assert_eq!(
             (third.name.as_str(), third.verification.as_slice()),

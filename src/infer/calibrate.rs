@@ -2,12 +2,14 @@
 //! per domain (photo↔caricature, photo↔photo), and stored in the model's checkpoint so
 //! `cari verify` uses them by default.
 
-use crate::data::Pair;
+use crate::data::{balanced_pairs, Dataset, Pair};
 use crate::error::{Error, Result};
 use crate::eval::{operating_point, squared_distance};
 use crate::io::Checkpoint;
+use crate::model::Modality;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::path::Path;
 
 /// Checkpoint metadata key of the calibrated thresholds.
@@ -74,6 +76,57 @@ pub fn fit(
             })
         })
         .collect()
+}
+
+/// Where a calibration's pairs come from: a protocol's images, its listed caricature–photo
+/// pairs, and the names of the protocol and the dataset (for the calibrations' `source`).
+pub struct CalibrationPairs<'a> {
+    pub dataset: &'a dyn Dataset,
+    pub images: &'a [usize],
+    /// Caricature–photo pairs the protocol lists (none: drawn from `images`).
+    pub listed: &'a [Pair],
+    pub protocol: &'a str,
+}
+
+/// Fits thresholds at each target FAR in both domains: photo↔caricature on the listed
+/// pairs (balanced caricature–photo pairs drawn from the images when none are listed), and
+/// photo↔photo on balanced photo pairs among the images.
+pub fn fit_domains(
+    pairs: &CalibrationPairs,
+    embeddings: &HashMap<usize, Vec<f32>>,
+    targets: &[f64],
+) -> Result<Vec<Calibration>> {
+    let CalibrationPairs { dataset, images, listed, protocol } = *pairs;
+    let (cross, which) = if listed.is_empty() {
+        (
+            balanced_pairs(dataset, images, (Modality::Caricature, Modality::Photo), 0),
+            "caricature–photo pairs drawn from",
+        )
+    } else {
+        (listed.to_vec(), "pairs of")
+    };
+    let source = format!("{which} {protocol} on {}", dataset.describe());
+    let mut fitted = fit(Domain::PhotoCaricature, &cross, embeddings, targets, &source)?;
+    let photo_pairs = balanced_pairs(dataset, images, (Modality::Photo, Modality::Photo), 0);
+    let photo_source = format!("photo pairs among the {protocol} photos of {}", dataset.describe());
+    fitted.extend(fit(Domain::PhotoPhoto, &photo_pairs, embeddings, targets, &photo_source)?);
+    Ok(fitted)
+}
+
+/// `photo-caricature at FAR 0.001: threshold 1.2345 (VAL 0.5000, FAR 0.0010 on 40 pairs)`.
+impl fmt::Display for Calibration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at FAR {}: threshold {:.4} (VAL {:.4}, FAR {:.4} on {} pairs)",
+            self.domain.name(),
+            self.target_far,
+            self.threshold,
+            self.val,
+            self.far,
+            self.pairs
+        )
+    }
 }
 
 /// The calibrations stored in a checkpoint's metadata (none when it was never calibrated).

@@ -74,7 +74,7 @@ impl FromStr for Weighting {
     /// `dynamic`, `naive`, `fixed:w1,w2,w3`, `single:<task>` (`verification`, `photo-id`,
     /// `caricature-id`, or 1–3), `uncertainty`.
     fn from_str(s: &str) -> Result<Weighting> {
-        let bad = |reason: String| Error::invalid("--strategy", format!("`{s}`: {reason}"));
+        let bad = |reason: String| Error::invalid("strategy", format!("`{s}`: {reason}"));
         let (head, arg) = match s.split_once(':') {
             Some((h, a)) => (h, Some(a)),
             None => (s, None),
@@ -131,7 +131,7 @@ mod tests {
         assert_eq!("single:3".parse::<Weighting>().unwrap(), Weighting::Single(Task::CaricatureId));
         for bad in ["dynamc", "fixed:1,2", "fixed:1,x,2", "fixed:0,0,0", "fixed:-1,1,1", "single:face", "naive:1"] {
             let e = bad.parse::<Weighting>().unwrap_err().to_string();
-            assert!(e.contains("--strategy") && e.contains(bad), "{e}");
+            assert!(e.contains("invalid value for strategy:") && e.contains(bad), "{e}");
         }
     }
 }

@@ -26,7 +26,7 @@ impl Rule {
             "rmsprop" => Ok(Rule::REFERENCE_RMSPROP),
             "sgd" => Ok(Rule::Sgd { momentum: 0.9 }),
             "adam" => Ok(Rule::Adam { beta1: 0.9, beta2: 0.999, epsilon: 0.1 }),
-            other => Err(Error::invalid("--optimizer", format!("`{other}` is not one of rmsprop, sgd, adam"))),
+            other => Err(Error::invalid("optimizer", format!("`{other}` is not one of rmsprop, sgd, adam"))),
         }
     }
 

@@ -14,7 +14,7 @@ pub struct LrSchedule {
 
 impl LrSchedule {
     pub fn constant(lr: f32) -> Result<LrSchedule> {
-        check_rate(lr).map_err(|reason| Error::invalid("--lr", reason))?;
+        check_rate(lr).map_err(|reason| Error::invalid("lr", reason))?;
         Ok(LrSchedule { entries: vec![(0, lr)] })
     }
 

@@ -98,7 +98,7 @@ pub fn plot_log_files(
     }
     if !labels.is_empty() && labels.len() != logs.len() {
         return Err(Error::invalid(
-            "--label",
+            "labels",
             format!("{} label(s) for {} log(s): give one per log, in order", labels.len(), logs.len()),
         ));
     }

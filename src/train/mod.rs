@@ -1,14 +1,16 @@
 //! Training: one step of the paper's model ([`Trainer`]), what each step records, whole
-//! runs with their log and checkpoints.
+//! runs with their log and checkpoints, and sessions that start or resume them.
 
 mod checkpoint;
 mod log;
 mod record;
 mod run;
+mod session;
 mod trainer;
 
 pub use checkpoint::{save_training_checkpoint, TrainingCheckpoint};
 pub use log::{read_training_log, LogContents, TrainingLog};
 pub use record::StepRecord;
 pub use run::{run, RunOptions, RunSummary};
+pub use session::{overridden_on_resume, FreshRun, Origin, Session, WarmStart, RESUME_SETTINGS};
 pub use trainer::{StepReport, TrainConfig, Trainer, NETWORK_OPTIMIZER, WEIGHT_OPTIMIZER};

@@ -93,7 +93,7 @@ impl Trainer {
     /// A trainer at step 0; adds the strategy's own parameters (at 0) to `params`.
     pub fn new(net: MultiTaskNet, mut params: ParamStore, config: TrainConfig) -> Result<Trainer> {
         if config.epoch_size == 0 {
-            return Err(Error::invalid("--epoch-size", "must be at least 1"));
+            return Err(Error::invalid("epoch_size", "must be at least 1"));
         }
         let device = params.get(crate::model::CENTERS)?.device().clone();
         for (name, len, group) in config.objective.weighting.extra_parameters() {

@@ -74,7 +74,7 @@ pub fn export_webcaricature(faces: &SynthFaces, out: &Path) -> Result<WebCaricat
     let identities = faces.identities().len();
     if identities < MIN_IDENTITIES {
         return Err(Error::invalid(
-            "--identities",
+            "identities",
             format!(
                 "{identities} for the WebCaricature layout: need at least {MIN_IDENTITIES} \
                  ({FOLDS} folds of at least two people, for mismatched pairs)"

@@ -53,20 +53,23 @@ impl SynthConfig {
     fn check(&self) -> Result<()> {
         if self.identities < 2 || self.identities > MAX_IDENTITIES {
             return Err(Error::invalid(
-                "--identities",
+                "identities",
                 format!("{} is outside 2..={MAX_IDENTITIES} (negative pairs need two people)", self.identities),
             ));
         }
-        for (flag, n) in [("--photos", self.photos_per_identity), ("--caricatures", self.caricatures_per_identity)] {
+        for (field, n) in [
+            ("photos_per_identity", self.photos_per_identity),
+            ("caricatures_per_identity", self.caricatures_per_identity),
+        ] {
             if n < 2 {
                 return Err(Error::invalid(
-                    flag,
+                    field,
                     format!("{n} per identity: need at least 2 (one to train, one to test)"),
                 ));
             }
         }
         if !(MIN_SIZE..=MAX_SIZE).contains(&self.size) {
-            return Err(Error::invalid("--size", format!("{} px is outside {MIN_SIZE}..={MAX_SIZE}", self.size)));
+            return Err(Error::invalid("size", format!("{} px is outside {MIN_SIZE}..={MAX_SIZE}", self.size)));
         }
         Ok(())
     }

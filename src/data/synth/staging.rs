@@ -20,7 +20,7 @@ pub(super) fn write_atomically<T>(out: &Path, write: impl FnOnce(&Path) -> Resul
         let mut entries = fs::read_dir(out).map_err(|e| Error::io(out, e))?;
         if entries.next().is_some() {
             return Err(Error::invalid(
-                "--out",
+                "out",
                 format!("{} is not empty; export into a new or empty folder", out.display()),
             ));
         }
@@ -28,7 +28,7 @@ pub(super) fn write_atomically<T>(out: &Path, write: impl FnOnce(&Path) -> Resul
     let staging = staging_folder(out)?;
     if staging.exists() {
         return Err(Error::invalid(
-            "--out",
+            "out",
             format!("{} is left from an interrupted export; remove it first", staging.display()),
         ));
     }
@@ -50,7 +50,7 @@ pub(super) fn write_atomically<T>(out: &Path, write: impl FnOnce(&Path) -> Resul
 /// `.<name>.partial` beside `out`, on the same file system so the final rename is atomic.
 fn staging_folder(out: &Path) -> Result<PathBuf> {
     let name =
-        out.file_name().ok_or_else(|| Error::invalid("--out", format!("{} does not name a folder", out.display())))?;
+        out.file_name().ok_or_else(|| Error::invalid("out", format!("{} does not name a folder", out.display())))?;
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     Ok(parent.join(format!(".{}.partial", name.to_string_lossy())))
 }

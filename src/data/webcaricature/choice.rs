@@ -32,7 +32,7 @@ impl FromStr for WebCaricatureTask {
             "c2p" => Ok(WebCaricatureTask::C2p),
             "p2c" => Ok(WebCaricatureTask::P2c),
             _ => Err(Error::invalid(
-                "--protocol",
+                "protocol",
                 format!("`{s}` is not a WebCaricature protocol (restricted, unrestricted, c2p or p2c)"),
             )),
         }
@@ -110,7 +110,7 @@ impl WebCaricature {
         let folds = self.folds(protocol)?;
         if !(1..=folds.folds()).contains(&protocol.fold) {
             return Err(Error::invalid(
-                "--fold",
+                "fold",
                 format!(
                     "{} (this protocol's {} has folds 1 to {})",
                     protocol.fold,

@@ -61,7 +61,7 @@ impl FromStr for Direction {
         match s.to_ascii_lowercase().as_str() {
             "c2p" => Ok(Direction::CaricatureToPhoto),
             "p2c" => Ok(Direction::PhotoToCaricature),
-            _ => Err(Error::invalid("--direction", format!("`{s}` (expected c2p or p2c)"))),
+            _ => Err(Error::invalid("direction", format!("`{s}` (expected c2p or p2c)"))),
         }
     }
 }

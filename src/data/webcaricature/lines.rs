@@ -28,7 +28,7 @@ impl FromStr for OnBadLine {
         match s {
             "stop" => Ok(OnBadLine::Stop),
             "skip" => Ok(OnBadLine::Skip),
-            _ => Err(Error::invalid("--on-bad-line", format!("`{s}` (expected stop or skip)"))),
+            _ => Err(Error::invalid("on_bad_line", format!("`{s}` (expected stop or skip)"))),
         }
     }
 }

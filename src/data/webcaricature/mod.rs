@@ -71,7 +71,7 @@ impl FromStr for View {
         match s {
             "1" | "view1" | "dev" => Ok(View::Development),
             "2" | "view2" => Ok(View::Evaluation),
-            _ => Err(Error::invalid("--view", format!("`{s}` (expected view1 or view2)"))),
+            _ => Err(Error::invalid("view", format!("`{s}` (expected view1 or view2)"))),
         }
     }
 }
