@@ -1,26 +1,24 @@
 //! The `cari` command line: parses arguments and calls the library.
 
 use cari::data::{
-    balanced_pairs, export_cavi, DataConfig, DataSource, LoaderOptions, OnBadImage, Preprocess, SourceOptions,
-    SynthConfig, SynthFaces,
+    export_cavi, export_webcaricature, DataConfig, DataSource, LoaderOptions, ModalityRule, OnBadImage, OnBadLine,
+    Pair, Preprocess, SourceOptions, SynthConfig, SynthFaces, View,
 };
 use cari::eval::{run_images, score, EvalLoading, EvalPlan, ValProtocol, VAL_FAR_TARGETS};
 use cari::experiment::{run_experiment, table_markdown, Experiment};
-use cari::infer::calibrate::{self, Domain};
+use cari::infer::calibrate::{self, CalibrationPairs, Domain};
+use cari::infer::output::{matches_row, verdict_text, Format};
 use cari::infer::{identify, verify, Embeddings, InferenceModel, Threshold};
-use cari::io::open_weights;
-use cari::model::{
-    init_id_branches_from_verification, load_matching, Modality, MultiTaskNet, NetworkConfig, OnShapeMismatch,
-    Weighting,
-};
+use cari::model::{MultiTaskNet, NetworkConfig, OnShapeMismatch, Weighting};
 use cari::optim::{LrSchedule, OptimizerConfig, Rule};
 use cari::plot::{plot_cmc, plot_log_files, plot_roc, CmcSeries, PlotOptions, RocSeries};
-use cari::train::{run, RunOptions, TrainConfig, Trainer, TrainingCheckpoint, TrainingLog};
+use cari::train::{overridden_on_resume, FreshRun, Origin, RunOptions, Session, TrainConfig, WarmStart};
 use cari::{Device, Error, Result};
 use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 #[derive(Parser)]
 #[command(
@@ -56,23 +54,27 @@ enum Command {
     Identify(IdentifyArgs),
 }
 
+// Arguments are named (their ids, the struct fields) as the library names the settings
+// they set, so a library error naming a setting can be shown naming its flag
+// ([`Flags::name_flag`]).
+
 /// How a trained model is run.
 #[derive(Args)]
 struct InferenceArgs {
     /// `cpu`, `cuda` or `cuda:N`.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, default_value = "cpu", value_parser = library_value::<Device>)]
+    device: Device,
     /// Images per inference batch.
-    #[arg(long, default_value_t = 32)]
-    batch: usize,
+    #[arg(long = "batch", visible_alias = "batch-size", default_value_t = 32)]
+    batch_size: usize,
     /// Threads decoding images ahead of the network.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, visible_alias = "num-workers", default_value_t = 2)]
     workers: usize,
 }
 
 impl InferenceArgs {
-    fn open(&self, model: &std::path::Path) -> Result<InferenceModel> {
-        InferenceModel::open(model, &Device::parse(&self.device)?)
+    fn open(&self, model: &Path) -> Result<InferenceModel> {
+        InferenceModel::open(model, &self.device)
     }
 
     fn loader(&self) -> LoaderOptions {
@@ -85,8 +87,8 @@ struct EvalArgs {
     /// A training checkpoint (`checkpoint.safetensors` of `cari train`); or one per fold of a
     /// WebCaricature View-2 protocol, in fold order, to score the model trained on fold k's
     /// training part on fold k (as the published protocols do).
-    #[arg(long, required = true)]
-    model: Vec<PathBuf>,
+    #[arg(long = "model", visible_alias = "checkpoint", required = true)]
+    models: Vec<PathBuf>,
     #[command(flatten)]
     run: InferenceArgs,
     /// `synth`, `cavi:PATH`, `webcaricature:PATH` or `folder:PATH` (default: the data the
@@ -112,14 +114,14 @@ struct EvalArgs {
     calibrate: bool,
     /// What to do with an unreadable test image: `stop` (naming it) or `skip` (its pairs are
     /// left out and the report says how many were scored).
-    #[arg(long, default_value = "stop")]
-    on_bad_image: String,
+    #[arg(long, value_enum, default_value_t)]
+    on_bad_image: OnBadImage,
 }
 
 #[derive(Args)]
 struct EmbedArgs {
     /// A training checkpoint (`checkpoint.safetensors` of `cari train`).
-    #[arg(long)]
+    #[arg(long, visible_alias = "checkpoint")]
     model: PathBuf,
     #[command(flatten)]
     run: InferenceArgs,
@@ -127,7 +129,7 @@ struct EmbedArgs {
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Output: `.npy` (labels in `.labels.txt` beside it) or safetensors (a gallery).
-    #[arg(long)]
+    #[arg(long, visible_alias = "output")]
     out: PathBuf,
     /// Add the new images to the gallery in --out instead of replacing it (nothing already
     /// in it is computed again).
@@ -138,7 +140,7 @@ struct EmbedArgs {
 #[derive(Args)]
 struct VerifyArgs {
     /// A training checkpoint (`checkpoint.safetensors` of `cari train`).
-    #[arg(long)]
+    #[arg(long, visible_alias = "checkpoint")]
     model: PathBuf,
     #[command(flatten)]
     run: InferenceArgs,
@@ -148,21 +150,20 @@ struct VerifyArgs {
     /// model's calibrated threshold for --domain at --far).
     #[arg(long)]
     threshold: Option<f32>,
-    /// `photo-caricature` or `photo-photo`: which calibration to use.
-    #[arg(long, default_value = "photo-caricature")]
-    domain: String,
+    /// Which calibration to use.
+    #[arg(long, value_enum, default_value_t = Domain::PhotoCaricature)]
+    domain: Domain,
     /// The false-accept rate whose calibrated threshold to use.
     #[arg(long, default_value_t = 1e-3)]
     far: f64,
-    /// `text`, `csv` or `json`.
-    #[arg(long, default_value = "text")]
-    format: String,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(Args)]
 struct IdentifyArgs {
     /// A training checkpoint (`checkpoint.safetensors` of `cari train`).
-    #[arg(long)]
+    #[arg(long, visible_alias = "checkpoint")]
     model: PathBuf,
     #[command(flatten)]
     run: InferenceArgs,
@@ -173,7 +174,7 @@ struct IdentifyArgs {
     #[arg(required = true)]
     probes: Vec<PathBuf>,
     /// Identities to list per probe.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, visible_alias = "top-k", default_value_t = 5)]
     top: usize,
 }
 
@@ -205,10 +206,10 @@ struct ModelArgs {
     /// Synthetic data: identities, photos and caricatures per identity, rendering size.
     #[arg(long, default_value_t = 10)]
     identities: usize,
-    #[arg(long, default_value_t = 12)]
-    synth_photos: usize,
-    #[arg(long, default_value_t = 12)]
-    synth_caricatures: usize,
+    #[arg(long = "synth-photos", default_value_t = 12)]
+    photos_per_identity: usize,
+    #[arg(long = "synth-caricatures", default_value_t = 12)]
+    caricatures_per_identity: usize,
     /// Square network input in pixels (at least 75; default 96 on synthetic data, 160 on CaVI).
     #[arg(long)]
     image_size: Option<usize>,
@@ -220,20 +221,20 @@ struct ModelArgs {
     #[arg(long, default_value_t = 1)]
     width_divisor: usize,
     /// Images per step.
-    #[arg(long, default_value_t = 16)]
-    batch: usize,
+    #[arg(long = "batch", visible_alias = "batch-size", default_value_t = 16)]
+    batch_size: usize,
     /// `dynamic` (the paper), `naive`, `fixed:w1,w2,w3`, `single:<task>` (verification,
     /// photo-id, caricature-id) or `uncertainty`.
-    #[arg(long, default_value = "dynamic")]
-    strategy: String,
+    #[arg(long, visible_alias = "weighting", default_value = "dynamic", value_parser = library_value::<Weighting>)]
+    strategy: Weighting,
     /// Let L's gradient reach the trunk through w, as the reference code does.
     #[arg(long)]
     reference_gradient_path: bool,
     /// `rmsprop` (TF semantics, the reference), `sgd` or `adam`; both parameter groups.
-    #[arg(long, default_value = "rmsprop")]
-    optimizer: String,
+    #[arg(long, default_value = "rmsprop", value_parser = library_value::<Rule>)]
+    optimizer: Rule,
     /// Constant learning rate of the network (ignored with --lr-schedule).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, visible_alias = "learning-rate", default_value_t = 0.01)]
     lr: f32,
     /// Learning-rate schedule file of `epoch: rate` lines (the reference's format); with
     /// --resume it replaces the checkpoint's schedule.
@@ -246,10 +247,10 @@ struct ModelArgs {
     #[arg(long, default_value_t = 1.0)]
     weight_lr_factor: f32,
     /// Clip each group's gradients to this global norm (0: no clipping).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = non_negative)]
     max_grad_norm: f32,
     /// L2 weight decay on conv and FC kernels.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
     weight_decay: f32,
     /// Logit scale s of the weight module's softmax.
     #[arg(long, default_value_t = 1.0)]
@@ -260,14 +261,14 @@ struct ModelArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// `cpu`, `cuda` or `cuda:N`.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, default_value = "cpu", value_parser = library_value::<Device>)]
+    device: Device,
     /// Threads decoding and augmenting images ahead of the step.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, visible_alias = "num-workers", default_value_t = 2)]
     workers: usize,
     /// What to do with an unreadable image: `stop` (naming it) or `skip` (counted and reported).
-    #[arg(long, default_value = "stop")]
-    on_bad_image: String,
+    #[arg(long, value_enum, default_value_t)]
+    on_bad_image: OnBadImage,
 }
 
 /// Which protocol of the dataset, and how its files are read.
@@ -280,30 +281,30 @@ struct ProtocolArgs {
     protocol: Option<String>,
     /// WebCaricature: `view2` (default; the ten folds results are reported on) or `view1`
     /// (development).
-    #[arg(long)]
-    view: Option<String>,
+    #[arg(long, value_enum)]
+    view: Option<View>,
     /// A WebCaricature protocol line that is malformed or names an absent person or image:
     /// `stop` (default; naming file and line) or `skip` (left out, counted and listed).
-    #[arg(long)]
-    on_bad_line: Option<String>,
+    #[arg(long, value_enum)]
+    on_bad_line: Option<OnBadLine>,
     /// A folder's modalities: `file-name` (default; stems like C00001 or name_c_1 are
     /// caricatures), `subfolders` (<identity>/photo/, <identity>/caricature/) or `all-photos`.
-    #[arg(long)]
-    modality_rule: Option<String>,
+    #[arg(long, value_enum)]
+    modality_rule: Option<ModalityRule>,
 }
 
 impl ProtocolArgs {
     /// The settings typed; `fold`: the WebCaricature fold a training run uses (evaluation
     /// reports every fold). What is not typed keeps the source's own setting.
-    fn options(&self, synth: SynthConfig, fold: Option<usize>) -> Result<SourceOptions> {
-        Ok(SourceOptions {
+    fn options(&self, synth: SynthConfig, fold: Option<usize>) -> SourceOptions {
+        SourceOptions {
             synth,
             protocol: self.protocol.clone(),
-            view: self.view.as_deref().map(str::parse).transpose()?,
+            view: self.view,
             fold,
-            on_bad_line: self.on_bad_line.as_deref().map(str::parse).transpose()?,
-            modality_rule: self.modality_rule.as_deref().map(str::parse).transpose()?,
-        })
+            on_bad_line: self.on_bad_line,
+            modality_rule: self.modality_rule,
+        }
     }
 }
 
@@ -312,10 +313,10 @@ struct TrainArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Train until this many steps are done (a resumed run counts its earlier steps).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, visible_alias = "iterations", default_value_t = 200)]
     steps: u64,
     /// Folder for the checkpoint (`checkpoint.safetensors`) and the log (`train.jsonl`).
-    #[arg(long, default_value = "runs/train")]
+    #[arg(long, visible_alias = "output", default_value = "runs/train")]
     out: PathBuf,
     /// Steps between checkpoints (0: only at the end).
     #[arg(long, default_value_t = 100)]
@@ -336,29 +337,36 @@ struct TrainArgs {
     #[arg(long)]
     init_branches_from_verification: bool,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(long, short)]
     quiet: bool,
+}
+
+/// The dataset layouts `cari synth` writes.
+#[derive(Clone, Copy, ValueEnum)]
+enum Layout {
+    Cavi,
+    /// Needs at least 20 identities.
+    Webcaricature,
 }
 
 #[derive(Args)]
 struct SynthArgs {
     /// Output folder (must be empty or absent).
-    #[arg(long)]
+    #[arg(long, visible_alias = "output")]
     out: PathBuf,
     #[arg(long, default_value_t = 20)]
     identities: usize,
-    #[arg(long, default_value_t = 12)]
-    photos: usize,
-    #[arg(long, default_value_t = 12)]
-    caricatures: usize,
+    #[arg(long = "photos", default_value_t = 12)]
+    photos_per_identity: usize,
+    #[arg(long = "caricatures", default_value_t = 12)]
+    caricatures_per_identity: usize,
     /// Image width and height in pixels.
     #[arg(long, default_value_t = 160)]
     size: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// `cavi` or `webcaricature` (needs at least 20 identities).
-    #[arg(long, default_value = "cavi")]
-    layout: String,
+    #[arg(long, value_enum, default_value_t = Layout::Cavi)]
+    layout: Layout,
 }
 
 #[derive(Args)]
@@ -367,11 +375,11 @@ struct PlotArgs {
     #[arg(required = true)]
     logs: Vec<PathBuf>,
     /// Output path without extension (writes .svg and .png; default beside the first log).
-    #[arg(long)]
+    #[arg(long, visible_alias = "output")]
     out: Option<PathBuf>,
     /// Column titles, one per log (default: the file names).
-    #[arg(long)]
-    label: Vec<String>,
+    #[arg(long = "label")]
+    labels: Vec<String>,
     /// Moving-average window in steps (1: raw; default about 2% of the steps).
     #[arg(long)]
     smooth: Option<usize>,
@@ -388,16 +396,33 @@ struct ExperimentArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Steps per model.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, visible_alias = "iterations", default_value_t = 1000)]
     steps: u64,
     /// Output folder for the logs, table1.md/json and figure3.svg/png.
-    #[arg(long, default_value = "runs/experiment")]
+    #[arg(long, visible_alias = "output", default_value = "runs/experiment")]
     out: PathBuf,
     /// Strategies to train, comma-separated (default: the rows of the paper's Table I).
-    #[arg(long, value_delimiter = ',')]
-    strategies: Vec<String>,
-    #[arg(long)]
+    #[arg(long, value_delimiter = ',', value_parser = library_value::<Weighting>)]
+    strategies: Vec<Weighting>,
+    #[arg(long, short)]
     quiet: bool,
+}
+
+/// A flag's value parsed by the library; on error, the library's reason (clap names the
+/// flag and the value).
+fn library_value<T: FromStr<Err = Error>>(text: &str) -> std::result::Result<T, String> {
+    text.parse().map_err(|e| match e {
+        Error::InvalidArgument { reason, .. } => reason,
+        other => other.to_string(),
+    })
+}
+
+fn non_negative(text: &str) -> std::result::Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if v >= 0.0 => Ok(v),
+        Ok(_) => Err("must be non-negative".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 impl ModelArgs {
@@ -413,19 +438,19 @@ impl ModelArgs {
         let synth = SynthConfig {
             seed: self.seed,
             identities: self.identities,
-            photos_per_identity: self.synth_photos,
-            caricatures_per_identity: self.synth_caricatures,
+            photos_per_identity: self.photos_per_identity,
+            caricatures_per_identity: self.caricatures_per_identity,
             // Rendered at the size training resizes to, so nothing is lost to scaling.
             size: preprocess.resized_size(),
         };
-        let source = DataSource::parse(&self.dataset, &self.protocol.options(synth, self.fold)?)?;
-        Ok(DataConfig { source, preprocess, batch_size: self.batch, seed: self.seed })
+        let source = DataSource::parse(&self.dataset, &self.protocol.options(synth, self.fold))?;
+        Ok(DataConfig { source, preprocess, batch_size: self.batch_size, seed: self.seed })
     }
 
-    fn network_config(&self, identities: usize) -> NetworkConfig {
+    /// The network (its classes are the training data's identities, which the session sets).
+    fn network_config(&self) -> NetworkConfig {
         NetworkConfig {
             image_size: self.image_size(),
-            num_classes: identities,
             width_divisor: self.width_divisor,
             logit_scale: self.logit_scale,
             fc_relu: !self.no_fc_relu,
@@ -438,17 +463,13 @@ impl ModelArgs {
             Some(path) => LrSchedule::read(path)?,
             None => LrSchedule::constant(self.lr)?,
         };
-        let rule = Rule::parse(&self.optimizer)?;
-        if !(self.max_grad_norm >= 0.0 && self.weight_decay >= 0.0) {
-            return Err(Error::invalid("--max-grad-norm/--weight-decay", "must be non-negative"));
-        }
         let optimizer = OptimizerConfig {
-            rule,
+            rule: self.optimizer,
             max_grad_norm: (self.max_grad_norm > 0.0).then_some(self.max_grad_norm),
             weight_decay: self.weight_decay,
         };
         let mut config = TrainConfig::reference(schedule, self.seed);
-        config.objective.weighting = self.strategy.parse::<Weighting>()?;
+        config.objective.weighting = self.strategy;
         config.objective.reference_gradient_path = self.reference_gradient_path;
         config.network_optimizer = optimizer;
         config.weight_optimizer = OptimizerConfig { weight_decay: 0.0, ..optimizer };
@@ -457,9 +478,47 @@ impl ModelArgs {
         Ok(config)
     }
 
-    fn loader_options(&self) -> Result<LoaderOptions> {
-        let on_bad_image: OnBadImage = self.on_bad_image.parse()?;
-        Ok(LoaderOptions { workers: self.workers.max(1), on_bad_image, ..LoaderOptions::default() })
+    fn loader_options(&self) -> LoaderOptions {
+        LoaderOptions { workers: self.workers.max(1), on_bad_image: self.on_bad_image, ..LoaderOptions::default() }
+    }
+}
+
+/// The subcommand that was run and the flags typed for it.
+struct Flags<'a> {
+    command: &'a clap::Command,
+    /// Argument ids typed on the command line (not defaulted).
+    given: Vec<String>,
+}
+
+impl Flags<'_> {
+    fn new<'a>(command: &'a clap::Command, matches: &ArgMatches) -> Flags<'a> {
+        let given = matches
+            .ids()
+            .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+            .map(|id| id.as_str().to_string())
+            .collect();
+        Flags { command, given }
+    }
+
+    fn given(&self) -> Vec<&str> {
+        self.given.iter().map(String::as_str).collect()
+    }
+
+    /// `--flag` of the argument with id `setting`, if the subcommand has one.
+    fn flag(&self, setting: &str) -> Option<String> {
+        let arg = self.command.get_arguments().find(|a| a.get_id().as_str() == setting)?;
+        arg.get_long().map(|long| format!("--{long}"))
+    }
+
+    /// `error` with the setting it names shown as the flag that sets it.
+    fn name_flag(&self, error: Error) -> Error {
+        match error {
+            Error::InvalidArgument { what, reason } => match self.flag(&what) {
+                Some(flag) => Error::InvalidArgument { what: flag, reason },
+                None => Error::InvalidArgument { what, reason },
+            },
+            other => other,
+        }
     }
 }
 
@@ -500,47 +559,46 @@ fn group_digits(n: usize) -> String {
     out
 }
 
-/// The flags of a `train --resume` that still act: where and how long to run, and how to
-/// read the data; the checkpoint's configuration decides everything else.
-const RESUME_FLAGS: [&str; 9] =
-    ["resume", "steps", "out", "checkpoint_every", "quiet", "device", "workers", "on_bad_image", "lr_schedule"];
-
-/// The flags typed on the command line (not defaulted), by argument id.
-fn flags_given(matches: &ArgMatches) -> Vec<String> {
-    matches
-        .ids()
-        .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
-        .map(|id| id.as_str().to_string())
-        .collect()
-}
-
-fn train(args: &TrainArgs, given: &[String]) -> Result<()> {
-    let device = Device::parse(&args.model.device)?;
+fn train(args: &TrainArgs, flags: &Flags) -> Result<()> {
+    let device = &args.model.device;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let checkpoint_path = args.out.join("checkpoint.safetensors");
     let log_path = args.out.join("train.jsonl");
-    let options = args.model.loader_options()?;
-    let (mut trainer, data, mut opened, mut log) = match &args.resume {
-        Some(path) => {
-            let ckpt = TrainingCheckpoint::open(path)?;
-            let mut trainer = ckpt.trainer(&device)?;
-            // A new schedule may replace the stored one (say, a lower rate for the last steps);
-            // every other setting is the checkpoint's.
-            if let Some(path) = &args.model.lr_schedule {
-                trainer.config.schedule = LrSchedule::read(path)?;
+    let loader = args.model.loader_options();
+    let mut session = match &args.resume {
+        Some(path) => Session::resume(path, device, loader, args.model.lr_schedule.as_deref())?,
+        None => {
+            let warm_start = args.warm_start.as_ref().map(|path| WarmStart {
+                path: path.clone(),
+                include: args.warm_start_include.clone(),
+                on_mismatch: if args.warm_start_skip_mismatch { OnShapeMismatch::Skip } else { OnShapeMismatch::Fail },
+            });
+            let fresh = FreshRun {
+                data: args.model.data_config()?,
+                network: args.model.network_config(),
+                training: args.model.train_config()?,
+                warm_start,
+                init_branches_from_verification: args.init_branches_from_verification,
+            };
+            Session::start(fresh, device, loader)?
+        }
+    };
+    session.log_to(&log_path)?;
+    match &session.origin {
+        Origin::Fresh { warm_start, branch_copies } => {
+            if let Some((path, report)) = warm_start {
+                println!("warm start from {}: {report}", path.display());
+            }
+            for copy in branch_copies {
+                println!("{copy}");
+            }
+        }
+        Origin::Resumed { checkpoint, step, schedule } => {
+            if let Some(path) = schedule {
                 println!("learning-rate schedule from {} replaces the checkpoint's", path.display());
             }
-            let opened = ckpt.data.open_for_training(Some(ckpt.sampler), options)?;
-            let log = if log_path.exists() {
-                TrainingLog::resume(&log_path, ckpt.step)?
-            } else {
-                TrainingLog::create(&log_path)?
-            };
-            let ignored: Vec<String> = given
-                .iter()
-                .filter(|id| !RESUME_FLAGS.contains(&id.as_str()))
-                .map(|id| format!("--{}", id.replace('_', "-")))
-                .collect();
+            let ignored: Vec<String> =
+                overridden_on_resume(&flags.given()).into_iter().filter_map(|id| flags.flag(id)).collect();
             if !ignored.is_empty() {
                 eprintln!(
                     "warning: {} ignored: a resumed run keeps its checkpoint's configuration (start a new run with \
@@ -548,51 +606,17 @@ fn train(args: &TrainArgs, given: &[String]) -> Result<()> {
                     ignored.join(", ")
                 );
             }
-            println!("resuming {} at step {}", path.display(), ckpt.step);
-            (trainer, ckpt.data, opened, log)
+            println!("resuming {} at step {step}", checkpoint.display());
         }
-        None => {
-            let data = args.model.data_config()?;
-            let opened = data.open_for_training(None, options)?;
-            let net = MultiTaskNet::new(args.model.network_config(opened.dataset.identities().len()))?;
-            let mut params = net.init_params(args.model.seed, &device)?;
-            if let Some(path) = &args.warm_start {
-                let mismatch =
-                    if args.warm_start_skip_mismatch { OnShapeMismatch::Skip } else { OnShapeMismatch::Fail };
-                let file = open_weights(path)?;
-                let report = load_matching(&mut params, &file, &args.warm_start_include, mismatch)?;
-                println!("warm start from {}: {report}", path.display());
-            }
-            if args.init_branches_from_verification {
-                for copy in init_id_branches_from_verification(&net, &mut params)? {
-                    println!("{copy}");
-                }
-            }
-            let trainer = Trainer::new(net, params, args.model.train_config()?)?;
-            (trainer, data, opened, TrainingLog::create(&log_path)?)
-        }
-    };
-    println!(
-        "training to step {} on {} ({}, {} training images, {} identities), {}×{} input, batch {}, strategy {}, {} on {}",
-        args.steps,
-        opened.dataset.describe(),
-        opened.protocol.name,
-        opened.protocol.train.len(),
-        opened.dataset.identities().len(),
-        data.preprocess.image_size,
-        data.preprocess.image_size,
-        data.batch_size,
-        trainer.config.objective.weighting,
-        trainer.config.network_optimizer.rule.name(),
-        device
-    );
+    }
+    println!("training to step {} on {session}", args.steps);
     let run_options = RunOptions {
         steps: args.steps,
         checkpoint: Some(checkpoint_path.clone()),
         checkpoint_every: args.checkpoint_every,
         progress: !args.quiet,
     };
-    let summary = run(&mut trainer, &mut opened.loader, &data, &device, &run_options, Some(&mut log))?;
+    let summary = session.run(&run_options)?;
     if let Some(last) = &summary.last {
         println!(
             "done: {} steps in {:.1} s ({:.1} img/s); last step L {:?} w {:.3?}",
@@ -603,7 +627,7 @@ fn train(args: &TrainArgs, given: &[String]) -> Result<()> {
             last.weights
         );
     }
-    let skipped = opened.loader.skipped();
+    let skipped = session.opened.loader.skipped();
     if skipped.dropped > 0 {
         println!("skipped {} unreadable samples:", skipped.dropped);
         for image in &skipped.images {
@@ -624,12 +648,12 @@ fn synth(args: &SynthArgs) -> Result<()> {
     let faces = SynthFaces::new(SynthConfig {
         seed: args.seed,
         identities: args.identities,
-        photos_per_identity: args.photos,
-        caricatures_per_identity: args.caricatures,
+        photos_per_identity: args.photos_per_identity,
+        caricatures_per_identity: args.caricatures_per_identity,
         size: args.size,
     })?;
-    match args.layout.as_str() {
-        "cavi" => {
+    match args.layout {
+        Layout::Cavi => {
             let s = export_cavi(&faces, &args.out)?;
             println!(
                 "wrote {} identities, {} photos, {} caricatures, {} test and {} validation pairs to {}",
@@ -641,8 +665,8 @@ fn synth(args: &SynthArgs) -> Result<()> {
                 s.root.display()
             );
         }
-        "webcaricature" => {
-            let s = cari::data::export_webcaricature(&faces, &args.out)?;
+        Layout::Webcaricature => {
+            let s = export_webcaricature(&faces, &args.out)?;
             println!(
                 "wrote {} identities, {} photos, {} caricatures to {}; View 2 over 10 folds: {} restricted and {} \
                  unrestricted pairs, {} C2P and {} P2C probes",
@@ -656,7 +680,6 @@ fn synth(args: &SynthArgs) -> Result<()> {
                 s.p2c_probes
             );
         }
-        other => return Err(Error::invalid("--layout", format!("`{other}` (expected cavi or webcaricature)"))),
     }
     Ok(())
 }
@@ -664,7 +687,7 @@ fn synth(args: &SynthArgs) -> Result<()> {
 fn plot(args: &PlotArgs) -> Result<()> {
     let width = args.width.unwrap_or(cari::plot::DEFAULT_COLUMN_WIDTH * args.logs.len() as u32);
     let options = PlotOptions { smooth: args.smooth, size: Some((width, args.height)) };
-    let report = plot_log_files(&args.logs, &args.label, args.out.as_deref(), &options)?;
+    let report = plot_log_files(&args.logs, &args.labels, args.out.as_deref(), &options)?;
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
@@ -675,31 +698,25 @@ fn plot(args: &PlotArgs) -> Result<()> {
 }
 
 fn experiment(args: &ExperimentArgs) -> Result<()> {
-    let device = Device::parse(&args.model.device)?;
-    let data = args.model.data_config()?;
-    let (dataset, _) = data.source.open()?;
-    let strategies = if args.strategies.is_empty() {
-        Experiment::table_one_strategies()
-    } else {
-        args.strategies.iter().map(|s| s.parse()).collect::<Result<_>>()?
-    };
+    let strategies =
+        if args.strategies.is_empty() { Experiment::table_one_strategies() } else { args.strategies.clone() };
     let exp = Experiment {
-        network: args.model.network_config(dataset.identities().len()),
+        data: args.model.data_config()?,
+        network: args.model.network_config(),
         training: args.model.train_config()?,
-        data,
         steps: args.steps,
         strategies,
-        loader: args.model.loader_options()?,
+        loader: args.model.loader_options(),
         eval_batch: 32,
     };
-    let rows = run_experiment(&exp, &args.out, &device, !args.quiet)?;
+    let rows = run_experiment(&exp, &args.out, &args.model.device, !args.quiet)?;
     println!("{}", table_markdown(&rows));
     println!("written to {}", args.out.display());
     Ok(())
 }
 
 fn eval(args: &EvalArgs) -> Result<()> {
-    let models = args.model.iter().map(|m| args.run.open(m)).collect::<Result<Vec<_>>>()?;
+    let models = args.models.iter().map(|m| args.run.open(m)).collect::<Result<Vec<_>>>()?;
     let first = &models[0];
     // The model's own data and protocol, changed by the flags typed; the synthetic faces
     // keep the model's settings.
@@ -707,7 +724,7 @@ fn eval(args: &EvalArgs) -> Result<()> {
         DataSource::Synth(s) => s.clone(),
         _ => SynthConfig::default(),
     };
-    let options = args.protocol.options(synth, None)?;
+    let options = args.protocol.options(synth, None);
     let source = match &args.dataset {
         Some(spec) => DataSource::parse(spec, &options)?,
         None => first.data.source.clone().with(&options)?,
@@ -718,17 +735,17 @@ fn eval(args: &EvalArgs) -> Result<()> {
         return Err(Error::invalid("--calibrate", "fits the thresholds of one model: give one --model"));
     }
     let unclassified = plan.classify_with(first.net.config.num_classes, dataset.as_ref());
-    let options = LoaderOptions { on_bad_image: args.on_bad_image.parse()?, ..args.run.loader() };
+    let options = LoaderOptions { on_bad_image: args.on_bad_image, ..args.run.loader() };
     println!("evaluating on {}: {} images", dataset.describe(), plan.images().len());
     let run = |model: &InferenceModel, plan: &EvalPlan| {
-        let loading = EvalLoading { preprocess: model.preprocess, batch_size: args.run.batch, options };
+        let loading = EvalLoading { preprocess: model.preprocess, batch_size: args.run.batch_size, options };
         run_images(&model.net, &model.params, dataset.clone(), plan, loading, &model.device)
     };
     let outputs = match &models[..] {
         [model] => vec![run(model, &plan)?],
         per_fold => per_fold
             .iter()
-            .zip(&args.model)
+            .zip(&args.models)
             .enumerate()
             .map(|(k, (model, path))| {
                 println!("fold {}: {}", k + 1, path.display());
@@ -764,7 +781,17 @@ fn eval(args: &EvalArgs) -> Result<()> {
         }
     }
     if args.calibrate {
-        calibrate_model(&args.model[0], dataset.as_ref(), &plan, &outputs[0].embeddings)?;
+        let model = &args.models[0];
+        let listed: Vec<Pair> = plan.verification.iter().flatten().copied().collect();
+        let images = plan.images();
+        let pairs =
+            CalibrationPairs { dataset: dataset.as_ref(), images: &images, listed: &listed, protocol: &plan.name };
+        let fitted = calibrate::fit_domains(&pairs, &outputs[0].embeddings, &VAL_FAR_TARGETS)?;
+        calibrate::store(model, &fitted)?;
+        for c in &fitted {
+            println!("calibrated {c}");
+        }
+        println!("stored in {}", model.display());
     }
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report).expect("the report encodes as JSON");
@@ -774,53 +801,14 @@ fn eval(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// Fits serving thresholds on the plan's caricature–photo pairs (drawn from its images when
-/// it lists none) and on photo pairs among its photos, and stores them in the model.
-fn calibrate_model(
-    model: &std::path::Path,
-    dataset: &dyn cari::data::Dataset,
-    plan: &EvalPlan,
-    embeddings: &std::collections::HashMap<usize, Vec<f32>>,
-) -> Result<()> {
-    let images = plan.images();
-    let listed: Vec<_> = plan.verification.iter().flatten().copied().collect();
-    let (pairs, which) = if listed.is_empty() {
-        (
-            balanced_pairs(dataset, &images, (Modality::Caricature, Modality::Photo), 0),
-            "caricature–photo pairs drawn from",
-        )
-    } else {
-        (listed, "pairs of")
-    };
-    let source = format!("{which} {} on {}", plan.name, dataset.describe());
-    let mut fitted = calibrate::fit(Domain::PhotoCaricature, &pairs, embeddings, &VAL_FAR_TARGETS, &source)?;
-    let photo_pairs = balanced_pairs(dataset, &images, (Modality::Photo, Modality::Photo), 0);
-    let photo_source = format!("photo pairs among the {} photos of {}", plan.name, dataset.describe());
-    fitted.extend(calibrate::fit(Domain::PhotoPhoto, &photo_pairs, embeddings, &VAL_FAR_TARGETS, &photo_source)?);
-    calibrate::store(model, &fitted)?;
-    for c in &fitted {
-        println!(
-            "calibrated {} at FAR {}: threshold {:.4} (VAL {:.4}, FAR {:.4} on {} pairs)",
-            c.domain.name(),
-            c.target_far,
-            c.threshold,
-            c.val,
-            c.far,
-            c.pairs
-        );
-    }
-    println!("stored in {}", model.display());
-    Ok(())
-}
-
 /// `runs/x` → `x`.
-fn file_stem(path: &std::path::Path) -> String {
+fn file_stem(path: &Path) -> String {
     path.file_name().map_or_else(|| "eval".into(), |n| n.to_string_lossy().into_owned())
 }
 
 fn embed(args: &EmbedArgs) -> Result<()> {
     let model = args.run.open(&args.model)?;
-    let mut embeddings = model.embed_files(&args.inputs, args.run.batch, args.run.loader())?;
+    let mut embeddings = model.embed_files(&args.inputs, args.run.batch_size, args.run.loader())?;
     if args.append && args.out.exists() {
         let mut gallery = Embeddings::load(&args.out)?;
         gallery.extend(embeddings)?;
@@ -845,42 +833,12 @@ fn embed(args: &EmbedArgs) -> Result<()> {
 fn verify_pair(args: &VerifyArgs) -> Result<()> {
     let model = args.run.open(&args.model)?;
     let e = model.embed_files(&[args.a.clone(), args.b.clone()], 2, args.run.loader())?;
-    let domain = match args.domain.as_str() {
-        "photo-caricature" => Domain::PhotoCaricature,
-        "photo-photo" => Domain::PhotoPhoto,
-        other => return Err(Error::invalid("--domain", format!("`{other}` is not photo-caricature or photo-photo"))),
-    };
     let threshold = match args.threshold {
         Some(value) => Threshold { value, source: "--threshold".into() },
-        None => model.threshold(domain, args.far),
+        None => model.threshold(args.domain, args.far),
     };
     let v = verify(e.row(0), e.row(1), threshold);
-    match args.format.as_str() {
-        "json" => println!("{}", serde_json::to_string(&v).expect("the verdict encodes as JSON")),
-        "csv" => {
-            println!("a,b,metric,distance,threshold,threshold_source,same");
-            println!(
-                "{},{},{},{:.6},{},{},{}",
-                csv_field(&args.a.display().to_string()),
-                csv_field(&args.b.display().to_string()),
-                v.metric,
-                v.distance,
-                v.threshold.value,
-                csv_field(&v.threshold.source),
-                v.same
-            );
-        }
-        "text" => println!(
-            "{}: squared distance {:.4} {} threshold {} ({}): {}",
-            if v.same { "same" } else { "different" },
-            v.distance,
-            if v.same { "<" } else { "≥" },
-            v.threshold.value,
-            v.threshold.source,
-            if v.same { "same person" } else { "different people" }
-        ),
-        other => return Err(Error::invalid("--format", format!("`{other}` is not one of text, csv, json"))),
-    }
+    print!("{}", verdict_text(&v, &args.a.display().to_string(), &args.b.display().to_string(), args.format));
     Ok(())
 }
 
@@ -893,34 +851,26 @@ fn identify_probes(args: &IdentifyArgs) -> Result<()> {
             format!("embeddings of {} values, the model makes {}", gallery.dim, model.net.embedding_dim()),
         ));
     }
-    let probes = model.embed_files(&args.probes, args.run.batch, args.run.loader())?;
+    let probes = model.embed_files(&args.probes, args.run.batch_size, args.run.loader())?;
     let mut out = std::io::stdout().lock();
     for (i, matches) in identify(&gallery, &probes.values, args.top)?.iter().enumerate() {
-        let cells: Vec<String> = matches.iter().map(|m| format!("{},{:.4}", csv_field(&m.label), m.distance)).collect();
         // A closed pipe (`| head`) means the reader has what it wants.
-        if writeln!(out, "{},{}", csv_field(&probes.paths[i]), cells.join(",")).is_err() {
+        if writeln!(out, "{}", matches_row(&probes.paths[i], matches)).is_err() {
             break;
         }
     }
     Ok(())
 }
 
-/// A CSV field as RFC 4180 writes it: quoted, with quotes doubled, when it holds a comma, a
-/// quote or a line break (file and folder names may).
-fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\"")).into()
-    } else {
-        text.into()
-    }
-}
-
 fn main() {
-    let matches = Cli::command().get_matches();
+    let command = Cli::command();
+    let matches = command.clone().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let (name, sub_matches) = matches.subcommand().expect("clap requires a subcommand");
+    let flags = Flags::new(command.find_subcommand(name).expect("the parsed subcommand"), sub_matches);
     let result = match &cli.command {
         Command::Info(a) => info(a),
-        Command::Train(a) => train(a, &flags_given(matches.subcommand_matches("train").expect("the train subcommand"))),
+        Command::Train(a) => train(a, &flags),
         Command::Synth(a) => synth(a),
         Command::Plot(a) => plot(a),
         Command::Experiment(a) => experiment(a),
@@ -930,7 +880,7 @@ fn main() {
         Command::Identify(a) => identify_probes(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", flags.name_flag(e));
         std::process::exit(1);
     }
 }

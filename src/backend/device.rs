@@ -6,6 +6,7 @@ use super::Backend;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::fmt;
+use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 #[derive(Clone)]
@@ -75,6 +76,15 @@ fn emulated(name: &str) -> Result<Arc<dyn Backend>> {
 #[cfg(not(cari_emu))]
 fn emulated(name: &str) -> Result<Arc<dyn Backend>> {
     Err(Error::invalid("device", format!("`{name}`: the CUDA emulation is built on x86-64 Linux only")))
+}
+
+impl FromStr for Device {
+    type Err = Error;
+
+    /// [`Device::parse`].
+    fn from_str(name: &str) -> Result<Device> {
+        Device::parse(name)
+    }
 }
 
 impl fmt::Display for Device {

@@ -7,6 +7,7 @@ use super::dataset::Dataset;
 use super::preprocess::Preprocess;
 use super::sampler::SamplerState;
 use crate::backend::Device;
+use crate::choice::parse_choice;
 use crate::error::{Error, Result};
 use crate::model::{Batch, Modality};
 use crate::rng::Rng;
@@ -19,7 +20,7 @@ use std::sync::Mutex;
 use std::thread;
 
 /// What to do with an image that cannot be read or decoded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnBadImage {
     /// Fail with an error naming the file.
     #[default]
@@ -32,11 +33,7 @@ impl FromStr for OnBadImage {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<OnBadImage> {
-        match s {
-            "stop" => Ok(OnBadImage::Stop),
-            "skip" => Ok(OnBadImage::Skip),
-            _ => Err(Error::invalid("on_bad_image", format!("`{s}` (expected stop or skip)"))),
-        }
+        parse_choice("on_bad_image", s)
     }
 }
 

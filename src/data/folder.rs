@@ -12,6 +12,7 @@
 use super::dataset::{Dataset, Protocol, RgbImage, SampleInfo};
 use super::files::{file_name, is_image_file, sorted_entries};
 use super::pairs::balanced_pairs;
+use crate::choice::parse_choice;
 use crate::error::{Error, Result};
 use crate::model::Modality;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ const PHOTO_DIR: &str = "photo";
 const CARICATURE_DIR: &str = "caricature";
 
 /// How a file's modality is decided.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModalityRule {
     /// Every image is a photo.
@@ -50,12 +51,7 @@ impl FromStr for ModalityRule {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<ModalityRule> {
-        match s {
-            "all-photos" => Ok(ModalityRule::AllPhotos),
-            "file-name" => Ok(ModalityRule::FileName),
-            "subfolders" => Ok(ModalityRule::Subfolders),
-            _ => Err(Error::invalid("modality_rule", format!("`{s}` (expected all-photos, file-name or subfolders)"))),
-        }
+        parse_choice("modality_rule", s)
     }
 }
 

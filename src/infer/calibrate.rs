@@ -2,6 +2,7 @@
 //! per domain (photo↔caricature, photo↔photo), and stored in the model's checkpoint so
 //! `cari verify` uses them by default.
 
+use crate::choice::parse_choice;
 use crate::data::{balanced_pairs, Dataset, Pair};
 use crate::error::{Error, Result};
 use crate::eval::{operating_point, squared_distance};
@@ -10,12 +11,13 @@ use crate::model::Modality;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::str::FromStr;
 use std::path::Path;
 
 /// Checkpoint metadata key of the calibrated thresholds.
 pub const CALIBRATION_KEY: &str = "serve.calibration";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Domain {
     PhotoCaricature,
@@ -28,6 +30,14 @@ impl Domain {
             Domain::PhotoCaricature => "photo-caricature",
             Domain::PhotoPhoto => "photo-photo",
         }
+    }
+}
+
+impl FromStr for Domain {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Domain> {
+        parse_choice("domain", s)
     }
 }
 

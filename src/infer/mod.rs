@@ -4,6 +4,7 @@
 pub mod calibrate;
 mod embeddings;
 mod model;
+pub mod output;
 mod search;
 
 pub use embeddings::Embeddings;

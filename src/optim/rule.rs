@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::str::FromStr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "rule", rename_all = "lowercase")]
@@ -19,17 +20,6 @@ impl Rule {
     /// The reference's RMSProp: decay 0.9, momentum 0.9, ε 1.0 inside the root.
     pub const REFERENCE_RMSPROP: Rule = Rule::RmsProp { decay: 0.9, momentum: 0.9, epsilon: 1.0 };
 
-    /// `rmsprop`, `sgd` or `adam` with the reference code's settings: RMSProp as above,
-    /// SGD momentum 0.9, Adam β 0.9/0.999 with ε 0.1 (large, which bounds the first steps).
-    pub fn parse(name: &str) -> Result<Rule> {
-        match name {
-            "rmsprop" => Ok(Rule::REFERENCE_RMSPROP),
-            "sgd" => Ok(Rule::Sgd { momentum: 0.9 }),
-            "adam" => Ok(Rule::Adam { beta1: 0.9, beta2: 0.999, epsilon: 0.1 }),
-            other => Err(Error::invalid("optimizer", format!("`{other}` is not one of rmsprop, sgd, adam"))),
-        }
-    }
-
     pub fn name(&self) -> &'static str {
         match self {
             Rule::Sgd { .. } => "sgd",
@@ -45,6 +35,21 @@ impl Rule {
             // TF starts the mean square at 1, so the first steps are small.
             Rule::RmsProp { .. } => &[("mean_square", 1.0), ("momentum", 0.0)],
             Rule::Adam { .. } => &[("m", 0.0), ("v", 0.0)],
+        }
+    }
+}
+
+impl FromStr for Rule {
+    type Err = Error;
+
+    /// `rmsprop`, `sgd` or `adam` with the reference code's settings: RMSProp as above,
+    /// SGD momentum 0.9, Adam β 0.9/0.999 with ε 0.1 (large, which bounds the first steps).
+    fn from_str(name: &str) -> Result<Rule> {
+        match name {
+            "rmsprop" => Ok(Rule::REFERENCE_RMSPROP),
+            "sgd" => Ok(Rule::Sgd { momentum: 0.9 }),
+            "adam" => Ok(Rule::Adam { beta1: 0.9, beta2: 0.999, epsilon: 0.1 }),
+            other => Err(Error::invalid("optimizer", format!("`{other}` is not one of rmsprop, sgd, adam"))),
         }
     }
 }

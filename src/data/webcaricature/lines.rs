@@ -2,6 +2,7 @@
 //! or CRLF, a UTF-8 byte-order mark tolerated), TAB-separated fields, and the choice
 //! between stopping at a bad entry and skipping it with a record.
 
+use crate::choice::parse_choice;
 use crate::error::{Error, Result};
 use std::fmt;
 use std::fs;
@@ -11,7 +12,7 @@ use std::str::FromStr;
 /// What to do with a protocol line that is malformed or names an absent person or image.
 /// Lines that carry the file's structure (the count lines of blocks) always stop: without
 /// them the rest of the file cannot be read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum OnBadLine {
     /// Fail with an error naming the file and line.
@@ -25,11 +26,7 @@ impl FromStr for OnBadLine {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<OnBadLine> {
-        match s {
-            "stop" => Ok(OnBadLine::Stop),
-            "skip" => Ok(OnBadLine::Skip),
-            _ => Err(Error::invalid("on_bad_line", format!("`{s}` (expected stop or skip)"))),
-        }
+        parse_choice("on_bad_line", s)
     }
 }
 

@@ -30,6 +30,7 @@ pub use verification::{VerificationFold, VerificationProtocol};
 
 use super::dataset::{Dataset, RgbImage, SampleInfo};
 use super::files::{file_name, is_image_file, sorted_entries};
+use crate::choice::parse_choice;
 use crate::error::{Error, Result};
 use crate::model::Modality;
 use lines::Line;
@@ -44,13 +45,15 @@ const PROTOCOL_DIR: &str = "EvaluationProtocols";
 pub const FOLDS: usize = 10;
 
 /// Which part of a protocol: View 1 tunes a model, View 2 reports it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum View {
     /// View 1: one development split (`…_DevTrain`/`…_DevTest`, `…_dev`).
+    #[value(name = "view1", alias = "1", alias = "dev")]
     Development,
     /// View 2: ten folds, mean ± std over them.
     #[default]
+    #[value(name = "view2", alias = "2")]
     Evaluation,
 }
 
@@ -68,11 +71,7 @@ impl FromStr for View {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<View> {
-        match s {
-            "1" | "view1" | "dev" => Ok(View::Development),
-            "2" | "view2" => Ok(View::Evaluation),
-            _ => Err(Error::invalid("view", format!("`{s}` (expected view1 or view2)"))),
-        }
+        parse_choice("view", s)
     }
 }
 
