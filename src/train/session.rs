@@ -150,10 +150,6 @@ impl Session {
     pub fn run(&mut self, options: &RunOptions) -> Result<RunSummary> {
         run(&mut self.trainer, &mut self.opened.loader, &self.data, &self.device, options, self.log.as_mut())
     }
-
-    pub fn device(&self) -> &Device {
-        &self.device
-    }
 }
 
 /// What is trained on what: data, protocol, input size, batch, strategy, optimizer, device.
