@@ -1,6 +1,7 @@
 //! The library's one error type. Every variant names the op, tensor, file or flag at fault.
 
-use crate::tensor::{DType, Shape};
+use crate::dtype::DType;
+use crate::shape::Shape;
 use std::path::PathBuf;
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,7 +1,8 @@
 //! cari: caricature ↔ photo face recognition by dynamic multi-task learning.
 //!
-//! Layers, bottom up: [`tensor`] (shapes, dtypes, storage), [`backend`] (the `Backend`
-//! trait, its CPU and CUDA implementations), [`autograd`] (the tape), [`ops`]
+//! Layers, bottom up: [`dtype`] and [`shape`], [`error`], [`backend`] (one trait per op
+//! family, their sum `Backend`, the CPU and CUDA implementations, the storage they compute
+//! on), [`tensor`] (a shape and storage on a device), [`autograd`] (the tape), [`ops`]
 //! (shape-checked ops that run on a backend and record their backward), [`nn`] (layers),
 //! [`model`] (the multi-task network, its weighting strategies and objectives), [`optim`]
 //! (optimizers, schedules), [`train`] (steps, runs, logs, checkpoints), [`data`] (the
@@ -13,6 +14,7 @@ pub mod autograd;
 pub mod backend;
 pub mod choice;
 pub mod data;
+pub mod dtype;
 pub mod error;
 pub mod eval;
 pub mod experiment;
@@ -24,9 +26,12 @@ pub mod ops;
 pub mod optim;
 pub mod plot;
 pub mod rng;
+pub mod shape;
 pub mod tensor;
 pub mod train;
 
 pub use backend::Device;
 pub use error::{Error, Result};
-pub use tensor::{DType, Shape, Tensor};
+pub use dtype::DType;
+pub use shape::Shape;
+pub use tensor::Tensor;

@@ -3,7 +3,7 @@
 
 use super::{check_inputs, non_empty, rows_of, tensor_like};
 use crate::autograd::Var;
-use crate::backend::Activation;
+use crate::backend::{Activation, BatchNormChannels, BatchNormGeometry};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -37,23 +37,16 @@ pub fn batch_norm_train(x: &Var, beta: &Var, eps: f32, act: Activation) -> Resul
     let (xt, bt) = (x.value().clone(), beta.value().clone());
     let be = xt.device().backend();
     let (mean, var) = be.batch_norm_stats(xt.storage(), shape)?;
-    let y = be.batch_norm(xt.storage(), &mean, &var, bt.storage(), shape, eps, act)?;
+    let g = BatchNormGeometry { shape, eps, act };
+    let y = be.batch_norm(xt.storage(), BatchNormChannels { mean: &mean, var: &var, beta: bt.storage() }, &g)?;
     let y = tensor_like(&xt, y, xt.shape().clone());
     let mean = tensor_like(&xt, mean, [shape.cols]);
     let var = tensor_like(&xt, var, [shape.cols]);
     let stats = BatchNormStats { mean: mean.clone(), variance: var.clone(), count: shape.rows };
     let y = Var::record(op, &[x, beta], y, move |dy, _| {
         let be = dy.device().backend();
-        let (dx, dbeta) = be.batch_norm_backward(
-            dy.storage(),
-            xt.storage(),
-            mean.storage(),
-            var.storage(),
-            bt.storage(),
-            shape,
-            eps,
-            act,
-        )?;
+        let channels = BatchNormChannels { mean: mean.storage(), var: var.storage(), beta: bt.storage() };
+        let (dx, dbeta) = be.batch_norm_backward(dy.storage(), xt.storage(), channels, &g)?;
         Ok(vec![Some(tensor_like(dy, dx, xt.shape().clone())), Some(tensor_like(dy, dbeta, [shape.cols]))])
     })?;
     Ok((y, stats))
@@ -67,7 +60,8 @@ pub fn batch_norm_infer(x: &Var, beta: &Var, mean: &Tensor, variance: &Tensor, e
     let shape = rows_of(x.shape());
     let xt = x.value();
     let be = xt.device().backend();
-    let y = be.batch_norm(xt.storage(), mean.storage(), variance.storage(), beta.value().storage(), shape, eps, act)?;
+    let channels = BatchNormChannels { mean: mean.storage(), var: variance.storage(), beta: beta.value().storage() };
+    let y = be.batch_norm(xt.storage(), channels, &BatchNormGeometry { shape, eps, act })?;
     let y = tensor_like(xt, y, xt.shape().clone());
     let (variance, saved_y) = (variance.clone(), y.clone());
     Var::record(op, &[x, beta], y, move |dy, needs| {
@@ -85,7 +79,8 @@ pub fn batch_norm_infer(x: &Var, beta: &Var, mean: &Tensor, variance: &Tensor, e
         // applied to g with a zero mean and zero shift.
         let dx = if needs[0] {
             let zeros = be.zeros(shape.cols)?;
-            let dx = be.batch_norm(g, &zeros, variance.storage(), &zeros, shape, eps, Activation::Identity)?;
+            let channels = BatchNormChannels { mean: &zeros, var: variance.storage(), beta: &zeros };
+            let dx = be.batch_norm(g, channels, &BatchNormGeometry { shape, eps, act: Activation::Identity })?;
             Some(tensor_like(dy, dx, dy.shape().clone()))
         } else {
             None

@@ -30,7 +30,9 @@
 
 use super::buffer;
 use super::matmul::{matmul_into, Dst, Threads};
-use crate::backend::{Conv2dGeometry, MatmulGeometry};
+use super::{f32s, wrap, CpuBackend};
+use crate::backend::{Conv2dGeometry, Conv2dOps, MatmulGeometry, Storage};
+use crate::error::Result;
 use rayon::prelude::*;
 
 /// Target size of one chunk's im2col buffer, in floats (1 MiB): small enough to stay in
@@ -318,6 +320,22 @@ fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, c: Chunking) -
     });
     partials.into_iter().for_each(buffer::recycle);
     dw
+}
+
+impl Conv2dOps for CpuBackend {
+    fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
+        Ok(wrap(forward(f32s(x, "conv2d")?, f32s(w, "conv2d")?, g)))
+    }
+
+    fn conv2d_input_grad(&self, dy: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
+        let op = "conv2d_input_grad";
+        Ok(wrap(input_grad(f32s(dy, op)?, f32s(w, op)?, g)))
+    }
+
+    fn conv2d_weight_grad(&self, x: &Storage, dy: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
+        let op = "conv2d_weight_grad";
+        Ok(wrap(weight_grad(f32s(x, op)?, f32s(dy, op)?, g)))
+    }
 }
 
 /// Naive direct loops, accumulated in f64: the definition the fast paths are tested against.

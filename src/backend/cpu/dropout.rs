@@ -31,6 +31,9 @@ use super::buffer;
 use crate::rng::{mix64, GOLDEN_GAMMA};
 use super::elementwise::{CHUNK, PAR_MIN};
 use rayon::prelude::*;
+use super::{wrap, CpuBackend};
+use crate::backend::{DropoutOps, Storage};
+use crate::error::Result;
 
 /// Output `i` of SplitMix64 seeded with `seed` (counter-based: no state to carry).
 pub fn splitmix64(seed: u64, i: u64) -> u64 {
@@ -55,6 +58,12 @@ pub fn mask(len: usize, keep: f32, seed: u64) -> Vec<f32> {
         out.par_chunks_mut(CHUNK).enumerate().for_each(fill);
     }
     out
+}
+
+impl DropoutOps for CpuBackend {
+    fn dropout_mask(&self, len: usize, keep: f32, seed: u64) -> Result<Storage> {
+        Ok(wrap(mask(len, keep, seed)))
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@
 //! result does not depend on the number of threads and is identical run to run.
 
 use super::buffer;
-use crate::backend::{BinaryOp, Rows};
+use super::{f32s, wrap, CpuBackend};
+use crate::backend::{BinaryOp, ElementwiseOps, Rows, Storage};
+use crate::error::Result;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -190,6 +192,48 @@ pub fn broadcast_rows(x: &[f32], shape: Rows) -> Vec<f32> {
         }
     });
     out
+}
+
+impl ElementwiseOps for CpuBackend {
+    fn binary(&self, op: BinaryOp, a: &Storage, b: &Storage) -> Result<Storage> {
+        Ok(wrap(binary(op, f32s(a, "binary")?, f32s(b, "binary")?)))
+    }
+
+    fn affine(&self, x: &Storage, mul: f32, add: f32) -> Result<Storage> {
+        Ok(wrap(affine(f32s(x, "affine")?, mul, add)))
+    }
+
+    fn exp(&self, x: &Storage) -> Result<Storage> {
+        Ok(wrap(exp(f32s(x, "exp")?)))
+    }
+
+    fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage> {
+        Ok(wrap(add_scaled(f32s(a, "add_scaled")?, f32s(b, "add_scaled")?, alpha)))
+    }
+
+    fn relu(&self, x: &Storage) -> Result<Storage> {
+        Ok(wrap(relu(f32s(x, "relu")?)))
+    }
+
+    fn relu_backward(&self, dy: &Storage, y: &Storage) -> Result<Storage> {
+        Ok(wrap(relu_backward(f32s(dy, "relu_backward")?, f32s(y, "relu_backward")?)))
+    }
+
+    fn add_bias(&self, x: &Storage, bias: &Storage, shape: Rows) -> Result<Storage> {
+        Ok(wrap(add_bias(f32s(x, "add_bias")?, f32s(bias, "add_bias")?, shape)))
+    }
+
+    fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {
+        Ok(wrap(sum_rows(f32s(x, "sum_rows")?, shape)))
+    }
+
+    fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {
+        Ok(wrap(broadcast_rows(f32s(x, "broadcast_rows")?, shape)))
+    }
+
+    fn sum_squares(&self, x: &Storage) -> Result<f64> {
+        Ok(sum_squares(f32s(x, "sum_squares")?))
+    }
 }
 
 /// Naive column sums, the check for [`sum_rows`]'s blocked parallel reduction.

@@ -14,7 +14,9 @@
 
 use super::buffer;
 use super::elementwise::{for_row_blocks, PAR_MIN};
-use crate::backend::Rows;
+use super::{f32s, wrap, CpuBackend};
+use crate::backend::{LayoutOps, Rows, Storage};
+use crate::error::Result;
 
 pub fn concat_cols(parts: &[(&[f32], usize)], rows: usize) -> Vec<f32> {
     for &(p, c) in parts {
@@ -71,7 +73,7 @@ pub fn scatter_add_rows(src: &[f32], shape: Rows, index: &[usize]) -> Vec<f32> {
     if src.len() < PAR_MIN {
         return reference::scatter_add_rows(src, shape, index);
     }
-    let (starts, sources) = crate::backend::sources_by_row(index, rows);
+    let (starts, sources) = crate::backend::layout::sources_by_row(index, rows);
     let mut out = buffer::zeroed(rows * cols);
     for_row_blocks(&mut out, cols, src.len(), |first, block| {
         for (j, orow) in block.chunks_exact_mut(cols).enumerate() {
@@ -88,6 +90,29 @@ pub fn scatter_add_rows(src: &[f32], shape: Rows, index: &[usize]) -> Vec<f32> {
 
 /// The sequential scatter, the definition the parallel one must reproduce bit for bit
 /// (and the path small scatters take).
+
+impl LayoutOps for CpuBackend {
+    fn concat_cols(&self, parts: &[(&Storage, usize)], rows: usize) -> Result<Storage> {
+        let parts = parts
+            .iter()
+            .map(|(s, c)| Ok((f32s(s, "concat")?, *c)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(wrap(concat_cols(&parts, rows)))
+    }
+
+    fn slice_cols(&self, x: &Storage, shape: Rows, start: usize, len: usize) -> Result<Storage> {
+        Ok(wrap(slice_cols(f32s(x, "slice")?, shape, start, len)))
+    }
+
+    fn gather_rows(&self, x: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
+        Ok(wrap(gather_rows(f32s(x, "gather_rows")?, shape, index)))
+    }
+
+    fn scatter_add_rows(&self, src: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
+        Ok(wrap(scatter_add_rows(f32s(src, "scatter_add_rows")?, shape, index)))
+    }
+}
+
 pub mod reference {
     use crate::backend::Rows;
 

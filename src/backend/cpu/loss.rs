@@ -12,7 +12,9 @@
 //! Row sums accumulate in `f64`; large inputs are processed in parallel row blocks.
 
 use super::elementwise::{block_rows, for_row_blocks, PAR_MIN};
-use crate::backend::Rows;
+use super::{f32s, wrap, CpuBackend};
+use crate::backend::{LossOps, Rows, Storage};
+use crate::error::Result;
 use rayon::prelude::*;
 
 /// `f(r)` for every row `r`, in parallel when the matrix has at least [`PAR_MIN`] elements.
@@ -111,6 +113,58 @@ pub fn center_loss_backward(dloss: &[f32], e: &[f32], centers: &[f32], labels: &
         }
     });
     de
+}
+
+impl LossOps for CpuBackend {
+    fn softmax_cross_entropy(
+        &self,
+        logits: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<(Storage, Storage)> {
+        let (loss, probs) = softmax_cross_entropy(f32s(logits, "softmax_cross_entropy")?, labels, shape);
+        Ok((wrap(loss), wrap(probs)))
+    }
+
+    fn softmax_cross_entropy_backward(
+        &self,
+        dloss: &Storage,
+        probs: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage> {
+        let op = "softmax_cross_entropy_backward";
+        Ok(wrap(softmax_cross_entropy_backward(f32s(dloss, op)?, f32s(probs, op)?, labels, shape)))
+    }
+
+    fn center_loss(
+        &self,
+        embeddings: &Storage,
+        centers: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage> {
+        let op = "center_loss";
+        Ok(wrap(center_loss(f32s(embeddings, op)?, f32s(centers, op)?, labels, shape)))
+    }
+
+    fn center_loss_backward(
+        &self,
+        dloss: &Storage,
+        embeddings: &Storage,
+        centers: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage> {
+        let op = "center_loss_backward";
+        Ok(wrap(center_loss_backward(
+            f32s(dloss, op)?,
+            f32s(embeddings, op)?,
+            f32s(centers, op)?,
+            labels,
+            shape,
+        )))
+    }
 }
 
 #[cfg(test)]

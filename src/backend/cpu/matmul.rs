@@ -11,7 +11,9 @@
 //!   or in a per-thread partial sum, with no extra copy.
 //! - [`reference::matmul`] is the naive triple loop the tests compare against.
 
-use crate::backend::MatmulGeometry;
+use super::{f32s, wrap, CpuBackend};
+use crate::backend::{MatmulGeometry, MatmulOps, Storage};
+use crate::error::Result;
 
 /// What [`matmul_into`] does with the destination's previous contents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +92,13 @@ pub fn matmul_into(c: &mut [f32], a: &[f32], b: &[f32], g: &MatmulGeometry, dst:
 }
 
 /// The obviously-correct definition, for tests.
+
+impl MatmulOps for CpuBackend {
+    fn matmul(&self, a: &Storage, b: &Storage, g: &MatmulGeometry) -> Result<Storage> {
+        Ok(wrap(matmul(f32s(a, "matmul")?, f32s(b, "matmul")?, g)))
+    }
+}
+
 pub mod reference {
     use crate::backend::MatmulGeometry;
 

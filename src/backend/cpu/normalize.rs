@@ -12,7 +12,9 @@
 //! for large inputs; each row's arithmetic is the same either way.
 
 use super::elementwise::for_row_blocks;
-use crate::backend::Rows;
+use super::{f32s, wrap, CpuBackend};
+use crate::backend::{NormalizeOps, Rows, Storage};
+use crate::error::Result;
 
 fn sum_squares(x: &[f32]) -> f64 {
     x.iter().map(|&v| v as f64 * v as f64).sum()
@@ -91,6 +93,26 @@ pub fn softmax_backward(dy: &[f32], y: &[f32], shape: Rows) -> Vec<f32> {
             *dx = y * (dy - d);
         }
     })
+}
+
+impl NormalizeOps for CpuBackend {
+    fn l2_normalize(&self, x: &Storage, shape: Rows, eps: f32) -> Result<Storage> {
+        Ok(wrap(l2_normalize(f32s(x, "l2_normalize")?, shape, eps)))
+    }
+
+    fn l2_normalize_backward(&self, dy: &Storage, x: &Storage, shape: Rows, eps: f32) -> Result<Storage> {
+        let op = "l2_normalize_backward";
+        Ok(wrap(l2_normalize_backward(f32s(dy, op)?, f32s(x, op)?, shape, eps)))
+    }
+
+    fn softmax(&self, x: &Storage, shape: Rows) -> Result<Storage> {
+        Ok(wrap(softmax(f32s(x, "softmax")?, shape)))
+    }
+
+    fn softmax_backward(&self, dy: &Storage, y: &Storage, shape: Rows) -> Result<Storage> {
+        let op = "softmax_backward";
+        Ok(wrap(softmax_backward(f32s(dy, op)?, f32s(y, op)?, shape)))
+    }
 }
 
 #[cfg(test)]

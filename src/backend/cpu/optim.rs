@@ -5,7 +5,8 @@
 //! quotient rounded on its own, no fused multiply-add.
 
 use super::elementwise::{CHUNK, PAR_MIN};
-use crate::backend::{AdamStep, RmsPropStep, SgdStep};
+use super::{f32s, f32s_mut, CpuBackend};
+use crate::backend::{AdamStep, OptimOps, RmsPropStep, SgdStep, Storage};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -92,6 +93,39 @@ pub fn adam(param: &mut [f32], m: &mut [f32], v: &mut [f32], grad: &[f32], h: Ad
             .for_each(update);
     }
     Ok(())
+}
+
+impl OptimOps for CpuBackend {
+    fn sgd_momentum(&self, param: &mut Storage, velocity: &mut Storage, grad: &Storage, hyper: SgdStep) -> Result<()> {
+        let op = "sgd_momentum";
+        sgd_momentum(f32s_mut(param, op)?, f32s_mut(velocity, op)?, f32s(grad, op)?, hyper);
+        Ok(())
+    }
+
+    fn rmsprop(
+        &self,
+        param: &mut Storage,
+        ms: &mut Storage,
+        mom: &mut Storage,
+        grad: &Storage,
+        hyper: RmsPropStep,
+    ) -> Result<()> {
+        let op = "rmsprop";
+        rmsprop(f32s_mut(param, op)?, f32s_mut(ms, op)?, f32s_mut(mom, op)?, f32s(grad, op)?, hyper);
+        Ok(())
+    }
+
+    fn adam(
+        &self,
+        param: &mut Storage,
+        m: &mut Storage,
+        v: &mut Storage,
+        grad: &Storage,
+        hyper: AdamStep,
+    ) -> Result<()> {
+        let op = "adam";
+        adam(f32s_mut(param, op)?, f32s_mut(m, op)?, f32s_mut(v, op)?, f32s(grad, op)?, hyper)
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@
 
 use super::buffer;
 use super::elementwise::for_row_blocks;
-use crate::backend::Pool2dGeometry;
+use super::{f32s, wrap, CpuBackend};
+use crate::backend::{Pool2dGeometry, PoolOps, Storage};
+use crate::error::Result;
 
 pub fn max_pool2d(x: &[f32], g: &Pool2dGeometry) -> Vec<f32> {
     let &Pool2dGeometry { batch, in_h, in_w, channels: c, window, stride, out_h, out_w } = g;
@@ -127,6 +129,32 @@ pub fn global_avg_pool_backward(dy: &[f32], batch: usize, hw: usize, channels: u
 }
 
 /// Per-element loops straight from the definitions, the check for the fast versions.
+
+impl PoolOps for CpuBackend {
+    fn max_pool2d(&self, x: &Storage, g: &Pool2dGeometry) -> Result<Storage> {
+        Ok(wrap(max_pool2d(f32s(x, "max_pool2d")?, g)))
+    }
+
+    fn max_pool2d_backward(&self, dy: &Storage, x: &Storage, g: &Pool2dGeometry) -> Result<Storage> {
+        let op = "max_pool2d_backward";
+        Ok(wrap(max_pool2d_backward(f32s(dy, op)?, f32s(x, op)?, g)))
+    }
+
+    fn global_avg_pool(&self, x: &Storage, batch: usize, hw: usize, channels: usize) -> Result<Storage> {
+        Ok(wrap(global_avg_pool(f32s(x, "global_avg_pool")?, batch, hw, channels)))
+    }
+
+    fn global_avg_pool_backward(
+        &self,
+        dy: &Storage,
+        batch: usize,
+        hw: usize,
+        channels: usize,
+    ) -> Result<Storage> {
+        Ok(wrap(global_avg_pool_backward(f32s(dy, "global_avg_pool_backward")?, batch, hw, channels)))
+    }
+}
+
 pub mod reference {
     use crate::backend::Pool2dGeometry;
 

@@ -5,9 +5,8 @@ use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::shapes::{ColumnTiles, COLUMN_SUM_SHARED};
 use super::{CudaBackend, DeviceBuffer, THREADS};
-use crate::backend::{Activation, Rows};
+use crate::backend::{Activation, BatchNormChannels, BatchNormGeometry, BatchNormOps, Rows, Storage};
 use crate::error::Result;
-use crate::tensor::Storage;
 
 /// Per-split column sums of two quantities, `[splits][2][channels]` f64, and the split count.
 fn partials(
@@ -23,131 +22,123 @@ fn partials(
     Ok((buffer, splits))
 }
 
-pub fn stats(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<(Storage, Storage)> {
-    const OP: &str = "batch_norm_stats";
-    let Rows { rows, cols } = shape;
-    let x = b.input(OP, x, rows * cols)?;
-    let tiles = ColumnTiles::new(cols);
-    let (partials, splits) = partials(b, OP, shape, |p, splits| {
-        tiles.launch(k::BATCH_NORM_STATS_PARTIALS, splits).ptr(p).ptr(x).size(rows).size(cols).i32(tiles.tile as i32)
-    })?;
-    let (mean, var) = (b.alloc_f32(OP, cols)?, b.alloc_f32(OP, cols)?);
-    b.launch(
-        OP,
-        Launch::linear(k::BATCH_NORM_STATS_FINALIZE, cols, THREADS)
-            .ptr(mean.buffer.ptr())
-            .ptr(var.buffer.ptr())
-            .ptr(partials.ptr())
-            .size(splits)
-            .size(rows)
-            .size(cols),
-    )?;
-    Ok((Storage::Cuda(mean), Storage::Cuda(var)))
-}
-
-/// The per-channel operands `mean`, `var`, `beta`, checked.
-fn channel_params(b: &CudaBackend, op: &'static str, params: [&Storage; 3], cols: usize) -> Result<[u64; 3]> {
-    Ok([b.input(op, params[0], cols)?, b.input(op, params[1], cols)?, b.input(op, params[2], cols)?])
+/// The device addresses of the per-channel operands `mean`, `var`, `beta`, checked.
+fn channel_params(b: &CudaBackend, op: &'static str, c: BatchNormChannels<&Storage>, cols: usize) -> Result<[u64; 3]> {
+    Ok([b.input(op, c.mean, cols)?, b.input(op, c.var, cols)?, b.input(op, c.beta, cols)?])
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn forward(
-    b: &CudaBackend,
-    x: &Storage,
-    mean: &Storage,
-    var: &Storage,
-    beta: &Storage,
-    shape: Rows,
-    eps: f32,
-    act: Activation,
-) -> Result<Storage> {
-    const OP: &str = "batch_norm";
-    let Rows { rows, cols } = shape;
-    let x = b.input(OP, x, rows * cols)?;
-    let [mean, var, beta] = channel_params(b, OP, [mean, var, beta], cols)?;
-    let y = b.alloc_f32(OP, rows * cols)?;
-    let tiles = ColumnTiles::new(cols);
-    b.launch(
-        OP,
-        tiles
-            .launch(k::BATCH_NORM_FORWARD, tiles.splits(rows, 4))
-            .ptr(y.buffer.ptr())
-            .ptr(x)
-            .ptr(mean)
-            .ptr(var)
-            .ptr(beta)
-            .size(rows)
-            .size(cols)
-            .i32(tiles.tile as i32)
-            .f32(eps)
-            .i32((act == Activation::Relu) as i32),
-    )?;
-    Ok(Storage::Cuda(y))
-}
 
 #[allow(clippy::too_many_arguments)]
-pub fn backward(
-    b: &CudaBackend,
-    dy: &Storage,
-    x: &Storage,
-    mean: &Storage,
-    var: &Storage,
-    beta: &Storage,
-    shape: Rows,
-    eps: f32,
-    act: Activation,
-) -> Result<(Storage, Storage)> {
-    const OP: &str = "batch_norm_backward";
-    let Rows { rows, cols } = shape;
-    let dy = b.input(OP, dy, rows * cols)?;
-    let x = b.input(OP, x, rows * cols)?;
-    let [mean, var, beta] = channel_params(b, OP, [mean, var, beta], cols)?;
-    let relu = (act == Activation::Relu) as i32;
-    let tiles = ColumnTiles::new(cols);
-    let (partials, splits) = partials(b, OP, shape, |p, splits| {
-        tiles
-            .launch(k::BATCH_NORM_BACKWARD_PARTIALS, splits)
-            .ptr(p)
-            .ptr(dy)
-            .ptr(x)
-            .ptr(mean)
-            .ptr(var)
-            .ptr(beta)
-            .size(rows)
-            .size(cols)
-            .i32(tiles.tile as i32)
-            .f32(eps)
-            .i32(relu)
-    })?;
-    let dbeta = b.alloc_f32(OP, cols)?;
-    let means = b.alloc_f32(OP, 2 * cols)?;
-    b.launch(
-        OP,
-        Launch::linear(k::BATCH_NORM_BACKWARD_FINALIZE, cols, THREADS)
-            .ptr(dbeta.buffer.ptr())
-            .ptr(means.buffer.ptr())
-            .ptr(partials.ptr())
-            .size(splits)
-            .size(rows)
-            .size(cols),
-    )?;
-    let dx = b.alloc_f32(OP, rows * cols)?;
-    b.launch(
-        OP,
-        tiles
-            .launch(k::BATCH_NORM_BACKWARD_DX, tiles.splits(rows, 4))
-            .ptr(dx.buffer.ptr())
-            .ptr(dy)
-            .ptr(x)
-            .ptr(mean)
-            .ptr(var)
-            .ptr(beta)
-            .ptr(means.buffer.ptr())
-            .size(rows)
-            .size(cols)
-            .i32(tiles.tile as i32)
-            .f32(eps)
-            .i32(relu),
-    )?;
-    Ok((Storage::Cuda(dx), Storage::Cuda(dbeta)))
+
+impl BatchNormOps for CudaBackend {
+    fn batch_norm_stats(&self, x: &Storage, shape: Rows) -> Result<(Storage, Storage)> {
+        const OP: &str = "batch_norm_stats";
+        let Rows { rows, cols } = shape;
+        let x = self.input(OP, x, rows * cols)?;
+        let tiles = ColumnTiles::new(cols);
+        let (partials, splits) = partials(self, OP, shape, |p, splits| {
+            tiles.launch(k::BATCH_NORM_STATS_PARTIALS, splits).ptr(p).ptr(x).size(rows).size(cols).i32(tiles.tile as i32)
+        })?;
+        let (mean, var) = (self.alloc_f32(OP, cols)?, self.alloc_f32(OP, cols)?);
+        self.launch(
+            OP,
+            Launch::linear(k::BATCH_NORM_STATS_FINALIZE, cols, THREADS)
+                .ptr(mean.buffer.ptr())
+                .ptr(var.buffer.ptr())
+                .ptr(partials.ptr())
+                .size(splits)
+                .size(rows)
+                .size(cols),
+        )?;
+        Ok((Storage::Cuda(mean), Storage::Cuda(var)))
+    }
+
+    fn batch_norm(&self, x: &Storage, c: BatchNormChannels<&Storage>, g: &BatchNormGeometry) -> Result<Storage> {
+        const OP: &str = "batch_norm";
+        let BatchNormGeometry { shape: Rows { rows, cols }, eps, act } = *g;
+        let x = self.input(OP, x, rows * cols)?;
+        let [mean, var, beta] = channel_params(self, OP, c, cols)?;
+        let y = self.alloc_f32(OP, rows * cols)?;
+        let tiles = ColumnTiles::new(cols);
+        self.launch(
+            OP,
+            tiles
+                .launch(k::BATCH_NORM_FORWARD, tiles.splits(rows, 4))
+                .ptr(y.buffer.ptr())
+                .ptr(x)
+                .ptr(mean)
+                .ptr(var)
+                .ptr(beta)
+                .size(rows)
+                .size(cols)
+                .i32(tiles.tile as i32)
+                .f32(eps)
+                .i32((act == Activation::Relu) as i32),
+        )?;
+        Ok(Storage::Cuda(y))
+    }
+
+    fn batch_norm_backward(
+        &self,
+        dy: &Storage,
+        x: &Storage,
+        c: BatchNormChannels<&Storage>,
+        g: &BatchNormGeometry,
+    ) -> Result<(Storage, Storage)> {
+        const OP: &str = "batch_norm_backward";
+        let BatchNormGeometry { shape, eps, act } = *g;
+        let Rows { rows, cols } = shape;
+        let dy = self.input(OP, dy, rows * cols)?;
+        let x = self.input(OP, x, rows * cols)?;
+        let [mean, var, beta] = channel_params(self, OP, c, cols)?;
+        let relu = (act == Activation::Relu) as i32;
+        let tiles = ColumnTiles::new(cols);
+        let (partials, splits) = partials(self, OP, shape, |p, splits| {
+            tiles
+                .launch(k::BATCH_NORM_BACKWARD_PARTIALS, splits)
+                .ptr(p)
+                .ptr(dy)
+                .ptr(x)
+                .ptr(mean)
+                .ptr(var)
+                .ptr(beta)
+                .size(rows)
+                .size(cols)
+                .i32(tiles.tile as i32)
+                .f32(eps)
+                .i32(relu)
+        })?;
+        let dbeta = self.alloc_f32(OP, cols)?;
+        let means = self.alloc_f32(OP, 2 * cols)?;
+        self.launch(
+            OP,
+            Launch::linear(k::BATCH_NORM_BACKWARD_FINALIZE, cols, THREADS)
+                .ptr(dbeta.buffer.ptr())
+                .ptr(means.buffer.ptr())
+                .ptr(partials.ptr())
+                .size(splits)
+                .size(rows)
+                .size(cols),
+        )?;
+        let dx = self.alloc_f32(OP, rows * cols)?;
+        self.launch(
+            OP,
+            tiles
+                .launch(k::BATCH_NORM_BACKWARD_DX, tiles.splits(rows, 4))
+                .ptr(dx.buffer.ptr())
+                .ptr(dy)
+                .ptr(x)
+                .ptr(mean)
+                .ptr(var)
+                .ptr(beta)
+                .ptr(means.buffer.ptr())
+                .size(rows)
+                .size(cols)
+                .i32(tiles.tile as i32)
+                .f32(eps)
+                .i32(relu),
+        )?;
+        Ok((Storage::Cuda(dx), Storage::Cuda(dbeta)))
+    }
 }

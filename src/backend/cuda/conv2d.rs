@@ -7,9 +7,8 @@ use super::matmul::{tiled, tiles};
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::{CudaBackend, THREADS};
-use crate::backend::Conv2dGeometry;
+use crate::backend::{Conv2dGeometry, Conv2dOps, Storage};
 use crate::error::Result;
-use crate::tensor::Storage;
 
 /// Depth of one GEMM step (`GEMM_BK` in gemm.cuh): weight-gradient splits are multiples of it.
 const GEMM_BK: usize = 16;
@@ -55,54 +54,6 @@ fn zero(b: &CudaBackend, op: &'static str, ptr: u64, len: usize) -> Result<()> {
     b.launch(op, Launch::linear(k::FILL_F32, len, THREADS).ptr(ptr).f32(0.0).size(len))
 }
 
-/// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
-pub fn forward(b: &CudaBackend, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-    const OP: &str = "conv2d";
-    let x = b.input(OP, x, g.input_len())?;
-    let w = b.input(OP, w, g.weight_len())?;
-    let y = b.alloc_f32(OP, g.output_len())?;
-    if g.output_len() == 0 {
-        return Ok(Storage::Cuda(y));
-    }
-    if patch_len(g) == 0 {
-        zero(b, OP, y.buffer.ptr(), g.output_len())?;
-        return Ok(Storage::Cuda(y));
-    }
-    let launch = tiled(k::CONV2D_FORWARD, rows(g), g.out_c, 1).ptr(y.buffer.ptr()).ptr(x).ptr(w);
-    b.launch(OP, with_geometry(launch, g))?;
-    Ok(Storage::Cuda(y))
-}
-
-/// `dx = ∂L/∂x` from `dy = ∂L/∂y`: one launch per stride phase (input positions with the
-/// same `(ih mod stride_h, iw mod stride_w)`), each covering exactly its pixels, so together
-/// they write every element of `dx`.
-pub fn input_grad(b: &CudaBackend, dy: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-    const OP: &str = "conv2d_input_grad";
-    let dy = b.input(OP, dy, g.output_len())?;
-    let w = b.input(OP, w, g.weight_len())?;
-    let dx = b.alloc_f32(OP, g.input_len())?;
-    if g.input_len() == 0 {
-        return Ok(Storage::Cuda(dx));
-    }
-    if g.output_len() == 0 {
-        zero(b, OP, dx.buffer.ptr(), g.input_len())?;
-        return Ok(Storage::Cuda(dx));
-    }
-    // Positions r, r + s, … below `len`.
-    let count = |r: usize, len: usize, s: usize| len.saturating_sub(r).div_ceil(s);
-    for phase_h in 0..g.stride_h {
-        for phase_w in 0..g.stride_w {
-            let pixels = g.batch * count(phase_h, g.in_h, g.stride_h) * count(phase_w, g.in_w, g.stride_w);
-            if pixels == 0 {
-                continue;
-            }
-            let launch = tiled(k::CONV2D_INPUT_GRAD, pixels, g.in_c, 1).ptr(dx.buffer.ptr()).ptr(dy).ptr(w);
-            b.launch(OP, with_geometry(launch, g).size(phase_h).size(phase_w))?;
-        }
-    }
-    Ok(Storage::Cuda(dx))
-}
-
 /// How the weight gradient's reduction over `rows` output positions is split across
 /// blocks when its output has `tiles` tiles: `(rows per split, splits)`.
 fn weight_grad_splits(rows: usize, tiles: usize) -> (usize, usize) {
@@ -111,30 +62,80 @@ fn weight_grad_splits(rows: usize, tiles: usize) -> (usize, usize) {
     (split_rows, rows.div_ceil(split_rows))
 }
 
-/// `dw = ∂L/∂w` from the input `x` and `dy = ∂L/∂y`. With several splits, each writes its
-/// partial sum to a scratch buffer and a second pass adds them in split order, so the
-/// result is the same on every run.
-pub fn weight_grad(b: &CudaBackend, x: &Storage, dy: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-    const OP: &str = "conv2d_weight_grad";
-    let x = b.input(OP, x, g.input_len())?;
-    let dy = b.input(OP, dy, g.output_len())?;
-    let len = g.weight_len();
-    let dw = b.alloc_f32(OP, len)?;
-    if len == 0 {
-        return Ok(Storage::Cuda(dw));
+impl Conv2dOps for CudaBackend {
+    /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
+    fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
+        const OP: &str = "conv2d";
+        let x = self.input(OP, x, g.input_len())?;
+        let w = self.input(OP, w, g.weight_len())?;
+        let y = self.alloc_f32(OP, g.output_len())?;
+        if g.output_len() == 0 {
+            return Ok(Storage::Cuda(y));
+        }
+        if patch_len(g) == 0 {
+            zero(self, OP, y.buffer.ptr(), g.output_len())?;
+            return Ok(Storage::Cuda(y));
+        }
+        let launch = tiled(k::CONV2D_FORWARD, rows(g), g.out_c, 1).ptr(y.buffer.ptr()).ptr(x).ptr(w);
+        self.launch(OP, with_geometry(launch, g))?;
+        Ok(Storage::Cuda(y))
     }
-    if rows(g) == 0 {
-        zero(b, OP, dw.buffer.ptr(), len)?;
-        return Ok(Storage::Cuda(dw));
+
+    /// `dx = ∂L/∂x` from `dy = ∂L/∂y`: one launch per stride phase (input positions with the
+    /// same `(ih mod stride_h, iw mod stride_w)`), each covering exactly its pixels, so together
+    /// they write every element of `dx`.
+    fn conv2d_input_grad(&self, dy: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
+        const OP: &str = "conv2d_input_grad";
+        let dy = self.input(OP, dy, g.output_len())?;
+        let w = self.input(OP, w, g.weight_len())?;
+        let dx = self.alloc_f32(OP, g.input_len())?;
+        if g.input_len() == 0 {
+            return Ok(Storage::Cuda(dx));
+        }
+        if g.output_len() == 0 {
+            zero(self, OP, dx.buffer.ptr(), g.input_len())?;
+            return Ok(Storage::Cuda(dx));
+        }
+        // Positions r, r + s, … below `len`.
+        let count = |r: usize, len: usize, s: usize| len.saturating_sub(r).div_ceil(s);
+        for phase_h in 0..g.stride_h {
+            for phase_w in 0..g.stride_w {
+                let pixels = g.batch * count(phase_h, g.in_h, g.stride_h) * count(phase_w, g.in_w, g.stride_w);
+                if pixels == 0 {
+                    continue;
+                }
+                let launch = tiled(k::CONV2D_INPUT_GRAD, pixels, g.in_c, 1).ptr(dx.buffer.ptr()).ptr(dy).ptr(w);
+                self.launch(OP, with_geometry(launch, g).size(phase_h).size(phase_w))?;
+            }
+        }
+        Ok(Storage::Cuda(dx))
     }
-    let (split_rows, splits) = weight_grad_splits(rows(g), tiles(patch_len(g), g.out_c));
-    let partial = if splits > 1 { Some(b.alloc_f32(OP, splits * len)?) } else { None };
-    let out = partial.as_ref().map_or(dw.buffer.ptr(), |p| p.buffer.ptr());
-    let launch = tiled(k::CONV2D_WEIGHT_GRAD, patch_len(g), g.out_c, splits).ptr(out).ptr(x).ptr(dy);
-    b.launch(OP, with_geometry(launch, g).size(split_rows))?;
-    if let Some(partial) = partial {
-        let sum = Launch::linear(k::CONV2D_WEIGHT_GRAD_SUM, len, THREADS);
-        b.launch(OP, sum.ptr(dw.buffer.ptr()).ptr(partial.buffer.ptr()).size(len).size(splits))?;
+
+    /// `dw = ∂L/∂w` from the input `x` and `dy = ∂L/∂y`. With several splits, each writes its
+    /// partial sum to a scratch buffer and a second pass adds them in split order, so the
+    /// result is the same on every run.
+    fn conv2d_weight_grad(&self, x: &Storage, dy: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
+        const OP: &str = "conv2d_weight_grad";
+        let x = self.input(OP, x, g.input_len())?;
+        let dy = self.input(OP, dy, g.output_len())?;
+        let len = g.weight_len();
+        let dw = self.alloc_f32(OP, len)?;
+        if len == 0 {
+            return Ok(Storage::Cuda(dw));
+        }
+        if rows(g) == 0 {
+            zero(self, OP, dw.buffer.ptr(), len)?;
+            return Ok(Storage::Cuda(dw));
+        }
+        let (split_rows, splits) = weight_grad_splits(rows(g), tiles(patch_len(g), g.out_c));
+        let partial = if splits > 1 { Some(self.alloc_f32(OP, splits * len)?) } else { None };
+        let out = partial.as_ref().map_or(dw.buffer.ptr(), |p| p.buffer.ptr());
+        let launch = tiled(k::CONV2D_WEIGHT_GRAD, patch_len(g), g.out_c, splits).ptr(out).ptr(x).ptr(dy);
+        self.launch(OP, with_geometry(launch, g).size(split_rows))?;
+        if let Some(partial) = partial {
+            let sum = Launch::linear(k::CONV2D_WEIGHT_GRAD_SUM, len, THREADS);
+            self.launch(OP, sum.ptr(dw.buffer.ptr()).ptr(partial.buffer.ptr()).size(len).size(splits))?;
+        }
+        Ok(Storage::Cuda(dw))
     }
-    Ok(Storage::Cuda(dw))
 }

@@ -5,9 +5,8 @@ use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::shapes::{grid_stride, ELEMENTS_PER_THREAD, TARGET_BLOCKS};
 use super::{CudaBackend, DeviceBuffer, THREADS};
-use crate::backend::{BinaryOp, Rows};
+use crate::backend::{BinaryOp, ElementwiseOps, Rows, Storage};
 use crate::error::Result;
-use crate::tensor::Storage;
 
 /// Runs an element-wise kernel `kernel(out, inputs…, scalars…, n)` into fresh
 /// storage of `n` values; `args` adds the parameters between `out` and `n`.
@@ -20,75 +19,6 @@ fn map(
 ) -> Result<Storage> {
     let out = b.alloc_f32(op, n)?;
     b.launch(op, args(grid_stride(kernel, n).ptr(out.buffer.ptr())).size(n))?;
-    Ok(Storage::Cuda(out))
-}
-
-pub fn binary(b: &CudaBackend, op: BinaryOp, lhs: &Storage, rhs: &Storage) -> Result<Storage> {
-    let name = "binary";
-    let (l, n) = b.f32_storage(name, lhs)?;
-    let r = b.input(name, rhs, n)?;
-    let code = match op {
-        BinaryOp::Add => 0,
-        BinaryOp::Sub => 1,
-        BinaryOp::Mul => 2,
-        BinaryOp::Div => 3,
-    };
-    map(b, name, k::ELEMENTWISE_BINARY, n, |launch| launch.ptr(l).ptr(r).i32(code))
-}
-
-pub fn affine(b: &CudaBackend, x: &Storage, mul: f32, add: f32) -> Result<Storage> {
-    let op = "affine";
-    let (x, n) = b.f32_storage(op, x)?;
-    map(b, op, k::ELEMENTWISE_AFFINE, n, |l| l.ptr(x).f32(mul).f32(add))
-}
-
-pub fn exp(b: &CudaBackend, x: &Storage) -> Result<Storage> {
-    let op = "exp";
-    let (x, n) = b.f32_storage(op, x)?;
-    map(b, op, k::ELEMENTWISE_EXP, n, |l| l.ptr(x))
-}
-
-pub fn add_scaled(b: &CudaBackend, x: &Storage, y: &Storage, alpha: f32) -> Result<Storage> {
-    let op = "add_scaled";
-    let (x, n) = b.f32_storage(op, x)?;
-    let y = b.input(op, y, n)?;
-    map(b, op, k::ELEMENTWISE_ADD_SCALED, n, |l| l.ptr(x).ptr(y).f32(alpha))
-}
-
-pub fn relu(b: &CudaBackend, x: &Storage) -> Result<Storage> {
-    let op = "relu";
-    let (x, n) = b.f32_storage(op, x)?;
-    map(b, op, k::ELEMENTWISE_RELU, n, |l| l.ptr(x))
-}
-
-pub fn relu_backward(b: &CudaBackend, dy: &Storage, y: &Storage) -> Result<Storage> {
-    let op = "relu_backward";
-    let (dy, n) = b.f32_storage(op, dy)?;
-    let y = b.input(op, y, n)?;
-    map(b, op, k::ELEMENTWISE_RELU_BACKWARD, n, |l| l.ptr(dy).ptr(y))
-}
-
-pub fn add_bias(b: &CudaBackend, x: &Storage, bias: &Storage, shape: Rows) -> Result<Storage> {
-    let op = "add_bias";
-    let n = shape.rows * shape.cols;
-    let (x, bias) = (b.input(op, x, n)?, b.input(op, bias, shape.cols)?);
-    let out = b.alloc_f32(op, n)?;
-    if n > 0 {
-        let launch = grid_stride(k::ELEMENTWISE_ADD_BIAS, n).ptr(out.buffer.ptr()).ptr(x).ptr(bias);
-        b.launch(op, launch.size(n).size(shape.cols))?;
-    }
-    Ok(Storage::Cuda(out))
-}
-
-pub fn broadcast_rows(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<Storage> {
-    let op = "broadcast_rows";
-    let n = shape.rows * shape.cols;
-    let x = b.input(op, x, shape.cols)?;
-    let out = b.alloc_f32(op, n)?;
-    if n > 0 {
-        let launch = grid_stride(k::ELEMENTWISE_BROADCAST_ROWS, n).ptr(out.buffer.ptr()).ptr(x);
-        b.launch(op, launch.size(n).size(shape.cols))?;
-    }
     Ok(Storage::Cuda(out))
 }
 
@@ -108,51 +38,122 @@ fn column_chunks(shape: Rows) -> (usize, usize) {
     (shape.rows.div_ceil(chunk_rows).max(1), chunk_rows)
 }
 
-/// Column sums of `x[rows, cols]`, accumulated in f64 and rounded once like the CPU's: the
-/// two differ only in the order of f64 additions, so by at most one f32 rounding.
-pub fn sum_rows(b: &CudaBackend, x: &Storage, shape: Rows) -> Result<Storage> {
-    let op = "sum_rows";
-    let Rows { rows, cols } = shape;
-    let x = b.input(op, x, rows * cols)?;
-    let out = b.alloc_f32(op, cols)?;
-    if cols == 0 {
-        return Ok(Storage::Cuda(out));
-    }
-    let (chunks, chunk_rows) = column_chunks(shape);
-    let partial = if chunks > 1 { Some(DeviceBuffer::alloc(&b.gpu, op, chunks * cols * 8)?) } else { None };
-    let partial_ptr = partial.as_ref().map_or(0, DeviceBuffer::ptr);
-    let grid = [cols.div_ceil(32) as u32, chunks as u32, 1];
-    let launch = Launch::new(k::ELEMENTWISE_COLUMN_PARTIALS, grid, [32, COLUMN_ROW_THREADS, 1])
-        .shared(32 * COLUMN_ROW_THREADS as usize * 8)
-        .ptr(out.buffer.ptr())
-        .ptr(partial_ptr)
-        .ptr(x)
-        .size(rows)
-        .size(cols)
-        .size(chunk_rows);
-    b.launch(op, launch)?;
-    if chunks > 1 {
-        // One warp per column.
-        let warps = (THREADS / 32) as usize;
-        let launch = Launch::new(k::ELEMENTWISE_COLUMN_TOTALS, [cols.div_ceil(warps) as u32, 1, 1], [THREADS, 1, 1]);
-        b.launch(op, launch.ptr(out.buffer.ptr()).ptr(partial_ptr).size(chunks).size(cols))?;
-    }
-    Ok(Storage::Cuda(out))
-}
-
 /// Most blocks of the sum of squares: a full H100 (132 SMs × 2048 threads), beyond which
 /// threads take more elements. Fixed by the length, so the sum is reproducible.
 const SQUARES_MAX_BLOCKS: usize = 1024;
 
-/// `Σ x²` in f64: per-block partials on the device, added in block order on the host.
-pub fn sum_squares(b: &CudaBackend, x: &Storage) -> Result<f64> {
-    let op = "sum_squares";
-    let (x, n) = b.f32_storage(op, x)?;
-    let blocks = n.div_ceil(THREADS as usize * ELEMENTS_PER_THREAD).clamp(1, SQUARES_MAX_BLOCKS);
-    let partial = DeviceBuffer::alloc(&b.gpu, op, blocks * 8)?;
-    let launch = Launch::new(k::ELEMENTWISE_SUM_SQUARES, [blocks as u32, 1, 1], [THREADS, 1, 1]).shared(32 * 8);
-    b.launch(op, launch.ptr(partial.ptr()).ptr(x).size(n))?;
-    let mut sums = vec![0f64; blocks];
-    b.gpu.read(op, partial.ptr(), bytemuck::cast_slice_mut(&mut sums))?;
-    Ok(sums.iter().sum())
+impl ElementwiseOps for CudaBackend {
+    fn binary(&self, op: BinaryOp, lhs: &Storage, rhs: &Storage) -> Result<Storage> {
+        let name = "binary";
+        let (l, n) = self.f32_storage(name, lhs)?;
+        let r = self.input(name, rhs, n)?;
+        let code = match op {
+            BinaryOp::Add => 0,
+            BinaryOp::Sub => 1,
+            BinaryOp::Mul => 2,
+            BinaryOp::Div => 3,
+        };
+        map(self, name, k::ELEMENTWISE_BINARY, n, |launch| launch.ptr(l).ptr(r).i32(code))
+    }
+
+    fn affine(&self, x: &Storage, mul: f32, add: f32) -> Result<Storage> {
+        let op = "affine";
+        let (x, n) = self.f32_storage(op, x)?;
+        map(self, op, k::ELEMENTWISE_AFFINE, n, |l| l.ptr(x).f32(mul).f32(add))
+    }
+
+    fn exp(&self, x: &Storage) -> Result<Storage> {
+        let op = "exp";
+        let (x, n) = self.f32_storage(op, x)?;
+        map(self, op, k::ELEMENTWISE_EXP, n, |l| l.ptr(x))
+    }
+
+    fn add_scaled(&self, x: &Storage, y: &Storage, alpha: f32) -> Result<Storage> {
+        let op = "add_scaled";
+        let (x, n) = self.f32_storage(op, x)?;
+        let y = self.input(op, y, n)?;
+        map(self, op, k::ELEMENTWISE_ADD_SCALED, n, |l| l.ptr(x).ptr(y).f32(alpha))
+    }
+
+    fn relu(&self, x: &Storage) -> Result<Storage> {
+        let op = "relu";
+        let (x, n) = self.f32_storage(op, x)?;
+        map(self, op, k::ELEMENTWISE_RELU, n, |l| l.ptr(x))
+    }
+
+    fn relu_backward(&self, dy: &Storage, y: &Storage) -> Result<Storage> {
+        let op = "relu_backward";
+        let (dy, n) = self.f32_storage(op, dy)?;
+        let y = self.input(op, y, n)?;
+        map(self, op, k::ELEMENTWISE_RELU_BACKWARD, n, |l| l.ptr(dy).ptr(y))
+    }
+
+    fn add_bias(&self, x: &Storage, bias: &Storage, shape: Rows) -> Result<Storage> {
+        let op = "add_bias";
+        let n = shape.rows * shape.cols;
+        let (x, bias) = (self.input(op, x, n)?, self.input(op, bias, shape.cols)?);
+        let out = self.alloc_f32(op, n)?;
+        if n > 0 {
+            let launch = grid_stride(k::ELEMENTWISE_ADD_BIAS, n).ptr(out.buffer.ptr()).ptr(x).ptr(bias);
+            self.launch(op, launch.size(n).size(shape.cols))?;
+        }
+        Ok(Storage::Cuda(out))
+    }
+
+    fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {
+        let op = "broadcast_rows";
+        let n = shape.rows * shape.cols;
+        let x = self.input(op, x, shape.cols)?;
+        let out = self.alloc_f32(op, n)?;
+        if n > 0 {
+            let launch = grid_stride(k::ELEMENTWISE_BROADCAST_ROWS, n).ptr(out.buffer.ptr()).ptr(x);
+            self.launch(op, launch.size(n).size(shape.cols))?;
+        }
+        Ok(Storage::Cuda(out))
+    }
+
+    /// Column sums of `x[rows, cols]`, accumulated in f64 and rounded once like the CPU's: the
+    /// two differ only in the order of f64 additions, so by at most one f32 rounding.
+    fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {
+        let op = "sum_rows";
+        let Rows { rows, cols } = shape;
+        let x = self.input(op, x, rows * cols)?;
+        let out = self.alloc_f32(op, cols)?;
+        if cols == 0 {
+            return Ok(Storage::Cuda(out));
+        }
+        let (chunks, chunk_rows) = column_chunks(shape);
+        let partial = if chunks > 1 { Some(DeviceBuffer::alloc(&self.gpu, op, chunks * cols * 8)?) } else { None };
+        let partial_ptr = partial.as_ref().map_or(0, DeviceBuffer::ptr);
+        let grid = [cols.div_ceil(32) as u32, chunks as u32, 1];
+        let launch = Launch::new(k::ELEMENTWISE_COLUMN_PARTIALS, grid, [32, COLUMN_ROW_THREADS, 1])
+            .shared(32 * COLUMN_ROW_THREADS as usize * 8)
+            .ptr(out.buffer.ptr())
+            .ptr(partial_ptr)
+            .ptr(x)
+            .size(rows)
+            .size(cols)
+            .size(chunk_rows);
+        self.launch(op, launch)?;
+        if chunks > 1 {
+            // One warp per column.
+            let warps = (THREADS / 32) as usize;
+            let launch = Launch::new(k::ELEMENTWISE_COLUMN_TOTALS, [cols.div_ceil(warps) as u32, 1, 1], [THREADS, 1, 1]);
+            self.launch(op, launch.ptr(out.buffer.ptr()).ptr(partial_ptr).size(chunks).size(cols))?;
+        }
+        Ok(Storage::Cuda(out))
+    }
+
+    /// `Σ x²` in f64: per-block partials on the device, added in block order on the host.
+    fn sum_squares(&self, x: &Storage) -> Result<f64> {
+        let op = "sum_squares";
+        let (x, n) = self.f32_storage(op, x)?;
+        let blocks = n.div_ceil(THREADS as usize * ELEMENTS_PER_THREAD).clamp(1, SQUARES_MAX_BLOCKS);
+        let partial = DeviceBuffer::alloc(&self.gpu, op, blocks * 8)?;
+        let launch = Launch::new(k::ELEMENTWISE_SUM_SQUARES, [blocks as u32, 1, 1], [THREADS, 1, 1]).shared(32 * 8);
+        self.launch(op, launch.ptr(partial.ptr()).ptr(x).size(n))?;
+        let mut sums = vec![0f64; blocks];
+        self.gpu.read(op, partial.ptr(), bytemuck::cast_slice_mut(&mut sums))?;
+        Ok(sums.iter().sum())
+    }
 }

@@ -3,9 +3,8 @@
 use super::shapes::grid_stride;
 use super::runtime::kernels as k;
 use super::CudaBackend;
-use crate::backend::Rows;
+use crate::backend::{LayoutOps, Rows, Storage};
 use crate::error::Result;
-use crate::tensor::Storage;
 
 /// Copies the `[rows, cols]` block at `src` (rows `src_cols` apart) to `dst` (rows
 /// `dst_cols` apart); the addresses already point at the block's first column.
@@ -24,31 +23,6 @@ fn copy_block(
     b.launch(op, launch.size(rows).size(cols))
 }
 
-pub fn concat_cols(b: &CudaBackend, parts: &[(&Storage, usize)], rows: usize) -> Result<Storage> {
-    let op = "concat_cols";
-    let total: usize = parts.iter().map(|&(_, c)| c).sum();
-    let out = b.alloc_f32(op, rows * total)?;
-    let mut at = 0;
-    for &(part, cols) in parts {
-        let src = b.input(op, part, rows * cols)?;
-        copy_block(b, op, (out.buffer.ptr() + 4 * at as u64, total), (src, cols), rows, cols)?;
-        at += cols;
-    }
-    Ok(Storage::Cuda(out))
-}
-
-pub fn slice_cols(b: &CudaBackend, x: &Storage, shape: Rows, start: usize, len: usize) -> Result<Storage> {
-    let op = "slice_cols";
-    let Rows { rows, cols } = shape;
-    let x = b.input(op, x, rows * cols)?;
-    if start + len > cols {
-        return Err(b.fail(op, format!("columns {start}..{} of {cols}", start + len)));
-    }
-    let out = b.alloc_f32(op, rows * len)?;
-    copy_block(b, op, (out.buffer.ptr(), len), (x + 4 * start as u64, cols), rows, len)?;
-    Ok(Storage::Cuda(out))
-}
-
 /// Checks every index against the row count: the kernels read and write where they point.
 fn check_index(b: &CudaBackend, op: &'static str, index: &[usize], rows: usize) -> Result<()> {
     match index.iter().find(|&&r| r >= rows) {
@@ -57,45 +31,72 @@ fn check_index(b: &CudaBackend, op: &'static str, index: &[usize], rows: usize) 
     }
 }
 
-pub fn gather_rows(b: &CudaBackend, x: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
-    let op = "gather_rows";
-    let Rows { rows, cols } = shape;
-    let x = b.input(op, x, rows * cols)?;
-    check_index(b, op, index, rows)?;
-    let n = index.len() * cols;
-    let out = b.alloc_f32(op, n)?;
-    if n > 0 {
-        let index = b.upload_indices(op, index)?;
-        let launch = grid_stride(k::LAYOUT_GATHER_ROWS, n).ptr(out.buffer.ptr()).ptr(x).ptr(index.ptr());
-        b.launch(op, launch.size(n / cols).size(cols))?;
+impl LayoutOps for CudaBackend {
+    fn concat_cols(&self, parts: &[(&Storage, usize)], rows: usize) -> Result<Storage> {
+        let op = "concat_cols";
+        let total: usize = parts.iter().map(|&(_, c)| c).sum();
+        let out = self.alloc_f32(op, rows * total)?;
+        let mut at = 0;
+        for &(part, cols) in parts {
+            let src = self.input(op, part, rows * cols)?;
+            copy_block(self, op, (out.buffer.ptr() + 4 * at as u64, total), (src, cols), rows, cols)?;
+            at += cols;
+        }
+        Ok(Storage::Cuda(out))
     }
-    Ok(Storage::Cuda(out))
-}
 
-/// `out[index[i]] += src[i]` into zeros. The index is inverted here (a counting sort by
-/// destination) so each output element is summed by one thread, its sources in increasing
-/// `i` as the CPU adds them: deterministic, no atomics, bit-identical to the CPU.
-pub fn scatter_add_rows(b: &CudaBackend, src: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
-    let op = "scatter_add_rows";
-    let Rows { rows, cols } = shape;
-    let src = b.input(op, src, index.len() * cols)?;
-    check_index(b, op, index, rows)?;
-    let out = b.alloc_f32(op, rows * cols)?;
-    if rows * cols == 0 {
-        return Ok(Storage::Cuda(out));
+    fn slice_cols(&self, x: &Storage, shape: Rows, start: usize, len: usize) -> Result<Storage> {
+        let op = "slice_cols";
+        let Rows { rows, cols } = shape;
+        let x = self.input(op, x, rows * cols)?;
+        if start + len > cols {
+            return Err(self.fail(op, format!("columns {start}..{} of {cols}", start + len)));
+        }
+        let out = self.alloc_f32(op, rows * len)?;
+        copy_block(self, op, (out.buffer.ptr(), len), (x + 4 * start as u64, cols), rows, len)?;
+        Ok(Storage::Cuda(out))
     }
-    if index.is_empty() {
-        let launch = grid_stride(k::FILL_F32, rows * cols).ptr(out.buffer.ptr()).f32(0.0);
-        b.launch(op, launch.size(rows * cols))?;
-        return Ok(Storage::Cuda(out));
+
+    fn gather_rows(&self, x: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
+        let op = "gather_rows";
+        let Rows { rows, cols } = shape;
+        let x = self.input(op, x, rows * cols)?;
+        check_index(self, op, index, rows)?;
+        let n = index.len() * cols;
+        let out = self.alloc_f32(op, n)?;
+        if n > 0 {
+            let index = self.upload_indices(op, index)?;
+            let launch = grid_stride(k::LAYOUT_GATHER_ROWS, n).ptr(out.buffer.ptr()).ptr(x).ptr(index.ptr());
+            self.launch(op, launch.size(n / cols).size(cols))?;
+        }
+        Ok(Storage::Cuda(out))
     }
-    let (starts, sources) = crate::backend::sources_by_row(index, rows);
-    let (starts, sources) = (b.upload_indices(op, &starts)?, b.upload_indices(op, &sources)?);
-    let launch = grid_stride(k::LAYOUT_SCATTER_ADD_ROWS, rows * cols)
-        .ptr(out.buffer.ptr())
-        .ptr(src)
-        .ptr(starts.ptr())
-        .ptr(sources.ptr());
-    b.launch(op, launch.size(rows).size(cols))?;
-    Ok(Storage::Cuda(out))
+
+    /// `out[index[i]] += src[i]` into zeros. The index is inverted here (a counting sort by
+    /// destination) so each output element is summed by one thread, its sources in increasing
+    /// `i` as the CPU adds them: deterministic, no atomics, bit-identical to the CPU.
+    fn scatter_add_rows(&self, src: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
+        let op = "scatter_add_rows";
+        let Rows { rows, cols } = shape;
+        let src = self.input(op, src, index.len() * cols)?;
+        check_index(self, op, index, rows)?;
+        let out = self.alloc_f32(op, rows * cols)?;
+        if rows * cols == 0 {
+            return Ok(Storage::Cuda(out));
+        }
+        if index.is_empty() {
+            let launch = grid_stride(k::FILL_F32, rows * cols).ptr(out.buffer.ptr()).f32(0.0);
+            self.launch(op, launch.size(rows * cols))?;
+            return Ok(Storage::Cuda(out));
+        }
+        let (starts, sources) = crate::backend::layout::sources_by_row(index, rows);
+        let (starts, sources) = (self.upload_indices(op, &starts)?, self.upload_indices(op, &sources)?);
+        let launch = grid_stride(k::LAYOUT_SCATTER_ADD_ROWS, rows * cols)
+            .ptr(out.buffer.ptr())
+            .ptr(src)
+            .ptr(starts.ptr())
+            .ptr(sources.ptr());
+        self.launch(op, launch.size(rows).size(cols))?;
+        Ok(Storage::Cuda(out))
+    }
 }

@@ -4,9 +4,8 @@
 use super::shapes::row_groups;
 use super::runtime::kernels as k;
 use super::{CudaBackend, DeviceBuffer};
-use crate::backend::Rows;
+use crate::backend::{LossOps, Rows, Storage};
 use crate::error::Result;
-use crate::tensor::Storage;
 
 /// Uploads `labels` after checking there is one per row and each is below `classes`: the
 /// kernels index with them.
@@ -26,41 +25,6 @@ fn labels_on_device(
     b.upload_indices(op, labels)
 }
 
-pub fn softmax_cross_entropy(
-    b: &CudaBackend,
-    logits: &Storage,
-    labels: &[usize],
-    shape: Rows,
-) -> Result<(Storage, Storage)> {
-    const OP: &str = "softmax_cross_entropy";
-    let Rows { rows, cols } = shape;
-    let logits = b.input(OP, logits, rows * cols)?;
-    let labels = labels_on_device(b, OP, labels, rows, cols)?;
-    let loss = b.alloc_f32(OP, rows)?;
-    let probs = b.alloc_f32(OP, rows * cols)?;
-    let launch = row_groups(k::SOFTMAX_CROSS_ENTROPY_FORWARD, shape).ptr(loss.buffer.ptr()).ptr(probs.buffer.ptr());
-    b.launch(OP, launch.ptr(logits).ptr(labels.ptr()).size(rows).size(cols))?;
-    Ok((Storage::Cuda(loss), Storage::Cuda(probs)))
-}
-
-pub fn softmax_cross_entropy_backward(
-    b: &CudaBackend,
-    dloss: &Storage,
-    probs: &Storage,
-    labels: &[usize],
-    shape: Rows,
-) -> Result<Storage> {
-    const OP: &str = "softmax_cross_entropy_backward";
-    let Rows { rows, cols } = shape;
-    let dloss = b.input(OP, dloss, rows)?;
-    let probs = b.input(OP, probs, rows * cols)?;
-    let labels = labels_on_device(b, OP, labels, rows, cols)?;
-    let dlogits = b.alloc_f32(OP, rows * cols)?;
-    let launch = row_groups(k::SOFTMAX_CROSS_ENTROPY_BACKWARD, shape).ptr(dlogits.buffer.ptr()).ptr(dloss).ptr(probs);
-    b.launch(OP, launch.ptr(labels.ptr()).size(rows).size(cols))?;
-    Ok(Storage::Cuda(dlogits))
-}
-
 /// `centers` checked as `[classes, cols]` f32 storage: its address and the class count
 /// (any label fits zero-width rows, which index nothing).
 fn centers_of(b: &CudaBackend, op: &'static str, centers: &Storage, cols: usize) -> Result<(u64, usize)> {
@@ -73,40 +37,69 @@ fn centers_of(b: &CudaBackend, op: &'static str, centers: &Storage, cols: usize)
     Ok((b.input(op, centers, len)?, classes))
 }
 
-pub fn center_loss(
-    b: &CudaBackend,
-    embeddings: &Storage,
-    centers: &Storage,
-    labels: &[usize],
-    shape: Rows,
-) -> Result<Storage> {
-    const OP: &str = "center_loss";
-    let Rows { rows, cols } = shape;
-    let embeddings = b.input(OP, embeddings, rows * cols)?;
-    let (centers, classes) = centers_of(b, OP, centers, cols)?;
-    let labels = labels_on_device(b, OP, labels, rows, classes)?;
-    let loss = b.alloc_f32(OP, rows)?;
-    let launch = row_groups(k::CENTER_LOSS_FORWARD, shape).ptr(loss.buffer.ptr()).ptr(embeddings).ptr(centers);
-    b.launch(OP, launch.ptr(labels.ptr()).size(rows).size(cols))?;
-    Ok(Storage::Cuda(loss))
-}
+impl LossOps for CudaBackend {
+    fn softmax_cross_entropy(&self, logits: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<(Storage, Storage)> {
+        const OP: &str = "softmax_cross_entropy";
+        let Rows { rows, cols } = shape;
+        let logits = self.input(OP, logits, rows * cols)?;
+        let labels = labels_on_device(self, OP, labels, rows, cols)?;
+        let loss = self.alloc_f32(OP, rows)?;
+        let probs = self.alloc_f32(OP, rows * cols)?;
+        let launch = row_groups(k::SOFTMAX_CROSS_ENTROPY_FORWARD, shape).ptr(loss.buffer.ptr()).ptr(probs.buffer.ptr());
+        self.launch(OP, launch.ptr(logits).ptr(labels.ptr()).size(rows).size(cols))?;
+        Ok((Storage::Cuda(loss), Storage::Cuda(probs)))
+    }
 
-pub fn center_loss_backward(
-    b: &CudaBackend,
-    dloss: &Storage,
-    embeddings: &Storage,
-    centers: &Storage,
-    labels: &[usize],
-    shape: Rows,
-) -> Result<Storage> {
-    const OP: &str = "center_loss_backward";
-    let Rows { rows, cols } = shape;
-    let dloss = b.input(OP, dloss, rows)?;
-    let embeddings = b.input(OP, embeddings, rows * cols)?;
-    let (centers, classes) = centers_of(b, OP, centers, cols)?;
-    let labels = labels_on_device(b, OP, labels, rows, classes)?;
-    let de = b.alloc_f32(OP, rows * cols)?;
-    let launch = row_groups(k::CENTER_LOSS_BACKWARD, shape).ptr(de.buffer.ptr()).ptr(dloss).ptr(embeddings);
-    b.launch(OP, launch.ptr(centers).ptr(labels.ptr()).size(rows).size(cols))?;
-    Ok(Storage::Cuda(de))
+    fn softmax_cross_entropy_backward(&self, dloss: &Storage,
+        probs: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage> {
+        const OP: &str = "softmax_cross_entropy_backward";
+        let Rows { rows, cols } = shape;
+        let dloss = self.input(OP, dloss, rows)?;
+        let probs = self.input(OP, probs, rows * cols)?;
+        let labels = labels_on_device(self, OP, labels, rows, cols)?;
+        let dlogits = self.alloc_f32(OP, rows * cols)?;
+        let launch = row_groups(k::SOFTMAX_CROSS_ENTROPY_BACKWARD, shape).ptr(dlogits.buffer.ptr()).ptr(dloss).ptr(probs);
+        self.launch(OP, launch.ptr(labels.ptr()).size(rows).size(cols))?;
+        Ok(Storage::Cuda(dlogits))
+    }
+
+    fn center_loss(&self, embeddings: &Storage,
+        centers: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage> {
+        const OP: &str = "center_loss";
+        let Rows { rows, cols } = shape;
+        let embeddings = self.input(OP, embeddings, rows * cols)?;
+        let (centers, classes) = centers_of(self, OP, centers, cols)?;
+        let labels = labels_on_device(self, OP, labels, rows, classes)?;
+        let loss = self.alloc_f32(OP, rows)?;
+        let launch = row_groups(k::CENTER_LOSS_FORWARD, shape).ptr(loss.buffer.ptr()).ptr(embeddings).ptr(centers);
+        self.launch(OP, launch.ptr(labels.ptr()).size(rows).size(cols))?;
+        Ok(Storage::Cuda(loss))
+    }
+
+    fn center_loss_backward(&self, dloss: &Storage,
+        embeddings: &Storage,
+        centers: &Storage,
+        labels: &[usize],
+        shape: Rows,
+    ) -> Result<Storage> {
+        const OP: &str = "center_loss_backward";
+        let Rows { rows, cols } = shape;
+        let dloss = self.input(OP, dloss, rows)?;
+        let embeddings = self.input(OP, embeddings, rows * cols)?;
+        let (centers, classes) = centers_of(self, OP, centers, cols)?;
+        let labels = labels_on_device(self, OP, labels, rows, classes)?;
+        let de = self.alloc_f32(OP, rows * cols)?;
+        let launch = row_groups(k::CENTER_LOSS_BACKWARD, shape).ptr(de.buffer.ptr()).ptr(dloss).ptr(embeddings);
+        self.launch(OP, launch.ptr(centers).ptr(labels.ptr()).size(rows).size(cols))?;
+        Ok(Storage::Cuda(de))
+    }
 }

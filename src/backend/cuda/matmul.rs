@@ -4,9 +4,8 @@
 use super::runtime::kernels::{self as k, Kernel};
 use super::runtime::launch::Launch;
 use super::CudaBackend;
-use crate::backend::MatmulGeometry;
+use crate::backend::{MatmulGeometry, MatmulOps, Storage};
 use crate::error::Result;
-use crate::tensor::Storage;
 
 /// The C tile one block computes is `GEMM_TILE × GEMM_TILE`, with `GEMM_THREADS` threads
 /// (`GEMM_TILE` and `GEMM_THREADS` in gemm.cuh).
@@ -25,21 +24,23 @@ pub(super) fn tiled(kernel: Kernel, m: usize, n: usize, depth: usize) -> Launch 
     Launch::new(kernel, [clamp(tiles(m, n)), 1, clamp(depth)], [GEMM_THREADS, 1, 1])
 }
 
-/// `c[m, n] = op(a)·op(b)`.
-pub fn matmul(b: &CudaBackend, lhs: &Storage, rhs: &Storage, g: &MatmulGeometry) -> Result<Storage> {
-    const OP: &str = "matmul";
-    let lhs = b.input(OP, lhs, g.m * g.k)?;
-    let rhs = b.input(OP, rhs, g.k * g.n)?;
-    let c = b.alloc_f32(OP, g.m * g.n)?;
-    if g.m * g.n > 0 {
-        let kernel = match (g.transpose_a, g.transpose_b) {
-            (false, false) => k::MATMUL_NN,
-            (false, true) => k::MATMUL_NT,
-            (true, false) => k::MATMUL_TN,
-            (true, true) => k::MATMUL_TT,
-        };
-        let launch = tiled(kernel, g.m, g.n, 1).ptr(c.buffer.ptr()).ptr(lhs).ptr(rhs).size(g.m).size(g.k).size(g.n);
-        b.launch(OP, launch)?;
+impl MatmulOps for CudaBackend {
+    /// `c[m, n] = op(a)·op(b)`.
+    fn matmul(&self, lhs: &Storage, rhs: &Storage, g: &MatmulGeometry) -> Result<Storage> {
+        const OP: &str = "matmul";
+        let lhs = self.input(OP, lhs, g.m * g.k)?;
+        let rhs = self.input(OP, rhs, g.k * g.n)?;
+        let c = self.alloc_f32(OP, g.m * g.n)?;
+        if g.m * g.n > 0 {
+            let kernel = match (g.transpose_a, g.transpose_b) {
+                (false, false) => k::MATMUL_NN,
+                (false, true) => k::MATMUL_NT,
+                (true, false) => k::MATMUL_TN,
+                (true, true) => k::MATMUL_TT,
+            };
+            let launch = tiled(kernel, g.m, g.n, 1).ptr(c.buffer.ptr()).ptr(lhs).ptr(rhs).size(g.m).size(g.k).size(g.n);
+            self.launch(OP, launch)?;
+        }
+        Ok(Storage::Cuda(c))
     }
-    Ok(Storage::Cuda(c))
 }

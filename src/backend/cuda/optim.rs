@@ -4,9 +4,9 @@ use super::shapes::grid_stride;
 use super::runtime::kernels as k;
 use super::CudaBackend;
 use crate::backend::cpu::optim::adam_step_size;
-use crate::backend::{AdamStep, RmsPropStep, SgdStep};
+
+use crate::backend::{AdamStep, OptimOps, RmsPropStep, SgdStep, Storage};
 use crate::error::Result;
-use crate::tensor::Storage;
 
 /// The addresses of a parameter, its two state tensors (the second `None` for SGD) and
 /// its gradient, checking that all are f32 storage of this device of one length.
@@ -26,46 +26,42 @@ fn operands(
     Ok((n, ptrs))
 }
 
-pub fn sgd_momentum(
-    b: &CudaBackend,
-    param: &mut Storage,
-    velocity: &mut Storage,
-    grad: &Storage,
-    hyper: SgdStep,
-) -> Result<()> {
-    let op = "sgd_momentum";
-    let (n, ptrs) = operands(b, op, param, [Some(&*velocity), None], grad)?;
-    let launch = ptrs.iter().fold(grid_stride(k::OPTIM_SGD_MOMENTUM, n), |l, &p| l.ptr(p));
-    b.launch(op, launch.f32(hyper.lr).f32(hyper.momentum).f32(hyper.grad_scale).size(n))
-}
+impl OptimOps for CudaBackend {
+    fn sgd_momentum(&self, param: &mut Storage,
+        velocity: &mut Storage,
+        grad: &Storage,
+        hyper: SgdStep,
+    ) -> Result<()> {
+        let op = "sgd_momentum";
+        let (n, ptrs) = operands(self, op, param, [Some(&*velocity), None], grad)?;
+        let launch = ptrs.iter().fold(grid_stride(k::OPTIM_SGD_MOMENTUM, n), |l, &p| l.ptr(p));
+        self.launch(op, launch.f32(hyper.lr).f32(hyper.momentum).f32(hyper.grad_scale).size(n))
+    }
 
-pub fn rmsprop(
-    b: &CudaBackend,
-    param: &mut Storage,
-    ms: &mut Storage,
-    mom: &mut Storage,
-    grad: &Storage,
-    hyper: RmsPropStep,
-) -> Result<()> {
-    let op = "rmsprop";
-    let (n, ptrs) = operands(b, op, param, [Some(&*ms), Some(&*mom)], grad)?;
-    let launch = ptrs.iter().fold(grid_stride(k::OPTIM_RMSPROP, n), |l, &p| l.ptr(p));
-    let launch = launch.f32(hyper.lr).f32(hyper.decay).f32(hyper.momentum).f32(hyper.epsilon);
-    b.launch(op, launch.f32(hyper.grad_scale).size(n))
-}
+    fn rmsprop(&self, param: &mut Storage,
+        ms: &mut Storage,
+        mom: &mut Storage,
+        grad: &Storage,
+        hyper: RmsPropStep,
+    ) -> Result<()> {
+        let op = "rmsprop";
+        let (n, ptrs) = operands(self, op, param, [Some(&*ms), Some(&*mom)], grad)?;
+        let launch = ptrs.iter().fold(grid_stride(k::OPTIM_RMSPROP, n), |l, &p| l.ptr(p));
+        let launch = launch.f32(hyper.lr).f32(hyper.decay).f32(hyper.momentum).f32(hyper.epsilon);
+        self.launch(op, launch.f32(hyper.grad_scale).size(n))
+    }
 
-pub fn adam(
-    b: &CudaBackend,
-    param: &mut Storage,
-    m: &mut Storage,
-    v: &mut Storage,
-    grad: &Storage,
-    hyper: AdamStep,
-) -> Result<()> {
-    let op = "adam";
-    let (n, ptrs) = operands(b, op, param, [Some(&*m), Some(&*v)], grad)?;
-    let lr_t = adam_step_size(&hyper)?;
-    let launch = ptrs.iter().fold(grid_stride(k::OPTIM_ADAM, n), |l, &p| l.ptr(p));
-    let launch = launch.f32(lr_t).f32(hyper.beta1).f32(hyper.beta2).f32(hyper.epsilon);
-    b.launch(op, launch.f32(hyper.grad_scale).size(n))
+    fn adam(&self, param: &mut Storage,
+        m: &mut Storage,
+        v: &mut Storage,
+        grad: &Storage,
+        hyper: AdamStep,
+    ) -> Result<()> {
+        let op = "adam";
+        let (n, ptrs) = operands(self, op, param, [Some(&*m), Some(&*v)], grad)?;
+        let lr_t = adam_step_size(&hyper)?;
+        let launch = ptrs.iter().fold(grid_stride(k::OPTIM_ADAM, n), |l, &p| l.ptr(p));
+        let launch = launch.f32(lr_t).f32(hyper.beta1).f32(hyper.beta2).f32(hyper.epsilon);
+        self.launch(op, launch.f32(hyper.grad_scale).size(n))
+    }
 }

@@ -1,13 +1,9 @@
 //! `Tensor`: a shape, a dtype and storage on a device. Cloning is cheap (the storage is
 //! shared); tensors are immutable, every op returns a new one.
 
-mod dtype;
-mod shape;
-mod storage;
-
-pub use dtype::DType;
-pub use shape::Shape;
-pub use storage::{CpuStorage, CudaStorage, MappedF32, Storage};
+pub use crate::backend::{CpuStorage, CudaStorage, MappedF32, Storage};
+pub use crate::dtype::DType;
+pub use crate::shape::Shape;
 
 use crate::backend::Device;
 use crate::error::{Error, Result};

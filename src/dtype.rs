@@ -17,15 +17,6 @@ impl DType {
             DType::BF16 | DType::F16 => 2,
         }
     }
-
-    /// The dtype's name in the safetensors header.
-    pub fn safetensors_name(self) -> &'static str {
-        match self {
-            DType::F32 => "F32",
-            DType::BF16 => "BF16",
-            DType::F16 => "F16",
-        }
-    }
 }
 
 impl fmt::Display for DType {

@@ -1,7 +1,9 @@
-//! Device storage. One variant per device kind; a backend accepts only its own.
+//! Device storage, what backends compute on. One variant per device kind; a backend
+//! accepts only its own.
 
-use super::DType;
-use crate::backend::cuda::DeviceBuffer;
+use super::cpu::buffer;
+use super::cuda::DeviceBuffer;
+use crate::dtype::DType;
 use half::{bf16, f16};
 use memmap2::Mmap;
 use std::fmt;
@@ -20,7 +22,7 @@ pub enum CpuStorage {
 impl Drop for CpuStorage {
     fn drop(&mut self) {
         if let CpuStorage::F32(v) = self {
-            crate::backend::cpu::buffer::recycle(std::mem::take(v));
+            buffer::recycle(std::mem::take(v));
         }
     }
 }
@@ -104,7 +106,7 @@ pub struct CudaStorage {
     pub dtype: DType,
 }
 
-/// Not `Clone`: copying device memory can fail, so it goes through `Backend::copy`.
+/// Not `Clone`: copying device memory can fail, so it goes through `MemoryOps::copy`.
 #[derive(Debug)]
 pub enum Storage {
     Cpu(CpuStorage),

@@ -1,0 +1,48 @@
+//! Batch normalisation with a shift and no scale, statistics per channel of
+//! `x[rows, channels]`, the following activation fused in.
+
+use super::{Rows, Storage};
+use crate::error::Result;
+
+/// The activation an op applies to its result before writing it (fused, so the
+/// activations are read and written once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Identity,
+    Relu,
+}
+
+/// A batch norm's per-channel operands, `[channels]` each: the statistics it normalises
+/// with and the shift. `T` is what holds them: `&Storage` at the backend boundary, `&[f32]`
+/// in the CPU's kernels.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchNormChannels<T> {
+    pub mean: T,
+    pub var: T,
+    pub beta: T,
+}
+
+/// What a batch norm computes over `x[rows, channels]`:
+/// `act((x − mean)/√(var + eps) + beta)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormGeometry {
+    pub shape: Rows,
+    pub eps: f32,
+    pub act: Activation,
+}
+
+pub trait BatchNormOps {
+    /// Per-channel batch mean and biased variance of `x[rows, channels]`.
+    fn batch_norm_stats(&self, x: &Storage, shape: Rows) -> Result<(Storage, Storage)>;
+    /// `act((x − mean)/√(var + eps) + beta)`.
+    fn batch_norm(&self, x: &Storage, c: BatchNormChannels<&Storage>, g: &BatchNormGeometry) -> Result<Storage>;
+    /// Gradient of the training-mode batch norm (batch statistics) followed by `act`:
+    /// `(dx, dbeta)`. The activation's derivative is recomputed from `x`.
+    fn batch_norm_backward(
+        &self,
+        dy: &Storage,
+        x: &Storage,
+        c: BatchNormChannels<&Storage>,
+        g: &BatchNormGeometry,
+    ) -> Result<(Storage, Storage)>;
+}

@@ -1,0 +1,34 @@
+//! Element-wise maps, bias and broadcast over rows, column sums and the sum of squares.
+
+use super::{Rows, Storage};
+use crate::error::Result;
+
+/// Element-wise operations on two operands of the same length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+pub trait ElementwiseOps {
+    fn binary(&self, op: BinaryOp, a: &Storage, b: &Storage) -> Result<Storage>;
+    /// `x·mul + add`.
+    fn affine(&self, x: &Storage, mul: f32, add: f32) -> Result<Storage>;
+    /// `eˣ` (the uncertainty weighting's task precisions).
+    fn exp(&self, x: &Storage) -> Result<Storage>;
+    /// `a + alpha·b`: the scaled residual add, and every gradient accumulation.
+    fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage>;
+    fn relu(&self, x: &Storage) -> Result<Storage>;
+    /// `dy` where the ReLU output `y` is positive, else 0.
+    fn relu_backward(&self, dy: &Storage, y: &Storage) -> Result<Storage>;
+    /// `x[r, c] + bias[c]`.
+    fn add_bias(&self, x: &Storage, bias: &Storage, shape: Rows) -> Result<Storage>;
+    /// Column sums of `x[rows, cols]` → `[cols]` (bias gradients, batch means).
+    fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
+    /// `[cols]` repeated `rows` times → `[rows, cols]`.
+    fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
+    /// `Σ x²`, accumulated in f64 (global-norm gradient clipping).
+    fn sum_squares(&self, x: &Storage) -> Result<f64>;
+}

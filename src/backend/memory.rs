@@ -1,0 +1,14 @@
+//! Memory: moving values between the host and a device, fills, copies, dtype conversions.
+
+use super::Storage;
+use crate::dtype::DType;
+use crate::error::Result;
+
+pub trait MemoryOps {
+    fn upload(&self, data: Vec<f32>) -> Result<Storage>;
+    fn download(&self, x: &Storage) -> Result<Vec<f32>>;
+    fn zeros(&self, len: usize) -> Result<Storage>;
+    /// A copy that shares nothing with `x` (before an in-place update of shared storage).
+    fn copy(&self, x: &Storage) -> Result<Storage>;
+    fn cast(&self, x: &Storage, dtype: DType) -> Result<Storage>;
+}
