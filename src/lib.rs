@@ -31,7 +31,7 @@ pub mod tensor;
 pub mod train;
 
 pub use backend::Device;
-pub use error::{Error, Result};
 pub use dtype::DType;
+pub use error::{Error, Result};
 pub use shape::Shape;
 pub use tensor::Tensor;

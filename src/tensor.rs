@@ -27,11 +27,7 @@ impl Tensor {
     pub fn from_vec(data: Vec<f32>, shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
         let shape = shape.into();
         if data.len() != shape.len() {
-            return Err(Error::InvalidShape {
-                op: "tensor",
-                shape,
-                reason: format!("{} values given", data.len()),
-            });
+            return Err(Error::InvalidShape { op: "tensor", shape, reason: format!("{} values given", data.len()) });
         }
         let storage = device.backend().upload(data)?;
         Ok(Tensor::from_storage(storage, shape, device))

@@ -41,7 +41,7 @@ pub use matmul::{MatmulGeometry, MatmulOps};
 pub use memory::MemoryOps;
 pub use normalize::NormalizeOps;
 pub use optim::{AdamStep, OptimOps, RmsPropStep, SgdStep};
-pub use pool::{PoolOps, Pool2dGeometry};
+pub use pool::{Pool2dGeometry, PoolOps};
 pub use storage::{CpuStorage, CudaStorage, MappedF32, Storage};
 
 use crate::error::Result;

@@ -50,6 +50,12 @@ pub trait OptimOps {
     ) -> Result<()>;
     /// Adam as TF implements it, in place, with `g = s·grad`: `m ← β₁·m + (1 − β₁)·g;
     /// v ← β₂·v + (1 − β₂)·g²; θ ← θ − lr_t·m/(√v + ε)`, `lr_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`.
-    fn adam(&self, param: &mut Storage, m: &mut Storage, v: &mut Storage, grad: &Storage, hyper: AdamStep)
-        -> Result<()>;
+    fn adam(
+        &self,
+        param: &mut Storage,
+        m: &mut Storage,
+        v: &mut Storage,
+        grad: &Storage,
+        hyper: AdamStep,
+    ) -> Result<()>;
 }

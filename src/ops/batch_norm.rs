@@ -53,7 +53,14 @@ pub fn batch_norm_train(x: &Var, beta: &Var, eps: f32, act: Activation) -> Resul
 }
 
 /// Inference mode: normalises with the given moving averages (constants), then `act`.
-pub fn batch_norm_infer(x: &Var, beta: &Var, mean: &Tensor, variance: &Tensor, eps: f32, act: Activation) -> Result<Var> {
+pub fn batch_norm_infer(
+    x: &Var,
+    beta: &Var,
+    mean: &Tensor,
+    variance: &Tensor,
+    eps: f32,
+    act: Activation,
+) -> Result<Var> {
     let op = "batch_norm";
     check_inputs(op, &[x, beta])?;
     check_channels(op, x, &[beta.shape(), mean.shape(), variance.shape()])?;

@@ -3,8 +3,9 @@
 //! more rows than a block covers.
 
 use crate::harness::{check, cpu, devices, down, fresh_seed, up, Tolerance, EXACT};
-use cari::backend::{Activation, Rows};
+use cari::backend::{Activation, BatchNormChannels, BatchNormGeometry, Rows};
 use cari::rng::Rng;
+use cari::tensor::Storage;
 
 /// `[rows, channels]`; the last has several row splits of narrow (8-channel) tiles.
 const SHAPES: [(usize, usize); 8] = [(1, 1), (7, 3), (37, 33), (300, 130), (1, 130), (300, 1), (13, 64), (2100, 5)];
@@ -41,6 +42,10 @@ fn stats_match_the_cpu() {
     }
 }
 
+fn channels<'a>(mean: &'a Storage, var: &'a Storage, beta: &'a Storage) -> BatchNormChannels<&'a Storage> {
+    BatchNormChannels { mean, var, beta }
+}
+
 #[test]
 fn forward_matches_the_cpu() {
     for (rows, cols) in SHAPES {
@@ -51,16 +56,17 @@ fn forward_matches_the_cpu() {
         let var = rng.vec(cols, 0.0, 2.0);
         let beta = rng.vec(cols, -1.0, 1.0);
         for act in ACTIVATIONS {
+            let g = BatchNormGeometry { shape, eps: EPS, act };
             let c = cpu();
             let want = down(
                 &c,
                 &c.backend()
-                    .batch_norm(&up(&c, &x), &up(&c, &mean), &up(&c, &var), &up(&c, &beta), shape, EPS, act)
+                    .batch_norm(&up(&c, &x), channels(&up(&c, &mean), &up(&c, &var), &up(&c, &beta)), &g)
                     .unwrap(),
             );
             for dev in devices() {
                 let (xd, md, vd, bd) = (up(&dev, &x), up(&dev, &mean), up(&dev, &var), up(&dev, &beta));
-                let got = dev.backend().batch_norm(&xd, &md, &vd, &bd, shape, EPS, act).unwrap();
+                let got = dev.backend().batch_norm(&xd, channels(&md, &vd, &bd), &g).unwrap();
                 check(&format!("batch_norm {act:?} {rows}x{cols}"), &dev, &down(&dev, &got), &want, EXACT);
             }
         }
@@ -80,24 +86,13 @@ fn backward_matches_the_cpu() {
         let (mean, var) = c.backend().batch_norm_stats(&up(&c, &x), shape).unwrap();
         let (mean, var) = (down(&c, &mean), down(&c, &var));
         for act in ACTIVATIONS {
-            let (dx, dbeta) = c
-                .backend()
-                .batch_norm_backward(
-                    &up(&c, &dy),
-                    &up(&c, &x),
-                    &up(&c, &mean),
-                    &up(&c, &var),
-                    &up(&c, &beta),
-                    shape,
-                    EPS,
-                    act,
-                )
-                .unwrap();
+            let g = BatchNormGeometry { shape, eps: EPS, act };
+            let [dyc, xc, mc, vc, bc] = [&dy, &x, &mean, &var, &beta].map(|v| up(&c, v));
+            let (dx, dbeta) = c.backend().batch_norm_backward(&dyc, &xc, channels(&mc, &vc, &bc), &g).unwrap();
             let (dx, dbeta) = (down(&c, &dx), down(&c, &dbeta));
             for dev in devices() {
                 let [dyd, xd, md, vd, bd] = [&dy, &x, &mean, &var, &beta].map(|v| up(&dev, v));
-                let (gdx, gdbeta) =
-                    dev.backend().batch_norm_backward(&dyd, &xd, &md, &vd, &bd, shape, EPS, act).unwrap();
+                let (gdx, gdbeta) = dev.backend().batch_norm_backward(&dyd, &xd, channels(&md, &vd, &bd), &g).unwrap();
                 check(&format!("batch_norm_backward dx {act:?} {rows}x{cols}"), &dev, &down(&dev, &gdx), &dx, DX);
                 check(
                     &format!("batch_norm_backward dbeta {act:?} {rows}x{cols}"),
@@ -120,7 +115,8 @@ fn foreign_or_short_storage_is_an_error_naming_the_op() {
         let msg = err.to_string();
         assert!(msg.contains("batch_norm_stats") && msg.contains(&dev.to_string()) && msg.contains("CPU"), "{msg}");
         let (x, short) = (up(&dev, &[0.5; 12]), up(&dev, &[0.5; 2]));
-        let err = dev.backend().batch_norm(&x, &short, &short, &short, shape, EPS, Activation::Relu);
+        let g = BatchNormGeometry { shape, eps: EPS, act: Activation::Relu };
+        let err = dev.backend().batch_norm(&x, channels(&short, &short, &short), &g);
         let msg = err.expect_err("2 channel values for 3 channels").to_string();
         assert!(msg.contains("batch_norm") && msg.contains("expected 3 values"), "{msg}");
     }

@@ -112,7 +112,9 @@ fn backward_with<const RELU: bool>(
         let rows_in = block.chunks_exact_mut(cols).zip(dy[range.clone()].chunks_exact(cols));
         for ((dxrow, dyrow), xrow) in rows_in.zip(x[range].chunks_exact(cols)) {
             let params = mean.iter().zip(&inv).zip(beta).zip(mean_g.iter().zip(&mean_g_xhat));
-            for ((d, (&dy, &x)), (((&m, &iv), &b), (&mg, &mgx))) in dxrow.iter_mut().zip(dyrow.iter().zip(xrow)).zip(params) {
+            for ((d, (&dy, &x)), (((&m, &iv), &b), (&mg, &mgx))) in
+                dxrow.iter_mut().zip(dyrow.iter().zip(xrow)).zip(params)
+            {
                 let (xhat, g) = xhat_and_grad(dy, x, m, iv, b);
                 *d = iv * (g - mg - xhat * mgx);
             }
@@ -185,8 +187,14 @@ pub mod reference {
             .collect()
     }
 
-    pub fn backward(dy: &[f32], x: &[f32], c: BatchNormChannels<&[f32]>, g: &BatchNormGeometry) -> (Vec<f32>, Vec<f32>) {
-        let (BatchNormChannels { mean, var, beta }, BatchNormGeometry { shape: Rows { rows, cols }, eps, act }) = (c, *g);
+    pub fn backward(
+        dy: &[f32],
+        x: &[f32],
+        c: BatchNormChannels<&[f32]>,
+        g: &BatchNormGeometry,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let (BatchNormChannels { mean, var, beta }, BatchNormGeometry { shape: Rows { rows, cols }, eps, act }) =
+            (c, *g);
         let n = rows as f64;
         let mut dx = vec![0.0; rows * cols];
         let mut dbeta = vec![0.0; cols];
@@ -194,8 +202,13 @@ pub mod reference {
             let inv = 1.0 / (var[c] as f64 + eps as f64).sqrt();
             let xhat = |r: usize| (x[r * cols + c] as f64 - mean[c] as f64) * inv;
             let g = |r: usize| {
-                let open = act == Activation::Identity || normalize(x[r * cols + c], mean[c], var[c], beta[c], eps) > 0.0;
-                if open { dy[r * cols + c] as f64 } else { 0.0 }
+                let open =
+                    act == Activation::Identity || normalize(x[r * cols + c], mean[c], var[c], beta[c], eps) > 0.0;
+                if open {
+                    dy[r * cols + c] as f64
+                } else {
+                    0.0
+                }
             };
             let sum_g: f64 = (0..rows).map(g).sum();
             let sum_g_xhat: f64 = (0..rows).map(|r| g(r) * xhat(r)).sum();
@@ -243,14 +256,16 @@ mod tests {
         assert_close(&y, &[0.5 - 2.0 / s, -1.0, 0.5, -1.0, 0.5 + 2.0 / s, -1.0], 1e-6, "y");
         // A constant dy has no effect on dx (it only shifts the normalised output) and
         // sums into dβ.
-        let (dx, dbeta) = backward(&[1.0; 6], &x, channels(&mean, &var, &[0.5, -1.0]), &geometry(shape, 1e-3, Activation::Identity));
+        let (dx, dbeta) =
+            backward(&[1.0; 6], &x, channels(&mean, &var, &[0.5, -1.0]), &geometry(shape, 1e-3, Activation::Identity));
         assert_close(&dx, &[0.0; 6], 1e-6, "dx");
         assert_close(&dbeta, &[3.0, 3.0], 1e-7, "dbeta");
         // With the ReLU fused in, channel 1 (constant −1) is cut off entirely and channel
         // 0 keeps only its rows with x̂ + β > 0 (the last two).
         let y = forward(&x, channels(&mean, &var, &[0.5, -1.0]), &geometry(shape, 1.0 / 3.0, Activation::Relu));
         assert_close(&y, &[0.0, 0.0, 0.5, 0.0, 0.5 + 2.0 / s, 0.0], 1e-6, "relu y");
-        let (_, dbeta) = backward(&[1.0; 6], &x, channels(&mean, &var, &[0.5, -1.0]), &geometry(shape, 1.0 / 3.0, Activation::Relu));
+        let (_, dbeta) =
+            backward(&[1.0; 6], &x, channels(&mean, &var, &[0.5, -1.0]), &geometry(shape, 1.0 / 3.0, Activation::Relu));
         assert_close(&dbeta, &[2.0, 0.0], 1e-7, "relu dbeta");
     }
 
@@ -277,7 +292,8 @@ mod tests {
                     "forward",
                 );
                 let (dx, dbeta) = backward(&dy, &x, channels(&mean, &var, &beta), &geometry(shape, eps, act));
-                let (rdx, rdbeta) = reference::backward(&dy, &x, channels(&mean, &var, &beta), &geometry(shape, eps, act));
+                let (rdx, rdbeta) =
+                    reference::backward(&dy, &x, channels(&mean, &var, &beta), &geometry(shape, eps, act));
                 // dx subtracts two means from dy: cancellation leaves an f32 error of a few
                 // ulps of max|dy|·inv ≈ 2, so compare against an absolute scale.
                 let scale = rdx.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -305,7 +321,10 @@ mod tests {
         let dy = rng.vec(x.len(), -1.0, 1.0);
         let beta = [0.1, -0.2, 0.3, 0.0];
         let grads = backward(&dy, &x, channels(&first.0, &first.1, &beta), &geometry(shape, 1e-3, Activation::Relu));
-        assert_eq!(backward(&dy, &x, channels(&first.0, &first.1, &beta), &geometry(shape, 1e-3, Activation::Relu)), grads);
+        assert_eq!(
+            backward(&dy, &x, channels(&first.0, &first.1, &beta), &geometry(shape, 1e-3, Activation::Relu)),
+            grads
+        );
     }
 
     #[test]
@@ -336,7 +355,8 @@ mod tests {
                 // here, larger for the 2-row case where the variance is smallest) and the
                 // f32 noise (|L|·6e-8/h ≈ 1e-4) both stay well under 2e-3.
                 assert_gradient(loss_x, x, &dx, 1e-3, 2e-3);
-                let loss_beta = |b: &[f32]| project(&forward(x, channels(&mean, &var, b), &geometry(shape, eps, act)), &w);
+                let loss_beta =
+                    |b: &[f32]| project(&forward(x, channels(&mean, &var, b), &geometry(shape, eps, act)), &w);
                 assert_gradient(loss_beta, beta, &dbeta, 1e-2, 1e-4);
             }
         }

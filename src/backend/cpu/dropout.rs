@@ -28,12 +28,12 @@
 //! `keep = 1` gives all ones; `keep = 0` all zeros.
 
 use super::buffer;
-use crate::rng::{mix64, GOLDEN_GAMMA};
 use super::elementwise::{CHUNK, PAR_MIN};
-use rayon::prelude::*;
 use super::{wrap, CpuBackend};
 use crate::backend::{DropoutOps, Storage};
 use crate::error::Result;
+use crate::rng::{mix64, GOLDEN_GAMMA};
+use rayon::prelude::*;
 
 /// Output `i` of SplitMix64 seeded with `seed` (counter-based: no state to carry).
 pub fn splitmix64(seed: u64, i: u64) -> u64 {

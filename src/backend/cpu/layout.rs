@@ -88,15 +88,9 @@ pub fn scatter_add_rows(src: &[f32], shape: Rows, index: &[usize]) -> Vec<f32> {
     out
 }
 
-/// The sequential scatter, the definition the parallel one must reproduce bit for bit
-/// (and the path small scatters take).
-
 impl LayoutOps for CpuBackend {
     fn concat_cols(&self, parts: &[(&Storage, usize)], rows: usize) -> Result<Storage> {
-        let parts = parts
-            .iter()
-            .map(|(s, c)| Ok((f32s(s, "concat")?, *c)))
-            .collect::<Result<Vec<_>>>()?;
+        let parts = parts.iter().map(|(s, c)| Ok((f32s(s, "concat")?, *c))).collect::<Result<Vec<_>>>()?;
         Ok(wrap(concat_cols(&parts, rows)))
     }
 
@@ -113,6 +107,8 @@ impl LayoutOps for CpuBackend {
     }
 }
 
+/// The sequential scatter, the definition the parallel one must reproduce bit for bit
+/// (and the path small scatters take).
 pub mod reference {
     use crate::backend::Rows;
 

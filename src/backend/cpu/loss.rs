@@ -116,12 +116,7 @@ pub fn center_loss_backward(dloss: &[f32], e: &[f32], centers: &[f32], labels: &
 }
 
 impl LossOps for CpuBackend {
-    fn softmax_cross_entropy(
-        &self,
-        logits: &Storage,
-        labels: &[usize],
-        shape: Rows,
-    ) -> Result<(Storage, Storage)> {
+    fn softmax_cross_entropy(&self, logits: &Storage, labels: &[usize], shape: Rows) -> Result<(Storage, Storage)> {
         let (loss, probs) = softmax_cross_entropy(f32s(logits, "softmax_cross_entropy")?, labels, shape);
         Ok((wrap(loss), wrap(probs)))
     }
@@ -137,13 +132,7 @@ impl LossOps for CpuBackend {
         Ok(wrap(softmax_cross_entropy_backward(f32s(dloss, op)?, f32s(probs, op)?, labels, shape)))
     }
 
-    fn center_loss(
-        &self,
-        embeddings: &Storage,
-        centers: &Storage,
-        labels: &[usize],
-        shape: Rows,
-    ) -> Result<Storage> {
+    fn center_loss(&self, embeddings: &Storage, centers: &Storage, labels: &[usize], shape: Rows) -> Result<Storage> {
         let op = "center_loss";
         Ok(wrap(center_loss(f32s(embeddings, op)?, f32s(centers, op)?, labels, shape)))
     }
@@ -157,13 +146,7 @@ impl LossOps for CpuBackend {
         shape: Rows,
     ) -> Result<Storage> {
         let op = "center_loss_backward";
-        Ok(wrap(center_loss_backward(
-            f32s(dloss, op)?,
-            f32s(embeddings, op)?,
-            f32s(centers, op)?,
-            labels,
-            shape,
-        )))
+        Ok(wrap(center_loss_backward(f32s(dloss, op)?, f32s(embeddings, op)?, f32s(centers, op)?, labels, shape)))
     }
 }
 

@@ -91,14 +91,13 @@ pub fn matmul_into(c: &mut [f32], a: &[f32], b: &[f32], g: &MatmulGeometry, dst:
     }
 }
 
-/// The obviously-correct definition, for tests.
-
 impl MatmulOps for CpuBackend {
     fn matmul(&self, a: &Storage, b: &Storage, g: &MatmulGeometry) -> Result<Storage> {
         Ok(wrap(matmul(f32s(a, "matmul")?, f32s(b, "matmul")?, g)))
     }
 }
 
+/// The obviously-correct definition, for tests.
 pub mod reference {
     use crate::backend::MatmulGeometry;
 

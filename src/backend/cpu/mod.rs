@@ -17,8 +17,8 @@ pub mod optim;
 pub mod pool;
 
 use super::{CpuStorage, DeviceOps, Storage};
-use crate::error::{Error, Result};
 use crate::dtype::DType;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CpuBackend;

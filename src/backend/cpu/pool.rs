@@ -128,8 +128,6 @@ pub fn global_avg_pool_backward(dy: &[f32], batch: usize, hw: usize, channels: u
     dx
 }
 
-/// Per-element loops straight from the definitions, the check for the fast versions.
-
 impl PoolOps for CpuBackend {
     fn max_pool2d(&self, x: &Storage, g: &Pool2dGeometry) -> Result<Storage> {
         Ok(wrap(max_pool2d(f32s(x, "max_pool2d")?, g)))
@@ -144,17 +142,12 @@ impl PoolOps for CpuBackend {
         Ok(wrap(global_avg_pool(f32s(x, "global_avg_pool")?, batch, hw, channels)))
     }
 
-    fn global_avg_pool_backward(
-        &self,
-        dy: &Storage,
-        batch: usize,
-        hw: usize,
-        channels: usize,
-    ) -> Result<Storage> {
+    fn global_avg_pool_backward(&self, dy: &Storage, batch: usize, hw: usize, channels: usize) -> Result<Storage> {
         Ok(wrap(global_avg_pool_backward(f32s(dy, "global_avg_pool_backward")?, batch, hw, channels)))
     }
 }
 
+/// Per-element loops straight from the definitions, the check for the fast versions.
 pub mod reference {
     use crate::backend::Pool2dGeometry;
 

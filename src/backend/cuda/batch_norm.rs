@@ -27,10 +27,6 @@ fn channel_params(b: &CudaBackend, op: &'static str, c: BatchNormChannels<&Stora
     Ok([b.input(op, c.mean, cols)?, b.input(op, c.var, cols)?, b.input(op, c.beta, cols)?])
 }
 
-#[allow(clippy::too_many_arguments)]
-
-#[allow(clippy::too_many_arguments)]
-
 impl BatchNormOps for CudaBackend {
     fn batch_norm_stats(&self, x: &Storage, shape: Rows) -> Result<(Storage, Storage)> {
         const OP: &str = "batch_norm_stats";
@@ -38,7 +34,13 @@ impl BatchNormOps for CudaBackend {
         let x = self.input(OP, x, rows * cols)?;
         let tiles = ColumnTiles::new(cols);
         let (partials, splits) = partials(self, OP, shape, |p, splits| {
-            tiles.launch(k::BATCH_NORM_STATS_PARTIALS, splits).ptr(p).ptr(x).size(rows).size(cols).i32(tiles.tile as i32)
+            tiles
+                .launch(k::BATCH_NORM_STATS_PARTIALS, splits)
+                .ptr(p)
+                .ptr(x)
+                .size(rows)
+                .size(cols)
+                .i32(tiles.tile as i32)
         })?;
         let (mean, var) = (self.alloc_f32(OP, cols)?, self.alloc_f32(OP, cols)?);
         self.launch(

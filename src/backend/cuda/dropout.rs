@@ -1,7 +1,7 @@
 //! Inverted-dropout masks (`kernels/dropout.cu`), bit-identical to the CPU's draw.
 
-use super::shapes::grid_stride;
 use super::runtime::kernels as k;
+use super::shapes::grid_stride;
 use super::CudaBackend;
 use crate::backend::{DropoutOps, Storage};
 use crate::error::Result;

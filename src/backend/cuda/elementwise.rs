@@ -138,7 +138,8 @@ impl ElementwiseOps for CudaBackend {
         if chunks > 1 {
             // One warp per column.
             let warps = (THREADS / 32) as usize;
-            let launch = Launch::new(k::ELEMENTWISE_COLUMN_TOTALS, [cols.div_ceil(warps) as u32, 1, 1], [THREADS, 1, 1]);
+            let launch =
+                Launch::new(k::ELEMENTWISE_COLUMN_TOTALS, [cols.div_ceil(warps) as u32, 1, 1], [THREADS, 1, 1]);
             self.launch(op, launch.ptr(out.buffer.ptr()).ptr(partial_ptr).size(chunks).size(cols))?;
         }
         Ok(Storage::Cuda(out))

@@ -1,7 +1,7 @@
 //! Column concatenation and slicing, row gather and scatter-add (`kernels/layout.cu`).
 
-use super::shapes::grid_stride;
 use super::runtime::kernels as k;
+use super::shapes::grid_stride;
 use super::CudaBackend;
 use crate::backend::{LayoutOps, Rows, Storage};
 use crate::error::Result;

@@ -1,8 +1,8 @@
 //! Softmax cross-entropy and center loss (`kernels/loss.cu`), a group of threads per row
 //! (the launch shape of `normalize.rs`); labels travel as `long long`.
 
-use super::shapes::row_groups;
 use super::runtime::kernels as k;
+use super::shapes::row_groups;
 use super::{CudaBackend, DeviceBuffer};
 use crate::backend::{LossOps, Rows, Storage};
 use crate::error::Result;
@@ -38,10 +38,7 @@ fn centers_of(b: &CudaBackend, op: &'static str, centers: &Storage, cols: usize)
 }
 
 impl LossOps for CudaBackend {
-    fn softmax_cross_entropy(&self, logits: &Storage,
-        labels: &[usize],
-        shape: Rows,
-    ) -> Result<(Storage, Storage)> {
+    fn softmax_cross_entropy(&self, logits: &Storage, labels: &[usize], shape: Rows) -> Result<(Storage, Storage)> {
         const OP: &str = "softmax_cross_entropy";
         let Rows { rows, cols } = shape;
         let logits = self.input(OP, logits, rows * cols)?;
@@ -53,7 +50,9 @@ impl LossOps for CudaBackend {
         Ok((Storage::Cuda(loss), Storage::Cuda(probs)))
     }
 
-    fn softmax_cross_entropy_backward(&self, dloss: &Storage,
+    fn softmax_cross_entropy_backward(
+        &self,
+        dloss: &Storage,
         probs: &Storage,
         labels: &[usize],
         shape: Rows,
@@ -64,16 +63,13 @@ impl LossOps for CudaBackend {
         let probs = self.input(OP, probs, rows * cols)?;
         let labels = labels_on_device(self, OP, labels, rows, cols)?;
         let dlogits = self.alloc_f32(OP, rows * cols)?;
-        let launch = row_groups(k::SOFTMAX_CROSS_ENTROPY_BACKWARD, shape).ptr(dlogits.buffer.ptr()).ptr(dloss).ptr(probs);
+        let launch =
+            row_groups(k::SOFTMAX_CROSS_ENTROPY_BACKWARD, shape).ptr(dlogits.buffer.ptr()).ptr(dloss).ptr(probs);
         self.launch(OP, launch.ptr(labels.ptr()).size(rows).size(cols))?;
         Ok(Storage::Cuda(dlogits))
     }
 
-    fn center_loss(&self, embeddings: &Storage,
-        centers: &Storage,
-        labels: &[usize],
-        shape: Rows,
-    ) -> Result<Storage> {
+    fn center_loss(&self, embeddings: &Storage, centers: &Storage, labels: &[usize], shape: Rows) -> Result<Storage> {
         const OP: &str = "center_loss";
         let Rows { rows, cols } = shape;
         let embeddings = self.input(OP, embeddings, rows * cols)?;
@@ -85,7 +81,9 @@ impl LossOps for CudaBackend {
         Ok(Storage::Cuda(loss))
     }
 
-    fn center_loss_backward(&self, dloss: &Storage,
+    fn center_loss_backward(
+        &self,
+        dloss: &Storage,
         embeddings: &Storage,
         centers: &Storage,
         labels: &[usize],

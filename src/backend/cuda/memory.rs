@@ -3,9 +3,9 @@
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::{CudaBackend, THREADS};
-use crate::error::Result;
 use crate::backend::{MemoryOps, Storage};
 use crate::dtype::DType;
+use crate::error::Result;
 
 impl MemoryOps for CudaBackend {
     fn upload(&self, data: Vec<f32>) -> Result<Storage> {
@@ -34,7 +34,10 @@ impl MemoryOps for CudaBackend {
         let s = self.ours("copy", x)?;
         let out = self.alloc("copy", s.len, s.dtype)?;
         let words = s.len * s.dtype.size_in_bytes() / 2;
-        self.launch("copy", Launch::linear(k::COPY_U16, words, THREADS).ptr(out.buffer.ptr()).ptr(s.buffer.ptr()).size(words))?;
+        self.launch(
+            "copy",
+            Launch::linear(k::COPY_U16, words, THREADS).ptr(out.buffer.ptr()).ptr(s.buffer.ptr()).size(words),
+        )?;
         Ok(Storage::Cuda(out))
     }
 
@@ -50,7 +53,10 @@ impl MemoryOps for CudaBackend {
             (_, _) => return self.cast(&self.cast(x, DType::F32)?, dtype),
         };
         let out = self.alloc("cast", s.len, dtype)?;
-        self.launch("cast", Launch::linear(kernel, s.len, THREADS).ptr(out.buffer.ptr()).ptr(s.buffer.ptr()).size(s.len))?;
+        self.launch(
+            "cast",
+            Launch::linear(kernel, s.len, THREADS).ptr(out.buffer.ptr()).ptr(s.buffer.ptr()).size(s.len),
+        )?;
         Ok(Storage::Cuda(out))
     }
 }

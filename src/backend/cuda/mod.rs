@@ -19,8 +19,8 @@ mod shapes;
 pub use runtime::DeviceBuffer;
 
 use super::{CudaStorage, DeviceOps, Storage};
-use crate::error::{Error, Result};
 use crate::dtype::DType;
+use crate::error::{Error, Result};
 use runtime::launch::Launch;
 use runtime::Gpu;
 use std::sync::Arc;

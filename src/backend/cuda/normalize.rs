@@ -13,7 +13,10 @@ impl NormalizeOps for CudaBackend {
         let Rows { rows, cols } = shape;
         let x = self.input(OP, x, rows * cols)?;
         let y = self.alloc_f32(OP, rows * cols)?;
-        self.launch(OP, row_groups(k::L2_NORMALIZE_FORWARD, shape).ptr(y.buffer.ptr()).ptr(x).size(rows).size(cols).f32(eps))?;
+        self.launch(
+            OP,
+            row_groups(k::L2_NORMALIZE_FORWARD, shape).ptr(y.buffer.ptr()).ptr(x).size(rows).size(cols).f32(eps),
+        )?;
         Ok(Storage::Cuda(y))
     }
 
@@ -43,7 +46,10 @@ impl NormalizeOps for CudaBackend {
         let dy = self.input(OP, dy, rows * cols)?;
         let y = self.input(OP, y, rows * cols)?;
         let dx = self.alloc_f32(OP, rows * cols)?;
-        self.launch(OP, row_groups(k::SOFTMAX_BACKWARD, shape).ptr(dx.buffer.ptr()).ptr(dy).ptr(y).size(rows).size(cols))?;
+        self.launch(
+            OP,
+            row_groups(k::SOFTMAX_BACKWARD, shape).ptr(dx.buffer.ptr()).ptr(dy).ptr(y).size(rows).size(cols),
+        )?;
         Ok(Storage::Cuda(dx))
     }
 }

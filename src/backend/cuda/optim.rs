@@ -1,7 +1,7 @@
 //! Fused optimizer updates in place (`kernels/optim.cu`), bit-identical to the CPU's.
 
-use super::shapes::grid_stride;
 use super::runtime::kernels as k;
+use super::shapes::grid_stride;
 use super::CudaBackend;
 use crate::backend::cpu::optim::adam_step_size;
 
@@ -27,18 +27,16 @@ fn operands(
 }
 
 impl OptimOps for CudaBackend {
-    fn sgd_momentum(&self, param: &mut Storage,
-        velocity: &mut Storage,
-        grad: &Storage,
-        hyper: SgdStep,
-    ) -> Result<()> {
+    fn sgd_momentum(&self, param: &mut Storage, velocity: &mut Storage, grad: &Storage, hyper: SgdStep) -> Result<()> {
         let op = "sgd_momentum";
         let (n, ptrs) = operands(self, op, param, [Some(&*velocity), None], grad)?;
         let launch = ptrs.iter().fold(grid_stride(k::OPTIM_SGD_MOMENTUM, n), |l, &p| l.ptr(p));
         self.launch(op, launch.f32(hyper.lr).f32(hyper.momentum).f32(hyper.grad_scale).size(n))
     }
 
-    fn rmsprop(&self, param: &mut Storage,
+    fn rmsprop(
+        &self,
+        param: &mut Storage,
         ms: &mut Storage,
         mom: &mut Storage,
         grad: &Storage,
@@ -51,7 +49,9 @@ impl OptimOps for CudaBackend {
         self.launch(op, launch.f32(hyper.grad_scale).size(n))
     }
 
-    fn adam(&self, param: &mut Storage,
+    fn adam(
+        &self,
+        param: &mut Storage,
         m: &mut Storage,
         v: &mut Storage,
         grad: &Storage,

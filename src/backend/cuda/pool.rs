@@ -2,9 +2,9 @@
 //! gradient is a gather over the windows covering each input (first maxima recorded by one
 //! pass over the windows), so it needs no atomics and sums in the CPU's order.
 
-use super::shapes::{ColumnTiles, COLUMN_SUM_SHARED};
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
+use super::shapes::{ColumnTiles, COLUMN_SUM_SHARED};
 use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::{Pool2dGeometry, PoolOps, Storage};
 use crate::error::Result;
@@ -65,11 +65,7 @@ impl PoolOps for CudaBackend {
         Ok(Storage::Cuda(y))
     }
 
-    fn global_avg_pool_backward(&self, dy: &Storage,
-        batch: usize,
-        hw: usize,
-        channels: usize,
-    ) -> Result<Storage> {
+    fn global_avg_pool_backward(&self, dy: &Storage, batch: usize, hw: usize, channels: usize) -> Result<Storage> {
         const OP: &str = "global_avg_pool_backward";
         let dy = self.input(OP, dy, batch * channels)?;
         let dx = self.alloc_f32(OP, batch * hw * channels)?;
