@@ -1,7 +1,8 @@
 //! The CPU backend: pure Rust, multi-threaded with rayon, GEMM from the `gemm` crate.
 //!
-//! One module per op family. Each keeps a naive, obviously-correct `reference` beside any
-//! fast path, and its tests check the fast path against the reference.
+//! One module per op family, each implementing that family's trait for [`CpuBackend`] over
+//! slice kernels. Each keeps a naive, obviously-correct `reference` beside any fast path,
+//! and its tests check the fast path against the reference.
 
 pub mod batch_norm;
 pub mod buffer;

@@ -1,6 +1,7 @@
-//! The CUDA backend: every op of [`Backend`](super::Backend) as our own kernels (`kernels/*.cu`), launched
-//! on a [`Gpu`], either a real device through cudarc or the CPU emulation of the CUDA
-//! execution model. One file per op family, named as in `cpu/` and `kernels/`.
+//! The CUDA backend: every op of [`Backend`](super::Backend) as our own kernels
+//! (`kernels/*.cu`), launched on a [`Gpu`], either a real device through cudarc or the CPU
+//! emulation of the CUDA execution model. One file per op family, named as in `cpu/` and
+//! `kernels/`, each implementing that family's trait for [`CudaBackend`].
 
 mod batch_norm;
 mod conv2d;
