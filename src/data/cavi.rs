@@ -238,3 +238,4 @@ impl Dataset for Cavi {
         RgbImage::read(path)
     }
 }
+

@@ -11,8 +11,8 @@ use crate::model::Modality;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::Path;
 use std::str::FromStr;
+use std::path::Path;
 
 /// Checkpoint metadata key of the calibrated thresholds.
 pub const CALIBRATION_KEY: &str = "serve.calibration";
