@@ -11,6 +11,7 @@
 
 pub mod autograd;
 pub mod backend;
+pub mod batch;
 pub mod choice;
 pub mod data;
 pub mod error;

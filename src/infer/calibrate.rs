@@ -2,12 +2,12 @@
 //! per domain (photo↔caricature, photo↔photo), and stored in the model's checkpoint so
 //! `cari verify` uses them by default.
 
+use crate::batch::Modality;
 use crate::choice::parse_choice;
 use crate::data::{balanced_pairs, Dataset, Pair};
 use crate::error::{Error, Result};
 use crate::eval::{operating_point, squared_distance};
 use crate::io::Checkpoint;
-use crate::model::Modality;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

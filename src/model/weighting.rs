@@ -1,8 +1,8 @@
 //! How the three task losses are weighted: the paper's dynamic weights and the
 //! baselines it compares with, behind one interface chosen by `--strategy`.
 
-use super::Task;
 use crate::autograd::ParamGroup;
+use crate::batch::Task;
 use crate::error::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
