@@ -14,6 +14,7 @@ pub mod backend;
 pub mod batch;
 pub mod choice;
 pub mod data;
+pub mod distance;
 pub mod error;
 pub mod eval;
 pub mod experiment;

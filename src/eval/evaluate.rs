@@ -2,7 +2,7 @@
 //! names for verification and identification by distance, branch 2 on its classified
 //! photos and branch 3 on its classified caricatures.
 
-use super::metrics::{identification_accuracy, squared_distance, verification_accuracy, FoldStats};
+use super::metrics::{identification_accuracy, verification_accuracy, FoldStats};
 use super::plan::{EvalPlan, FOLDS};
 use super::rank::{cmc_over_folds, identify, CmcOverFolds};
 use super::verification::{roc_curve, val_at_far, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS};
@@ -10,6 +10,7 @@ use crate::autograd::ParamStore;
 use crate::backend::Device;
 use crate::batch::{Modality, Task};
 use crate::data::{Dataset, Direction, EvalBatches, LoaderOptions, Pair, Preprocess};
+use crate::distance::squared_distance;
 use crate::error::Result;
 use crate::model::{arg_max, MultiTaskNet};
 use serde::Serialize;

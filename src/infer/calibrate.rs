@@ -5,8 +5,8 @@
 use crate::batch::Modality;
 use crate::choice::parse_choice;
 use crate::data::{balanced_pairs, Dataset, Pair};
+use crate::distance::{operating_point, squared_distance};
 use crate::error::{Error, Result};
-use crate::eval::{operating_point, squared_distance};
 use crate::io::Checkpoint;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};

@@ -1,8 +1,8 @@
 //! Comparing faces: the verdict on one pair, and the nearest gallery identities of a probe.
 
 use super::Embeddings;
+use crate::distance::{dense_identities, distance_matrix, nearest_by_identity, squared_distance};
 use crate::error::Result;
-use crate::eval::{dense_identities, distance_matrix, nearest_by_identity, squared_distance};
 use rayon::prelude::*;
 use serde::Serialize;
 
