@@ -37,11 +37,6 @@ impl Weighting {
         }
     }
 
-    /// Whether the dynamic-weight module computes w (and has an objective of its own).
-    pub fn uses_weight_module(&self) -> bool {
-        matches!(self, Weighting::Dynamic | Weighting::Naive)
-    }
-
     /// Whether anything in the weight-module group is trained.
     pub fn trains_weights(&self) -> bool {
         matches!(self, Weighting::Dynamic | Weighting::Naive | Weighting::Uncertainty)
