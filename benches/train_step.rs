@@ -23,8 +23,9 @@
 //! Compare with `tools/bench_pytorch.py` run on the same machine (see docs/perf.md).
 
 use cari::autograd::{ParamGroup, Tape};
+use cari::batch::Batch;
 use cari::data::{DataConfig, LoaderOptions};
-use cari::model::{training_objective, Batch, MultiTaskNet, NetworkConfig};
+use cari::model::{training_objective, MultiTaskNet, NetworkConfig};
 use cari::nn::Ctx;
 use cari::train::{TrainConfig, Trainer};
 use cari::Device;

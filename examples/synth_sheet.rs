@@ -3,9 +3,9 @@
 //!
 //! cargo run --release --example synth_sheet -- [OUT.png] [SIZE] [SEED] [ROWS]
 
+use cari::batch::Modality;
 use cari::data::synth::{Drawing, Style, SynthConfig, SynthFaces};
 use cari::data::{Dataset, RgbImage};
-use cari::model::Modality;
 
 const PHOTOS: usize = 3;
 const GAP: usize = 4;

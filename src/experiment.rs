@@ -4,10 +4,12 @@
 //! Figure-3 plots of the two dynamic runs.
 
 use crate::backend::Device;
+use crate::batch::Task;
 use crate::data::{DataConfig, LoaderOptions};
 use crate::error::{Error, Result};
-use crate::eval::{run_images, score, EvalLoading, EvalPlan, EvalReport, ValProtocol};
-use crate::model::{NetworkConfig, Task, Weighting};
+use crate::eval::{run_images, score, EvalPlan, EvalReport, ValProtocol};
+use crate::infer::EvalLoading;
+use crate::model::{NetworkConfig, Weighting};
 use crate::plot::{plot_log_files, PlotOptions};
 use crate::train::{FreshRun, RunOptions, Session, TrainConfig};
 use serde::Serialize;

@@ -12,8 +12,10 @@
 
 pub mod autograd;
 pub mod backend;
+pub mod batch;
 pub mod choice;
 pub mod data;
+pub mod distance;
 pub mod dtype;
 pub mod error;
 pub mod eval;

@@ -4,11 +4,11 @@ use cari::data::{
     export_cavi, export_webcaricature, DataConfig, DataSource, LoaderOptions, ModalityRule, OnBadImage, OnBadLine,
     Pair, Preprocess, SourceOptions, SynthConfig, SynthFaces, View,
 };
-use cari::eval::{run_images, score, EvalLoading, EvalPlan, ValProtocol, VAL_FAR_TARGETS};
+use cari::eval::{run_images, score, EvalPlan, ValProtocol, VAL_FAR_TARGETS};
 use cari::experiment::{run_experiment, table_markdown, Experiment};
 use cari::infer::calibrate::{self, CalibrationPairs, Domain};
 use cari::infer::output::{matches_row, verdict_text, Format};
-use cari::infer::{identify, verify, Embeddings, InferenceModel, Threshold};
+use cari::infer::{identify, verify, Embeddings, EvalLoading, InferenceModel, Threshold};
 use cari::model::{MultiTaskNet, NetworkConfig, OnShapeMismatch, Weighting};
 use cari::optim::{LrSchedule, OptimizerConfig, Rule};
 use cari::plot::{plot_cmc, plot_log_files, plot_roc, CmcSeries, PlotOptions, RocSeries};

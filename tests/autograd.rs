@@ -3,7 +3,8 @@
 mod common;
 
 use cari::autograd::{ParamGroup, ParamStore, Tape, Var};
-use cari::model::{training_objective, Batch, Modality, MultiTaskNet, NetworkConfig, ObjectiveConfig};
+use cari::batch::{Batch, Modality};
+use cari::model::{training_objective, MultiTaskNet, NetworkConfig, ObjectiveConfig};
 use cari::nn::Ctx;
 use cari::ops;
 use cari::Tensor;

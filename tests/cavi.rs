@@ -1,10 +1,10 @@
 //! The CaVI loader on a small fabricated copy with every quirk of the real one, then on the
 //! real copy when `CARI_CAVI_DIR` (default `../shared/data/cavi`) holds it.
 
+use cari::batch::Modality;
 use cari::data::{
     BatchLoader, Cavi, CaviProtocol, Dataset, EvalBatches, LoaderOptions, OnBadImage, Pair, Preprocess, Sampler,
 };
-use cari::model::Modality;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};

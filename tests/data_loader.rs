@@ -1,11 +1,11 @@
 //! Preprocessing maths, the sampler's stream and the loader threads, on small in-memory
 //! images.
 
+use cari::batch::Modality;
 use cari::data::{
     resize_bilinear, standardize, BatchLoader, Crop, Dataset, EvalBatches, HostBatch, LoaderOptions, OnBadImage,
     Preprocess, RgbImage, SampleInfo, Sampler, SamplerState,
 };
-use cari::model::Modality;
 use cari::rng::Rng;
 use cari::{Device, Error, Result};
 use std::path::PathBuf;

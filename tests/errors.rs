@@ -3,8 +3,9 @@
 mod common;
 
 use cari::autograd::{ParamStore, Var};
+use cari::batch::{Batch, Modality};
 use cari::io::WeightsFile;
-use cari::model::{Batch, Modality, MultiTaskNet, NetworkConfig};
+use cari::model::{MultiTaskNet, NetworkConfig};
 use cari::ops::{self, Conv2dSpec, Padding};
 use cari::{DType, Device, Error, Tensor};
 use common::{cpu, random};

@@ -27,7 +27,7 @@ fn the_experiment_writes_the_table_and_the_plots() {
     for r in &rows {
         // 5 identities × (1 test photo + 1 test caricature).
         assert_eq!(r.report.images, 10, "{}", r.strategy);
-        let accuracy = r.report.figure(cari::model::Task::Verification).unwrap();
+        let accuracy = r.report.figure(cari::batch::Task::Verification).unwrap();
         assert!((0.0..=1.0).contains(&accuracy));
         let records = cari::train::read_training_log(&r.log).unwrap().records;
         assert_eq!(records.len(), 3);

@@ -1,8 +1,8 @@
 //! The folder dataset on a fabricated tree: the three modality rules, ignored files, empty
 //! folders and the errors.
 
+use cari::batch::Modality;
 use cari::data::{Dataset, FolderDataset, ModalityRule};
-use cari::model::Modality;
 use std::fs;
 use std::path::PathBuf;
 

@@ -3,9 +3,9 @@
 //! hand: ROC, AUC, EER, VAL@FAR in both protocols, the GEMM distance matrix, CMC with ties
 //! and absent identities, fold summaries, and bad input.
 
+use cari::distance::{distance_matrix, squared_distance};
 use cari::eval::{
-    cmc, cmc_over_folds, distance_matrix, fold_ranges, identify, roc_curve, squared_distance, val_at_far, Cmc,
-    ValProtocol, VAL_FAR_TARGETS,
+    cmc, cmc_over_folds, fold_ranges, identify, roc_curve, val_at_far, Cmc, ValProtocol, VAL_FAR_TARGETS,
 };
 use cari::rng::Rng;
 use serde_json::Value;

@@ -4,8 +4,9 @@
 //! after the step, and an inference forward. Fixture: `tools/gen_fixtures.py`.
 
 use cari::autograd::{ParamGroup, ParamStore, Tape};
+use cari::batch::{Batch, Modality, Task};
 use cari::io::WeightsFile;
-use cari::model::{training_objective, update_moving_averages, Batch, Modality, MultiTaskNet, NetworkConfig, ObjectiveConfig, Task};
+use cari::model::{training_objective, update_moving_averages, MultiTaskNet, NetworkConfig, ObjectiveConfig};
 use cari::nn::Ctx;
 use cari::{Device, Tensor};
 

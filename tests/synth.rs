@@ -1,9 +1,9 @@
 //! The built-in procedural caricature dataset: determinism, the protocol's invariants,
 //! the CaVI export, and that caricature identification is the hardest task.
 
+use cari::batch::Modality;
 use cari::data::synth::{cavi_path, export_cavi, SynthConfig, SynthFaces};
 use cari::data::{standardize, Dataset, Pair, RgbImage};
-use cari::model::Modality;
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::path::PathBuf;

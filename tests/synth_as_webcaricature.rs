@@ -3,12 +3,12 @@
 //! image, and verification and identification protocols whose folds test the people the
 //! round-robin split puts in them.
 
+use cari::batch::Modality;
 use cari::data::synth::WebCaricatureExportSummary;
 use cari::data::{
     export_webcaricature, Dataset, Direction, OnBadLine, SynthConfig, SynthFaces, VerificationProtocol, View,
     WebCaricature,
 };
-use cari::model::Modality;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};

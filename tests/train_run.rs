@@ -101,10 +101,10 @@ fn resuming_from_a_checkpoint_continues_bit_for_bit() {
     drop((first, log));
 
     let ckpt = TrainingCheckpoint::open(&path).unwrap();
-    assert_eq!(ckpt.step, N);
-    assert_eq!(ckpt.data, data);
-    let mut resumed = ckpt.trainer(&Device::cpu()).unwrap();
-    let resumed_sampler = Sampler::from_state(protocol.train.clone(), data.batch_size, ckpt.sampler).unwrap();
+    assert_eq!(ckpt.header.step, N);
+    assert_eq!(ckpt.header.data, data);
+    let mut resumed = Trainer::from_checkpoint(&ckpt, &Device::cpu()).unwrap();
+    let resumed_sampler = Sampler::from_state(protocol.train.clone(), data.batch_size, ckpt.header.sampler).unwrap();
     let mut log = TrainingLog::resume(&log_path, N).unwrap();
     train_to(&mut resumed, &mut loader(&data, resumed_sampler), 2 * N, Some(&path), Some(&mut log)).unwrap();
 
@@ -137,7 +137,7 @@ fn a_diverging_run_stops_at_the_step_and_keeps_the_last_good_checkpoint() {
     assert!(message.contains(&format!("at step {step}")) && message.contains("loss of task"), "{message}");
     // The checkpoint is the state after the step before, and it still opens.
     let ckpt = TrainingCheckpoint::open(&path).unwrap();
-    assert_eq!(ckpt.step, step - 1, "{checkpoint}");
+    assert_eq!(ckpt.header.step, step - 1, "{checkpoint}");
     assert!(checkpoint.contains(&format!("step {}", step - 1)), "{checkpoint}");
     assert_eq!(t.step, step - 1, "the failing step changed nothing");
 }

@@ -2,10 +2,11 @@
 //! identification branches.
 
 use cari::autograd::ParamStore;
+use cari::batch::Task;
 use cari::io::{save_checkpoint, save_safetensors, Checkpoint, WeightsFile};
 use cari::model::{
     copy_branch, init_id_branches_from_verification, load_matching, name_matches, Branch, FcCopy, MultiTaskNet,
-    NetworkConfig, OnShapeMismatch, Task,
+    NetworkConfig, OnShapeMismatch,
 };
 use cari::{Device, Error, Tensor};
 use std::collections::{BTreeMap, HashMap};

@@ -3,11 +3,11 @@
 //! (a leading fold-count line, header lines, bare-integer lines, case differences), tiny
 //! JPEGs and landmark files in 1e-notation.
 
+use cari::batch::Modality;
 use cari::data::{
     parse_landmarks, Dataset, Direction, FaceBox, OnBadLine, Pair, SkippedLine, View, WebCaricature,
     WebCaricatureFolds, WebCaricatureProtocol, WebCaricatureTask,
 };
-use cari::model::Modality;
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -5,9 +5,10 @@
 mod common;
 
 use cari::autograd::{ParamGroup, ParamStore, Tape, Var};
+use cari::batch::{Batch, Modality, Task};
 use cari::model::{
-    training_objective, weight_objective, Batch, Modality, MultiTaskNet, NetworkConfig, ObjectiveConfig, Task,
-    WeightModule, Weighting, LOG_VARIANCE,
+    training_objective, weight_objective, MultiTaskNet, NetworkConfig, ObjectiveConfig, WeightModule, Weighting,
+    LOG_VARIANCE,
 };
 use cari::nn::{init_params, Ctx};
 use cari::optim::{Optimizer, OptimizerConfig, Rule};

@@ -12,8 +12,8 @@
 
 use super::dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
 use super::files::{file_name, is_image_file, sorted_entries};
+use crate::batch::Modality;
 use crate::error::{Error, Result};
-use crate::model::Modality;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 //! The one interface every image source implements (built-in synthetic faces, CaVI, …):
 //! a fixed, indexed list of labelled images that can be decoded from any thread.
 
+use crate::batch::Modality;
 use crate::error::Result;
-use crate::model::Modality;
 use std::path::PathBuf;
 
 /// An 8-bit RGB image, rows top to bottom, pixels interleaved `[r, g, b]`.

@@ -12,9 +12,9 @@
 use super::dataset::{Dataset, Protocol, RgbImage, SampleInfo};
 use super::files::{file_name, is_image_file, sorted_entries};
 use super::pairs::balanced_pairs;
+use crate::batch::Modality;
 use crate::choice::parse_choice;
 use crate::error::{Error, Result};
-use crate::model::Modality;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 

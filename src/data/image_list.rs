@@ -4,8 +4,8 @@
 
 use super::files::{is_image_file, sorted_entries};
 use super::{Dataset, RgbImage, SampleInfo};
+use crate::batch::Modality;
 use crate::error::{Error, Result};
-use crate::model::Modality;
 use std::path::{Path, PathBuf};
 
 pub struct ImageList {

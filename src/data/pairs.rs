@@ -3,7 +3,7 @@
 //! different-identity pairs drawn with a fixed seed.
 
 use super::dataset::{Dataset, Pair};
-use crate::model::Modality;
+use crate::batch::Modality;
 use crate::rng::Rng;
 use std::collections::HashMap;
 

@@ -2,15 +2,17 @@
 //! names for verification and identification by distance, branch 2 on its classified
 //! photos and branch 3 on its classified caricatures.
 
-use super::metrics::{identification_accuracy, squared_distance, verification_accuracy, FoldStats};
+use super::metrics::{identification_accuracy, verification_accuracy, FoldStats};
 use super::plan::{EvalPlan, FOLDS};
 use super::rank::{cmc_over_folds, identify, CmcOverFolds};
 use super::verification::{roc_curve, val_at_far, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS};
 use crate::autograd::ParamStore;
 use crate::backend::Device;
-use crate::data::{Dataset, Direction, EvalBatches, LoaderOptions, Pair, Preprocess};
+use crate::batch::{Modality, Task};
+use crate::data::{Dataset, Direction};
 use crate::error::Result;
-use crate::model::{arg_max, Modality, MultiTaskNet, Task};
+use crate::infer::{for_each_batch, scored_pairs, EvalLoading};
+use crate::model::{arg_max, MultiTaskNet};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -61,15 +63,6 @@ pub struct EvalReport {
 /// The highest rank of the CMC curves.
 pub const MAX_RANK: usize = 10;
 
-/// How images are read: evaluation preprocessing (centre crop, no flip) of each batch,
-/// loaded ahead by `options.workers` threads.
-#[derive(Clone, Copy, Debug)]
-pub struct EvalLoading {
-    pub preprocess: Preprocess,
-    pub batch_size: usize,
-    pub options: LoaderOptions,
-}
-
 /// What the model made of the plan's images.
 pub struct TestOutputs {
     /// Branch-1 embedding of each image read (by dataset index).
@@ -93,14 +86,8 @@ pub fn run_images(
     let mut outputs =
         TestOutputs { embeddings: HashMap::new(), photo_predictions: Vec::new(), caricature_predictions: Vec::new() };
     let dim = net.embedding_dim();
-    let EvalLoading { preprocess, batch_size, options } = loading;
-    for host in EvalBatches::new(dataset, plan.images(), batch_size, preprocess, options)? {
-        let host = host?;
-        if host.is_empty() {
-            continue;
-        }
-        let batch = host.to_batch(device)?;
-        let [verification, photo, caricature] = net.infer(params, &batch.images)?;
+    for_each_batch(dataset, plan.images(), loading, device, |host, images| {
+        let [verification, photo, caricature] = net.infer(params, images)?;
         let e = verification.embeddings.value().to_vec()?;
         let photo_logits = photo.logits.value().to_vec()?;
         let caricature_logits = caricature.logits.value().to_vec()?;
@@ -117,7 +104,8 @@ pub fn run_images(
                 Modality::Caricature => outputs.caricature_predictions.push((predicted(&caricature_logits), label)),
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(outputs)
 }
 
@@ -218,15 +206,6 @@ fn ranges_of(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
             start += n;
             start - n..start
         })
-        .collect()
-}
-
-/// `pairs` as `(distance, same)` in their order; a pair with an image skipped as unreadable
-/// is left out.
-fn scored_pairs(pairs: &[Pair], embeddings: &HashMap<usize, Vec<f32>>) -> Vec<(f32, bool)> {
-    pairs
-        .iter()
-        .filter_map(|p| Some((squared_distance(embeddings.get(&p.caricature)?, embeddings.get(&p.photo)?), p.same)))
         .collect()
 }
 

@@ -6,11 +6,6 @@ use crate::rng::Rng;
 use serde::Serialize;
 use std::ops::Range;
 
-/// Squared distance ‖a − b‖² of two embeddings (in [0, 4] for unit vectors).
-pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
 /// A figure measured on each fold, with its mean and population standard deviation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FoldStats {

@@ -8,15 +8,10 @@ mod rank;
 mod text;
 mod verification;
 
-pub use evaluate::{run_images, score, EvalLoading, EvalReport, TestOutputs, VerificationReport, MAX_RANK};
+pub use evaluate::{run_images, score, EvalReport, TestOutputs, VerificationReport, MAX_RANK};
 pub use metrics::{
-    fold_ranges, identification_accuracy, shuffled_order, squared_distance, verification_accuracy, FoldStats,
-    VerificationAccuracy,
+    fold_ranges, identification_accuracy, shuffled_order, verification_accuracy, FoldStats, VerificationAccuracy,
 };
 pub use plan::{EvalPlan, GallerySplit, IdentificationFolds, FOLDS, PAIR_SHUFFLE_SEED};
-pub use rank::{
-    cmc, cmc_over_folds, dense_identities, distance_matrix, identify, nearest_by_identity, Cmc, CmcOverFolds,
-};
-pub use verification::{
-    operating_point, roc_curve, val_at_far, OperatingPoint, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS,
-};
+pub use rank::{cmc, cmc_over_folds, identify, Cmc, CmcOverFolds};
+pub use verification::{roc_curve, val_at_far, RocCurve, ValAtFar, ValProtocol, VAL_FAR_TARGETS};

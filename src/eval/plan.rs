@@ -4,12 +4,12 @@
 //! pairs are cut into ten folds; WebCaricature's protocols give their ten folds as published.
 
 use super::metrics::shuffled_order;
+use crate::batch::Modality;
 use crate::data::{
     DataSource, Dataset, Direction, IdentificationProtocol, Pair, Protocol, SkippedLine, VerificationProtocol,
     WebCaricature, WebCaricatureFolds,
 };
 use crate::error::{Error, Result};
-use crate::model::Modality;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

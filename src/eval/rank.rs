@@ -10,39 +10,11 @@
 //! miss at every rank, and [`Cmc::probes_without_gallery_identity`] says how many there were.
 
 use super::metrics::FoldStats;
-use crate::backend::cpu::matmul::matmul;
-use crate::backend::MatmulGeometry;
+use crate::distance::{dense_identities, distance_matrix, embedding_rows, nearest_by_identity};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::hash::Hash;
-
-/// `D[i, j] = ‖p_i − g_j‖²`, probes `[P, dim]` against gallery `[G, dim]` (row-major),
-/// returned as `[P, G]` row-major. Computed as `‖p‖² + ‖g‖² − 2·p·g` with one GEMM;
-/// rounding can take a distance that should be 0 slightly below, so it is clamped at 0.
-pub fn distance_matrix(probes: &[f32], gallery: &[f32], dim: usize) -> Result<Vec<f32>> {
-    let p = rows(probes, dim, "probe embeddings")?;
-    let g = rows(gallery, dim, "gallery embeddings")?;
-    let geometry = MatmulGeometry { m: p, k: dim, n: g, transpose_a: false, transpose_b: true };
-    let mut distances = matmul(probes, gallery, &geometry);
-    let squared_norms =
-        |x: &[f32]| -> Vec<f32> { x.chunks_exact(dim).map(|r| r.iter().map(|v| v * v).sum()).collect() };
-    let (probe_norms, gallery_norms) = (squared_norms(probes), squared_norms(gallery));
-    distances.par_chunks_mut(g.max(1)).zip(&probe_norms).for_each(|(row, &pn)| {
-        for (d, &gn) in row.iter_mut().zip(&gallery_norms) {
-            *d = (pn + gn - 2.0 * *d).max(0.0);
-        }
-    });
-    Ok(distances)
-}
-
-fn rows(embeddings: &[f32], dim: usize, what: &str) -> Result<usize> {
-    if dim == 0 || embeddings.len() % dim != 0 {
-        return Err(Error::invalid(what, format!("{} values are not rows of {dim}", embeddings.len())));
-    }
-    Ok(embeddings.len() / dim)
-}
 
 /// A cumulative match characteristic: the identification rate at ranks 1..=K.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -117,34 +89,6 @@ pub fn cmc(distances: &[f32], probe_ids: &[usize], gallery_ids: &[usize], max_ra
     })
 }
 
-/// The distinct identities of `ids` in order of first appearance, and each entry's index
-/// among them.
-pub fn dense_identities<T: Clone + Eq + Hash>(ids: &[T]) -> (Vec<usize>, Vec<T>) {
-    let mut index: HashMap<&T, usize> = HashMap::new();
-    let mut distinct = Vec::new();
-    let dense = ids
-        .iter()
-        .map(|id| {
-            *index.entry(id).or_insert_with(|| {
-                distinct.push(id.clone());
-                distinct.len() - 1
-            })
-        })
-        .collect();
-    (dense, distinct)
-}
-
-/// Each identity's nearest gallery image in one probe's row of distances: a gallery
-/// identity is as near as its nearest image. `column_identity` is the dense identity of
-/// each gallery image ([`dense_identities`]).
-pub fn nearest_by_identity(row: &[f32], column_identity: &[usize], identities: usize) -> Vec<f32> {
-    let mut nearest = vec![f32::INFINITY; identities];
-    for (&d, &identity) in row.iter().zip(column_identity) {
-        nearest[identity] = nearest[identity].min(d);
-    }
-    nearest
-}
-
 /// Ranks embedded `probes` (`[P, dim]`) against an embedded `gallery` (`[G, dim]`): their
 /// [`distance_matrix`], then its [`cmc`].
 pub fn identify(
@@ -156,7 +100,7 @@ pub fn identify(
     max_rank: usize,
 ) -> Result<Cmc> {
     for (what, embeddings, ids) in [("probe", probes, probe_ids), ("gallery", gallery, gallery_ids)] {
-        if rows(embeddings, dim, &format!("{what} embeddings"))? != ids.len() {
+        if embedding_rows(embeddings, dim, &format!("{what} embeddings"))? != ids.len() {
             return Err(Error::invalid(
                 format!("{what} identities"),
                 format!("{} for {} embeddings of {dim}", ids.len(), embeddings.len() / dim),

@@ -2,12 +2,13 @@
 //! per domain (photo↔caricature, photo↔photo), and stored in the model's checkpoint so
 //! `cari verify` uses them by default.
 
+use super::scored_pairs;
+use crate::batch::Modality;
 use crate::choice::parse_choice;
 use crate::data::{balanced_pairs, Dataset, Pair};
+use crate::distance::operating_point;
 use crate::error::{Error, Result};
-use crate::eval::{operating_point, squared_distance};
 use crate::io::Checkpoint;
-use crate::model::Modality;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -64,10 +65,7 @@ pub fn fit(
     targets: &[f64],
     source: &str,
 ) -> Result<Vec<Calibration>> {
-    let scored: Vec<(f32, bool)> = pairs
-        .iter()
-        .filter_map(|p| Some((squared_distance(embeddings.get(&p.caricature)?, embeddings.get(&p.photo)?), p.same)))
-        .collect();
+    let scored = scored_pairs(pairs, embeddings);
     if scored.is_empty() {
         return Err(Error::invalid("calibration", format!("no {} pair with both images read", domain.name())));
     }

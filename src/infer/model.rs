@@ -2,14 +2,16 @@
 //! configuration, every tensor a view of the mapped file (no copy on the CPU), and the
 //! evaluation preprocessing the model was trained with.
 
+use super::batches::{for_each_batch, EvalLoading};
 use super::calibrate::{stored, Calibration, Domain};
 use super::{Embeddings, Threshold};
 use crate::autograd::ParamStore;
 use crate::backend::Device;
-use crate::data::{DataConfig, Dataset, EvalBatches, ImageList, LoaderOptions, Preprocess};
+use crate::data::{DataConfig, Dataset, ImageList, LoaderOptions, Preprocess, SamplerState};
 use crate::error::Result;
-use crate::model::MultiTaskNet;
-use crate::train::TrainingCheckpoint;
+use crate::io::TrainingCheckpoint;
+use crate::model::{MultiTaskNet, NetworkConfig};
+use serde::de::IgnoredAny;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -29,21 +31,24 @@ pub struct InferenceModel {
 impl InferenceModel {
     /// Opens a training checkpoint (verified: format, checksums, shapes).
     pub fn open(path: &Path, device: &Device) -> Result<InferenceModel> {
-        let ckpt = TrainingCheckpoint::open(path)?;
-        let net = MultiTaskNet::new(ckpt.network.clone())?;
+        // The training configuration is checked to be JSON but not read: serving needs only
+        // the network and how its images were read.
+        let ckpt = TrainingCheckpoint::<NetworkConfig, IgnoredAny, DataConfig, SamplerState>::open(path)?;
+        let header = ckpt.header;
+        let net = MultiTaskNet::new(header.network)?;
         let mut params = ParamStore::new();
         for spec in net.param_specs() {
             let value = ckpt.file.tensor_shaped(&spec.name, &spec.shape, device)?;
             params.insert(spec.name, value, spec.group)?;
         }
-        let preprocess = Preprocess { flip: false, ..ckpt.data.preprocess };
+        let preprocess = Preprocess { flip: false, ..header.data.preprocess };
         let calibrations = stored(&ckpt.file)?;
         Ok(InferenceModel {
             path: path.to_path_buf(),
             net,
             params,
             preprocess,
-            data: ckpt.data,
+            data: header.data,
             calibrations,
             device: device.clone(),
         })
@@ -60,10 +65,11 @@ impl InferenceModel {
         options: LoaderOptions,
     ) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(indices.len() * self.net.embedding_dim());
-        for host in EvalBatches::new(dataset, indices, batch_size, self.preprocess, options)? {
-            let batch = host?.to_batch(&self.device)?;
-            out.extend(self.net.embed(&self.params, &batch.images)?.to_vec()?);
-        }
+        let loading = EvalLoading { preprocess: self.preprocess, batch_size, options };
+        for_each_batch(dataset, indices, loading, &self.device, |_, images| {
+            out.extend(self.net.embed(&self.params, images)?.to_vec()?);
+            Ok(())
+        })?;
         Ok(out)
     }
 

@@ -1,10 +1,12 @@
 //! Comparing faces: the verdict on one pair, and the nearest gallery identities of a probe.
 
 use super::Embeddings;
+use crate::data::Pair;
+use crate::distance::{dense_identities, distance_matrix, nearest_by_identity, squared_distance};
 use crate::error::Result;
-use crate::eval::{dense_identities, distance_matrix, nearest_by_identity, squared_distance};
 use rayon::prelude::*;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// The decision threshold on the squared distance and where it came from.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -30,6 +32,15 @@ pub struct Verdict {
 pub fn verify(a: &[f32], b: &[f32], threshold: Threshold) -> Verdict {
     let distance = squared_distance(a, b);
     Verdict { distance, metric: METRIC, same: distance < threshold.value, threshold }
+}
+
+/// `pairs` as `(distance, same)` in their order, from the embeddings by dataset index; a
+/// pair with an image that has none (skipped as unreadable) is left out.
+pub fn scored_pairs(pairs: &[Pair], embeddings: &HashMap<usize, Vec<f32>>) -> Vec<(f32, bool)> {
+    pairs
+        .iter()
+        .filter_map(|p| Some((squared_distance(embeddings.get(&p.caricature)?, embeddings.get(&p.photo)?), p.same)))
+        .collect()
 }
 
 /// A gallery identity and its nearest image's distance to the probe.

@@ -1,8 +1,9 @@
 //! A task branch: Block8 (scale 0.2, ReLU), Block8 (scale 1, no activation), global
 //! average pool, dropout → prelogits p; embedding e = p/‖p‖; logits = FC(p).
 
-use super::{NetworkConfig, Task};
+use super::NetworkConfig;
 use crate::autograd::{ParamGroup, Var};
+use crate::batch::Task;
 use crate::error::Result;
 use crate::nn::{ConvSpec, Ctx, Layer, Linear, ParamSpec, ResidualBlock};
 use crate::ops;

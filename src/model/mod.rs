@@ -1,7 +1,6 @@
 //! The multi-task network of the paper: a shared Inception-ResNet trunk to Mixed_7a,
 //! three task branches, and the dynamic-weight module; the objectives that train them.
 
-mod batch;
 mod branch;
 mod config;
 mod network;
@@ -11,7 +10,6 @@ mod warm_start;
 mod weight_module;
 mod weighting;
 
-pub use batch::{Batch, Modality, Task};
 pub use branch::{Branch, BranchOutput};
 pub use config::{NetworkConfig, ObjectiveConfig};
 pub use network::{LayerRow, MultiTaskNet, CENTERS};

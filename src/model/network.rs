@@ -1,9 +1,10 @@
 //! The whole network (DESIGN.md §3): trunk to Mixed_7a, three branches, weight module.
 
 use super::weight_module::{self, WeightModule};
-use super::{Branch, BranchOutput, NetworkConfig, Task};
+use super::{Branch, BranchOutput, NetworkConfig};
 use crate::autograd::{ParamGroup, ParamStore, Var};
 use crate::backend::Device;
+use crate::batch::Task;
 use crate::error::{Error, Result};
 use crate::nn::{trainable_count, ConvBn, ConvSpec, Ctx, Init, Layer, MaxPool, ParamSpec, Reduction, ResidualBlock};
 use crate::tensor::{Shape, Tensor};

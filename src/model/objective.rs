@@ -9,8 +9,9 @@
 use super::network::CENTERS;
 use super::weight_module::TaskWeights;
 use super::weighting::LOG_VARIANCE;
-use super::{Batch, BranchOutput, MultiTaskNet, ObjectiveConfig, Task, Weighting};
+use super::{BranchOutput, MultiTaskNet, ObjectiveConfig, Weighting};
 use crate::autograd::Var;
+use crate::batch::{Batch, Task};
 use crate::error::{Error, Result};
 use crate::nn::Ctx;
 use crate::ops;

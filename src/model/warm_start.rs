@@ -8,8 +8,9 @@
 //! (`InceptionResnetV1/Repeat_2/block8_1/…`, `InceptionResnetV1/Block8/…`), so
 //! `InceptionResnetV1/*` selects trunk + branch 1 without its FC (`Logits_verif/*`).
 
-use super::{Branch, MultiTaskNet, Task};
+use super::{Branch, MultiTaskNet};
 use crate::autograd::ParamStore;
+use crate::batch::Task;
 use crate::error::{Error, Result};
 use crate::io::WeightsFile;
 use crate::tensor::Shape;

@@ -1,8 +1,8 @@
 //! How the three task losses are weighted: the paper's dynamic weights and the
 //! baselines it compares with, behind one interface chosen by `--strategy`.
 
-use super::Task;
 use crate::autograd::ParamGroup;
+use crate::batch::Task;
 use crate::error::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
@@ -35,11 +35,6 @@ impl Weighting {
             Weighting::Fixed(w) => w[task.index()] != 0.0,
             _ => true,
         }
-    }
-
-    /// Whether the dynamic-weight module computes w (and has an objective of its own).
-    pub fn uses_weight_module(&self) -> bool {
-        matches!(self, Weighting::Dynamic | Weighting::Naive)
     }
 
     /// Whether anything in the weight-module group is trained.

@@ -5,7 +5,7 @@ use super::font::FAMILY;
 use super::series::{default_window, thin, Curve};
 use super::{Drawing, Drawn};
 use super::{RunLog, TASK_COLORS};
-use crate::model::Task;
+use crate::batch::Task;
 use crate::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;

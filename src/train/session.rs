@@ -115,18 +115,18 @@ impl Session {
         schedule: Option<&Path>,
     ) -> Result<Session> {
         let ckpt = TrainingCheckpoint::open(checkpoint)?;
-        let mut trainer = ckpt.trainer(device)?;
+        let mut trainer = Trainer::from_checkpoint(&ckpt, device)?;
         if let Some(path) = schedule {
             trainer.config.schedule = LrSchedule::read(path)?;
         }
-        let opened = ckpt.data.open_for_training(Some(ckpt.sampler), loader)?;
+        let opened = ckpt.header.data.open_for_training(Some(ckpt.header.sampler), loader)?;
         Ok(Session {
             trainer,
-            data: ckpt.data,
+            data: ckpt.header.data,
             opened,
             origin: Origin::Resumed {
                 checkpoint: checkpoint.to_path_buf(),
-                step: ckpt.step,
+                step: ckpt.header.step,
                 schedule: schedule.map(Path::to_path_buf),
             },
             device: device.clone(),

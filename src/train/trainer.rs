@@ -3,10 +3,9 @@
 //! the rule-based state (batch-norm moving averages, class centers).
 
 use crate::autograd::{Gradients, ParamGroup, ParamStore, Tape};
+use crate::batch::{Batch, Task};
 use crate::error::{Error, Result};
-use crate::model::{
-    training_objective, update_centers, update_moving_averages, Batch, MultiTaskNet, ObjectiveConfig, Task,
-};
+use crate::model::{training_objective, update_centers, update_moving_averages, MultiTaskNet, ObjectiveConfig};
 use crate::nn::Ctx;
 use crate::optim::{LrSchedule, Optimizer, OptimizerConfig, Rule, UpdateStats};
 use crate::rng::mix64;

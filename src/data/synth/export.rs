@@ -5,9 +5,9 @@
 
 use super::staging::{write_atomically, write_images, write_text};
 use super::SynthFaces;
+use crate::batch::Modality;
 use crate::data::{Dataset, Pair};
 use crate::error::{Error, Result};
-use crate::model::Modality;
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -9,10 +9,10 @@
 
 use super::staging::{write_atomically, write_images, write_text};
 use super::{stream, SynthFaces};
+use crate::batch::Modality;
 use crate::data::webcaricature::FOLDS;
 use crate::data::{Dataset, Direction};
 use crate::error::{Error, Result};
-use crate::model::Modality;
 use crate::rng::Rng;
 use std::fs;
 use std::path::{Path, PathBuf};

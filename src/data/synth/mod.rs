@@ -23,8 +23,8 @@ pub use face::{Beard, Geometry, Glasses, HairStyle, Identity, Param, ParamSpec, 
 pub use style::{Drawing, Style, EXAGGERATION};
 
 use super::{Dataset, RgbImage, SampleInfo};
+use crate::batch::Modality;
 use crate::error::{Error, Result};
-use crate::model::Modality;
 use crate::rng::{fnv1a, Rng};
 
 /// What to generate. Every image depends only on these and its index.

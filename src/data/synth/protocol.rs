@@ -5,8 +5,8 @@
 //! meeting one photo of another (seeded) identity per photo rank.
 
 use super::{stream, SynthFaces};
+use crate::batch::Modality;
 use crate::data::{Dataset, Pair, Protocol};
-use crate::model::Modality;
 use crate::rng::Rng;
 
 /// How many of `n` images (n ≥ 2) are held out for testing.

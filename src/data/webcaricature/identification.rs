@@ -13,9 +13,9 @@
 
 use super::lines::{BadLines, Line, OnBadLine, ProtocolFile, SkippedLine};
 use super::{View, WebCaricature, FOLDS};
+use crate::batch::Modality;
 use crate::data::{Dataset, Protocol};
 use crate::error::{Error, Result};
-use crate::model::Modality;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 

@@ -30,9 +30,9 @@ pub use verification::{VerificationFold, VerificationProtocol};
 
 use super::dataset::{Dataset, RgbImage, SampleInfo};
 use super::files::{file_name, is_image_file, sorted_entries};
+use crate::batch::Modality;
 use crate::choice::parse_choice;
 use crate::error::{Error, Result};
-use crate::model::Modality;
 use lines::Line;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

@@ -19,9 +19,9 @@
 
 use super::lines::{BadLines, OnBadLine, ProtocolFile, SkippedLine};
 use super::{View, WebCaricature, FOLDS};
+use crate::batch::Modality;
 use crate::data::{Dataset, Pair, Protocol};
 use crate::error::Result;
-use crate::model::Modality;
 use std::collections::BTreeSet;
 
 const DIR: &str = "FaceVerification";

@@ -1,4 +1,5 @@
-//! A training batch and the tasks that read it.
+//! A training batch, the modality of each of its images and the tasks that read them: the
+//! types the data layer produces and the network consumes.
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
