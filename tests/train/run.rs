@@ -2,8 +2,6 @@
 //! for bit, and a diverging run stops naming the step and task, keeping the last good
 //! checkpoint.
 
-mod common;
-
 use cari::data::{BatchLoader, DataConfig, DataSource, LoaderOptions, Preprocess, Sampler, SynthConfig};
 use cari::model::{MultiTaskNet, NetworkConfig, Weighting};
 use cari::optim::{LrSchedule, OptimizerConfig, Rule};

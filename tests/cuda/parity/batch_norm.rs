@@ -2,7 +2,7 @@
 //! backward, on one row, one channel, primes, channel counts around the 32-wide tiles and
 //! more rows than a block covers.
 
-use crate::harness::{check, cpu, devices, down, fresh_seed, up, Tolerance, EXACT};
+use super::harness::{check, cpu, devices, down, fresh_seed, up, Tolerance, EXACT};
 use cari::backend::{Activation, Rows};
 use cari::rng::Rng;
 

@@ -1,12 +1,10 @@
 //! Finite-difference gradient checks of every op through the tape, on random shapes
 //! including awkward ones (batch 1, primes, 1×1 spatial).
 
-mod common;
-
+use crate::common::{away_from_zero, cpu, distinct, gradcheck, random};
 use cari::autograd::Var;
 use cari::ops::{self, Activation, Conv2dSpec, Padding};
 use cari::Tensor;
-use common::{away_from_zero, cpu, distinct, gradcheck, random};
 
 // Step and tolerance for smooth ops: with values O(1), a central difference of step 1e-2
 // has truncation error ~1e-4·|f'''| and f32 rounding noise ~1e-7/1e-2 per term summed

@@ -1,13 +1,11 @@
 //! The tape: reverse-mode accumulation, stop-gradient, parameter groups, inference.
 
-mod common;
-
+use crate::common::{cpu, random};
 use cari::autograd::{ParamGroup, ParamStore, Tape, Var};
 use cari::model::{training_objective, Batch, Modality, MultiTaskNet, NetworkConfig, ObjectiveConfig};
 use cari::nn::Ctx;
 use cari::ops;
 use cari::Tensor;
-use common::{cpu, random};
 
 fn scalar(v: f32) -> Tensor {
     Tensor::scalar(v, &cpu()).unwrap()

@@ -3,30 +3,13 @@
 //! and View 2), a model trained on one WebCaricature fold, a folder of faces, and protocol
 //! lines that are bad.
 
-mod common;
-
-use common::TINY_NETWORK;
+use crate::common::{cari, cari_stdout, s, TINY_NETWORK};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cari")).args(args).output().expect("cari runs")
-}
-
-fn cari(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(o.status.success(), "cari {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap()
-}
 
 /// `cari train` of a tiny network into `out`.
 fn train(out: &Path, extra: &[&str]) -> String {
-    cari(&[&["train", "--out", s(out)][..], TINY_NETWORK, extra].concat())
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    cari_stdout(&[&["train", "--out", s(out)][..], TINY_NETWORK, extra].concat())
 }
 
 fn json(path: &Path) -> serde_json::Value {
@@ -53,7 +36,7 @@ fn setup(name: &str) -> Setup {
     fs::create_dir_all(&dir).unwrap();
     let web = dir.join("WebCaricature");
     let export = ["--identities", "20", "--photos", "3", "--caricatures", "3", "--size", "80"];
-    cari(&[&["synth", "--layout", "webcaricature", "--out", s(&web)][..], &export].concat());
+    cari_stdout(&[&["synth", "--layout", "webcaricature", "--out", s(&web)][..], &export].concat());
     let out = dir.join("model");
     let data = format!("webcaricature:{}", s(&web));
     let trained = train(&out, &["--dataset", &data, "--protocol", "c2p", "--fold", "2", "--steps", "2"]);
@@ -70,7 +53,7 @@ fn eval_model(t: &Setup, model: &Path, extra: &[&str], report: &str) -> (String,
     let path = t.dir.join(report);
     let data = format!("webcaricature:{}", s(&t.web));
     let args = [&["eval", "--model", s(model), "--dataset", &data, "--report", s(&path)][..], extra].concat();
-    let text = cari(&args);
+    let text = cari_stdout(&args);
     (text, json(&path))
 }
 
@@ -124,7 +107,7 @@ fn bad_protocol_lines_stop_naming_file_and_line_or_are_skipped_and_counted() {
     fs::write(&file, lines.join("\r\n")).unwrap();
 
     let data = format!("webcaricature:{}", s(&t.web));
-    let o = run(&["eval", "--model", s(&t.model), "--dataset", &data]);
+    let o = cari(&["eval", "--model", s(&t.model), "--dataset", &data]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "a bad line must stop by default");
     assert!(err.contains("RestrictedView2.txt") && err.contains(&format!("line {}", index + 1)), "{err}");
@@ -142,7 +125,7 @@ fn a_folder_of_faces_is_evaluated_on_balanced_pairs_and_searched_both_ways() {
     let t = setup("folder");
     let report = t.dir.join("folder.json");
     let folder = format!("folder:{}", s(&t.web.join("OriginalImages")));
-    let text = cari(&["eval", "--model", s(&t.model), "--dataset", &folder, "--report", s(&report)]);
+    let text = cari_stdout(&["eval", "--model", s(&t.model), "--dataset", &folder, "--report", s(&report)]);
     let r = json(&report);
     // 20 people × 3 caricatures × 3 photos same pairs, as many different ones.
     assert_eq!(r["verification"]["pairs_listed"].as_u64(), Some(2 * 20 * 9), "{text}");
@@ -155,7 +138,7 @@ fn a_folder_of_faces_is_evaluated_on_balanced_pairs_and_searched_both_ways() {
     let synth = ["--identities", "3", "--synth-photos", "8", "--synth-caricatures", "8", "--steps", "1"];
     train(&other, &synth);
     let model = other.join("checkpoint.safetensors");
-    let text = cari(&["eval", "--model", s(&model), "--dataset", &folder, "--report", s(&report)]);
+    let text = cari_stdout(&["eval", "--model", s(&model), "--dataset", &folder, "--report", s(&report)]);
     let r = json(&report);
     assert!(r["photo_id_accuracy"].is_null() && r["verification"]["accuracy"]["mean"].is_f64(), "{r}");
     assert!(text.contains("note: branch identification not scored: the model has 3 classes"), "{text}");
@@ -166,7 +149,7 @@ fn without_dataset_flags_the_models_own_protocol_is_used_and_typed_flags_change_
     let t = setup("stored");
     let protocol_of = |extra: &[&str]| {
         let report = t.dir.join("stored.json");
-        cari(&[&["eval", "--model", s(&t.model), "--report", s(&report)][..], extra].concat());
+        cari_stdout(&[&["eval", "--model", s(&t.model), "--report", s(&report)][..], extra].concat());
         json(&report)["protocol"].as_str().unwrap().to_string()
     };
     assert_eq!(protocol_of(&[]), "webcaricature-c2p-view2");
@@ -194,7 +177,7 @@ fn one_model_per_fold_is_scored_on_its_own_fold() {
         args.extend(["--model", s(m)]);
     }
     let report = t.dir.join("per-fold.json");
-    let text = cari(&[&args[..], &["--report", s(&report)]].concat());
+    let text = cari_stdout(&[&args[..], &["--report", s(&report)]].concat());
     assert!(text.contains("fold 1: ") && text.contains("fold 10: "), "{text}");
     let r = json(&report);
     assert_eq!(r["verification"]["pairs_scored"].as_u64(), Some(120), "{r}");
@@ -212,15 +195,15 @@ fn one_model_per_fold_is_scored_on_its_own_fold() {
 
     // Not one per fold, or folds cut from one list: refused before any image is read.
     let two = ["eval", "--dataset", &data, "--model", s(&models[0]), "--model", s(&models[1])];
-    let e = String::from_utf8_lossy(&run(&two).stderr).into_owned();
+    let e = String::from_utf8_lossy(&cari(&two).stderr).into_owned();
     assert!(e.contains("--model") && e.contains("2 models") && e.contains("10 folds"), "{e}");
     let mut view1 = args.clone();
     view1.extend(["--view", "view1"]);
-    let e = String::from_utf8_lossy(&run(&view1).stderr).into_owned();
+    let e = String::from_utf8_lossy(&cari(&view1).stderr).into_owned();
     assert!(e.contains("--model") && e.contains("cut from one list"), "{e}");
     let mut calibrate = args.clone();
     calibrate.push("--calibrate");
-    let e = String::from_utf8_lossy(&run(&calibrate).stderr).into_owned();
+    let e = String::from_utf8_lossy(&cari(&calibrate).stderr).into_owned();
     assert!(e.contains("--calibrate") && e.contains("one --model"), "{e}");
 }
 
@@ -233,11 +216,11 @@ fn unknown_protocols_and_folds_name_their_flag() {
         (&["--view", "view3"][..], "--view"),
         (&["--on-bad-line", "ignore"][..], "--on-bad-line"),
     ] {
-        let o = run(&[&["eval", "--model", s(&t.model), "--dataset", &data][..], extra].concat());
+        let o = cari(&[&["eval", "--model", s(&t.model), "--dataset", &data][..], extra].concat());
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success() && err.contains(flag), "{extra:?}: {err}");
     }
-    let o = run(&["train", "--dataset", &data, "--fold", "11", "--steps", "1", "--out", s(&t.dir.join("x"))]);
+    let o = cari(&["train", "--dataset", &data, "--fold", "11", "--steps", "1", "--out", s(&t.dir.join("x"))]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("--fold") && err.contains("1 to 10"), "{err}");
 }

@@ -1,13 +1,11 @@
 //! Bad input gets a typed error naming the op and the shapes, never a panic.
 
-mod common;
-
+use crate::common::{cpu, random};
 use cari::autograd::{ParamStore, Var};
 use cari::io::WeightsFile;
 use cari::model::{Batch, Modality, MultiTaskNet, NetworkConfig};
 use cari::ops::{self, Conv2dSpec, Padding};
 use cari::{DType, Device, Error, Tensor};
-use common::{cpu, random};
 
 fn var(t: Tensor) -> Var {
     Var::constant(t)

@@ -5,7 +5,7 @@
 //! bit. Lengths 1000 and 65537 exceed the launch's threads, so the grid-stride loops and
 //! the row/column walk of the row ops go round more than once.
 
-use crate::harness::*;
+use super::harness::*;
 use cari::backend::{BinaryOp, Rows};
 use cari::tensor::Storage;
 

@@ -2,7 +2,7 @@
 //! divide and take square roots exactly (IEEE), in the same order, so several steps in a
 //! row must leave parameter and state bit-identical.
 
-use crate::harness::*;
+use super::harness::*;
 use cari::backend::{AdamStep, Backend, RmsPropStep, SgdStep};
 use cari::tensor::Storage;
 use cari::Result;

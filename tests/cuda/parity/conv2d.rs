@@ -3,8 +3,8 @@
 //! counts around the 64-wide tile (1, 3, 5, 17, 33, 70), and explicit paddings TF never
 //! makes.
 
-use crate::harness::{check, cpu, devices, down, fresh_seed, random, up};
-use crate::matmul::sum_tolerance;
+use super::harness::{check, cpu, devices, down, fresh_seed, random, up};
+use super::matmul::sum_tolerance;
 use cari::backend::{Conv2dGeometry, Padding};
 use cari::rng::Rng;
 use cari::tensor::Storage;

@@ -1,7 +1,7 @@
 //! Max pooling (3×3 windows at strides 2 and 1 on odd sizes, so windows overlap and some
 //! inputs lie in no window) and global average pooling, forward and backward.
 
-use crate::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance, EXACT};
+use super::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance, EXACT};
 use cari::backend::Pool2dGeometry;
 use cari::rng::Rng;
 

@@ -1,7 +1,7 @@
 //! Softmax cross-entropy (fused losses and probabilities) and center loss, forward and
 //! backward, on rows of 1 to 10⁴ classes.
 
-use crate::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance, EXACT};
+use super::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance, EXACT};
 use cari::backend::Rows;
 use cari::rng::Rng;
 

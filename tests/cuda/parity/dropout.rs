@@ -1,7 +1,7 @@
 //! Dropout masks: a pure function of `(seed, index)` in integer arithmetic, so the CUDA
 //! mask must equal the CPU's bit for bit.
 
-use crate::harness::*;
+use super::harness::*;
 
 #[test]
 fn masks_match_bit_for_bit() {

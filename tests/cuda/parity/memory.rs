@@ -2,7 +2,7 @@
 //! move untouched, and the bf16/f16 conversions must give the `half` crate's bits (the
 //! CPU backend's conversions) for every input, NaN payloads included.
 
-use crate::harness::*;
+use super::harness::*;
 use cari::backend::cuda::DeviceBuffer;
 use cari::tensor::{CudaStorage, DType, Storage};
 use cari::Device;

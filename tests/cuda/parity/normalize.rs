@@ -1,7 +1,7 @@
 //! Row-wise L2 normalisation and softmax, forward and backward, on rows from 1 to 10⁴
 //! columns (one thread per row up to 1024 threads per row).
 
-use crate::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance};
+use super::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance};
 use cari::backend::Rows;
 use cari::rng::Rng;
 

@@ -1,7 +1,7 @@
 //! `matmul`: every transpose combination on sizes around the 64-wide tile and the 16-deep
 //! step (1, 7, 33, 65, 130).
 
-use crate::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance};
+use super::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance};
 use cari::backend::MatmulGeometry;
 use cari::Error;
 

@@ -2,8 +2,7 @@
 //! weight-module objectives, their gradient against finite differences, and what each
 //! strategy trains.
 
-mod common;
-
+use crate::common::{cpu, random};
 use cari::autograd::{ParamGroup, ParamStore, Tape, Var};
 use cari::model::{
     training_objective, weight_objective, Batch, Modality, MultiTaskNet, NetworkConfig, ObjectiveConfig, Task,
@@ -12,7 +11,6 @@ use cari::model::{
 use cari::nn::{init_params, Ctx};
 use cari::optim::{Optimizer, OptimizerConfig, Rule};
 use cari::Tensor;
-use common::{cpu, random};
 
 const Z_FEATURES: usize = 24;
 const SIGMA: f32 = 0.01;

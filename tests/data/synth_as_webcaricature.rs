@@ -3,6 +3,7 @@
 //! image, and verification and identification protocols whose folds test the people the
 //! round-robin split puts in them.
 
+use crate::common::cari;
 use cari::data::synth::WebCaricatureExportSummary;
 use cari::data::{
     export_webcaricature, Dataset, Direction, OnBadLine, SynthConfig, SynthFaces, VerificationProtocol, View,
@@ -12,7 +13,6 @@ use cari::model::Modality;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const IDENTITIES: usize = 20;
 const PER_MODALITY: usize = 3;
@@ -208,10 +208,6 @@ fn fewer_than_twenty_identities_are_refused() {
     let err = export_webcaricature(&faces(IDENTITIES - 1), &dir.0).unwrap_err().to_string();
     assert!(err.contains("invalid value for identities:") && err.contains("20"), "{err}");
     assert!(!dir.0.exists());
-}
-
-fn cari(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cari")).args(args).output().expect("cari runs")
 }
 
 fn exists(root: &Path, relative: &str) -> bool {

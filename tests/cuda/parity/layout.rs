@@ -3,7 +3,7 @@
 //! Copies move values untouched and the scatter adds each destination's sources in the
 //! CPU's order (increasing source index), so every result must match bit for bit.
 
-use crate::harness::*;
+use super::harness::*;
 use cari::backend::Rows;
 use cari::rng::Rng;
 

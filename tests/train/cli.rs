@@ -1,18 +1,12 @@
 //! The command line on a tiny configuration: train, resume, plot, and the errors for bad
 //! flag values, a bad schedule line and a corrupt checkpoint.
 
-mod common;
-
-use common::TINY_NETWORK;
+use crate::common::{cari, TINY_NETWORK};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Three synthetic people, four images of each modality, one loader thread.
 const TINY_DATA: &[&str] = &["--identities", "3", "--synth-photos", "4", "--synth-caricatures", "4", "--workers", "1"];
-
-fn cari(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cari")).args(args).output().expect("cari runs")
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -1,8 +1,7 @@
 //! Weights and checkpoint files: zero-copy loading, exact round trips, integrity checks,
 //! restoring into a parameter store, atomic writes.
 
-mod common;
-
+use crate::common::{cpu, random};
 use cari::autograd::{ParamGroup, ParamStore, Tape};
 use cari::io::{
     checksum, open_weights, save_checkpoint, save_safetensors, write_atomically, Checkpoint, WeightsFile,
@@ -11,7 +10,6 @@ use cari::io::{
 use cari::optim::{Optimizer, OptimizerConfig, Rule};
 use cari::tensor::{CpuStorage, Storage};
 use cari::{ops, Device, Error, Tensor};
-use common::{cpu, random};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use std::collections::{BTreeMap, HashMap};

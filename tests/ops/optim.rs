@@ -1,13 +1,11 @@
 //! The SGD-with-momentum optimizer: the update rule, clipping, and that its in-place
 //! update never changes a tensor someone else still holds.
 
-mod common;
-
+use crate::common::cpu;
 use cari::autograd::{ParamGroup, ParamStore, Tape, Var};
 use cari::ops;
 use cari::optim::{Optimizer, OptimizerConfig, Rule};
 use cari::Tensor;
-use common::cpu;
 
 /// Gradients of ⟨w, x⟩ with respect to `w`: exactly `x`.
 fn grads_of_dot(params: &ParamStore, x: &[f32]) -> cari::autograd::Gradients {

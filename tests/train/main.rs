@@ -1,0 +1,13 @@
+//! Training: whole runs and their resumption, warm starts, checkpoint files, the training
+//! log and its plots, the experiment, and `cari train` / `cari plot` from the command line.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod checkpoint_file;
+mod cli;
+mod experiment;
+mod log;
+mod plot;
+mod run;
+mod warm_start;
