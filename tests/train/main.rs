@@ -6,8 +6,10 @@ mod common;
 
 mod checkpoint_file;
 mod cli;
+mod cli_flags;
 mod experiment;
 mod log;
 mod plot;
 mod run;
+mod session;
 mod warm_start;

@@ -2,15 +2,9 @@
 //! value is refused naming the flag and listing the accepted values, and an error the
 //! library raises about a setting names the flag that sets it.
 
-mod common;
-
-use common::TINY_NETWORK;
+use crate::common::{cari, TINY_NETWORK};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn cari(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cari")).args(args).output().expect("cari runs")
-}
+use std::process::Output;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
