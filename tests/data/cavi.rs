@@ -318,7 +318,7 @@ fn the_real_copy_matches_the_published_split() {
     }
 }
 
-/// Decode-and-augment throughput at 160 px: `cargo test --release --test cavi -- --ignored --nocapture`.
+/// Decode-and-augment throughput at 160 px: `cargo test --release --test data -- cavi::real_copy_loading_throughput --ignored --nocapture`.
 #[test]
 #[ignore]
 fn real_copy_loading_throughput() {

@@ -313,7 +313,7 @@ fn caricature_identification_is_harder_than_photo_identification_but_learnable()
 }
 
 #[test]
-#[ignore = "timing report: cargo test --release --test synth -- --ignored --nocapture"]
+#[ignore = "timing report: cargo test --release --test data -- synth::render_time_per_image --ignored --nocapture"]
 fn render_time_per_image() {
     for size in [96, 112, 160] {
         let data = faces(0, 10, 10, size);

@@ -933,7 +933,7 @@ fn every_fixture_op_is_handled() {
     assert!(run.values().all(|&k| k == 1), "an op is in more than one family: {run:?}");
     let run: BTreeSet<&str> = run.into_keys().collect();
     let unhandled: Vec<_> = in_file.difference(&handled).collect();
-    assert!(unhandled.is_empty(), "fixture ops without a handler in tests/pytorch_ops.rs: {unhandled:?}");
+    assert!(unhandled.is_empty(), "fixture ops without a handler in tests/ops/pytorch_ops.rs: {unhandled:?}");
     let stale: Vec<_> = handled.difference(&in_file).collect();
     assert!(stale.is_empty(), "handlers for ops the fixture no longer has: {stale:?}");
     assert_eq!(handled, run, "every handled op must be run by exactly one family test");
