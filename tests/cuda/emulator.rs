@@ -174,7 +174,7 @@ fn an_out_of_bounds_write_stops_with_a_message_naming_kernel_and_thread() {
         return;
     }
     let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "an_out_of_bounds_write_stops_with_a_message_naming_kernel_and_thread", "--nocapture"])
+        .args(["--exact", "emulator::an_out_of_bounds_write_stops_with_a_message_naming_kernel_and_thread", "--nocapture"])
         .env("CARI_EMU_OOB_CHILD", "1")
         .output()
         .unwrap();
