@@ -1,6 +1,9 @@
 //! The CPU buffer cache hands out stale memory for outputs a kernel overwrites: with every
 //! reused buffer poisoned with NaN, whole training steps must still be finite and give
 //! exactly the same weights as a run on fresh memory.
+//!
+//! A binary of its own: the poison switch is process-wide, and tests running beside this one
+//! would get their reused buffers poisoned too.
 
 mod common;
 

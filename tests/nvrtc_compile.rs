@@ -5,6 +5,9 @@
 //! Needs libnvrtc: `.ci/run` installs `nvidia-cuda-nvrtc==13.0.88` from PyPI and puts its
 //! `nvidia/cu13/lib` on `LD_LIBRARY_PATH`, and sets `CARI_REQUIRE_NVRTC=1` so a missing
 //! library fails there; elsewhere these tests skip with the reason printed.
+//!
+//! A binary of its own: the cache test points `CARI_KERNEL_CACHE` at a scratch folder for the
+//! whole process, and every module a GPU device loads reads that variable.
 
 use cari::backend::cuda::runtime::kernels::{ALL, MODULES};
 use cari::backend::cuda::runtime::nvrtc;

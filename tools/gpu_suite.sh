@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUITE=target/gpu-suite
-TESTS=(cuda_runtime cuda_parity cuda_train_step cuda_emulator nvrtc_compile)
+TESTS=(cuda nvrtc_compile)
 BENCHES=(conv2d train_step)
 
 # The path of the executable of `cargo test --release --test NAME` (`executable test NAME`)

@@ -1,13 +1,38 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the `cari` command, tiny configurations, inputs
+//! and the finite-difference gradient check. Each test binary uses a part of them.
 #![allow(dead_code)]
 
 use cari::autograd::{Tape, Var};
 use cari::rng::Rng;
 use cari::{Device, Result, Shape, Tensor};
+use std::path::Path;
+use std::process::{Command, Output};
 
 /// `cari train` flags for a network small enough to train in a test: 75×75 input, channels
 /// / 16, batches of 4, no progress bar.
 pub const TINY_NETWORK: &[&str] = &["--image-size", "75", "--width-divisor", "16", "--batch", "4", "--quiet"];
+
+/// Runs the `cari` binary of this build with `args`, whatever its exit status.
+pub fn cari(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cari")).args(args).output().expect("cari runs")
+}
+
+/// Runs `cari` with `args` and asserts that it succeeded, showing its stderr otherwise.
+pub fn cari_ok(args: &[&str]) -> Output {
+    let o = cari(args);
+    assert!(o.status.success(), "cari {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// What a successful `cari` run with `args` printed on stdout.
+pub fn cari_stdout(args: &[&str]) -> String {
+    String::from_utf8(cari_ok(args).stdout).unwrap()
+}
+
+/// A path as a command-line argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
 
 pub fn cpu() -> Device {
     Device::cpu()

@@ -1,0 +1,184 @@
+//! `conv2d`, `conv2d_input_grad` and `conv2d_weight_grad` on the network's kernel shapes
+//! (1×1, 3×3, 1×7/7×1, 1×3/3×1), SAME and VALID, strides 1–3, batch 1 and 3, channel
+//! counts around the 64-wide tile (1, 3, 5, 17, 33, 70), and explicit paddings TF never
+//! makes.
+
+use super::harness::{check, cpu, devices, down, fresh_seed, random, up};
+use super::matmul::sum_tolerance;
+use cari::backend::{Conv2dGeometry, Padding};
+use cari::rng::Rng;
+use cari::tensor::Storage;
+use cari::Error;
+
+const SAME: Padding = Padding::Same;
+const VALID: Padding = Padding::Valid;
+
+/// All three passes of `g` on fresh inputs, against the CPU backend. Each output element
+/// is a sum over the forward's patch (kh·kw·in_c), the taps reaching an input pixel
+/// (at most kh·kw·out_c) or the output positions (batch·out_h·out_w).
+fn case(g: Conv2dGeometry) {
+    let x = random(g.input_len(), fresh_seed());
+    let w = random(g.weight_len(), fresh_seed());
+    let dy = random(g.output_len(), fresh_seed());
+    let c = cpu();
+    let cb = c.backend();
+    let want_y = down(&c, &cb.conv2d(&up(&c, &x), &up(&c, &w), &g).unwrap());
+    let want_dx = down(&c, &cb.conv2d_input_grad(&up(&c, &dy), &up(&c, &w), &g).unwrap());
+    let want_dw = down(&c, &cb.conv2d_weight_grad(&up(&c, &x), &up(&c, &dy), &g).unwrap());
+    let patch = g.kernel_h * g.kernel_w * g.in_c;
+    for d in devices() {
+        let b = d.backend();
+        let (x, w, dy) = (up(&d, &x), up(&d, &w), up(&d, &dy));
+        let result =
+            |pass: &str, r: cari::Result<Storage>| down(&d, &r.unwrap_or_else(|e| panic!("{pass} {g:?}: {e}")));
+        let y = result("conv2d", b.conv2d(&x, &w, &g));
+        check(&format!("conv2d {g:?}"), &d, &y, &want_y, sum_tolerance(patch));
+        let dx = result("conv2d_input_grad", b.conv2d_input_grad(&dy, &w, &g));
+        let taps = g.kernel_h * g.kernel_w * g.out_c;
+        check(&format!("conv2d_input_grad {g:?}"), &d, &dx, &want_dx, sum_tolerance(taps));
+        let dw = result("conv2d_weight_grad", b.conv2d_weight_grad(&x, &dy, &g));
+        let rows = g.batch * g.out_h * g.out_w;
+        check(&format!("conv2d_weight_grad {g:?}"), &d, &dw, &want_dw, sum_tolerance(rows));
+    }
+}
+
+#[test]
+fn pointwise() {
+    case(Conv2dGeometry::with_padding(3, (5, 7), 17, 33, (1, 1), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(1, (1, 1), 1, 1, (1, 1), (1, 1), VALID));
+    case(Conv2dGeometry::with_padding(1, (4, 3), 70, 5, (1, 1), (1, 1), VALID));
+}
+
+#[test]
+fn three_by_three_same_and_valid() {
+    case(Conv2dGeometry::with_padding(1, (9, 11), 5, 17, (3, 3), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(3, (7, 6), 3, 33, (3, 3), (1, 1), VALID));
+    case(Conv2dGeometry::with_padding(1, (1, 1), 3, 2, (3, 3), (1, 1), SAME));
+}
+
+#[test]
+fn strided() {
+    case(Conv2dGeometry::with_padding(3, (9, 8), 3, 17, (3, 3), (2, 2), VALID));
+    case(Conv2dGeometry::with_padding(1, (8, 7), 5, 3, (3, 3), (2, 2), SAME));
+    case(Conv2dGeometry::with_padding(3, (6, 7), 5, 17, (1, 1), (2, 2), SAME));
+    case(Conv2dGeometry::with_padding(1, (11, 13), 1, 1, (5, 2), (3, 2), SAME));
+    case(Conv2dGeometry::with_padding(3, (11, 13), 2, 3, (5, 2), (3, 2), VALID));
+    case(Conv2dGeometry::with_padding(1, (1, 1), 4, 3, (3, 3), (2, 2), SAME));
+}
+
+#[test]
+fn asymmetric_kernels() {
+    case(Conv2dGeometry::with_padding(1, (9, 8), 33, 17, (1, 7), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(3, (9, 8), 5, 33, (7, 1), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(1, (5, 3), 17, 5, (1, 3), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(3, (3, 4), 3, 17, (3, 1), (1, 1), SAME));
+}
+
+/// Paddings TF never makes: wider than the kernel, symmetric, and outputs smaller or
+/// larger than the input allows.
+#[test]
+fn explicit_paddings() {
+    let explicit = |pad: usize, k: usize, s: usize, in_hw: usize, out: usize| Conv2dGeometry {
+        batch: 3,
+        in_h: in_hw,
+        in_w: in_hw + 1,
+        in_c: 5,
+        out_c: 3,
+        kernel_h: k,
+        kernel_w: k,
+        stride_h: s,
+        stride_w: s,
+        pad_top: pad,
+        pad_left: pad,
+        out_h: out,
+        out_w: out + 1,
+    };
+    case(explicit(1, 1, 1, 5, 7));
+    case(explicit(3, 2, 2, 5, 5));
+    case(explicit(1, 3, 1, 6, 4));
+    case(explicit(4, 3, 2, 4, 2));
+}
+
+/// More than one tile along every GEMM dimension of every pass (rows, channels, depth).
+#[test]
+fn larger_than_a_tile() {
+    case(Conv2dGeometry::with_padding(3, (8, 8), 33, 70, (3, 3), (1, 1), SAME));
+}
+
+/// 300 output positions: the weight gradient splits its reduction over two blocks and
+/// adds the partials in a second pass.
+#[test]
+fn weight_grad_over_several_splits() {
+    case(Conv2dGeometry::with_padding(3, (10, 10), 5, 17, (3, 3), (1, 1), SAME));
+    case(Conv2dGeometry::with_padding(3, (21, 21), 3, 5, (3, 3), (2, 2), VALID));
+}
+
+/// The split weight gradient adds its partials in a fixed order, so it is bit-identical
+/// across runs and thread orders. Float atomics would fail this on `cuda:0`, where blocks
+/// run concurrently in no fixed order (the emulation runs them one after another).
+#[test]
+fn weight_grad_is_deterministic() {
+    let g = Conv2dGeometry::with_padding(3, (12, 12), 7, 9, (3, 3), (1, 1), SAME);
+    let x = random(g.input_len(), fresh_seed());
+    let dy = random(g.output_len(), fresh_seed());
+    let mut runs = Vec::new();
+    for d in devices() {
+        for _ in 0..2 {
+            runs.push(down(&d, &d.backend().conv2d_weight_grad(&up(&d, &x), &up(&d, &dy), &g).unwrap()));
+        }
+    }
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert!(runs.iter().all(|r| bits(r) == bits(&runs[0])), "weight gradients differ between runs");
+}
+
+/// Geometries drawn afresh each run: per axis an input of 1–12, a kernel of 1–5, a stride
+/// of 1–3, a padding of 0–4 and any output size the padded input allows; 1–40 channels.
+#[test]
+fn random_geometries() {
+    let mut rng = Rng::new(fresh_seed());
+    for _ in 0..40 {
+        let mut axis = || {
+            let (input, kernel, stride, pad) = (1 + rng.below(12), 1 + rng.below(5), 1 + rng.below(3), rng.below(5));
+            let most = (input + 2 * pad).saturating_sub(kernel) / stride + 1;
+            (input, kernel, stride, pad, 1 + rng.below(most))
+        };
+        let (in_h, kernel_h, stride_h, pad_top, out_h) = axis();
+        let (in_w, kernel_w, stride_w, pad_left, out_w) = axis();
+        let (batch, in_c, out_c) = (1 + rng.below(3), 1 + rng.below(40), 1 + rng.below(40));
+        case(Conv2dGeometry {
+            batch,
+            in_h,
+            in_w,
+            in_c,
+            out_c,
+            kernel_h,
+            kernel_w,
+            stride_h,
+            stride_w,
+            pad_top,
+            pad_left,
+            out_h,
+            out_w,
+        });
+    }
+}
+
+#[test]
+fn storage_of_another_device_is_refused() {
+    let g = Conv2dGeometry::with_padding(1, (3, 3), 2, 2, (3, 3), (1, 1), SAME);
+    let on_cpu = |len| up(&cpu(), &random(len, fresh_seed()));
+    for d in devices() {
+        let b = d.backend();
+        let here = |len| up(&d, &random(len, fresh_seed()));
+        let errors = [
+            ("conv2d", b.conv2d(&on_cpu(g.input_len()), &here(g.weight_len()), &g).err()),
+            ("conv2d_input_grad", b.conv2d_input_grad(&here(g.output_len()), &on_cpu(g.weight_len()), &g).err()),
+            ("conv2d_weight_grad", b.conv2d_weight_grad(&here(g.input_len()), &on_cpu(g.output_len()), &g).err()),
+        ];
+        for (op, err) in errors {
+            let err = err.unwrap_or_else(|| panic!("{op}: CPU storage on {d} must fail"));
+            assert!(matches!(err, Error::Backend { op: o, .. } if o == op), "{err:?}");
+            assert!(err.to_string().contains(&d.name()) && err.to_string().contains("CPU"), "{err}");
+        }
+    }
+}

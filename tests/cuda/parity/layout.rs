@@ -1,0 +1,107 @@
+//! Column concatenation and slicing, row gather and scatter-add.
+//!
+//! Copies move values untouched and the scatter adds each destination's sources in the
+//! CPU's order (increasing source index), so every result must match bit for bit.
+
+use super::harness::*;
+use cari::backend::Rows;
+use cari::rng::Rng;
+
+fn rows_of(rng: &mut Rng, picks: usize, rows: usize) -> Vec<usize> {
+    (0..picks).map(|_| rng.below(rows)).collect()
+}
+
+#[test]
+fn concat_and_slice_match_exactly() {
+    // (rows, part widths): single row/column, an empty part, primes, widths across a warp.
+    let cases: [(usize, &[usize]); 6] =
+        [(1, &[1]), (1, &[3, 1, 2]), (7, &[1, 0, 13]), (37, &[33, 7]), (1000, &[3, 1, 5]), (65537, &[1, 2])];
+    for device in devices() {
+        for (rows, widths) in cases {
+            let parts: Vec<Vec<f32>> = widths.iter().map(|&c| random(rows * c, fresh_seed())).collect();
+            let cpu_parts: Vec<_> = parts.iter().map(|p| up(&cpu(), p)).collect();
+            let dev_parts: Vec<_> = parts.iter().map(|p| up(&device, p)).collect();
+            let cpu_views: Vec<_> = cpu_parts.iter().zip(widths.iter().copied()).collect();
+            let dev_views: Vec<_> = dev_parts.iter().zip(widths.iter().copied()).collect();
+            let want = cpu().backend().concat_cols(&cpu_views, rows).unwrap();
+            let got = device.backend().concat_cols(&dev_views, rows).unwrap();
+            let what = format!("concat_cols {rows} rows of {widths:?}");
+            check(&what, &device, &down(&device, &got), &down(&cpu(), &want), EXACT);
+
+            let total: usize = widths.iter().sum();
+            let shape = Rows { rows, cols: total };
+            // Each part back, the whole, and a middle cut across the parts.
+            let mut slices: Vec<(usize, usize)> = Vec::new();
+            for &c in widths {
+                slices.push((slices.last().map_or(0, |&(s, l)| s + l), c));
+            }
+            slices.push((0, total));
+            if total > 2 {
+                slices.push((1, total - 2));
+            }
+            for (start, len) in slices {
+                let want = cpu().backend().slice_cols(&want, shape, start, len).unwrap();
+                let sliced = device.backend().slice_cols(&got, shape, start, len).unwrap();
+                let what = format!("slice_cols {start}..{} of {rows}x{total}", start + len);
+                check(&what, &device, &down(&device, &sliced), &down(&cpu(), &want), EXACT);
+            }
+        }
+    }
+}
+
+#[test]
+fn gather_and_scatter_add_match_exactly() {
+    // (rows, cols, picks): duplicates galore (picks ≫ rows), rows never picked (picks ≪
+    // rows), one column, columns across a warp, more output than the launch's threads.
+    let cases = [(1, 1, 1), (1, 7, 37), (7, 1, 3), (13, 37, 100), (37, 33, 7), (1000, 3, 1000), (61, 1, 65537)];
+    for device in devices() {
+        for (rows, cols, picks) in cases {
+            let mut rng = Rng::new(fresh_seed());
+            let index = rows_of(&mut rng, picks, rows);
+            let shape = Rows { rows, cols };
+            let x = random(rows * cols, fresh_seed());
+            let want = cpu().backend().gather_rows(&up(&cpu(), &x), shape, &index).unwrap();
+            let got = device.backend().gather_rows(&up(&device, &x), shape, &index).unwrap();
+            let what = format!("gather_rows {picks} of {rows}x{cols}");
+            check(&what, &device, &down(&device, &got), &down(&cpu(), &want), EXACT);
+
+            let src = random(picks * cols, fresh_seed());
+            let want = cpu().backend().scatter_add_rows(&up(&cpu(), &src), shape, &index).unwrap();
+            let got = device.backend().scatter_add_rows(&up(&device, &src), shape, &index).unwrap();
+            let what = format!("scatter_add_rows {picks} into {rows}x{cols}");
+            check(&what, &device, &down(&device, &got), &down(&cpu(), &want), EXACT);
+        }
+    }
+}
+
+#[test]
+fn scatter_by_hand_accumulates_duplicates_and_zeroes_the_rest() {
+    let shape = Rows { rows: 4, cols: 2 };
+    let src = [1.0, 10.0, 2.0, 20.0, 3.0, 30.0];
+    for device in devices() {
+        let got = device.backend().scatter_add_rows(&up(&device, &src), shape, &[2, 0, 2]).unwrap();
+        assert_eq!(down(&device, &got), vec![2.0, 20.0, 0.0, 0.0, 4.0, 40.0, 0.0, 0.0], "on {device}");
+        let empty = device.backend().scatter_add_rows(&up(&device, &[]), shape, &[]).unwrap();
+        assert_eq!(down(&device, &empty), vec![0.0; 8], "empty scatter on {device}");
+        let none = device.backend().gather_rows(&up(&device, &src[..4]), Rows { rows: 2, cols: 2 }, &[]).unwrap();
+        assert!(down(&device, &none).is_empty(), "empty gather on {device}");
+    }
+}
+
+#[test]
+fn bad_indices_columns_and_devices_are_errors() {
+    let shape = Rows { rows: 2, cols: 3 };
+    let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    for device in devices() {
+        let be = device.backend();
+        let err = be.gather_rows(&up(&device, &x), shape, &[0, 2]).unwrap_err().to_string();
+        assert!(err.contains("gather_rows") && err.contains("row index 2 out of 2"), "{err}");
+        let err = be.scatter_add_rows(&up(&device, &x), shape, &[5, 0]).unwrap_err().to_string();
+        assert!(err.contains("scatter_add_rows") && err.contains("row index 5"), "{err}");
+        let err = be.slice_cols(&up(&device, &x), shape, 2, 2).unwrap_err().to_string();
+        assert!(err.contains("slice_cols") && err.contains("2..4 of 3"), "{err}");
+        let on_cpu = up(&cpu(), &x);
+        let err = be.concat_cols(&[(&up(&device, &x), 3), (&on_cpu, 3)], 2).unwrap_err().to_string();
+        assert!(err.contains("concat_cols") && err.contains(&device.name()) && err.contains("CPU"), "{err}");
+    }
+}
