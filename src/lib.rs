@@ -1,14 +1,15 @@
 //! cari: caricature ↔ photo face recognition by dynamic multi-task learning.
 //!
-//! Layers, bottom up: [`dtype`] and [`shape`], [`error`], [`backend`] (one trait per op
-//! family, their sum `Backend`, the CPU and CUDA implementations, the storage they compute
-//! on), [`tensor`] (a shape and storage on a device), [`autograd`] (the tape), [`ops`]
-//! (shape-checked ops that run on a backend and record their backward), [`nn`] (layers),
-//! [`model`] (the multi-task network, its weighting strategies and objectives), [`optim`]
-//! (optimizers, schedules), [`train`] (steps, runs, logs, checkpoints), [`data`] (the
-//! synthetic caricatures, CaVI, preprocessing, loader threads), [`eval`] (the protocols'
-//! metrics), [`experiment`] (the paper's Table I), [`io`] (safetensors, checkpoints),
-//! [`plot`] (the training log as the paper's Figure 3).
+//! Layers, bottom up (`docs/architecture.md` has the table, `tests/layering.rs` enforces
+//! it: a module uses only lower layers): [`dtype`], [`shape`], [`rng`]; [`error`];
+//! [`choice`] (named settings); [`backend`] (one trait per op family, their sum `Backend`,
+//! the CPU and CUDA implementations, the storage they compute on); [`tensor`] and
+//! [`distance`]; [`autograd`] (the tape) and [`batch`] (modalities, tasks, batches);
+//! [`ops`] (shape-checked ops that record their backward); [`nn`] (layers), [`optim`]
+//! (optimizers, schedules) and [`io`] (safetensors, checkpoints); [`data`] (datasets,
+//! preprocessing, loader threads); [`model`] (the multi-task network, weighting,
+//! objectives); [`infer`] (a trained model in use); [`eval`] (the protocols' metrics) and
+//! [`train`] (steps, runs, sessions, logs); [`plot`]; [`experiment`] (the paper's Table I).
 
 pub mod autograd;
 pub mod backend;

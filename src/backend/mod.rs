@@ -66,35 +66,28 @@ pub trait DeviceOps: Send + Sync {
     }
 }
 
-/// A complete backend: every op family on one device.
-pub trait Backend:
-    DeviceOps
-    + MemoryOps
-    + ElementwiseOps
-    + MatmulOps
-    + Conv2dOps
-    + BatchNormOps
-    + PoolOps
-    + LayoutOps
-    + LossOps
-    + NormalizeOps
-    + DropoutOps
-    + OptimOps
-{
+/// Declares `Backend` as the sum of the family traits, with the blanket implementation
+/// that makes every type implementing all of them a backend (the list is written once).
+macro_rules! backend_of_families {
+    ($($family:ident),+) => {
+        /// A complete backend: every op family on one device.
+        pub trait Backend: $($family +)+ {}
+
+        impl<B: $($family +)+> Backend for B {}
+    };
 }
 
-impl<B> Backend for B where
-    B: DeviceOps
-        + MemoryOps
-        + ElementwiseOps
-        + MatmulOps
-        + Conv2dOps
-        + BatchNormOps
-        + PoolOps
-        + LayoutOps
-        + LossOps
-        + NormalizeOps
-        + DropoutOps
-        + OptimOps
-{
-}
+backend_of_families!(
+    DeviceOps,
+    MemoryOps,
+    ElementwiseOps,
+    MatmulOps,
+    Conv2dOps,
+    BatchNormOps,
+    PoolOps,
+    LayoutOps,
+    LossOps,
+    NormalizeOps,
+    DropoutOps,
+    OptimOps
+);
