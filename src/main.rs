@@ -2,16 +2,16 @@
 
 use cari::data::{
     export_cavi, export_webcaricature, DataConfig, DataSource, LoaderOptions, ModalityRule, OnBadImage, OnBadLine,
-    Pair, Preprocess, SourceOptions, SynthConfig, SynthFaces, View,
+    Preprocess, SourceOptions, SynthConfig, SynthFaces, View,
 };
-use cari::eval::{run_images, score, EvalPlan, ValProtocol, VAL_FAR_TARGETS};
+use cari::eval::{calibrate, evaluate_models, EvalPlan, ValProtocol, VAL_FAR_TARGETS};
 use cari::experiment::{run_experiment, table_markdown, Experiment};
-use cari::infer::calibrate::{self, CalibrationPairs, Domain};
+use cari::infer::calibrate::{self as calibration, Domain};
 use cari::infer::output::{matches_row, verdict_text, Format};
-use cari::infer::{identify, verify, Embeddings, EvalLoading, InferenceModel, Threshold};
+use cari::infer::{identify, verify, Embeddings, InferenceModel, Threshold};
 use cari::model::{MultiTaskNet, NetworkConfig, OnShapeMismatch, Weighting};
 use cari::optim::{LrSchedule, OptimizerConfig, Rule};
-use cari::plot::{plot_cmc, plot_log_files, plot_roc, CmcSeries, PlotOptions, RocSeries};
+use cari::plot::{plot_log_files, plot_report, PlotOptions};
 use cari::train::{overridden_on_resume, FreshRun, Origin, RunOptions, Session, TrainConfig, WarmStart};
 use cari::{Device, Error, Result};
 use clap::parser::ValueSource;
@@ -737,24 +737,10 @@ fn eval(args: &EvalArgs) -> Result<()> {
     let unclassified = plan.classify_with(first.net.config.num_classes, dataset.as_ref());
     let options = LoaderOptions { on_bad_image: args.on_bad_image, ..args.run.loader() };
     println!("evaluating on {}: {} images", dataset.describe(), plan.images().len());
-    let run = |model: &InferenceModel, plan: &EvalPlan| {
-        let loading = EvalLoading { preprocess: model.preprocess, batch_size: args.run.batch_size, options };
-        run_images(&model.net, &model.params, dataset.clone(), plan, loading, &model.device)
-    };
-    let outputs = match &models[..] {
-        [model] => vec![run(model, &plan)?],
-        per_fold => per_fold
-            .iter()
-            .zip(&args.models)
-            .enumerate()
-            .map(|(k, (model, path))| {
-                println!("fold {}: {}", k + 1, path.display());
-                run(model, &plan.fold(k))
-            })
-            .collect::<Result<Vec<_>>>()?,
-    };
     let val = if args.reference_val { ValProtocol::ReferenceTrainingFolds } else { ValProtocol::TestFold };
-    let mut report = score(&plan, dataset.as_ref(), &outputs, val)?;
+    let on_fold = |k: usize| println!("fold {}: {}", k + 1, args.models[k].display());
+    let (outputs, mut report) =
+        evaluate_models(&models, dataset.clone(), &plan, (args.run.batch_size, options), val, on_fold)?;
     report.notes.extend(unclassified);
     print!("{}", report.summary());
     let table = report.fold_table();
@@ -762,32 +748,14 @@ fn eval(args: &EvalArgs) -> Result<()> {
         print!("\n{table}");
     }
     if let Some(stem) = &args.plot {
-        let mut files = Vec::new();
-        if let Some(roc) = report.verification.as_ref().and_then(|v| v.roc.as_ref()) {
-            files.extend(plot_roc(
-                &[RocSeries { label: &report.protocol, roc }],
-                &stem.with_file_name(format!("{}_roc", file_stem(stem))),
-                None,
-            )?);
-        }
-        let mean_rates: Vec<(&str, Vec<f64>)> =
-            report.cmcs().into_iter().map(|(label, c)| (label, c.mean_rates())).collect();
-        let cmcs: Vec<CmcSeries> = mean_rates.iter().map(|(label, rates)| CmcSeries { label, rates }).collect();
-        if !cmcs.is_empty() {
-            files.extend(plot_cmc(&cmcs, &stem.with_file_name(format!("{}_cmc", file_stem(stem))), None)?);
-        }
-        for f in files {
+        for f in plot_report(&report, stem)? {
             println!("plot: {}", f.display());
         }
     }
     if args.calibrate {
         let model = &args.models[0];
-        let listed: Vec<Pair> = plan.verification.iter().flatten().copied().collect();
-        let images = plan.images();
-        let pairs =
-            CalibrationPairs { dataset: dataset.as_ref(), images: &images, listed: &listed, protocol: &plan.name };
-        let fitted = calibrate::fit_domains(&pairs, &outputs[0].embeddings, &VAL_FAR_TARGETS)?;
-        calibrate::store(model, &fitted)?;
+        let fitted = calibrate(&plan, dataset.as_ref(), &outputs[0], &VAL_FAR_TARGETS)?;
+        calibration::store(model, &fitted)?;
         for c in &fitted {
             println!("calibrated {c}");
         }
@@ -799,11 +767,6 @@ fn eval(args: &EvalArgs) -> Result<()> {
         println!("report: {}", path.display());
     }
     Ok(())
-}
-
-/// `runs/x` → `x`.
-fn file_stem(path: &Path) -> String {
-    path.file_name().map_or_else(|| "eval".into(), |n| n.to_string_lossy().into_owned())
 }
 
 fn embed(args: &EmbedArgs) -> Result<()> {

@@ -11,7 +11,9 @@ use crate::backend::Device;
 use crate::batch::{Modality, Task};
 use crate::data::{Dataset, Direction};
 use crate::error::Result;
-use crate::infer::{for_each_batch, scored_pairs, EvalLoading};
+use crate::data::{LoaderOptions, Pair};
+use crate::infer::calibrate::{fit_domains, Calibration, CalibrationPairs};
+use crate::infer::{for_each_batch, scored_pairs, EvalLoading, InferenceModel};
 use crate::model::{arg_max, MultiTaskNet};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -107,6 +109,47 @@ pub fn run_images(
         Ok(())
     })?;
     Ok(outputs)
+}
+
+/// `models` run over the plan's images and scored: one model on every fold, or one model
+/// per given fold (model k on fold k alone, as WebCaricature trains one model per fold).
+/// `on_fold(k)` hears of fold k's model before it runs. The outputs are returned beside the
+/// report for what else reads embeddings (calibration).
+pub fn evaluate_models(
+    models: &[InferenceModel],
+    dataset: Arc<dyn Dataset>,
+    plan: &EvalPlan,
+    loading: (usize, LoaderOptions),
+    val: ValProtocol,
+    mut on_fold: impl FnMut(usize),
+) -> Result<(Vec<TestOutputs>, EvalReport)> {
+    let (batch_size, options) = loading;
+    let run = |model: &InferenceModel, plan: &EvalPlan| {
+        let loading = EvalLoading { preprocess: model.preprocess, batch_size, options };
+        run_images(&model.net, &model.params, dataset.clone(), plan, loading, &model.device)
+    };
+    let outputs = match models {
+        [model] => vec![run(model, plan)?],
+        per_fold => per_fold
+            .iter()
+            .enumerate()
+            .map(|(k, model)| {
+                on_fold(k);
+                run(model, &plan.fold(k))
+            })
+            .collect::<Result<Vec<_>>>()?,
+    };
+    let report = score(plan, dataset.as_ref(), &outputs, val)?;
+    Ok((outputs, report))
+}
+
+/// Decision thresholds fitted on the plan's pairs (the listed caricature–photo pairs, or
+/// pairs drawn from its images) at each target FAR, from a model's outputs on the plan.
+pub fn calibrate(plan: &EvalPlan, dataset: &dyn Dataset, outputs: &TestOutputs, targets: &[f64]) -> Result<Vec<Calibration>> {
+    let listed: Vec<Pair> = plan.verification.iter().flatten().copied().collect();
+    let images = plan.images();
+    let pairs = CalibrationPairs { dataset, images: &images, listed: &listed, protocol: &plan.name };
+    fit_domains(&pairs, &outputs.embeddings, targets)
 }
 
 /// The plan's figures from the model's outputs: one [`TestOutputs`] for every fold, or one

@@ -4,7 +4,7 @@
 
 use super::font::FAMILY;
 use super::{write_svg_and_png, Drawing, Drawn};
-use crate::eval::RocCurve;
+use crate::eval::{EvalReport, RocCurve};
 use crate::{Error, Result};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -332,6 +332,27 @@ fn rank_label(rank: f64) -> String {
     } else {
         String::new()
     }
+}
+
+/// The ROC and CMC charts of an evaluation report beside `stem` (`runs/x` →
+/// `runs/x_roc.svg`/`.png`, `runs/x_cmc.svg`/`.png`), each only where the report has its
+/// figures; the files written.
+pub fn plot_report(report: &EvalReport, stem: &Path) -> Result<Vec<PathBuf>> {
+    let name = stem.file_name().map_or_else(|| "eval".into(), |n| n.to_string_lossy().into_owned());
+    let mut files = Vec::new();
+    if let Some(roc) = report.verification.as_ref().and_then(|v| v.roc.as_ref()) {
+        files.extend(plot_roc(
+            &[RocSeries { label: &report.protocol, roc }],
+            &stem.with_file_name(format!("{name}_roc")),
+            None,
+        )?);
+    }
+    let mean_rates: Vec<(&str, Vec<f64>)> = report.cmcs().into_iter().map(|(label, c)| (label, c.mean_rates())).collect();
+    let cmcs: Vec<CmcSeries> = mean_rates.iter().map(|(label, rates)| CmcSeries { label, rates }).collect();
+    if !cmcs.is_empty() {
+        files.extend(plot_cmc(&cmcs, &stem.with_file_name(format!("{name}_cmc")), None)?);
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ mod figure;
 mod font;
 mod series;
 
-pub use curves::{plot_cmc, plot_roc, CmcSeries, RocSeries, CURVE_COLORS, DEFAULT_CURVE_SIZE};
+pub use curves::{plot_cmc, plot_report, plot_roc, CmcSeries, RocSeries, CURVE_COLORS, DEFAULT_CURVE_SIZE};
 
 use crate::train::{read_training_log, StepRecord};
 use crate::{Error, Result};
