@@ -1,11 +1,11 @@
 //! Batch norm (shift only) with the activation fused in (`kernels/batch_norm.cu`): column
 //! sums in f64 per row split, combined in split order, then element-wise passes.
 
-use super::runtime::kernels as k;
+use super::runtime::kernels::{self as k, Kernel};
 use super::runtime::launch::Launch;
 use super::shapes::{ColumnTiles, COLUMN_SUM_SHARED};
 use super::{CudaBackend, DeviceBuffer, THREADS};
-use crate::backend::{Activation, BatchNormChannels, BatchNormGeometry, BatchNormOps, Rows, Storage};
+use crate::backend::{Activation, BatchNormChannels, BatchNormGeometry, BatchNormOps, CudaStorage, Rows, Storage};
 use crate::error::Result;
 
 /// Per-split column sums of two quantities, `[splits][2][channels]` f64, and the split count.
@@ -20,6 +20,28 @@ fn partials(
     let buffer = DeviceBuffer::alloc(&b.gpu, op, splits * 2 * shape.cols * 8)?;
     b.launch(op, launch(buffer.ptr(), splits).shared(COLUMN_SUM_SHARED))?;
     Ok((buffer, splits))
+}
+
+/// Reduces the per-split column partials into two per-channel outputs, a thread per
+/// channel (the statistics' and the backward's second pass share this signature).
+fn finalize(
+    b: &CudaBackend,
+    op: &'static str,
+    kernel: Kernel,
+    [first, second]: [&CudaStorage; 2],
+    (partials, splits): (&DeviceBuffer, usize),
+    Rows { rows, cols }: Rows,
+) -> Result<()> {
+    b.launch(
+        op,
+        Launch::linear(kernel, cols, THREADS)
+            .ptr(first.buffer.ptr())
+            .ptr(second.buffer.ptr())
+            .ptr(partials.ptr())
+            .size(splits)
+            .size(rows)
+            .size(cols),
+    )
 }
 
 /// The device addresses of the per-channel operands `mean`, `var`, `beta`, checked.
@@ -43,16 +65,7 @@ impl BatchNormOps for CudaBackend {
                 .i32(tiles.tile as i32)
         })?;
         let (mean, var) = (self.alloc_f32(OP, cols)?, self.alloc_f32(OP, cols)?);
-        self.launch(
-            OP,
-            Launch::linear(k::BATCH_NORM_STATS_FINALIZE, cols, THREADS)
-                .ptr(mean.buffer.ptr())
-                .ptr(var.buffer.ptr())
-                .ptr(partials.ptr())
-                .size(splits)
-                .size(rows)
-                .size(cols),
-        )?;
+        finalize(self, OP, k::BATCH_NORM_STATS_FINALIZE, [&mean, &var], (&partials, splits), shape)?;
         Ok((Storage::Cuda(mean), Storage::Cuda(var)))
     }
 
@@ -113,16 +126,7 @@ impl BatchNormOps for CudaBackend {
         })?;
         let dbeta = self.alloc_f32(OP, cols)?;
         let means = self.alloc_f32(OP, 2 * cols)?;
-        self.launch(
-            OP,
-            Launch::linear(k::BATCH_NORM_BACKWARD_FINALIZE, cols, THREADS)
-                .ptr(dbeta.buffer.ptr())
-                .ptr(means.buffer.ptr())
-                .ptr(partials.ptr())
-                .size(splits)
-                .size(rows)
-                .size(cols),
-        )?;
+        finalize(self, OP, k::BATCH_NORM_BACKWARD_FINALIZE, [&dbeta, &means], (&partials, splits), shape)?;
         let dx = self.alloc_f32(OP, rows * cols)?;
         self.launch(
             OP,
