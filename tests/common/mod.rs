@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use cari::autograd::{Tape, Var};
+use cari::data::{DataConfig, DataSource, Preprocess, SynthConfig};
 use cari::rng::Rng;
 use cari::{Device, Result, Shape, Tensor};
 use std::path::Path;
@@ -120,4 +121,23 @@ pub fn gradcheck(what: &str, inputs: &[Tensor], f: impl Fn(&[Var]) -> Result<Var
             x.shape()
         );
     }
+}
+
+/// Input size of the tiny training runs.
+pub const TINY_IMAGE: usize = 75;
+
+/// Synthetic data small enough to train on in a test: 4 identities of 4 photos and 4
+/// caricatures each (faces drawn with `faces_seed`), [`TINY_IMAGE`] px crops from a 6 px
+/// margin, batches of 6 (sampler seed 5).
+pub fn tiny_synth_data(faces_seed: u64) -> DataConfig {
+    let synth = SynthConfig {
+        seed: faces_seed,
+        identities: 4,
+        photos_per_identity: 4,
+        caricatures_per_identity: 4,
+        size: TINY_IMAGE + 6,
+    };
+    let mut preprocess = Preprocess::new(TINY_IMAGE).unwrap();
+    preprocess.crop_margin = 6;
+    DataConfig { source: DataSource::Synth(synth), preprocess, batch_size: 6, seed: 5 }
 }

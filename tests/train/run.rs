@@ -2,21 +2,18 @@
 //! for bit, and a diverging run stops naming the step and task, keeping the last good
 //! checkpoint.
 
-use cari::data::{BatchLoader, DataConfig, DataSource, LoaderOptions, Preprocess, Sampler, SynthConfig};
+use crate::common::{tiny_synth_data, TINY_IMAGE};
+use cari::data::{BatchLoader, DataConfig, LoaderOptions, Sampler};
 use cari::model::{MultiTaskNet, NetworkConfig, Weighting};
 use cari::optim::{LrSchedule, OptimizerConfig, Rule};
 use cari::train::{run, RunOptions, TrainConfig, Trainer, TrainingCheckpoint, TrainingLog};
 use cari::{Device, Error};
 use std::path::{Path, PathBuf};
 
-const IMAGE: usize = 75;
+const IMAGE: usize = TINY_IMAGE;
 
 fn data() -> DataConfig {
-    let synth =
-        SynthConfig { seed: 3, identities: 4, photos_per_identity: 4, caricatures_per_identity: 4, size: IMAGE + 6 };
-    let mut preprocess = Preprocess::new(IMAGE).unwrap();
-    preprocess.crop_margin = 6;
-    DataConfig { source: DataSource::Synth(synth), preprocess, batch_size: 6, seed: 5 }
+    tiny_synth_data(3)
 }
 
 fn trainer(config: TrainConfig) -> Trainer {

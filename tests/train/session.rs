@@ -2,7 +2,8 @@
 //! and continued, it ends bit for bit where an uninterrupted session does, with one log
 //! record per step.
 
-use cari::data::{DataConfig, DataSource, LoaderOptions, Preprocess, SynthConfig};
+use crate::common::{tiny_synth_data, TINY_IMAGE};
+use cari::data::LoaderOptions;
 use cari::model::NetworkConfig;
 use cari::optim::LrSchedule;
 use cari::train::{
@@ -11,18 +12,14 @@ use cari::train::{
 use cari::Device;
 use std::path::{Path, PathBuf};
 
-const IMAGE: usize = 75;
+const IMAGE: usize = TINY_IMAGE;
 
 fn fresh() -> FreshRun {
-    let synth =
-        SynthConfig { seed: 4, identities: 4, photos_per_identity: 4, caricatures_per_identity: 4, size: IMAGE + 6 };
-    let mut preprocess = Preprocess::new(IMAGE).unwrap();
-    preprocess.crop_margin = 6;
     // A schedule that changes within the run, so the resumed run must pick up the epoch.
     let mut training = TrainConfig::reference(LrSchedule::parse("0: 0.01\n2: 0.005\n").unwrap(), 7);
     training.epoch_size = 2;
     FreshRun {
-        data: DataConfig { source: DataSource::Synth(synth), preprocess, batch_size: 6, seed: 5 },
+        data: tiny_synth_data(4),
         // The session sets the classes to the data's 4 identities.
         network: NetworkConfig { image_size: IMAGE, width_divisor: 16, ..Default::default() },
         training,
