@@ -160,9 +160,9 @@ extern "C" __global__ void batch_norm_backward_finalize(float* dbeta, float* mea
     }
 }
 
-extern "C" __global__ void batch_norm_backward_dx(float* __restrict__ dx, const float* __restrict__ dy,
-                                                  const float* __restrict__ x, const float* mean,
-                                                  const float* var, const float* beta, const float* means,
+extern "C" __global__ void batch_norm_backward_dx(float* __restrict__ dx, const float* means,
+                                                  const float* __restrict__ dy, const float* __restrict__ x,
+                                                  const float* mean, const float* var, const float* beta,
                                                   i64 rows, i64 channels, int tile, float eps, int relu) {
     const ColumnTile t = column_tile(tile);
     if (t.channel < channels) {

@@ -12,16 +12,6 @@ pub enum Activation {
     Relu,
 }
 
-/// A batch norm's per-channel operands, `[channels]` each: the statistics it normalises
-/// with and the shift. `T` is what holds them: `&Storage` at the backend boundary, `&[f32]`
-/// in the CPU's kernels.
-#[derive(Clone, Copy, Debug)]
-pub struct BatchNormChannels<T> {
-    pub mean: T,
-    pub var: T,
-    pub beta: T,
-}
-
 /// What a batch norm computes over `x[rows, channels]`:
 /// `act((x − mean)/√(var + eps) + beta)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -31,18 +21,25 @@ pub struct BatchNormGeometry {
     pub act: Activation,
 }
 
+/// One batch norm: what it normalises (`x`), the per-channel statistics it normalises with
+/// and the shift (`[channels]` each), and how. `T` is what holds the values: `&Storage` at
+/// the backend boundary, `&[f32]` in the CPU's kernels.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchNorm<T> {
+    pub x: T,
+    pub mean: T,
+    pub var: T,
+    pub beta: T,
+    pub geometry: BatchNormGeometry,
+}
+
 pub trait BatchNormOps {
     /// Per-channel batch mean and biased variance of `x[rows, channels]`.
     fn batch_norm_stats(&self, x: &Storage, shape: Rows) -> Result<(Storage, Storage)>;
     /// `act((x − mean)/√(var + eps) + beta)`.
-    fn batch_norm(&self, x: &Storage, c: BatchNormChannels<&Storage>, g: &BatchNormGeometry) -> Result<Storage>;
-    /// Gradient of the training-mode batch norm (batch statistics) followed by `act`:
-    /// `(dx, dbeta)`. The activation's derivative is recomputed from `x`.
-    fn batch_norm_backward(
-        &self,
-        dy: &Storage,
-        x: &Storage,
-        c: BatchNormChannels<&Storage>,
-        g: &BatchNormGeometry,
-    ) -> Result<(Storage, Storage)>;
+    fn batch_norm(&self, bn: BatchNorm<&Storage>) -> Result<Storage>;
+    /// Gradient of the training-mode batch norm (`mean` and `var` are `x`'s batch
+    /// statistics) followed by `act`: `(dx, dbeta)`. The activation's derivative is
+    /// recomputed from `x`.
+    fn batch_norm_backward(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<(Storage, Storage)>;
 }

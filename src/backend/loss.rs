@@ -4,26 +4,20 @@
 use super::{Rows, Storage};
 use crate::error::Result;
 
+/// The rows a loss runs over: `shape` (`[rows, cols]`) and one class label per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabelledRows<'a> {
+    pub labels: &'a [usize],
+    pub shape: Rows,
+}
+
 pub trait LossOps {
-    /// Per-row cross-entropy of `logits` against `labels`: `(losses[rows], probs[rows, cols])`.
-    fn softmax_cross_entropy(&self, logits: &Storage, labels: &[usize], shape: Rows) -> Result<(Storage, Storage)>;
-    /// `dlogits[r] = dloss[r]·(probs[r] − onehot(labels[r]))`.
-    fn softmax_cross_entropy_backward(
-        &self,
-        dloss: &Storage,
-        probs: &Storage,
-        labels: &[usize],
-        shape: Rows,
-    ) -> Result<Storage>;
+    /// Per-row cross-entropy of `logits` against the labels: `(losses[rows], probs[rows, cols])`.
+    fn softmax_cross_entropy(&self, logits: &Storage, on: LabelledRows) -> Result<(Storage, Storage)>;
+    /// `dlogits[r] = dy[r]·(probs[r] − onehot(labels[r]))`.
+    fn softmax_cross_entropy_backward(&self, dy: &Storage, probs: &Storage, on: LabelledRows) -> Result<Storage>;
     /// Per-row `½‖e_r − centers[labels[r]]‖²` → `[rows]`.
-    fn center_loss(&self, embeddings: &Storage, centers: &Storage, labels: &[usize], shape: Rows) -> Result<Storage>;
-    /// `de[r] = dloss[r]·(e_r − centers[labels[r]])`.
-    fn center_loss_backward(
-        &self,
-        dloss: &Storage,
-        embeddings: &Storage,
-        centers: &Storage,
-        labels: &[usize],
-        shape: Rows,
-    ) -> Result<Storage>;
+    fn center_loss(&self, embeddings: &Storage, centers: &Storage, on: LabelledRows) -> Result<Storage>;
+    /// `de[r] = dy[r]·(e_r − centers[labels[r]])`.
+    fn center_loss_backward(&self, dy: &Storage, e: &Storage, centers: &Storage, on: LabelledRows) -> Result<Storage>;
 }

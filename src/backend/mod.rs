@@ -30,17 +30,17 @@ mod optim;
 mod pool;
 mod storage;
 
-pub use batch_norm::{Activation, BatchNormChannels, BatchNormGeometry, BatchNormOps};
+pub use batch_norm::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps};
 pub use conv2d::{Conv2dGeometry, Conv2dOps, Padding};
 pub use device::Device;
 pub use dropout::DropoutOps;
 pub use elementwise::{BinaryOp, ElementwiseOps};
 pub use layout::LayoutOps;
-pub use loss::LossOps;
+pub use loss::{LabelledRows, LossOps};
 pub use matmul::{MatmulGeometry, MatmulOps};
 pub use memory::MemoryOps;
 pub use normalize::NormalizeOps;
-pub use optim::{AdamStep, OptimOps, RmsPropStep, SgdStep};
+pub use optim::{AdamStep, OptimOps, ParamUpdate, RmsPropStep, SgdStep};
 pub use pool::{Pool2dGeometry, PoolOps};
 pub use storage::{CpuStorage, CudaStorage, MappedF32, Storage};
 

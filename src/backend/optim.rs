@@ -33,29 +33,25 @@ pub struct AdamStep {
     pub grad_scale: f32,
 }
 
+/// What one optimizer update reads and writes: a parameter and its `SLOTS` state tensors,
+/// updated in place, and the gradient. All hold one length.
+pub struct ParamUpdate<'a, const SLOTS: usize> {
+    pub param: &'a mut Storage,
+    pub slots: [&'a mut Storage; SLOTS],
+    pub grad: &'a Storage,
+}
+
 pub trait OptimOps {
-    /// SGD with momentum, in place and in one pass: `v ← μ·v + s·g; θ ← θ − lr·v` (`s`
-    /// scales the gradient, e.g. for clipping). Updating in place saves the optimizer a
-    /// third of its memory traffic: it is the one op whose inputs nobody else reads.
-    fn sgd_momentum(&self, param: &mut Storage, velocity: &mut Storage, grad: &Storage, hyper: SgdStep) -> Result<()>;
-    /// RMSProp as TF implements it, in place, with `g = s·grad`:
+    /// SGD with momentum (slot: the velocity `v`), in place and in one pass:
+    /// `v ← μ·v + s·g; θ ← θ − lr·v` (`s` scales the gradient, e.g. for clipping). Updating
+    /// in place saves the optimizer a third of its memory traffic: it is the one op whose
+    /// inputs nobody else reads.
+    fn sgd_momentum(&self, update: ParamUpdate<1>, hyper: SgdStep) -> Result<()>;
+    /// RMSProp as TF implements it (slots: `ms`, `mom`), in place, with `g = s·grad`:
     /// `ms ← ρ·ms + (1 − ρ)·g²; mom ← μ·mom + lr·g/√(ms + ε); θ ← θ − mom`.
-    fn rmsprop(
-        &self,
-        param: &mut Storage,
-        ms: &mut Storage,
-        mom: &mut Storage,
-        grad: &Storage,
-        hyper: RmsPropStep,
-    ) -> Result<()>;
-    /// Adam as TF implements it, in place, with `g = s·grad`: `m ← β₁·m + (1 − β₁)·g;
-    /// v ← β₂·v + (1 − β₂)·g²; θ ← θ − lr_t·m/(√v + ε)`, `lr_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`.
-    fn adam(
-        &self,
-        param: &mut Storage,
-        m: &mut Storage,
-        v: &mut Storage,
-        grad: &Storage,
-        hyper: AdamStep,
-    ) -> Result<()>;
+    fn rmsprop(&self, update: ParamUpdate<2>, hyper: RmsPropStep) -> Result<()>;
+    /// Adam as TF implements it (slots: `m`, `v`), in place, with `g = s·grad`:
+    /// `m ← β₁·m + (1 − β₁)·g; v ← β₂·v + (1 − β₂)·g²; θ ← θ − lr_t·m/(√v + ε)`,
+    /// `lr_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`.
+    fn adam(&self, update: ParamUpdate<2>, hyper: AdamStep) -> Result<()>;
 }

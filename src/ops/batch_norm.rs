@@ -3,7 +3,7 @@
 
 use super::{check_inputs, non_empty, rows_of, tensor_like};
 use crate::autograd::Var;
-use crate::backend::{Activation, BatchNormChannels, BatchNormGeometry};
+use crate::backend::{Activation, BatchNorm, BatchNormGeometry};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -38,15 +38,16 @@ pub fn batch_norm_train(x: &Var, beta: &Var, eps: f32, act: Activation) -> Resul
     let be = xt.device().backend();
     let (mean, var) = be.batch_norm_stats(xt.storage(), shape)?;
     let g = BatchNormGeometry { shape, eps, act };
-    let y = be.batch_norm(xt.storage(), BatchNormChannels { mean: &mean, var: &var, beta: bt.storage() }, &g)?;
+    let y = be.batch_norm(BatchNorm { x: xt.storage(), mean: &mean, var: &var, beta: bt.storage(), geometry: g })?;
     let y = tensor_like(&xt, y, xt.shape().clone());
     let mean = tensor_like(&xt, mean, [shape.cols]);
     let var = tensor_like(&xt, var, [shape.cols]);
     let stats = BatchNormStats { mean: mean.clone(), variance: var.clone(), count: shape.rows };
     let y = Var::record(op, &[x, beta], y, move |dy, _| {
         let be = dy.device().backend();
-        let channels = BatchNormChannels { mean: mean.storage(), var: var.storage(), beta: bt.storage() };
-        let (dx, dbeta) = be.batch_norm_backward(dy.storage(), xt.storage(), channels, &g)?;
+        let bn =
+            BatchNorm { x: xt.storage(), mean: mean.storage(), var: var.storage(), beta: bt.storage(), geometry: g };
+        let (dx, dbeta) = be.batch_norm_backward(dy.storage(), bn)?;
         Ok(vec![Some(tensor_like(dy, dx, xt.shape().clone())), Some(tensor_like(dy, dbeta, [shape.cols]))])
     })?;
     Ok((y, stats))
@@ -67,8 +68,9 @@ pub fn batch_norm_infer(
     let shape = rows_of(x.shape());
     let xt = x.value();
     let be = xt.device().backend();
-    let channels = BatchNormChannels { mean: mean.storage(), var: variance.storage(), beta: beta.value().storage() };
-    let y = be.batch_norm(xt.storage(), channels, &BatchNormGeometry { shape, eps, act })?;
+    let geometry = BatchNormGeometry { shape, eps, act };
+    let (mean, var, beta_values) = (mean.storage(), variance.storage(), beta.value().storage());
+    let y = be.batch_norm(BatchNorm { x: xt.storage(), mean, var, beta: beta_values, geometry })?;
     let y = tensor_like(xt, y, xt.shape().clone());
     let (variance, saved_y) = (variance.clone(), y.clone());
     Var::record(op, &[x, beta], y, move |dy, needs| {
@@ -86,8 +88,9 @@ pub fn batch_norm_infer(
         // applied to g with a zero mean and zero shift.
         let dx = if needs[0] {
             let zeros = be.zeros(shape.cols)?;
-            let channels = BatchNormChannels { mean: &zeros, var: variance.storage(), beta: &zeros };
-            let dx = be.batch_norm(g, channels, &BatchNormGeometry { shape, eps, act: Activation::Identity })?;
+            let geometry = BatchNormGeometry { shape, eps, act: Activation::Identity };
+            let dx =
+                be.batch_norm(BatchNorm { x: g, mean: &zeros, var: variance.storage(), beta: &zeros, geometry })?;
             Some(tensor_like(dy, dx, dy.shape().clone()))
         } else {
             None

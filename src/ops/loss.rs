@@ -2,6 +2,7 @@
 
 use super::{check_inputs, non_empty, rank, rows_of, tensor_like};
 use crate::autograd::Var;
+use crate::backend::LabelledRows;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -28,11 +29,12 @@ pub fn softmax_cross_entropy(logits: &Var, labels: &[usize]) -> Result<Var> {
     let shape = rows_of(logits.shape());
     check_labels(op, logits, labels, shape.cols)?;
     let lt = logits.value();
-    let (loss, probs) = lt.device().backend().softmax_cross_entropy(lt.storage(), labels, shape)?;
+    let (loss, probs) = lt.device().backend().softmax_cross_entropy(lt.storage(), LabelledRows { labels, shape })?;
     let loss = tensor_like(lt, loss, [shape.rows]);
     let labels = labels.to_vec();
     Var::record(op, &[logits], loss, move |dy, _| {
-        let dx = dy.device().backend().softmax_cross_entropy_backward(dy.storage(), &probs, &labels, shape)?;
+        let on = LabelledRows { labels: &labels, shape };
+        let dx = dy.device().backend().softmax_cross_entropy_backward(dy.storage(), &probs, on)?;
         Ok(vec![Some(tensor_like(dy, dx, [shape.rows, shape.cols]))])
     })
 }
@@ -51,12 +53,13 @@ pub fn center_loss(embeddings: &Var, centers: &Tensor, labels: &[usize]) -> Resu
     }
     check_labels(op, embeddings, labels, centers.dims()[0])?;
     let et = embeddings.value().clone();
-    let loss = et.device().backend().center_loss(et.storage(), centers.storage(), labels, shape)?;
+    let loss = et.device().backend().center_loss(et.storage(), centers.storage(), LabelledRows { labels, shape })?;
     let loss = tensor_like(&et, loss, [shape.rows]);
     let (centers, labels) = (centers.clone(), labels.to_vec());
     Var::record(op, &[embeddings], loss, move |dy, _| {
         let be = dy.device().backend();
-        let de = be.center_loss_backward(dy.storage(), et.storage(), centers.storage(), &labels, shape)?;
+        let on = LabelledRows { labels: &labels, shape };
+        let de = be.center_loss_backward(dy.storage(), et.storage(), centers.storage(), on)?;
         Ok(vec![Some(tensor_like(dy, de, [shape.rows, shape.cols]))])
     })
 }

@@ -3,7 +3,7 @@
 
 use super::{clip_factor, Rule};
 use crate::autograd::{Gradients, ParamStore};
-use crate::backend::{AdamStep, RmsPropStep, SgdStep};
+use crate::backend::{AdamStep, ParamUpdate, RmsPropStep, SgdStep};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -81,22 +81,18 @@ impl Optimizer {
             let (param, grad) = (p.storage_mut()?, g.storage());
             match (self.config.rule, slots.as_mut_slice()) {
                 (Rule::Sgd { momentum }, [v]) => {
-                    be.sgd_momentum(param, v.storage_mut()?, grad, SgdStep { lr, momentum, grad_scale: clip_scale })?
+                    let update = ParamUpdate { param, slots: [v.storage_mut()?], grad };
+                    be.sgd_momentum(update, SgdStep { lr, momentum, grad_scale: clip_scale })?
                 }
-                (Rule::RmsProp { decay, momentum, epsilon }, [ms, mom]) => be.rmsprop(
-                    param,
-                    ms.storage_mut()?,
-                    mom.storage_mut()?,
-                    grad,
-                    RmsPropStep { lr, decay, momentum, epsilon, grad_scale: clip_scale },
-                )?,
-                (Rule::Adam { beta1, beta2, epsilon }, [m, v]) => be.adam(
-                    param,
-                    m.storage_mut()?,
-                    v.storage_mut()?,
-                    grad,
-                    AdamStep { lr, beta1, beta2, epsilon, step: self.steps, grad_scale: clip_scale },
-                )?,
+                (Rule::RmsProp { decay, momentum, epsilon }, [ms, mom]) => {
+                    let update = ParamUpdate { param, slots: [ms.storage_mut()?, mom.storage_mut()?], grad };
+                    be.rmsprop(update, RmsPropStep { lr, decay, momentum, epsilon, grad_scale: clip_scale })?
+                }
+                (Rule::Adam { beta1, beta2, epsilon }, [m, v]) => {
+                    let update = ParamUpdate { param, slots: [m.storage_mut()?, v.storage_mut()?], grad };
+                    let step = self.steps;
+                    be.adam(update, AdamStep { lr, beta1, beta2, epsilon, step, grad_scale: clip_scale })?
+                }
                 _ => unreachable!("every rule's state has its own slots"),
             }
         }

@@ -17,7 +17,7 @@
 use super::buffer;
 use super::elementwise::{column_sums, for_row_blocks};
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{Activation, BatchNormChannels, BatchNormGeometry, BatchNormOps, Rows, Storage};
+use crate::backend::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps, Rows, Storage};
 use crate::error::Result;
 
 fn inv_std(var: &[f32], eps: f32) -> Vec<f32> {
@@ -44,8 +44,8 @@ pub fn stats(x: &[f32], shape: Rows) -> (Vec<f32>, Vec<f32>) {
     (mean.iter().map(|&m| m as f32).collect(), var)
 }
 
-pub fn forward(x: &[f32], c: BatchNormChannels<&[f32]>, g: &BatchNormGeometry) -> Vec<f32> {
-    let (BatchNormChannels { mean, var, beta }, BatchNormGeometry { shape: Rows { rows, cols }, eps, act }) = (c, *g);
+pub fn forward(bn: BatchNorm<&[f32]>) -> Vec<f32> {
+    let BatchNorm { x, mean, var, beta, geometry: BatchNormGeometry { shape: Rows { rows, cols }, eps, act } } = bn;
     assert_eq!(x.len(), rows * cols);
     assert!(mean.len() == cols && var.len() == cols && beta.len() == cols);
     let inv = inv_std(var, eps);
@@ -64,21 +64,16 @@ pub fn forward(x: &[f32], c: BatchNormChannels<&[f32]>, g: &BatchNormGeometry) -
     out
 }
 
-pub fn backward(dy: &[f32], x: &[f32], c: BatchNormChannels<&[f32]>, g: &BatchNormGeometry) -> (Vec<f32>, Vec<f32>) {
-    match g.act {
-        Activation::Identity => backward_with::<false>(dy, x, c, g),
-        Activation::Relu => backward_with::<true>(dy, x, c, g),
+pub fn backward(dy: &[f32], bn: BatchNorm<&[f32]>) -> (Vec<f32>, Vec<f32>) {
+    match bn.geometry.act {
+        Activation::Identity => backward_with::<false>(dy, bn),
+        Activation::Relu => backward_with::<true>(dy, bn),
     }
 }
 
 /// `backward`, compiled once per activation so the inner loops carry no branch on it.
-fn backward_with<const RELU: bool>(
-    dy: &[f32],
-    x: &[f32],
-    c: BatchNormChannels<&[f32]>,
-    g: &BatchNormGeometry,
-) -> (Vec<f32>, Vec<f32>) {
-    let (BatchNormChannels { mean, var, beta }, BatchNormGeometry { shape: Rows { rows, cols }, eps, .. }) = (c, *g);
+fn backward_with<const RELU: bool>(dy: &[f32], bn: BatchNorm<&[f32]>) -> (Vec<f32>, Vec<f32>) {
+    let BatchNorm { x, mean, var, beta, geometry: BatchNormGeometry { shape: Rows { rows, cols }, eps, .. } } = bn;
     assert!(dy.len() == rows * cols && x.len() == rows * cols);
     assert!(mean.len() == cols && var.len() == cols && beta.len() == cols);
     let inv = inv_std(var, eps);
@@ -129,33 +124,26 @@ impl BatchNormOps for CpuBackend {
         Ok((wrap(mean), wrap(var)))
     }
 
-    fn batch_norm(&self, x: &Storage, c: BatchNormChannels<&Storage>, g: &BatchNormGeometry) -> Result<Storage> {
-        let op = "batch_norm";
-        Ok(wrap(forward(f32s(x, op)?, channels(c, op)?, g)))
+    fn batch_norm(&self, bn: BatchNorm<&Storage>) -> Result<Storage> {
+        Ok(wrap(forward(values(bn, "batch_norm")?)))
     }
 
-    fn batch_norm_backward(
-        &self,
-        dy: &Storage,
-        x: &Storage,
-        c: BatchNormChannels<&Storage>,
-        g: &BatchNormGeometry,
-    ) -> Result<(Storage, Storage)> {
+    fn batch_norm_backward(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<(Storage, Storage)> {
         let op = "batch_norm_backward";
-        let (dy, x) = (f32s(dy, op)?, f32s(x, op)?);
-        let (dx, dbeta) = backward(dy, x, channels(c, op)?, g);
+        let (dx, dbeta) = backward(f32s(dy, op)?, values(bn, op)?);
         Ok((wrap(dx), wrap(dbeta)))
     }
 }
 
-/// The per-channel operands as f32 values of this backend.
-fn channels<'a>(c: BatchNormChannels<&'a Storage>, op: &'static str) -> Result<BatchNormChannels<&'a [f32]>> {
-    Ok(BatchNormChannels { mean: f32s(c.mean, op)?, var: f32s(c.var, op)?, beta: f32s(c.beta, op)? })
+/// The operands as f32 values of this backend.
+fn values<'a>(bn: BatchNorm<&'a Storage>, op: &'static str) -> Result<BatchNorm<&'a [f32]>> {
+    let BatchNorm { x, mean, var, beta, geometry } = bn;
+    Ok(BatchNorm { x: f32s(x, op)?, mean: f32s(mean, op)?, var: f32s(var, op)?, beta: f32s(beta, op)?, geometry })
 }
 
 /// Naive per-column loops, the check for the blocked parallel versions.
 pub mod reference {
-    use crate::backend::{Activation, BatchNormChannels, BatchNormGeometry, Rows};
+    use crate::backend::{Activation, BatchNorm, BatchNormGeometry, Rows};
 
     fn column(x: &[f32], shape: Rows, c: usize) -> impl Iterator<Item = f64> + '_ {
         (0..shape.rows).map(move |r| x[r * shape.cols + c] as f64)
@@ -176,8 +164,8 @@ pub mod reference {
         (x as f64 - mean as f64) / (var as f64 + eps as f64).sqrt() + beta as f64
     }
 
-    pub fn forward(x: &[f32], c: BatchNormChannels<&[f32]>, g: &BatchNormGeometry) -> Vec<f32> {
-        let (BatchNormChannels { mean, var, beta }, BatchNormGeometry { shape, eps, act }) = (c, *g);
+    pub fn forward(bn: BatchNorm<&[f32]>) -> Vec<f32> {
+        let BatchNorm { x, mean, var, beta, geometry: BatchNormGeometry { shape, eps, act } } = bn;
         (0..shape.rows * shape.cols)
             .map(|i| {
                 let c = i % shape.cols;
@@ -187,14 +175,8 @@ pub mod reference {
             .collect()
     }
 
-    pub fn backward(
-        dy: &[f32],
-        x: &[f32],
-        c: BatchNormChannels<&[f32]>,
-        g: &BatchNormGeometry,
-    ) -> (Vec<f32>, Vec<f32>) {
-        let (BatchNormChannels { mean, var, beta }, BatchNormGeometry { shape: Rows { rows, cols }, eps, act }) =
-            (c, *g);
+    pub fn backward(dy: &[f32], bn: BatchNorm<&[f32]>) -> (Vec<f32>, Vec<f32>) {
+        let BatchNorm { x, mean, var, beta, geometry: BatchNormGeometry { shape: Rows { rows, cols }, eps, act } } = bn;
         let n = rows as f64;
         let mut dx = vec![0.0; rows * cols];
         let mut dbeta = vec![0.0; cols];
@@ -227,12 +209,15 @@ mod tests {
     use super::super::elementwise::PAR_MIN;
     use super::*;
 
-    fn channels<'a>(mean: &'a [f32], var: &'a [f32], beta: &'a [f32]) -> BatchNormChannels<&'a [f32]> {
-        BatchNormChannels { mean, var, beta }
-    }
-
-    fn geometry(shape: Rows, eps: f32, act: Activation) -> BatchNormGeometry {
-        BatchNormGeometry { shape, eps, act }
+    /// The batch norm of `x` with `[mean, var, beta]`.
+    fn bn<'a>(
+        x: &'a [f32],
+        [mean, var, beta]: [&'a [f32]; 3],
+        shape: Rows,
+        eps: f32,
+        act: Activation,
+    ) -> BatchNorm<&'a [f32]> {
+        BatchNorm { x, mean, var, beta, geometry: BatchNormGeometry { shape, eps, act } }
     }
 
     fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
@@ -251,21 +236,19 @@ mod tests {
         assert_close(&mean, &[3.0, 2.0], 1e-7, "mean");
         assert_close(&var, &[8.0 / 3.0, 0.0], 1e-7, "var");
         // eps = 1/3: channel 0 divides by √3, channel 1 by √(1/3) but its x − μ is 0.
-        let y = forward(&x, channels(&mean, &var, &[0.5, -1.0]), &geometry(shape, 1.0 / 3.0, Activation::Identity));
+        let y = forward(bn(&x, [&mean, &var, &[0.5, -1.0]], shape, 1.0 / 3.0, Activation::Identity));
         let s = 3f32.sqrt();
         assert_close(&y, &[0.5 - 2.0 / s, -1.0, 0.5, -1.0, 0.5 + 2.0 / s, -1.0], 1e-6, "y");
         // A constant dy has no effect on dx (it only shifts the normalised output) and
         // sums into dβ.
-        let (dx, dbeta) =
-            backward(&[1.0; 6], &x, channels(&mean, &var, &[0.5, -1.0]), &geometry(shape, 1e-3, Activation::Identity));
+        let (dx, dbeta) = backward(&[1.0; 6], bn(&x, [&mean, &var, &[0.5, -1.0]], shape, 1e-3, Activation::Identity));
         assert_close(&dx, &[0.0; 6], 1e-6, "dx");
         assert_close(&dbeta, &[3.0, 3.0], 1e-7, "dbeta");
         // With the ReLU fused in, channel 1 (constant −1) is cut off entirely and channel
         // 0 keeps only its rows with x̂ + β > 0 (the last two).
-        let y = forward(&x, channels(&mean, &var, &[0.5, -1.0]), &geometry(shape, 1.0 / 3.0, Activation::Relu));
+        let y = forward(bn(&x, [&mean, &var, &[0.5, -1.0]], shape, 1.0 / 3.0, Activation::Relu));
         assert_close(&y, &[0.0, 0.0, 0.5, 0.0, 0.5 + 2.0 / s, 0.0], 1e-6, "relu y");
-        let (_, dbeta) =
-            backward(&[1.0; 6], &x, channels(&mean, &var, &[0.5, -1.0]), &geometry(shape, 1.0 / 3.0, Activation::Relu));
+        let (_, dbeta) = backward(&[1.0; 6], bn(&x, [&mean, &var, &[0.5, -1.0]], shape, 1.0 / 3.0, Activation::Relu));
         assert_close(&dbeta, &[2.0, 0.0], 1e-7, "relu dbeta");
     }
 
@@ -286,14 +269,13 @@ mod tests {
             let eps = 1e-3;
             for act in [Activation::Identity, Activation::Relu] {
                 assert_close(
-                    &forward(&x, channels(&mean, &var, &beta), &geometry(shape, eps, act)),
-                    &reference::forward(&x, channels(&mean, &var, &beta), &geometry(shape, eps, act)),
+                    &forward(bn(&x, [&mean, &var, &beta], shape, eps, act)),
+                    &reference::forward(bn(&x, [&mean, &var, &beta], shape, eps, act)),
                     1e-5,
                     "forward",
                 );
-                let (dx, dbeta) = backward(&dy, &x, channels(&mean, &var, &beta), &geometry(shape, eps, act));
-                let (rdx, rdbeta) =
-                    reference::backward(&dy, &x, channels(&mean, &var, &beta), &geometry(shape, eps, act));
+                let (dx, dbeta) = backward(&dy, bn(&x, [&mean, &var, &beta], shape, eps, act));
+                let (rdx, rdbeta) = reference::backward(&dy, bn(&x, [&mean, &var, &beta], shape, eps, act));
                 // dx subtracts two means from dy: cancellation leaves an f32 error of a few
                 // ulps of max|dy|·inv ≈ 2, so compare against an absolute scale.
                 let scale = rdx.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -320,11 +302,8 @@ mod tests {
         }
         let dy = rng.vec(x.len(), -1.0, 1.0);
         let beta = [0.1, -0.2, 0.3, 0.0];
-        let grads = backward(&dy, &x, channels(&first.0, &first.1, &beta), &geometry(shape, 1e-3, Activation::Relu));
-        assert_eq!(
-            backward(&dy, &x, channels(&first.0, &first.1, &beta), &geometry(shape, 1e-3, Activation::Relu)),
-            grads
-        );
+        let grads = backward(&dy, bn(&x, [&first.0, &first.1, &beta], shape, 1e-3, Activation::Relu));
+        assert_eq!(backward(&dy, bn(&x, [&first.0, &first.1, &beta], shape, 1e-3, Activation::Relu)), grads);
     }
 
     #[test]
@@ -346,17 +325,16 @@ mod tests {
             for act in [Activation::Identity, Activation::Relu] {
                 let (x, beta) = if act == Activation::Relu { (&signed, &beta_small) } else { (&x, &beta) };
                 let (mean, var) = stats(x, shape);
-                let (dx, dbeta) = backward(&w, x, channels(&mean, &var, beta), &geometry(shape, eps, act));
+                let (dx, dbeta) = backward(&w, bn(x, [&mean, &var, beta], shape, eps, act));
                 let loss_x = |x: &[f32]| {
                     let (m, v) = stats(x, shape);
-                    project(&forward(x, channels(&m, &v, beta), &geometry(shape, eps, act)), &w)
+                    project(&forward(bn(x, [&m, &v, beta], shape, eps, act)), &w)
                 };
                 // Step 1e-3 on inputs of spread ~1: the truncation error (h²·f''' ~ 1e-5
                 // here, larger for the 2-row case where the variance is smallest) and the
                 // f32 noise (|L|·6e-8/h ≈ 1e-4) both stay well under 2e-3.
                 assert_gradient(loss_x, x, &dx, 1e-3, 2e-3);
-                let loss_beta =
-                    |b: &[f32]| project(&forward(x, channels(&mean, &var, b), &geometry(shape, eps, act)), &w);
+                let loss_beta = |b: &[f32]| project(&forward(bn(x, [&mean, &var, b], shape, eps, act)), &w);
                 assert_gradient(loss_beta, beta, &dbeta, 1e-2, 1e-4);
             }
         }

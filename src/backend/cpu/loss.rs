@@ -13,7 +13,7 @@
 
 use super::elementwise::{block_rows, for_row_blocks, PAR_MIN};
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{LossOps, Rows, Storage};
+use crate::backend::{LabelledRows, LossOps, Rows, Storage};
 use crate::error::Result;
 use rayon::prelude::*;
 
@@ -26,7 +26,8 @@ fn per_row(shape: Rows, f: impl Fn(usize) -> f32 + Sync + Send) -> Vec<f32> {
     }
 }
 
-pub fn softmax_cross_entropy(logits: &[f32], labels: &[usize], shape: Rows) -> (Vec<f32>, Vec<f32>) {
+pub fn softmax_cross_entropy(logits: &[f32], on: LabelledRows) -> (Vec<f32>, Vec<f32>) {
+    let LabelledRows { labels, shape } = on;
     let Rows { rows, cols } = shape;
     assert_eq!(logits.len(), rows * cols);
     assert_eq!(labels.len(), rows);
@@ -60,8 +61,8 @@ pub fn softmax_cross_entropy(logits: &[f32], labels: &[usize], shape: Rows) -> (
     (loss, probs)
 }
 
-pub fn softmax_cross_entropy_backward(dloss: &[f32], probs: &[f32], labels: &[usize], shape: Rows) -> Vec<f32> {
-    let Rows { rows, cols } = shape;
+pub fn softmax_cross_entropy_backward(dloss: &[f32], probs: &[f32], on: LabelledRows) -> Vec<f32> {
+    let LabelledRows { labels, shape: Rows { rows, cols } } = on;
     assert_eq!(probs.len(), rows * cols);
     assert!(dloss.len() == rows && labels.len() == rows);
     let mut dz = vec![0.0; rows * cols];
@@ -78,7 +79,8 @@ pub fn softmax_cross_entropy_backward(dloss: &[f32], probs: &[f32], labels: &[us
     dz
 }
 
-pub fn center_loss(e: &[f32], centers: &[f32], labels: &[usize], shape: Rows) -> Vec<f32> {
+pub fn center_loss(e: &[f32], centers: &[f32], on: LabelledRows) -> Vec<f32> {
+    let LabelledRows { labels, shape } = on;
     let Rows { rows, cols } = shape;
     assert_eq!(e.len(), rows * cols);
     assert_eq!(labels.len(), rows);
@@ -97,8 +99,8 @@ pub fn center_loss(e: &[f32], centers: &[f32], labels: &[usize], shape: Rows) ->
     })
 }
 
-pub fn center_loss_backward(dloss: &[f32], e: &[f32], centers: &[f32], labels: &[usize], shape: Rows) -> Vec<f32> {
-    let Rows { rows, cols } = shape;
+pub fn center_loss_backward(dloss: &[f32], e: &[f32], centers: &[f32], on: LabelledRows) -> Vec<f32> {
+    let LabelledRows { labels, shape: Rows { rows, cols } } = on;
     assert_eq!(e.len(), rows * cols);
     assert!(dloss.len() == rows && labels.len() == rows);
     let mut de = vec![0.0; rows * cols];
@@ -116,37 +118,24 @@ pub fn center_loss_backward(dloss: &[f32], e: &[f32], centers: &[f32], labels: &
 }
 
 impl LossOps for CpuBackend {
-    fn softmax_cross_entropy(&self, logits: &Storage, labels: &[usize], shape: Rows) -> Result<(Storage, Storage)> {
-        let (loss, probs) = softmax_cross_entropy(f32s(logits, "softmax_cross_entropy")?, labels, shape);
+    fn softmax_cross_entropy(&self, logits: &Storage, on: LabelledRows) -> Result<(Storage, Storage)> {
+        let (loss, probs) = softmax_cross_entropy(f32s(logits, "softmax_cross_entropy")?, on);
         Ok((wrap(loss), wrap(probs)))
     }
 
-    fn softmax_cross_entropy_backward(
-        &self,
-        dloss: &Storage,
-        probs: &Storage,
-        labels: &[usize],
-        shape: Rows,
-    ) -> Result<Storage> {
+    fn softmax_cross_entropy_backward(&self, dy: &Storage, probs: &Storage, on: LabelledRows) -> Result<Storage> {
         let op = "softmax_cross_entropy_backward";
-        Ok(wrap(softmax_cross_entropy_backward(f32s(dloss, op)?, f32s(probs, op)?, labels, shape)))
+        Ok(wrap(softmax_cross_entropy_backward(f32s(dy, op)?, f32s(probs, op)?, on)))
     }
 
-    fn center_loss(&self, embeddings: &Storage, centers: &Storage, labels: &[usize], shape: Rows) -> Result<Storage> {
+    fn center_loss(&self, embeddings: &Storage, centers: &Storage, on: LabelledRows) -> Result<Storage> {
         let op = "center_loss";
-        Ok(wrap(center_loss(f32s(embeddings, op)?, f32s(centers, op)?, labels, shape)))
+        Ok(wrap(center_loss(f32s(embeddings, op)?, f32s(centers, op)?, on)))
     }
 
-    fn center_loss_backward(
-        &self,
-        dloss: &Storage,
-        embeddings: &Storage,
-        centers: &Storage,
-        labels: &[usize],
-        shape: Rows,
-    ) -> Result<Storage> {
+    fn center_loss_backward(&self, dy: &Storage, e: &Storage, centers: &Storage, on: LabelledRows) -> Result<Storage> {
         let op = "center_loss_backward";
-        Ok(wrap(center_loss_backward(f32s(dloss, op)?, f32s(embeddings, op)?, f32s(centers, op)?, labels, shape)))
+        Ok(wrap(center_loss_backward(f32s(dy, op)?, f32s(e, op)?, f32s(centers, op)?, on)))
     }
 }
 
@@ -162,20 +151,23 @@ mod tests {
         // logsumexp = 1000 + ln 2 and loss = 2000 + ln 2.
         let logits = [0.0, 2f32.ln(), 5f32.ln(), -1000.0, 1000.0, 1000.0];
         let shape = Rows { rows: 2, cols: 3 };
-        let (loss, probs) = softmax_cross_entropy(&logits, &[2, 0], shape);
+        let (loss, probs) = softmax_cross_entropy(&logits, LabelledRows { labels: &[2, 0], shape });
         assert_close(&loss, &[(8.0f64 / 5.0).ln(), 2000.0 + 2f64.ln()], 1e-6);
         assert_close(&probs, &[0.125, 0.25, 0.625, 0.0, 0.5, 0.5], 1e-6);
-        let dz = softmax_cross_entropy_backward(&[2.0, -1.0], &probs, &[2, 0], shape);
+        let dz = softmax_cross_entropy_backward(&[2.0, -1.0], &probs, LabelledRows { labels: &[2, 0], shape });
         assert_close(&dz, &[0.25, 0.5, -0.75, 1.0, -0.5, -0.5], 1e-6);
     }
 
     #[test]
     fn cross_entropy_single_class_is_zero() {
         let shape = Rows { rows: 3, cols: 1 };
-        let (loss, probs) = softmax_cross_entropy(&[5.0, -2.0, 0.0], &[0, 0, 0], shape);
+        let (loss, probs) = softmax_cross_entropy(&[5.0, -2.0, 0.0], LabelledRows { labels: &[0, 0, 0], shape });
         assert_eq!(loss, vec![0.0; 3]);
         assert_eq!(probs, vec![1.0; 3]);
-        assert_eq!(softmax_cross_entropy_backward(&[1.0; 3], &probs, &[0, 0, 0], shape), vec![0.0; 3]);
+        assert_eq!(
+            softmax_cross_entropy_backward(&[1.0; 3], &probs, LabelledRows { labels: &[0, 0, 0], shape }),
+            vec![0.0; 3]
+        );
     }
 
     #[test]
@@ -184,8 +176,8 @@ mod tests {
         let e = [3.0, 4.0, 1.0, 2.0, 2.0, 2.0];
         let shape = Rows { rows: 3, cols: 2 };
         let labels = [0, 1, 1];
-        assert_eq!(center_loss(&e, &centers, &labels, shape), vec![12.5, 0.0, 0.5]);
-        let de = center_loss_backward(&[1.0, 5.0, -2.0], &e, &centers, &labels, shape);
+        assert_eq!(center_loss(&e, &centers, LabelledRows { labels: &labels, shape }), vec![12.5, 0.0, 0.5]);
+        let de = center_loss_backward(&[1.0, 5.0, -2.0], &e, &centers, LabelledRows { labels: &labels, shape });
         assert_eq!(de, vec![3.0, 4.0, 0.0, 0.0, -2.0, 0.0]);
     }
 
@@ -197,11 +189,11 @@ mod tests {
             let classes = cols.clamp(2, 11);
             let z = rng.vec(rows * cols, -8.0, 8.0);
             let labels: Vec<usize> = (0..rows).map(|_| rng.below(cols)).collect();
-            let (loss, probs) = softmax_cross_entropy(&z, &labels, shape);
+            let (loss, probs) = softmax_cross_entropy(&z, LabelledRows { labels: &labels, shape });
             let e = rng.vec(rows * cols, -1.0, 1.0);
             let centers = rng.vec(classes * cols, -1.0, 1.0);
             let center_labels: Vec<usize> = (0..rows).map(|_| rng.below(classes)).collect();
-            let closs = center_loss(&e, &centers, &center_labels, shape);
+            let closs = center_loss(&e, &centers, LabelledRows { labels: &center_labels, shape });
             for r in 0..rows {
                 let zr: Vec<f64> = z[r * cols..(r + 1) * cols].iter().map(|&v| v as f64).collect();
                 let m = zr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -224,20 +216,21 @@ mod tests {
             let labels: Vec<usize> = (0..rows).map(|_| rng.below(cols)).collect();
             let dloss = rng.vec(rows, -1.0, 1.0);
             let z = rng.vec(rows * cols, -2.0, 2.0);
-            let (_, probs) = softmax_cross_entropy(&z, &labels, shape);
-            let dz = softmax_cross_entropy_backward(&dloss, &probs, &labels, shape);
+            let (_, probs) = softmax_cross_entropy(&z, LabelledRows { labels: &labels, shape });
+            let dz = softmax_cross_entropy_backward(&dloss, &probs, LabelledRows { labels: &labels, shape });
             // Smooth with second and third derivatives ≤ 1 (softmax products): step 1e-3
             // gives truncation ~1e-6 and f32 noise ~|L|·6e-8/1e-3 ≈ 1e-4.
-            let ce = |z: &[f32]| project(&softmax_cross_entropy(z, &labels, shape).0, &dloss);
+            let ce = |z: &[f32]| project(&softmax_cross_entropy(z, LabelledRows { labels: &labels, shape }).0, &dloss);
             assert_gradient(ce, &z, &dz, 1e-3, 1e-3);
 
             let classes = 3;
             let centers = rng.vec(classes * cols, -1.0, 1.0);
             let center_labels: Vec<usize> = (0..rows).map(|_| rng.below(classes)).collect();
             let e = rng.vec(rows * cols, -1.0, 1.0);
-            let de = center_loss_backward(&dloss, &e, &centers, &center_labels, shape);
+            let de = center_loss_backward(&dloss, &e, &centers, LabelledRows { labels: &center_labels, shape });
             // Quadratic: central differences are exact up to rounding, even at step 1e-2.
-            let cl = |e: &[f32]| project(&center_loss(e, &centers, &center_labels, shape), &dloss);
+            let cl =
+                |e: &[f32]| project(&center_loss(e, &centers, LabelledRows { labels: &center_labels, shape }), &dloss);
             assert_gradient(cl, &e, &de, 1e-2, 1e-4);
         }
     }

@@ -6,7 +6,7 @@
 
 use super::elementwise::{CHUNK, PAR_MIN};
 use super::{f32s, f32s_mut, CpuBackend};
-use crate::backend::{AdamStep, OptimOps, RmsPropStep, SgdStep, Storage};
+use crate::backend::{AdamStep, OptimOps, ParamUpdate, RmsPropStep, SgdStep};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -96,34 +96,20 @@ pub fn adam(param: &mut [f32], m: &mut [f32], v: &mut [f32], grad: &[f32], h: Ad
 }
 
 impl OptimOps for CpuBackend {
-    fn sgd_momentum(&self, param: &mut Storage, velocity: &mut Storage, grad: &Storage, hyper: SgdStep) -> Result<()> {
-        let op = "sgd_momentum";
-        sgd_momentum(f32s_mut(param, op)?, f32s_mut(velocity, op)?, f32s(grad, op)?, hyper);
+    fn sgd_momentum(&self, update: ParamUpdate<1>, hyper: SgdStep) -> Result<()> {
+        let (op, ParamUpdate { param, slots: [v], grad }) = ("sgd_momentum", update);
+        sgd_momentum(f32s_mut(param, op)?, f32s_mut(v, op)?, f32s(grad, op)?, hyper);
         Ok(())
     }
 
-    fn rmsprop(
-        &self,
-        param: &mut Storage,
-        ms: &mut Storage,
-        mom: &mut Storage,
-        grad: &Storage,
-        hyper: RmsPropStep,
-    ) -> Result<()> {
-        let op = "rmsprop";
+    fn rmsprop(&self, update: ParamUpdate<2>, hyper: RmsPropStep) -> Result<()> {
+        let (op, ParamUpdate { param, slots: [ms, mom], grad }) = ("rmsprop", update);
         rmsprop(f32s_mut(param, op)?, f32s_mut(ms, op)?, f32s_mut(mom, op)?, f32s(grad, op)?, hyper);
         Ok(())
     }
 
-    fn adam(
-        &self,
-        param: &mut Storage,
-        m: &mut Storage,
-        v: &mut Storage,
-        grad: &Storage,
-        hyper: AdamStep,
-    ) -> Result<()> {
-        let op = "adam";
+    fn adam(&self, update: ParamUpdate<2>, hyper: AdamStep) -> Result<()> {
+        let (op, ParamUpdate { param, slots: [m, v], grad }) = ("adam", update);
         adam(f32s_mut(param, op)?, f32s_mut(m, op)?, f32s_mut(v, op)?, f32s(grad, op)?, hyper)
     }
 }

@@ -5,7 +5,7 @@ use super::runtime::kernels::{self as k, Kernel};
 use super::runtime::launch::Launch;
 use super::shapes::{ColumnTiles, COLUMN_SUM_SHARED};
 use super::{CudaBackend, DeviceBuffer, THREADS};
-use crate::backend::{Activation, BatchNormChannels, BatchNormGeometry, BatchNormOps, CudaStorage, Rows, Storage};
+use crate::backend::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps, CudaStorage, Rows, Storage};
 use crate::error::Result;
 
 /// Per-split column sums of two quantities, `[splits][2][channels]` f64, and the split count.
@@ -44,9 +44,30 @@ fn finalize(
     )
 }
 
-/// The device addresses of the per-channel operands `mean`, `var`, `beta`, checked.
-fn channel_params(b: &CudaBackend, op: &'static str, c: BatchNormChannels<&Storage>, cols: usize) -> Result<[u64; 3]> {
-    Ok([b.input(op, c.mean, cols)?, b.input(op, c.var, cols)?, b.input(op, c.beta, cols)?])
+/// A batch norm's operands as the kernels take them, checked: the device addresses of
+/// `x`, `mean`, `var` and `beta`, and the column tiling.
+struct Operands {
+    ptrs: [u64; 4],
+    geometry: BatchNormGeometry,
+    tiles: ColumnTiles,
+}
+
+impl Operands {
+    fn new(b: &CudaBackend, op: &'static str, bn: BatchNorm<&Storage>) -> Result<Operands> {
+        let BatchNorm { x, mean, var, beta, geometry } = bn;
+        let Rows { rows, cols } = geometry.shape;
+        let ptrs =
+            [b.input(op, x, rows * cols)?, b.input(op, mean, cols)?, b.input(op, var, cols)?, b.input(op, beta, cols)?];
+        Ok(Operands { ptrs, geometry, tiles: ColumnTiles::new(cols) })
+    }
+
+    /// `launch` with the arguments every forward and backward kernel ends with:
+    /// `x, mean, var, beta, rows, channels, tile, eps, relu`.
+    fn append(&self, launch: Launch) -> Launch {
+        let BatchNormGeometry { shape: Rows { rows, cols }, eps, act } = self.geometry;
+        let launch = self.ptrs.iter().fold(launch, |l, &p| l.ptr(p));
+        launch.size(rows).size(cols).i32(self.tiles.tile as i32).f32(eps).i32((act == Activation::Relu) as i32)
+    }
 }
 
 impl BatchNormOps for CudaBackend {
@@ -69,82 +90,30 @@ impl BatchNormOps for CudaBackend {
         Ok((Storage::Cuda(mean), Storage::Cuda(var)))
     }
 
-    fn batch_norm(&self, x: &Storage, c: BatchNormChannels<&Storage>, g: &BatchNormGeometry) -> Result<Storage> {
+    fn batch_norm(&self, bn: BatchNorm<&Storage>) -> Result<Storage> {
         const OP: &str = "batch_norm";
-        let BatchNormGeometry { shape: Rows { rows, cols }, eps, act } = *g;
-        let x = self.input(OP, x, rows * cols)?;
-        let [mean, var, beta] = channel_params(self, OP, c, cols)?;
+        let o = Operands::new(self, OP, bn)?;
+        let Rows { rows, cols } = o.geometry.shape;
         let y = self.alloc_f32(OP, rows * cols)?;
-        let tiles = ColumnTiles::new(cols);
-        self.launch(
-            OP,
-            tiles
-                .launch(k::BATCH_NORM_FORWARD, tiles.splits(rows, 4))
-                .ptr(y.buffer.ptr())
-                .ptr(x)
-                .ptr(mean)
-                .ptr(var)
-                .ptr(beta)
-                .size(rows)
-                .size(cols)
-                .i32(tiles.tile as i32)
-                .f32(eps)
-                .i32((act == Activation::Relu) as i32),
-        )?;
+        let launch = o.tiles.launch(k::BATCH_NORM_FORWARD, o.tiles.splits(rows, 4)).ptr(y.buffer.ptr());
+        self.launch(OP, o.append(launch))?;
         Ok(Storage::Cuda(y))
     }
 
-    fn batch_norm_backward(
-        &self,
-        dy: &Storage,
-        x: &Storage,
-        c: BatchNormChannels<&Storage>,
-        g: &BatchNormGeometry,
-    ) -> Result<(Storage, Storage)> {
+    fn batch_norm_backward(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<(Storage, Storage)> {
         const OP: &str = "batch_norm_backward";
-        let BatchNormGeometry { shape, eps, act } = *g;
-        let Rows { rows, cols } = shape;
+        let o = Operands::new(self, OP, bn)?;
+        let shape @ Rows { rows, cols } = o.geometry.shape;
         let dy = self.input(OP, dy, rows * cols)?;
-        let x = self.input(OP, x, rows * cols)?;
-        let [mean, var, beta] = channel_params(self, OP, c, cols)?;
-        let relu = (act == Activation::Relu) as i32;
-        let tiles = ColumnTiles::new(cols);
         let (partials, splits) = partials(self, OP, shape, |p, splits| {
-            tiles
-                .launch(k::BATCH_NORM_BACKWARD_PARTIALS, splits)
-                .ptr(p)
-                .ptr(dy)
-                .ptr(x)
-                .ptr(mean)
-                .ptr(var)
-                .ptr(beta)
-                .size(rows)
-                .size(cols)
-                .i32(tiles.tile as i32)
-                .f32(eps)
-                .i32(relu)
+            o.append(o.tiles.launch(k::BATCH_NORM_BACKWARD_PARTIALS, splits).ptr(p).ptr(dy))
         })?;
         let dbeta = self.alloc_f32(OP, cols)?;
         let means = self.alloc_f32(OP, 2 * cols)?;
         finalize(self, OP, k::BATCH_NORM_BACKWARD_FINALIZE, [&dbeta, &means], (&partials, splits), shape)?;
         let dx = self.alloc_f32(OP, rows * cols)?;
-        self.launch(
-            OP,
-            tiles
-                .launch(k::BATCH_NORM_BACKWARD_DX, tiles.splits(rows, 4))
-                .ptr(dx.buffer.ptr())
-                .ptr(dy)
-                .ptr(x)
-                .ptr(mean)
-                .ptr(var)
-                .ptr(beta)
-                .ptr(means.buffer.ptr())
-                .size(rows)
-                .size(cols)
-                .i32(tiles.tile as i32)
-                .f32(eps)
-                .i32(relu),
-        )?;
+        let launch = o.tiles.launch(k::BATCH_NORM_BACKWARD_DX, o.tiles.splits(rows, 4));
+        self.launch(OP, o.append(launch.ptr(dx.buffer.ptr()).ptr(means.buffer.ptr()).ptr(dy)))?;
         Ok((Storage::Cuda(dx), Storage::Cuda(dbeta)))
     }
 }

@@ -4,18 +4,13 @@
 use super::runtime::kernels as k;
 use super::shapes::row_groups;
 use super::{CudaBackend, DeviceBuffer};
-use crate::backend::{LossOps, Rows, Storage};
+use crate::backend::{LabelledRows, LossOps, Rows, Storage};
 use crate::error::Result;
 
-/// Uploads `labels` after checking there is one per row and each is below `classes`: the
-/// kernels index with them.
-fn labels_on_device(
-    b: &CudaBackend,
-    op: &'static str,
-    labels: &[usize],
-    rows: usize,
-    classes: usize,
-) -> Result<DeviceBuffer> {
+/// Uploads the labels after checking there is one per row and each is below `classes`:
+/// the kernels index with them.
+fn labels_on_device(b: &CudaBackend, op: &'static str, on: LabelledRows, classes: usize) -> Result<DeviceBuffer> {
+    let (labels, rows) = (on.labels, on.shape.rows);
     if labels.len() != rows {
         return Err(b.fail(op, format!("{} labels for {rows} rows", labels.len())));
     }
@@ -38,11 +33,11 @@ fn centers_of(b: &CudaBackend, op: &'static str, centers: &Storage, cols: usize)
 }
 
 impl LossOps for CudaBackend {
-    fn softmax_cross_entropy(&self, logits: &Storage, labels: &[usize], shape: Rows) -> Result<(Storage, Storage)> {
+    fn softmax_cross_entropy(&self, logits: &Storage, on: LabelledRows) -> Result<(Storage, Storage)> {
         const OP: &str = "softmax_cross_entropy";
-        let Rows { rows, cols } = shape;
+        let shape @ Rows { rows, cols } = on.shape;
         let logits = self.input(OP, logits, rows * cols)?;
-        let labels = labels_on_device(self, OP, labels, rows, cols)?;
+        let labels = labels_on_device(self, OP, on, cols)?;
         let loss = self.alloc_f32(OP, rows)?;
         let probs = self.alloc_f32(OP, rows * cols)?;
         let launch = row_groups(k::SOFTMAX_CROSS_ENTROPY_FORWARD, shape).ptr(loss.buffer.ptr()).ptr(probs.buffer.ptr());
@@ -50,18 +45,12 @@ impl LossOps for CudaBackend {
         Ok((Storage::Cuda(loss), Storage::Cuda(probs)))
     }
 
-    fn softmax_cross_entropy_backward(
-        &self,
-        dloss: &Storage,
-        probs: &Storage,
-        labels: &[usize],
-        shape: Rows,
-    ) -> Result<Storage> {
+    fn softmax_cross_entropy_backward(&self, dy: &Storage, probs: &Storage, on: LabelledRows) -> Result<Storage> {
         const OP: &str = "softmax_cross_entropy_backward";
-        let Rows { rows, cols } = shape;
-        let dloss = self.input(OP, dloss, rows)?;
+        let shape @ Rows { rows, cols } = on.shape;
+        let dloss = self.input(OP, dy, rows)?;
         let probs = self.input(OP, probs, rows * cols)?;
-        let labels = labels_on_device(self, OP, labels, rows, cols)?;
+        let labels = labels_on_device(self, OP, on, cols)?;
         let dlogits = self.alloc_f32(OP, rows * cols)?;
         let launch =
             row_groups(k::SOFTMAX_CROSS_ENTROPY_BACKWARD, shape).ptr(dlogits.buffer.ptr()).ptr(dloss).ptr(probs);
@@ -69,32 +58,25 @@ impl LossOps for CudaBackend {
         Ok(Storage::Cuda(dlogits))
     }
 
-    fn center_loss(&self, embeddings: &Storage, centers: &Storage, labels: &[usize], shape: Rows) -> Result<Storage> {
+    fn center_loss(&self, embeddings: &Storage, centers: &Storage, on: LabelledRows) -> Result<Storage> {
         const OP: &str = "center_loss";
-        let Rows { rows, cols } = shape;
+        let shape @ Rows { rows, cols } = on.shape;
         let embeddings = self.input(OP, embeddings, rows * cols)?;
         let (centers, classes) = centers_of(self, OP, centers, cols)?;
-        let labels = labels_on_device(self, OP, labels, rows, classes)?;
+        let labels = labels_on_device(self, OP, on, classes)?;
         let loss = self.alloc_f32(OP, rows)?;
         let launch = row_groups(k::CENTER_LOSS_FORWARD, shape).ptr(loss.buffer.ptr()).ptr(embeddings).ptr(centers);
         self.launch(OP, launch.ptr(labels.ptr()).size(rows).size(cols))?;
         Ok(Storage::Cuda(loss))
     }
 
-    fn center_loss_backward(
-        &self,
-        dloss: &Storage,
-        embeddings: &Storage,
-        centers: &Storage,
-        labels: &[usize],
-        shape: Rows,
-    ) -> Result<Storage> {
+    fn center_loss_backward(&self, dy: &Storage, e: &Storage, centers: &Storage, on: LabelledRows) -> Result<Storage> {
         const OP: &str = "center_loss_backward";
-        let Rows { rows, cols } = shape;
-        let dloss = self.input(OP, dloss, rows)?;
-        let embeddings = self.input(OP, embeddings, rows * cols)?;
+        let shape @ Rows { rows, cols } = on.shape;
+        let dloss = self.input(OP, dy, rows)?;
+        let embeddings = self.input(OP, e, rows * cols)?;
         let (centers, classes) = centers_of(self, OP, centers, cols)?;
-        let labels = labels_on_device(self, OP, labels, rows, classes)?;
+        let labels = labels_on_device(self, OP, on, classes)?;
         let de = self.alloc_f32(OP, rows * cols)?;
         let launch = row_groups(k::CENTER_LOSS_BACKWARD, shape).ptr(de.buffer.ptr()).ptr(dloss).ptr(embeddings);
         self.launch(OP, launch.ptr(centers).ptr(labels.ptr()).size(rows).size(cols))?;

@@ -3,7 +3,7 @@
 //! more rows than a block covers.
 
 use super::harness::{check, cpu, devices, down, fresh_seed, up, Tolerance, EXACT};
-use cari::backend::{Activation, BatchNormChannels, BatchNormGeometry, Rows};
+use cari::backend::{Activation, BatchNorm, BatchNormGeometry, Rows};
 use cari::rng::Rng;
 use cari::tensor::Storage;
 
@@ -42,8 +42,8 @@ fn stats_match_the_cpu() {
     }
 }
 
-fn channels<'a>(mean: &'a Storage, var: &'a Storage, beta: &'a Storage) -> BatchNormChannels<&'a Storage> {
-    BatchNormChannels { mean, var, beta }
+fn bn<'a>([x, mean, var, beta]: [&'a Storage; 4], geometry: BatchNormGeometry) -> BatchNorm<&'a Storage> {
+    BatchNorm { x, mean, var, beta, geometry }
 }
 
 #[test]
@@ -58,15 +58,11 @@ fn forward_matches_the_cpu() {
         for act in ACTIVATIONS {
             let g = BatchNormGeometry { shape, eps: EPS, act };
             let c = cpu();
-            let want = down(
-                &c,
-                &c.backend()
-                    .batch_norm(&up(&c, &x), channels(&up(&c, &mean), &up(&c, &var), &up(&c, &beta)), &g)
-                    .unwrap(),
-            );
+            let [xc, mc, vc, bc] = [&x, &mean, &var, &beta].map(|v| up(&c, v));
+            let want = down(&c, &c.backend().batch_norm(bn([&xc, &mc, &vc, &bc], g)).unwrap());
             for dev in devices() {
-                let (xd, md, vd, bd) = (up(&dev, &x), up(&dev, &mean), up(&dev, &var), up(&dev, &beta));
-                let got = dev.backend().batch_norm(&xd, channels(&md, &vd, &bd), &g).unwrap();
+                let [xd, md, vd, bd] = [&x, &mean, &var, &beta].map(|v| up(&dev, v));
+                let got = dev.backend().batch_norm(bn([&xd, &md, &vd, &bd], g)).unwrap();
                 check(&format!("batch_norm {act:?} {rows}x{cols}"), &dev, &down(&dev, &got), &want, EXACT);
             }
         }
@@ -88,11 +84,11 @@ fn backward_matches_the_cpu() {
         for act in ACTIVATIONS {
             let g = BatchNormGeometry { shape, eps: EPS, act };
             let [dyc, xc, mc, vc, bc] = [&dy, &x, &mean, &var, &beta].map(|v| up(&c, v));
-            let (dx, dbeta) = c.backend().batch_norm_backward(&dyc, &xc, channels(&mc, &vc, &bc), &g).unwrap();
+            let (dx, dbeta) = c.backend().batch_norm_backward(&dyc, bn([&xc, &mc, &vc, &bc], g)).unwrap();
             let (dx, dbeta) = (down(&c, &dx), down(&c, &dbeta));
             for dev in devices() {
                 let [dyd, xd, md, vd, bd] = [&dy, &x, &mean, &var, &beta].map(|v| up(&dev, v));
-                let (gdx, gdbeta) = dev.backend().batch_norm_backward(&dyd, &xd, channels(&md, &vd, &bd), &g).unwrap();
+                let (gdx, gdbeta) = dev.backend().batch_norm_backward(&dyd, bn([&xd, &md, &vd, &bd], g)).unwrap();
                 check(&format!("batch_norm_backward dx {act:?} {rows}x{cols}"), &dev, &down(&dev, &gdx), &dx, DX);
                 check(
                     &format!("batch_norm_backward dbeta {act:?} {rows}x{cols}"),
@@ -116,7 +112,7 @@ fn foreign_or_short_storage_is_an_error_naming_the_op() {
         assert!(msg.contains("batch_norm_stats") && msg.contains(&dev.to_string()) && msg.contains("CPU"), "{msg}");
         let (x, short) = (up(&dev, &[0.5; 12]), up(&dev, &[0.5; 2]));
         let g = BatchNormGeometry { shape, eps: EPS, act: Activation::Relu };
-        let err = dev.backend().batch_norm(&x, channels(&short, &short, &short), &g);
+        let err = dev.backend().batch_norm(bn([&x, &short, &short, &short], g));
         let msg = err.expect_err("2 channel values for 3 channels").to_string();
         assert!(msg.contains("batch_norm") && msg.contains("expected 3 values"), "{msg}");
     }

@@ -2,7 +2,7 @@
 //! backward, on rows of 1 to 10⁴ classes.
 
 use super::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance, EXACT};
-use cari::backend::Rows;
+use cari::backend::{LabelledRows, Rows};
 use cari::rng::Rng;
 
 /// `[rows, cols]`, as in normalize.rs: from one class up to groups of 1024 threads.
@@ -27,21 +27,20 @@ fn softmax_cross_entropy_matches_the_cpu() {
         let mut rng = Rng::new(fresh_seed());
         let logits = rng.vec(rows * cols, -8.0, 8.0);
         let labels = labels(rows, cols, &mut rng);
+        let on = LabelledRows { labels: &labels, shape };
         let dloss = random(rows, rng.next_u64());
         let c = cpu();
-        let (loss, probs) = c.backend().softmax_cross_entropy(&up(&c, &logits), &labels, shape).unwrap();
+        let (loss, probs) = c.backend().softmax_cross_entropy(&up(&c, &logits), on).unwrap();
         let (loss, probs) = (down(&c, &loss), down(&c, &probs));
-        let dlogits =
-            c.backend().softmax_cross_entropy_backward(&up(&c, &dloss), &up(&c, &probs), &labels, shape).unwrap();
+        let dlogits = c.backend().softmax_cross_entropy_backward(&up(&c, &dloss), &up(&c, &probs), on).unwrap();
         let dlogits = down(&c, &dlogits);
         for dev in devices() {
             let what = format!("{rows}x{cols}");
-            let (l, p) = dev.backend().softmax_cross_entropy(&up(&dev, &logits), &labels, shape).unwrap();
+            let (l, p) = dev.backend().softmax_cross_entropy(&up(&dev, &logits), on).unwrap();
             check(&format!("softmax_cross_entropy loss {what}"), &dev, &down(&dev, &l), &loss, LAST_BIT);
             check(&format!("softmax_cross_entropy probs {what}"), &dev, &down(&dev, &p), &probs, PROBS);
             // From the CPU's probabilities: one product per element, as on the CPU.
-            let got =
-                dev.backend().softmax_cross_entropy_backward(&up(&dev, &dloss), &up(&dev, &probs), &labels, shape);
+            let got = dev.backend().softmax_cross_entropy_backward(&up(&dev, &dloss), &up(&dev, &probs), on);
             check(&format!("softmax_cross_entropy_backward {what}"), &dev, &down(&dev, &got.unwrap()), &dlogits, EXACT);
         }
     }
@@ -53,11 +52,12 @@ fn cross_entropy_of_far_apart_logits_stays_finite() {
     let shape = Rows { rows: 2, cols: 3 };
     let logits = [-1000.0, 1000.0, 1000.0, 0.0, 2.0f32.ln(), 5.0f32.ln()];
     let labels = [0, 2];
+    let on = LabelledRows { labels: &labels, shape };
     let c = cpu();
-    let (loss, _) = c.backend().softmax_cross_entropy(&up(&c, &logits), &labels, shape).unwrap();
+    let (loss, _) = c.backend().softmax_cross_entropy(&up(&c, &logits), on).unwrap();
     let loss = down(&c, &loss);
     for dev in devices() {
-        let (got, _) = dev.backend().softmax_cross_entropy(&up(&dev, &logits), &labels, shape).unwrap();
+        let (got, _) = dev.backend().softmax_cross_entropy(&up(&dev, &logits), on).unwrap();
         let got = down(&dev, &got);
         assert!((got[0] - (2000.0 + 2f32.ln())).abs() < 1e-3, "far label's loss on {dev}: {}", got[0]);
         check("softmax_cross_entropy extremes", &dev, &got, &loss, LAST_BIT);
@@ -73,17 +73,18 @@ fn center_loss_matches_the_cpu() {
         let e = rng.vec(rows * cols, -1.0, 1.0);
         let centers = rng.vec(classes * cols, -1.0, 1.0);
         let labels = labels(rows, classes, &mut rng);
+        let on = LabelledRows { labels: &labels, shape };
         let dloss = random(rows, rng.next_u64());
         let c = cpu();
         let (ec, cc) = (up(&c, &e), up(&c, &centers));
-        let loss = down(&c, &c.backend().center_loss(&ec, &cc, &labels, shape).unwrap());
-        let de = down(&c, &c.backend().center_loss_backward(&up(&c, &dloss), &ec, &cc, &labels, shape).unwrap());
+        let loss = down(&c, &c.backend().center_loss(&ec, &cc, on).unwrap());
+        let de = down(&c, &c.backend().center_loss_backward(&up(&c, &dloss), &ec, &cc, on).unwrap());
         for dev in devices() {
             let what = format!("{rows}x{cols}, {classes} classes");
             let (ed, cd) = (up(&dev, &e), up(&dev, &centers));
-            let got = dev.backend().center_loss(&ed, &cd, &labels, shape).unwrap();
+            let got = dev.backend().center_loss(&ed, &cd, on).unwrap();
             check(&format!("center_loss {what}"), &dev, &down(&dev, &got), &loss, LAST_BIT);
-            let got = dev.backend().center_loss_backward(&up(&dev, &dloss), &ed, &cd, &labels, shape).unwrap();
+            let got = dev.backend().center_loss_backward(&up(&dev, &dloss), &ed, &cd, on).unwrap();
             check(&format!("center_loss_backward {what}"), &dev, &down(&dev, &got), &de, EXACT);
         }
     }
@@ -95,18 +96,39 @@ fn bad_labels_and_foreign_storage_are_errors_naming_the_op() {
     let host = up(&cpu(), &[0.0; 6]);
     for dev in devices() {
         let logits = up(&dev, &[0.0; 6]);
-        let msg = dev.backend().softmax_cross_entropy(&logits, &[0, 3], shape).expect_err("label 3 of 3").to_string();
+        let msg = dev
+            .backend()
+            .softmax_cross_entropy(&logits, LabelledRows { labels: &[0, 3], shape })
+            .expect_err("label 3 of 3")
+            .to_string();
         assert!(msg.contains("softmax_cross_entropy") && msg.contains("label 3 of row 1"), "{msg}");
-        let msg = dev.backend().softmax_cross_entropy(&logits, &[0], shape).expect_err("one label").to_string();
+        let msg = dev
+            .backend()
+            .softmax_cross_entropy(&logits, LabelledRows { labels: &[0], shape })
+            .expect_err("one label")
+            .to_string();
         assert!(msg.contains("1 labels for 2 rows"), "{msg}");
-        let msg = dev.backend().softmax_cross_entropy(&host, &[0, 1], shape).expect_err("CPU logits").to_string();
+        let msg = dev
+            .backend()
+            .softmax_cross_entropy(&host, LabelledRows { labels: &[0, 1], shape })
+            .expect_err("CPU logits")
+            .to_string();
         assert!(msg.contains(&dev.to_string()) && msg.contains("CPU"), "{msg}");
         // Two classes of 3 columns: label 2 has no center.
         let centers = up(&dev, &[0.0; 6]);
-        let msg = dev.backend().center_loss(&logits, &centers, &[1, 2], shape).expect_err("label 2 of 2").to_string();
+        let msg = dev
+            .backend()
+            .center_loss(&logits, &centers, LabelledRows { labels: &[1, 2], shape })
+            .expect_err("label 2 of 2")
+            .to_string();
         assert!(msg.contains("center_loss") && msg.contains("not below the 2 classes"), "{msg}");
         let ragged = up(&dev, &[0.0; 7]);
-        let msg = dev.backend().center_loss_backward(&up(&dev, &[1.0; 2]), &logits, &ragged, &[0, 1], shape);
+        let msg = dev.backend().center_loss_backward(
+            &up(&dev, &[1.0; 2]),
+            &logits,
+            &ragged,
+            LabelledRows { labels: &[0, 1], shape },
+        );
         assert!(msg.expect_err("7 center values").to_string().contains("not whole rows of 3"));
     }
 }

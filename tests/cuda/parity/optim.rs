@@ -3,7 +3,7 @@
 //! row must leave parameter and state bit-identical.
 
 use super::harness::*;
-use cari::backend::{AdamStep, Backend, RmsPropStep, SgdStep};
+use cari::backend::{AdamStep, Backend, ParamUpdate, RmsPropStep, SgdStep};
 use cari::tensor::Storage;
 use cari::Result;
 
@@ -39,7 +39,7 @@ fn sgd_momentum_matches_exactly() {
             let start = [random(len, fresh_seed()), random(len, fresh_seed())];
             run("sgd_momentum", &device, &start, &|be, t, g, _| {
                 let [p, v] = t else { unreachable!() };
-                be.sgd_momentum(p, v, g, hyper)
+                be.sgd_momentum(ParamUpdate { param: p, slots: [v], grad: g }, hyper)
             });
         }
     }
@@ -60,7 +60,7 @@ fn rmsprop_matches_exactly() {
             let start = [random(len, fresh_seed()), ms, mom];
             run("rmsprop", &device, &start, &|be, t, g, _| {
                 let [p, ms, mom] = t else { unreachable!() };
-                be.rmsprop(p, ms, mom, g, hyper)
+                be.rmsprop(ParamUpdate { param: p, slots: [ms, mom], grad: g }, hyper)
             });
         }
     }
@@ -75,7 +75,7 @@ fn adam_matches_exactly() {
             run("adam", &device, &start, &|be, t, g, step| {
                 let [p, m, v] = t else { unreachable!() };
                 let hyper = AdamStep { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, step, grad_scale: 0.8 };
-                be.adam(p, m, v, g, hyper)
+                be.adam(ParamUpdate { param: p, slots: [m, v], grad: g }, hyper)
             });
         }
     }
@@ -87,19 +87,26 @@ fn bad_operands_are_errors_and_change_nothing() {
     for device in devices() {
         let be = device.backend();
         let (mut p, mut v) = (up(&device, &[1.0, 2.0]), up(&device, &[0.0, 0.0]));
-        let err = be.sgd_momentum(&mut p, &mut v, &up(&cpu(), &[1.0, 1.0]), hyper).unwrap_err().to_string();
+        let host_grad = up(&cpu(), &[1.0, 1.0]);
+        let update = ParamUpdate { param: &mut p, slots: [&mut v], grad: &host_grad };
+        let err = be.sgd_momentum(update, hyper).unwrap_err().to_string();
         assert!(err.contains("sgd_momentum") && err.contains(&device.name()) && err.contains("CPU"), "{err}");
-        let err = be.sgd_momentum(&mut p, &mut v, &up(&device, &[1.0]), hyper).unwrap_err().to_string();
+        let short_grad = up(&device, &[1.0]);
+        let err = be.sgd_momentum(ParamUpdate { param: &mut p, slots: [&mut v], grad: &short_grad }, hyper);
+        let err = err.unwrap_err().to_string();
         assert!(err.contains("sgd_momentum") && err.contains("expected 2 values, an operand holds 1"), "{err}");
         assert_eq!(down(&device, &p), vec![1.0, 2.0], "on {device}");
 
         let (mut m, mut s) = (up(&device, &[0.0, 0.0]), up(&device, &[0.0, 0.0]));
         let step0 = AdamStep { lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, step: 0, grad_scale: 1.0 };
-        let err = be.adam(&mut p, &mut m, &mut s, &up(&device, &[1.0, 1.0]), step0).unwrap_err().to_string();
+        let grad = up(&device, &[1.0, 1.0]);
+        let err = be.adam(ParamUpdate { param: &mut p, slots: [&mut m, &mut s], grad: &grad }, step0);
+        let err = err.unwrap_err().to_string();
         assert!(err.contains("Adam step"), "{err}");
         let rms = RmsPropStep { lr: 0.1, decay: 0.9, momentum: 0.9, epsilon: 1.0, grad_scale: 1.0 };
         let mut on_cpu = up(&cpu(), &[0.0, 0.0]);
-        let err = be.rmsprop(&mut p, &mut on_cpu, &mut s, &up(&device, &[1.0, 1.0]), rms).unwrap_err().to_string();
+        let err = be.rmsprop(ParamUpdate { param: &mut p, slots: [&mut on_cpu, &mut s], grad: &grad }, rms);
+        let err = err.unwrap_err().to_string();
         assert!(err.contains("rmsprop") && err.contains("CPU"), "{err}");
         assert_eq!(down(&device, &p), vec![1.0, 2.0], "on {device}");
     }

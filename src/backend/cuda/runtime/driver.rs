@@ -2,10 +2,10 @@
 //! libcuda gets a clear error from [`CudaDriver::open`], never cudarc's panic. Modules are
 //! compiled by NVRTC for the device's architecture on first use (see `nvrtc.rs`).
 
-use super::Gpu;
 use super::kernels::ModuleSource;
 use super::launch::{Arg, Launch};
 use super::nvrtc;
+use super::Gpu;
 use crate::error::{Error, Result};
 use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig, PushKernelArg};
 use std::collections::HashMap;
@@ -51,7 +51,8 @@ impl CudaDriver {
             )));
         }
         let stream = ctx.default_stream();
-        let pooled = ctx.attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED).is_ok_and(|v| v > 0);
+        let pooled =
+            ctx.attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED).is_ok_and(|v| v > 0);
         if pooled {
             keep_pool_memory(ctx.cu_device());
         }
@@ -103,9 +104,9 @@ impl CudaDriver {
     pub fn load_all(&self) -> Result<()> {
         for k in super::kernels::ALL {
             let module = self.module("load kernels", k.module)?;
-            module
-                .load_function(k.name)
-                .map_err(|e| self.fail("load kernels", format!("kernel `{}` in module `{}`: {e:?}", k.name, k.module)))?;
+            module.load_function(k.name).map_err(|e| {
+                self.fail("load kernels", format!("kernel `{}` in module `{}`: {e:?}", k.name, k.module))
+            })?;
         }
         Ok(())
     }

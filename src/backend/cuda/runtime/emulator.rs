@@ -3,8 +3,8 @@
 //! block as a fiber. Device memory is host memory with a guard page after each buffer, so
 //! a kernel that reads or writes past the end stops with a message naming it.
 
-use super::Gpu;
 use super::launch::Launch;
+use super::Gpu;
 use crate::error::{Error, Result};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 

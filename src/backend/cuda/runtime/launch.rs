@@ -114,7 +114,12 @@ impl Launch {
         let fail = |msg: String| Err(Error::Backend { op, device: device.into(), msg });
         let k = &self.kernel;
         if self.args.len() != k.params.len() {
-            return fail(format!("kernel `{}` takes {} arguments, launch gave {}", k.name, k.params.len(), self.args.len()));
+            return fail(format!(
+                "kernel `{}` takes {} arguments, launch gave {}",
+                k.name,
+                k.params.len(),
+                self.args.len()
+            ));
         }
         if let Some((i, (a, p))) = self.args.iter().zip(k.params).enumerate().find(|(_, (a, p))| a.kind() != **p) {
             return fail(format!("kernel `{}` argument {i}: expected {p:?}, launch gave {:?}", k.name, a.kind()));
@@ -123,7 +128,11 @@ impl Launch {
         if threads == 0 || threads > MAX_BLOCK_THREADS as u64 || self.block[2] > 64 {
             return fail(format!("kernel `{}`: invalid block {:?}", k.name, self.block));
         }
-        if self.grid[0] == 0 || self.grid[0] > i32::MAX as u32 || !(1..=65535).contains(&self.grid[1]) || !(1..=65535).contains(&self.grid[2]) {
+        if self.grid[0] == 0
+            || self.grid[0] > i32::MAX as u32
+            || !(1..=65535).contains(&self.grid[1])
+            || !(1..=65535).contains(&self.grid[2])
+        {
             return fail(format!("kernel `{}`: invalid grid {:?}", k.name, self.grid));
         }
         if self.shared_bytes > MAX_DYNAMIC_SHARED {
