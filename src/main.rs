@@ -718,17 +718,8 @@ fn experiment(args: &ExperimentArgs) -> Result<()> {
 fn eval(args: &EvalArgs) -> Result<()> {
     let models = args.models.iter().map(|m| args.run.open(m)).collect::<Result<Vec<_>>>()?;
     let first = &models[0];
-    // The model's own data and protocol, changed by the flags typed; the synthetic faces
-    // keep the model's settings.
-    let synth = match &first.data.source {
-        DataSource::Synth(s) => s.clone(),
-        _ => SynthConfig::default(),
-    };
-    let options = args.protocol.options(synth, None);
-    let source = match &args.dataset {
-        Some(spec) => DataSource::parse(spec, &options)?,
-        None => first.data.source.clone().with(&options)?,
-    };
+    let options = args.protocol.options(SynthConfig::default(), None);
+    let source = first.data.source.evaluated_on(args.dataset.as_deref(), options)?;
     let (dataset, mut plan) = EvalPlan::open(&source)?;
     plan.check_models(models.len())?;
     if args.calibrate && models.len() > 1 {
@@ -807,13 +798,7 @@ fn verify_pair(args: &VerifyArgs) -> Result<()> {
 
 fn identify_probes(args: &IdentifyArgs) -> Result<()> {
     let model = args.run.open(&args.model)?;
-    let gallery = Embeddings::load(&args.gallery)?;
-    if gallery.dim != model.net.embedding_dim() {
-        return Err(Error::format(
-            &args.gallery,
-            format!("embeddings of {} values, the model makes {}", gallery.dim, model.net.embedding_dim()),
-        ));
-    }
+    let gallery = model.gallery(&args.gallery)?;
     let probes = model.embed_files(&args.probes, args.run.batch_size, args.run.loader())?;
     let mut out = std::io::stdout().lock();
     for (i, matches) in identify(&gallery, &probes.values, args.top)?.iter().enumerate() {

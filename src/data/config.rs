@@ -98,6 +98,22 @@ impl DataSource {
         })
     }
 
+    /// The data an evaluation of a model trained on `self` reads: `spec` when given, else
+    /// the model's own source, changed by the settings of `options` that apply. The
+    /// synthetic faces keep the model's settings (`options.synth` serves only a model that
+    /// did not train on them).
+    pub fn evaluated_on(&self, spec: Option<&str>, options: SourceOptions) -> Result<DataSource> {
+        let synth = match self {
+            DataSource::Synth(trained) => trained.clone(),
+            _ => options.synth,
+        };
+        let options = SourceOptions { synth, ..options };
+        match spec {
+            Some(spec) => DataSource::parse(spec, &options),
+            None => self.clone().with(&options),
+        }
+    }
+
     /// The `--dataset` text of this source.
     pub fn spec(&self) -> String {
         match self {
@@ -184,5 +200,36 @@ impl DataConfig {
         };
         let loader = BatchLoader::new(dataset.clone(), sampler, self.preprocess, options)?;
         Ok(OpenedData { dataset, protocol, loader })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(protocol: Option<&str>) -> SourceOptions {
+        SourceOptions { protocol: protocol.map(String::from), ..SourceOptions::default() }
+    }
+
+    #[test]
+    fn an_evaluation_keeps_the_trained_synthetic_faces_and_their_settings() {
+        let trained = DataSource::Synth(SynthConfig { identities: 5, seed: 9, ..SynthConfig::default() });
+        assert_eq!(trained.evaluated_on(None, typed(None)).unwrap(), trained);
+        assert_eq!(trained.evaluated_on(Some("synth"), typed(None)).unwrap(), trained);
+        let err = trained.evaluated_on(None, typed(Some("clean"))).unwrap_err().to_string();
+        assert!(err.contains("`clean`") && err.contains("synthetic data"), "{err}");
+    }
+
+    #[test]
+    fn an_evaluation_reads_the_dataset_typed_with_the_settings_typed() {
+        let trained = DataSource::Cavi { root: "faces".into(), protocol: CaviProtocol::default() };
+        let reference = CaviProtocol::from_str("reference").unwrap();
+        let want = DataSource::Cavi { root: "faces".into(), protocol: reference };
+        assert_eq!(trained.evaluated_on(None, typed(Some("reference"))).unwrap(), want);
+        let want = DataSource::Cavi { root: "other".into(), protocol: reference };
+        assert_eq!(trained.evaluated_on(Some("cavi:other"), typed(Some("reference"))).unwrap(), want);
+        let synth = SynthConfig { identities: 4, ..SynthConfig::default() };
+        let options = SourceOptions { synth: synth.clone(), ..typed(None) };
+        assert_eq!(trained.evaluated_on(Some("synth"), options).unwrap(), DataSource::Synth(synth));
     }
 }

@@ -8,7 +8,7 @@ use super::{Embeddings, Threshold};
 use crate::autograd::ParamStore;
 use crate::backend::Device;
 use crate::data::{DataConfig, Dataset, ImageList, LoaderOptions, Preprocess, SamplerState};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::TrainingCheckpoint;
 use crate::model::{MultiTaskNet, NetworkConfig};
 use serde::de::IgnoredAny;
@@ -82,6 +82,17 @@ impl InferenceModel {
         let labels = indices.iter().map(|&i| list.label(i).to_string()).collect();
         let paths = indices.iter().map(|&i| list.path(i).display().to_string()).collect();
         Embeddings::new(self.net.embedding_dim(), values, labels, paths)
+    }
+
+    /// The gallery of embeddings at `path` (written by `cari embed`), refused when its
+    /// embeddings are not this model's size.
+    pub fn gallery(&self, path: &Path) -> Result<Embeddings> {
+        let gallery = Embeddings::load(path)?;
+        let dim = self.net.embedding_dim();
+        if gallery.dim != dim {
+            return Err(Error::format(path, format!("embeddings of {} values, the model makes {dim}", gallery.dim)));
+        }
+        Ok(gallery)
     }
 
     /// The verification threshold for `domain` at `target_far`: the calibrated one, or

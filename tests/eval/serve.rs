@@ -1,7 +1,7 @@
 //! Using a trained model from the command line: embeddings to safetensors and .npy, a
 //! gallery extended without recomputing it, verification and identification output.
 
-use crate::common::{cari_ok, s};
+use crate::common::{cari, cari_ok, s};
 use cari::infer::Embeddings;
 use std::path::PathBuf;
 
@@ -111,5 +111,16 @@ fn embed_append_verify_identify() {
     for line in out.lines() {
         assert_eq!(line.split(',').count(), 1 + 2 * 2, "{line}");
     }
+
+    // A gallery another model made (another embedding size) is refused, naming the file.
+    let foreign = t.dir.join("foreign.safetensors");
+    let dim = after.dim + 1;
+    Embeddings::new(dim, vec![0.5; dim], vec!["ann".into()], vec!["a.jpg".into()]).unwrap().save(&foreign).unwrap();
+    let o = cari(&["identify", "--model", s(&t.model), "--gallery", s(&foreign), s(&t.caricatures)]);
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(
+        !o.status.success() && err.contains(s(&foreign)) && err.contains(&format!("embeddings of {dim} values")),
+        "{err}"
+    );
     std::fs::remove_dir_all(&t.dir).unwrap();
 }
