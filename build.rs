@@ -164,13 +164,15 @@ fn declarations(text: &str, module: &str, path: &Path) -> Vec<Kernel> {
             let close = bounds.find(')').unwrap_or_else(|| panic!("{}: unclosed __launch_bounds__", path.display()));
             rest = bounds[close + 1..].trim_start();
         }
-        let open = rest.find('(').unwrap_or_else(|| panic!("{}: a kernel declaration without parameters", path.display()));
+        let open =
+            rest.find('(').unwrap_or_else(|| panic!("{}: a kernel declaration without parameters", path.display()));
         let head = rest[..open].trim();
         let name = head.strip_prefix("void").map(str::trim).unwrap_or_else(|| {
             panic!("{}: a kernel must be declared `extern \"C\" __global__ void name(...)`: `{head}`", path.display())
         });
         rest = &rest[open + 1..];
-        let close = rest.find(')').unwrap_or_else(|| panic!("{}: kernel `{name}`: unclosed parameters", path.display()));
+        let close =
+            rest.find(')').unwrap_or_else(|| panic!("{}: kernel `{name}`: unclosed parameters", path.display()));
         let params = rest[..close]
             .split(',')
             .map(str::trim)

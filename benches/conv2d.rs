@@ -132,8 +132,8 @@ fn print_table() {
 }
 
 fn bench_conv(c: &mut Criterion) {
-    let device = Device::parse(&std::env::var("CARI_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into()))
-        .expect("CARI_BENCH_DEVICE");
+    let device =
+        Device::parse(&std::env::var("CARI_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into())).expect("CARI_BENCH_DEVICE");
     let be = device.backend();
     // Kernels launch asynchronously on a GPU: each timed pass waits for its own work.
     let done = |y: cari::tensor::Storage| {

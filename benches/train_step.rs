@@ -50,8 +50,8 @@ fn batch(n: usize, device: &Device) -> Batch {
 }
 
 fn bench_train(c: &mut Criterion) {
-    let device = Device::parse(&std::env::var("CARI_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into()))
-        .expect("CARI_BENCH_DEVICE");
+    let device =
+        Device::parse(&std::env::var("CARI_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into())).expect("CARI_BENCH_DEVICE");
     let sync = || device.backend().synchronize().expect("synchronize");
     let mut group = c.benchmark_group("train_step");
     group.sampling_mode(SamplingMode::Flat);
@@ -81,7 +81,12 @@ fn bench_train(c: &mut Criterion) {
                 let ctx = Ctx::train(&t.params, &tape);
                 let fwd = training_objective(&t.net, &ctx, &batch, 1, &t.config.objective).expect("forward");
                 let g = fwd.loss.backward_for(t.params.in_group(ParamGroup::Network)).expect("backward L");
-                let gw = fwd.loss_w.as_ref().expect("L_w").backward_for(t.params.in_group(ParamGroup::WeightModule)).expect("backward L_w");
+                let gw = fwd
+                    .loss_w
+                    .as_ref()
+                    .expect("L_w")
+                    .backward_for(t.params.in_group(ParamGroup::WeightModule))
+                    .expect("backward L_w");
                 sync();
                 black_box((g.len(), gw.len()))
             })

@@ -17,7 +17,8 @@ fn train_two_steps() -> Vec<(String, Vec<f32>)> {
     let config = NetworkConfig { image_size: 96, num_classes: 6, width_divisor: 4, ..Default::default() };
     let net = MultiTaskNet::new(config).unwrap();
     let params = net.init_params(5, &cpu()).unwrap();
-    let mut data = DataConfig::synth(6, 4, 96, 8, 5).unwrap().open_for_training(None, LoaderOptions::default()).unwrap();
+    let mut data =
+        DataConfig::synth(6, 4, 96, 8, 5).unwrap().open_for_training(None, LoaderOptions::default()).unwrap();
     let mut trainer = Trainer::new(net, params, TrainConfig::sgd(0.01, 5).unwrap()).unwrap();
     for step in 0..2 {
         let r = trainer.step(&data.loader.next_batch().unwrap().to_batch(&cpu()).unwrap()).unwrap();

@@ -200,10 +200,8 @@ fn no_module_imports_a_module_of_its_own_or_a_higher_layer() {
         }
         let layer = layers[module];
         let code = code_only(&fs::read_to_string(&file).expect("readable source"));
-        let mut targets: Vec<String> = crate_references(&code)
-            .into_iter()
-            .map(|name| reexports.get(&name).cloned().unwrap_or(name))
-            .collect();
+        let mut targets: Vec<String> =
+            crate_references(&code).into_iter().map(|name| reexports.get(&name).cloned().unwrap_or(name)).collect();
         targets.sort();
         targets.dedup();
         for target in targets.iter().filter(|t| t.as_str() != module) {
@@ -213,7 +211,8 @@ fn no_module_imports_a_module_of_its_own_or_a_higher_layer() {
                     "src/{} (`{module}`, layer {layer}) imports `{target}` (layer {l})",
                     relative.display()
                 )),
-                None => violations.push(format!("src/{} names `crate::{target}`, not in the layer table", relative.display())),
+                None => violations
+                    .push(format!("src/{} names `crate::{target}`, not in the layer table", relative.display())),
             }
         }
     }

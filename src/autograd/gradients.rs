@@ -20,10 +20,8 @@ impl Gradients {
 
     /// The gradient of `name`, or an error naming it when the loss does not depend on it.
     pub fn require(&self, name: &str) -> Result<&Tensor> {
-        self.get(name).ok_or_else(|| Error::Parameter {
-            name: name.into(),
-            reason: "no gradient reached this leaf".into(),
-        })
+        self.get(name)
+            .ok_or_else(|| Error::Parameter { name: name.into(), reason: "no gradient reached this leaf".into() })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {

@@ -63,17 +63,11 @@ impl ParamStore {
     }
 
     pub fn get(&self, name: &str) -> Result<&Tensor> {
-        self.entries
-            .get(name)
-            .map(|e| &e.value)
-            .ok_or_else(|| Error::UnknownParameter { name: name.into() })
+        self.entries.get(name).map(|e| &e.value).ok_or_else(|| Error::UnknownParameter { name: name.into() })
     }
 
     pub fn group(&self, name: &str) -> Result<ParamGroup> {
-        self.entries
-            .get(name)
-            .map(|e| e.group)
-            .ok_or_else(|| Error::UnknownParameter { name: name.into() })
+        self.entries.get(name).map(|e| e.group).ok_or_else(|| Error::UnknownParameter { name: name.into() })
     }
 
     /// The tensor itself, for an in-place update.
@@ -83,10 +77,7 @@ impl ParamStore {
 
     /// Replaces a tensor's value; the shape must not change.
     pub fn set(&mut self, name: &str, value: Tensor) -> Result<()> {
-        let entry = self
-            .entries
-            .get_mut(name)
-            .ok_or_else(|| Error::UnknownParameter { name: name.into() })?;
+        let entry = self.entries.get_mut(name).ok_or_else(|| Error::UnknownParameter { name: name.into() })?;
         if entry.value.shape() != value.shape() {
             return Err(Error::Parameter {
                 name: name.into(),

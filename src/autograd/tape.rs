@@ -100,12 +100,7 @@ impl Var {
             }
         }
         let output_id = tape.new_node();
-        tape.0.borrow_mut().records.push(Record {
-            op,
-            inputs: ids,
-            output: output_id,
-            backward: Box::new(backward),
-        });
+        tape.0.borrow_mut().records.push(Record { op, inputs: ids, output: output_id, backward: Box::new(backward) });
         Ok(Var { value: output, node: Some((tape, output_id)) })
     }
 

@@ -238,4 +238,3 @@ impl Dataset for Cavi {
         RgbImage::read(path)
     }
 }
-

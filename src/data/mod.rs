@@ -4,11 +4,11 @@
 
 mod assemble;
 mod cavi;
+mod config;
 mod dataset;
 mod files;
-mod image_list;
-mod config;
 mod folder;
+mod image_list;
 mod loader;
 mod pairs;
 mod preprocess;
@@ -18,10 +18,10 @@ mod webcaricature;
 
 pub use assemble::{HostBatch, OnBadImage, SkippedImage};
 pub use cavi::{Cavi, CaviProtocol};
-pub use image_list::ImageList;
-pub use dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
 pub use config::{DataConfig, DataSource, OpenedData, SourceOptions};
+pub use dataset::{Dataset, Pair, Protocol, RgbImage, SampleInfo};
 pub use folder::{FolderDataset, ModalityRule};
+pub use image_list::ImageList;
 pub use loader::{BatchLoader, EvalBatches, LoaderOptions, SkipReport};
 pub use pairs::balanced_pairs;
 pub use preprocess::{resize_bilinear, Crop, Preprocess};

@@ -10,8 +10,8 @@ use crate::autograd::ParamStore;
 use crate::backend::Device;
 use crate::batch::{Modality, Task};
 use crate::data::{Dataset, Direction};
-use crate::error::Result;
 use crate::data::{LoaderOptions, Pair};
+use crate::error::Result;
 use crate::infer::calibrate::{fit_domains, Calibration, CalibrationPairs};
 use crate::infer::{for_each_batch, scored_pairs, EvalLoading, InferenceModel};
 use crate::model::{arg_max, MultiTaskNet};
@@ -145,7 +145,12 @@ pub fn evaluate_models(
 
 /// Decision thresholds fitted on the plan's pairs (the listed caricature–photo pairs, or
 /// pairs drawn from its images) at each target FAR, from a model's outputs on the plan.
-pub fn calibrate(plan: &EvalPlan, dataset: &dyn Dataset, outputs: &TestOutputs, targets: &[f64]) -> Result<Vec<Calibration>> {
+pub fn calibrate(
+    plan: &EvalPlan,
+    dataset: &dyn Dataset,
+    outputs: &TestOutputs,
+    targets: &[f64],
+) -> Result<Vec<Calibration>> {
     let listed: Vec<Pair> = plan.verification.iter().flatten().copied().collect();
     let images = plan.images();
     let pairs = CalibrationPairs { dataset, images: &images, listed: &listed, protocol: &plan.name };

@@ -8,7 +8,9 @@ mod rank;
 mod text;
 mod verification;
 
-pub use evaluate::{calibrate, evaluate_models, run_images, score, EvalReport, TestOutputs, VerificationReport, MAX_RANK};
+pub use evaluate::{
+    calibrate, evaluate_models, run_images, score, EvalReport, TestOutputs, VerificationReport, MAX_RANK,
+};
 pub use metrics::{
     fold_ranges, identification_accuracy, shuffled_order, verification_accuracy, FoldStats, VerificationAccuracy,
 };

@@ -12,8 +12,8 @@ use crate::io::Checkpoint;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::str::FromStr;
 use std::path::Path;
+use std::str::FromStr;
 
 /// Checkpoint metadata key of the calibrated thresholds.
 pub const CALIBRATION_KEY: &str = "serve.calibration";

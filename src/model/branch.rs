@@ -51,7 +51,10 @@ impl Branch {
         let block = |scope: String, scale, act| ResidualBlock::new(scope, c, &[&tower0, &tower1], scale, act);
         Branch {
             task,
-            blocks: [block(format!("{prefix}/Repeat_2/block8_1"), 0.2, true), block(format!("{prefix}/Block8"), 1.0, false)],
+            blocks: [
+                block(format!("{prefix}/Repeat_2/block8_1"), 0.2, true),
+                block(format!("{prefix}/Block8"), 1.0, false),
+            ],
             fc: Linear::new(logits, c, cfg.num_classes, ParamGroup::Network),
             fc_relu: cfg.fc_relu && task != Task::Verification,
             keep_prob: cfg.keep_prob,

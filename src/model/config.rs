@@ -22,7 +22,14 @@ pub struct NetworkConfig {
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        NetworkConfig { image_size: 160, num_classes: 195, width_divisor: 1, keep_prob: 0.5, logit_scale: 1.0, fc_relu: true }
+        NetworkConfig {
+            image_size: 160,
+            num_classes: 195,
+            width_divisor: 1,
+            keep_prob: 0.5,
+            logit_scale: 1.0,
+            fc_relu: true,
+        }
     }
 }
 
@@ -72,6 +79,12 @@ pub struct ObjectiveConfig {
 
 impl Default for ObjectiveConfig {
     fn default() -> Self {
-        ObjectiveConfig { center_loss_lambda: 0.1, sigma: 0.01, center_alpha: 0.5, reference_gradient_path: false, weighting: Weighting::Dynamic }
+        ObjectiveConfig {
+            center_loss_lambda: 0.1,
+            sigma: 0.01,
+            center_alpha: 0.5,
+            reference_gradient_path: false,
+            weighting: Weighting::Dynamic,
+        }
     }
 }

@@ -33,7 +33,8 @@ pub const CENTERS: &str = "centers";
 fn trunk(cfg: &NetworkConfig) -> Vec<Box<dyn Layer>> {
     let w = |n| cfg.width(n);
     let s = "InceptionResnetV1";
-    let conv = |in_c, spec: ConvSpec| -> Box<dyn Layer> { Box::new(ConvBn::new(format!("{s}/{}", spec.name), in_c, spec)) };
+    let conv =
+        |in_c, spec: ConvSpec| -> Box<dyn Layer> { Box::new(ConvBn::new(format!("{s}/{}", spec.name), in_c, spec)) };
     vec![
         conv(3, ConvSpec::reduce("Conv2d_1a_3x3", w(32))),
         conv(w(32), ConvSpec::new("Conv2d_2a_3x3", (3, 3), w(32)).valid()),
@@ -193,7 +194,11 @@ impl MultiTaskNet {
         }
         let mut p = Vec::new();
         self.weight_module.declare(&mut p);
-        rows.push(LayerRow { name: weight_module::SCOPE.into(), output: Shape::new([1, 3]), params: trainable_count(&p) });
+        rows.push(LayerRow {
+            name: weight_module::SCOPE.into(),
+            output: Shape::new([1, 3]),
+            params: trainable_count(&p),
+        });
         for r in &mut rows {
             r.output = Shape::new(&r.output.dims()[1..]);
         }

@@ -58,7 +58,13 @@ pub struct ResidualBlock {
 
 impl ResidualBlock {
     /// `towers[i]` becomes `Branch_i`; `channels` is the residual width (input and output).
-    pub fn new(scope: impl Into<String>, channels: usize, towers: &[&[ConvSpec]], scale: f32, activation: bool) -> ResidualBlock {
+    pub fn new(
+        scope: impl Into<String>,
+        channels: usize,
+        towers: &[&[ConvSpec]],
+        scale: f32,
+        activation: bool,
+    ) -> ResidualBlock {
         let scope = scope.into();
         let towers: Vec<Tower> =
             towers.iter().enumerate().map(|(i, t)| Tower::new(&scope, &format!("Branch_{i}"), channels, t)).collect();

@@ -97,7 +97,12 @@ impl Layer for ConvBn {
     fn declare(&self, out: &mut Vec<ParamSpec>) {
         let c = Shape::new([self.spec.out_c]);
         let spec = |name: String, shape: Shape, group, init| ParamSpec { name, shape, group, init };
-        out.push(spec(self.name("weights"), self.spec.weight_shape(self.in_c), ParamGroup::Network, self.spec.xavier(self.in_c)));
+        out.push(spec(
+            self.name("weights"),
+            self.spec.weight_shape(self.in_c),
+            ParamGroup::Network,
+            self.spec.xavier(self.in_c),
+        ));
         out.push(spec(self.name("BatchNorm/beta"), c.clone(), ParamGroup::Network, Init::Zeros));
         out.push(spec(self.name("BatchNorm/moving_mean"), c.clone(), ParamGroup::Buffers, Init::Zeros));
         out.push(spec(self.name("BatchNorm/moving_variance"), c, ParamGroup::Buffers, Init::Ones));

@@ -71,7 +71,10 @@ impl<'a> Ctx<'a> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
     /// Glorot uniform, `±√(6/(fan_in + fan_out))` (slim's `xavier_initializer`).
-    Xavier { fan_in: usize, fan_out: usize },
+    Xavier {
+        fan_in: usize,
+        fan_out: usize,
+    },
     /// Normal with this σ, redrawn beyond 2σ.
     TruncatedNormal(f32),
     Zeros,

@@ -49,8 +49,11 @@ impl Reduction {
     /// `towers[i]` becomes `Branch_i`; the max pool is the last branch.
     pub fn new(scope: impl Into<String>, in_c: usize, towers: &[&[ConvSpec]]) -> Reduction {
         let scope = scope.into();
-        let towers =
-            towers.iter().enumerate().map(|(i, t)| Tower::new(&scope, &format!("Branch_{i}"), in_c, t)).collect::<Vec<_>>();
+        let towers = towers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Tower::new(&scope, &format!("Branch_{i}"), in_c, t))
+            .collect::<Vec<_>>();
         let pool = MaxPool::new(format!("{scope}/Branch_{}/MaxPool_1a_3x3", towers.len()));
         Reduction { scope, towers, pool }
     }

@@ -2,8 +2,8 @@
 
 use super::{check_inputs, non_empty, rank, tensor_like};
 use crate::autograd::Var;
-pub use crate::backend::Padding;
 use crate::backend::Conv2dGeometry;
+pub use crate::backend::Padding;
 use crate::error::{Error, Result};
 use crate::tensor::Shape;
 
@@ -27,7 +27,11 @@ pub fn conv_geometry(x: &Shape, w: &Shape, spec: Conv2dSpec) -> Result<Conv2dGeo
         return Err(Error::ShapeMismatch { op, lhs: x.clone(), rhs: w.clone() });
     }
     if spec.stride == 0 || kh == 0 || kw == 0 || co == 0 {
-        return Err(Error::InvalidShape { op, shape: w.clone(), reason: format!("zero kernel extent or stride {}", spec.stride) });
+        return Err(Error::InvalidShape {
+            op,
+            shape: w.clone(),
+            reason: format!("zero kernel extent or stride {}", spec.stride),
+        });
     }
     if n == 0 || h == 0 || wd == 0 || c == 0 {
         return Err(Error::EmptyBatch { op, shape: x.clone() });

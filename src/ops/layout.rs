@@ -65,7 +65,8 @@ pub fn slice_channels(x: &Var, start: usize, len: usize) -> Result<Var> {
         let be = dy.device().backend();
         let before = be.zeros(shape.rows * start)?;
         let after = be.zeros(shape.rows * (shape.cols - start - len))?;
-        let dx = be.concat_cols(&[(&before, start), (dy.storage(), len), (&after, shape.cols - start - len)], shape.rows)?;
+        let dx =
+            be.concat_cols(&[(&before, start), (dy.storage(), len), (&after, shape.cols - start - len)], shape.rows)?;
         Ok(vec![Some(tensor_like(dy, dx, in_shape.clone()))])
     })
 }

@@ -347,7 +347,8 @@ pub fn plot_report(report: &EvalReport, stem: &Path) -> Result<Vec<PathBuf>> {
             None,
         )?);
     }
-    let mean_rates: Vec<(&str, Vec<f64>)> = report.cmcs().into_iter().map(|(label, c)| (label, c.mean_rates())).collect();
+    let mean_rates: Vec<(&str, Vec<f64>)> =
+        report.cmcs().into_iter().map(|(label, c)| (label, c.mean_rates())).collect();
     let cmcs: Vec<CmcSeries> = mean_rates.iter().map(|(label, rates)| CmcSeries { label, rates }).collect();
     if !cmcs.is_empty() {
         files.extend(plot_cmc(&cmcs, &stem.with_file_name(format!("{name}_cmc")), None)?);

@@ -43,8 +43,11 @@ fn shared_memory_tree_reduction_is_right_in_every_thread_order() {
     for order in ORDERS {
         let gpu = emulator(order);
         let (xb, out) = (buffer(&gpu, &x), buffer(&gpu, &[0f32; 4]));
-        run(&gpu, Launch::new(k::SELFTEST_BLOCK_SUM, [4, 1, 1], [256, 1, 1]).ptr(out.ptr()).ptr(xb.ptr()).i32(n as i32))
-            .unwrap();
+        run(
+            &gpu,
+            Launch::new(k::SELFTEST_BLOCK_SUM, [4, 1, 1], [256, 1, 1]).ptr(out.ptr()).ptr(xb.ptr()).i32(n as i32),
+        )
+        .unwrap();
         let got: Vec<f32> = read(&gpu, &out, 4);
         for (b, g) in got.iter().enumerate() {
             let want: f64 = x[b * 256..((b + 1) * 256).min(n)].iter().map(|&v| v as f64).sum();
@@ -100,8 +103,11 @@ fn warp_shuffles_and_atomics_reduce_exactly() {
     for order in ORDERS {
         let gpu = emulator(order);
         let (xb, out) = (buffer(&gpu, &x), buffer(&gpu, &vec![0f32; n + 1]));
-        run(&gpu, Launch::new(k::SELFTEST_WARP_REDUCE, [2, 1, 1], [128, 1, 1]).ptr(out.ptr()).ptr(xb.ptr()).i32(n as i32))
-            .unwrap();
+        run(
+            &gpu,
+            Launch::new(k::SELFTEST_WARP_REDUCE, [2, 1, 1], [128, 1, 1]).ptr(out.ptr()).ptr(xb.ptr()).i32(n as i32),
+        )
+        .unwrap();
         let got: Vec<f32> = read(&gpu, &out, n + 1);
         assert_eq!(got[0], x.iter().sum::<f32>(), "{order:?}");
         for i in 0..n {
@@ -174,14 +180,20 @@ fn an_out_of_bounds_write_stops_with_a_message_naming_kernel_and_thread() {
         return;
     }
     let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "emulator::an_out_of_bounds_write_stops_with_a_message_naming_kernel_and_thread", "--nocapture"])
+        .args([
+            "--exact",
+            "emulator::an_out_of_bounds_write_stops_with_a_message_naming_kernel_and_thread",
+            "--nocapture",
+        ])
         .env("CARI_EMU_OOB_CHILD", "1")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&child.stderr);
     assert!(!child.status.success(), "the child must not survive the overrun: {stderr}");
     assert!(
-        stderr.contains("selftest_out_of_bounds") && stderr.contains("thread (231,0,0)") && stderr.contains("4000-byte"),
+        stderr.contains("selftest_out_of_bounds")
+            && stderr.contains("thread (231,0,0)")
+            && stderr.contains("4000-byte"),
         "{stderr}"
     );
 }

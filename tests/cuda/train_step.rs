@@ -19,10 +19,15 @@ fn config() -> NetworkConfig {
 fn train_on(device: &Device) -> (Vec<StepReport>, Trainer) {
     let net = MultiTaskNet::new(config()).unwrap();
     let params = net.init_params(SEED, device).unwrap();
-    let mut data = DataConfig::synth(5, 4, 75, BATCH, SEED).unwrap().open_for_training(None, LoaderOptions::default()).unwrap();
+    let mut data =
+        DataConfig::synth(5, 4, 75, BATCH, SEED).unwrap().open_for_training(None, LoaderOptions::default()).unwrap();
     let mut trainer = Trainer::new(net, params, TrainConfig::sgd(0.01, SEED).unwrap()).unwrap();
     let reports = (0..STEPS)
-        .map(|_| trainer.step(&data.loader.next_batch().unwrap().to_batch(device).unwrap()).unwrap_or_else(|e| panic!("{device}: {e}")))
+        .map(|_| {
+            trainer
+                .step(&data.loader.next_batch().unwrap().to_batch(device).unwrap())
+                .unwrap_or_else(|e| panic!("{device}: {e}"))
+        })
         .collect();
     (reports, trainer)
 }
@@ -52,7 +57,11 @@ fn compare(name: &str) {
         };
         let (got, want) = (values(r), values(c));
         for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() <= REPORT_TOLERANCE * w.abs().max(1e-3), "step {} on {name}: {r:?} vs CPU {c:?}", r.step);
+            assert!(
+                (g - w).abs() <= REPORT_TOLERANCE * w.abs().max(1e-3),
+                "step {} on {name}: {r:?} vs CPU {c:?}",
+                r.step
+            );
         }
     }
     let init = MultiTaskNet::new(config()).unwrap().init_params(SEED, &Device::cpu()).unwrap();
@@ -69,7 +78,12 @@ fn compare(name: &str) {
     let relative = worst.1 / largest_update;
     eprintln!("{name}: largest parameter error {:e} (`{}`), {relative:e} of the largest update", worst.1, worst.0);
     assert!(largest_update > 0.0, "the steps changed no parameter");
-    assert!(relative < PARAMETER_TOLERANCE, "{name}: parameter `{}` off by {:e} of the largest update", worst.0, relative);
+    assert!(
+        relative < PARAMETER_TOLERANCE,
+        "{name}: parameter `{}` off by {:e} of the largest update",
+        worst.0,
+        relative
+    );
 }
 
 #[cfg(cari_emu)]

@@ -59,7 +59,9 @@ fn constants_record_nothing() {
 }
 
 fn small_setup() -> (MultiTaskNet, ParamStore, Batch) {
-    let net = MultiTaskNet::new(NetworkConfig { image_size: 75, num_classes: 4, width_divisor: 16, ..Default::default() }).unwrap();
+    let net =
+        MultiTaskNet::new(NetworkConfig { image_size: 75, num_classes: 4, width_divisor: 16, ..Default::default() })
+            .unwrap();
     let params = net.init_params(3, &cpu()).unwrap();
     let batch = Batch::new(
         random([4, 75, 75, 3], 9),

@@ -14,9 +14,13 @@ fn var(t: Tensor) -> Var {
 
 #[test]
 fn conv2d_channel_mismatch_names_the_op_and_both_shapes() {
-    let err = ops::conv2d(&var(random([1, 5, 5, 3], 1)), &var(random([3, 3, 4, 8], 2)), Conv2dSpec { stride: 1, padding: Padding::Same })
-        .err()
-        .unwrap();
+    let err = ops::conv2d(
+        &var(random([1, 5, 5, 3], 1)),
+        &var(random([3, 3, 4, 8], 2)),
+        Conv2dSpec { stride: 1, padding: Padding::Same },
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, Error::ShapeMismatch { op: "conv2d", .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("[1, 5, 5, 3]") && msg.contains("[3, 3, 4, 8]"), "{msg}");
@@ -24,9 +28,13 @@ fn conv2d_channel_mismatch_names_the_op_and_both_shapes() {
 
 #[test]
 fn valid_conv_on_a_too_small_input_is_refused() {
-    let err = ops::conv2d(&var(random([1, 2, 2, 3], 1)), &var(random([3, 3, 3, 4], 2)), Conv2dSpec { stride: 1, padding: Padding::Valid })
-        .err()
-        .unwrap();
+    let err = ops::conv2d(
+        &var(random([1, 2, 2, 3], 1)),
+        &var(random([3, 3, 3, 4], 2)),
+        Conv2dSpec { stride: 1, padding: Padding::Valid },
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, Error::InvalidShape { op: "conv2d", .. }), "{err:?}");
 }
 
@@ -57,7 +65,10 @@ fn dtype_mismatch_names_the_op() {
 #[test]
 fn labels_out_of_range_and_miscounted() {
     let logits = var(random([3, 4], 1));
-    assert!(matches!(ops::softmax_cross_entropy(&logits, &[0, 4, 1]), Err(Error::LabelOutOfRange { label: 4, classes: 4, .. })));
+    assert!(matches!(
+        ops::softmax_cross_entropy(&logits, &[0, 4, 1]),
+        Err(Error::LabelOutOfRange { label: 4, classes: 4, .. })
+    ));
     assert!(matches!(ops::softmax_cross_entropy(&logits, &[0, 1]), Err(Error::InvalidShape { .. })));
 }
 
@@ -70,7 +81,9 @@ fn unknown_parameter_is_named() {
 
 #[test]
 fn replacing_a_parameter_with_another_shape_is_refused() {
-    let net = MultiTaskNet::new(NetworkConfig { image_size: 75, num_classes: 3, width_divisor: 16, ..Default::default() }).unwrap();
+    let net =
+        MultiTaskNet::new(NetworkConfig { image_size: 75, num_classes: 3, width_divisor: 16, ..Default::default() })
+            .unwrap();
     let mut params = net.init_params(0, &cpu()).unwrap();
     let err = params.set("Logits_verif/biases", random([4], 1)).err().unwrap();
     assert!(err.to_string().contains("Logits_verif/biases"), "{err}");
@@ -78,7 +91,9 @@ fn replacing_a_parameter_with_another_shape_is_refused() {
 
 #[test]
 fn network_input_of_the_wrong_size_is_refused() {
-    let net = MultiTaskNet::new(NetworkConfig { image_size: 75, num_classes: 3, width_divisor: 16, ..Default::default() }).unwrap();
+    let net =
+        MultiTaskNet::new(NetworkConfig { image_size: 75, num_classes: 3, width_divisor: 16, ..Default::default() })
+            .unwrap();
     let params = net.init_params(0, &cpu()).unwrap();
     let err = net.embed(&params, &random([1, 80, 80, 3], 1)).err().unwrap();
     assert!(err.to_string().contains("[1, 80, 80, 3]"), "{err}");

@@ -83,7 +83,13 @@ fn pooling() {
         gradcheck(&format!("max_pool2d {shape:?}"), &[x], |v| ops::max_pool2d(&v[0], 3, 2), 1e-3, TOL);
     }
     for shape in [[2, 3, 3, 5], [1, 1, 1, 7]] {
-        gradcheck(&format!("global_avg_pool {shape:?}"), &[random(shape, 4)], |v| ops::global_avg_pool(&v[0]), EPS, TOL);
+        gradcheck(
+            &format!("global_avg_pool {shape:?}"),
+            &[random(shape, 4)],
+            |v| ops::global_avg_pool(&v[0]),
+            EPS,
+            TOL,
+        );
     }
 }
 
@@ -108,7 +114,9 @@ fn dense_ops() {
 #[test]
 fn elementwise_arithmetic_and_reductions() {
     let a = random([3, 5], 1);
-    let b = Tensor::from_vec(away_from_zero([3, 5], 2).to_vec().unwrap().iter().map(|v| v * 2.0).collect(), [3, 5], &cpu()).unwrap();
+    let b =
+        Tensor::from_vec(away_from_zero([3, 5], 2).to_vec().unwrap().iter().map(|v| v * 2.0).collect(), [3, 5], &cpu())
+            .unwrap();
     let ab = [a.clone(), b.clone()];
     gradcheck("add", &ab, |v| ops::add(&v[0], &v[1]), EPS, TOL);
     gradcheck("sub", &ab, |v| ops::sub(&v[0], &v[1]), EPS, TOL);
@@ -131,7 +139,13 @@ fn dropout_routes_gradients_through_the_mask() {
 fn normalisation_and_losses() {
     for shape in [[3, 5], [1, 1], [2, 13]] {
         let x = away_from_zero(shape, 1);
-        gradcheck(&format!("l2_normalize {shape:?}"), std::slice::from_ref(&x), |v| ops::l2_normalize(&v[0], 1e-10), 1e-3, TOL);
+        gradcheck(
+            &format!("l2_normalize {shape:?}"),
+            std::slice::from_ref(&x),
+            |v| ops::l2_normalize(&v[0], 1e-10),
+            1e-3,
+            TOL,
+        );
         gradcheck(&format!("softmax {shape:?}"), &[x], |v| ops::softmax(&v[0]), EPS, TOL);
     }
     let logits = random([4, 7], 2);
@@ -151,8 +165,10 @@ fn composed_block_matches_finite_differences() {
     let (b0, b1, bias) = (random([3], 5), random([2], 6), random([4], 7));
     let f = |v: &[Var]| {
         let same = Conv2dSpec { stride: 1, padding: Padding::Same };
-        let t0 = ops::relu(&ops::batch_norm_train(&ops::conv2d(&v[0], &v[1], same)?, &v[4], 1e-3, Activation::Identity)?.0)?;
-        let t1 = ops::relu(&ops::batch_norm_train(&ops::conv2d(&v[0], &v[2], same)?, &v[5], 1e-3, Activation::Identity)?.0)?;
+        let t0 =
+            ops::relu(&ops::batch_norm_train(&ops::conv2d(&v[0], &v[1], same)?, &v[4], 1e-3, Activation::Identity)?.0)?;
+        let t1 =
+            ops::relu(&ops::batch_norm_train(&ops::conv2d(&v[0], &v[2], same)?, &v[5], 1e-3, Activation::Identity)?.0)?;
         let mixed = ops::concat_channels(&[&t0, &t1])?;
         let u = ops::add_bias(&ops::conv2d(&mixed, &v[3], same)?, &v[6])?;
         ops::add_scaled(&v[0], &u, 0.17)
@@ -182,7 +198,11 @@ fn fused_batch_norm_relu_equals_batch_norm_then_relu() {
         };
         let y = if fused { y } else { ops::relu(&y).unwrap() };
         let g = ops::sum(&ops::mul(&y, &Var::constant(dy.clone())).unwrap()).unwrap().backward().unwrap();
-        [y.value().to_vec().unwrap(), g.require("x").unwrap().to_vec().unwrap(), g.require("beta").unwrap().to_vec().unwrap()]
+        [
+            y.value().to_vec().unwrap(),
+            g.require("x").unwrap().to_vec().unwrap(),
+            g.require("beta").unwrap().to_vec().unwrap(),
+        ]
     };
     for train in [true, false] {
         assert_eq!(run(true, train), run(false, train), "train mode {train}");

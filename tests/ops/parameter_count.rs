@@ -17,7 +17,9 @@ fn full_network_has_the_reference_parameter_counts() {
 
 #[test]
 fn parameter_store_groups_add_up_to_the_total() {
-    let net = MultiTaskNet::new(NetworkConfig { image_size: 96, num_classes: 10, width_divisor: 8, ..Default::default() }).unwrap();
+    let net =
+        MultiTaskNet::new(NetworkConfig { image_size: 96, num_classes: 10, width_divisor: 8, ..Default::default() })
+            .unwrap();
     let params = net.init_params(1, &Device::cpu()).unwrap();
     let (trunk, branches, wm) = net.parameter_counts();
     assert_eq!(params.count(ParamGroup::Network), trunk + branches.iter().sum::<usize>());

@@ -124,13 +124,31 @@ fn training_step_matches_pytorch() {
     assert_close("Z", out.z.value(), &reference(f, "Z"), 1e-6, 2e-5);
     for (t, key) in Task::ALL.iter().zip(["verif", "photo", "caricature"]) {
         let task = out.tasks[t.index()].as_ref().unwrap();
-        assert_close(&format!("logits/{key}"), task.output.logits.value(), &reference(f, &format!("logits/{key}")), 1e-6, 2e-5);
-        assert_close(&format!("embeddings/{key}"), task.output.embeddings.value(), &reference(f, &format!("embeddings/{key}")), 1e-6, 2e-5);
+        assert_close(
+            &format!("logits/{key}"),
+            task.output.logits.value(),
+            &reference(f, &format!("logits/{key}")),
+            1e-6,
+            2e-5,
+        );
+        assert_close(
+            &format!("embeddings/{key}"),
+            task.output.embeddings.value(),
+            &reference(f, &format!("embeddings/{key}")),
+            1e-6,
+            2e-5,
+        );
     }
     let losses: Vec<f32> = out.task_losses().unwrap().iter().map(|l| l.unwrap()).collect();
     let losses = Tensor::from_vec(losses, [3], &Device::cpu()).unwrap();
     assert_close("task_losses", &losses, &reference(f, "task_losses"), 1e-6, 2e-5);
-    assert_close("lossweights/pi", out.weights.per_sample.as_ref().unwrap().value(), &reference(f, "lossweights/pi"), 1e-6, 2e-5);
+    assert_close(
+        "lossweights/pi",
+        out.weights.per_sample.as_ref().unwrap().value(),
+        &reference(f, "lossweights/pi"),
+        1e-6,
+        2e-5,
+    );
     assert_close("task_weights", out.weights.weights.value(), &reference(f, "task_weights"), 1e-6, 2e-5);
     assert_close("loss", out.loss.value(), &reference(f, "loss"), 1e-6, 2e-5);
     assert_close("loss_w", out.loss_w.as_ref().unwrap().value(), &reference(f, "loss_w"), 1e-6, 2e-5);
@@ -143,12 +161,24 @@ fn training_step_matches_pytorch() {
         // Gradients are differences of nearly equal products through batch norm's
         // backward (which subtracts means). Measured worst: 9.2e-6 of the tensor's scale
         // (block35 Branch_2 beta); 1e-4 leaves ~10× headroom.
-        assert_close(&format!("grad/{name}"), net_grads.require(&name).unwrap(), &reference(f, &format!("grad/{name}")), 1e-7, 1e-4);
+        assert_close(
+            &format!("grad/{name}"),
+            net_grads.require(&name).unwrap(),
+            &reference(f, &format!("grad/{name}")),
+            1e-7,
+            1e-4,
+        );
         checked += 1;
     }
     for name in s.params.names_in(ParamGroup::WeightModule) {
         assert!(net_grads.get(&name).is_none(), "L's gradient reached the weight module ({name})");
-        assert_close(&format!("grad/{name}"), wm_grads.require(&name).unwrap(), &reference(f, &format!("grad/{name}")), 1e-7, 1e-4);
+        assert_close(
+            &format!("grad/{name}"),
+            wm_grads.require(&name).unwrap(),
+            &reference(f, &format!("grad/{name}")),
+            1e-7,
+            1e-4,
+        );
         checked += 1;
     }
     assert_eq!(wm_grads.len(), 2, "L_w's gradient reached the network");

@@ -651,7 +651,14 @@ fn batch_norm_infer(c: &Case) -> CaseResult {
     let tape = Tape::new();
     let x = c.leaf(&tape, "x")?;
     let beta = c.leaf(&tape, "beta")?;
-    let y = ops::batch_norm_infer(&x, &beta, &c.tensor("moving_mean")?, &c.tensor("moving_var")?, eps, Activation::Identity)?;
+    let y = ops::batch_norm_infer(
+        &x,
+        &beta,
+        &c.tensor("moving_mean")?,
+        &c.tensor("moving_var")?,
+        eps,
+        Activation::Identity,
+    )?;
     c.check_forward_backward(&y, BN_INFER, &[("x", BN_INFER), ("beta", BN_INFER)])
 }
 

@@ -2,9 +2,9 @@
 
 use cari::backend::Device;
 use cari::rng::{mix64, Rng, GOLDEN_GAMMA};
+use cari::tensor::Storage;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use cari::tensor::Storage;
 
 /// The CUDA devices every case runs on.
 pub fn devices() -> Vec<Device> {
