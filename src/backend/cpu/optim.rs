@@ -30,6 +30,22 @@ pub fn sgd_momentum(param: &mut [f32], velocity: &mut [f32], grad: &[f32], h: Sg
 /// nest them.
 type StateChunks<'a> = (((&'a mut [f32], &'a mut [f32]), &'a mut [f32]), &'a [f32]);
 
+/// Runs `update` over the whole of `state` at once when it is small, else over runs of
+/// [`CHUNK`] elements in parallel.
+fn in_chunks(state: StateChunks, update: impl Fn(StateChunks) + Sync + Send) {
+    let (((param, a), b), grad) = state;
+    if param.len() < PAR_MIN {
+        update((((param, a), b), grad));
+    } else {
+        param
+            .par_chunks_mut(CHUNK)
+            .zip(a.par_chunks_mut(CHUNK))
+            .zip(b.par_chunks_mut(CHUNK))
+            .zip(grad.par_chunks(CHUNK))
+            .for_each(update);
+    }
+}
+
 /// RMSProp as TF implements it, with `g = s·grad`:
 /// `ms ← ρ·ms + (1 − ρ)·g²; mom ← μ·mom + lr·g/√(ms + ε); θ ← θ − mom`.
 pub fn rmsprop(param: &mut [f32], ms: &mut [f32], mom: &mut [f32], grad: &[f32], h: RmsPropStep) {
@@ -44,16 +60,7 @@ pub fn rmsprop(param: &mut [f32], ms: &mut [f32], mom: &mut [f32], grad: &[f32],
             *p -= *mom;
         }
     };
-    if n < PAR_MIN {
-        update((((param, ms), mom), grad));
-    } else {
-        param
-            .par_chunks_mut(CHUNK)
-            .zip(ms.par_chunks_mut(CHUNK))
-            .zip(mom.par_chunks_mut(CHUNK))
-            .zip(grad.par_chunks(CHUNK))
-            .for_each(update);
-    }
+    in_chunks((((param, ms), mom), grad), update);
 }
 
 /// Adam's bias-corrected step size `lr_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, computed in f64 and
@@ -82,16 +89,7 @@ pub fn adam(param: &mut [f32], m: &mut [f32], v: &mut [f32], grad: &[f32], h: Ad
             *p -= lr_t * *m / (v.sqrt() + h.epsilon);
         }
     };
-    if n < PAR_MIN {
-        update((((param, m), v), grad));
-    } else {
-        param
-            .par_chunks_mut(CHUNK)
-            .zip(m.par_chunks_mut(CHUNK))
-            .zip(v.par_chunks_mut(CHUNK))
-            .zip(grad.par_chunks(CHUNK))
-            .for_each(update);
-    }
+    in_chunks((((param, m), v), grad), update);
     Ok(())
 }
 
