@@ -26,6 +26,19 @@ fn per_row(shape: Rows, f: impl Fn(usize) -> f32 + Sync + Send) -> Vec<f32> {
     }
 }
 
+/// A `[rows, cols]` gradient whose row `r` is written by `fill(r, row)`, rows in parallel
+/// blocks.
+fn per_row_grad(shape: Rows, fill: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
+    let mut out = vec![0.0; shape.rows * shape.cols];
+    let work = out.len();
+    for_row_blocks(&mut out, shape.cols, work, |first, block| {
+        for (i, row) in block.chunks_exact_mut(shape.cols).enumerate() {
+            fill(first + i, row);
+        }
+    });
+    out
+}
+
 pub fn softmax_cross_entropy(logits: &[f32], on: LabelledRows) -> (Vec<f32>, Vec<f32>) {
     let LabelledRows { labels, shape } = on;
     let Rows { rows, cols } = shape;
@@ -65,18 +78,12 @@ pub fn softmax_cross_entropy_backward(dloss: &[f32], probs: &[f32], on: Labelled
     let LabelledRows { labels, shape: Rows { rows, cols } } = on;
     assert_eq!(probs.len(), rows * cols);
     assert!(dloss.len() == rows && labels.len() == rows);
-    let mut dz = vec![0.0; rows * cols];
-    let work = dz.len();
-    for_row_blocks(&mut dz, cols, work, |first, block| {
-        for (i, dzrow) in block.chunks_exact_mut(cols).enumerate() {
-            let r = first + i;
-            for (d, &p) in dzrow.iter_mut().zip(&probs[r * cols..(r + 1) * cols]) {
-                *d = dloss[r] * p;
-            }
-            dzrow[labels[r]] = dloss[r] * (probs[r * cols + labels[r]] - 1.0);
+    per_row_grad(on.shape, |r, dzrow| {
+        for (d, &p) in dzrow.iter_mut().zip(&probs[r * cols..(r + 1) * cols]) {
+            *d = dloss[r] * p;
         }
-    });
-    dz
+        dzrow[labels[r]] = dloss[r] * (probs[r * cols + labels[r]] - 1.0);
+    })
 }
 
 pub fn center_loss(e: &[f32], centers: &[f32], on: LabelledRows) -> Vec<f32> {
@@ -103,18 +110,12 @@ pub fn center_loss_backward(dloss: &[f32], e: &[f32], centers: &[f32], on: Label
     let LabelledRows { labels, shape: Rows { rows, cols } } = on;
     assert_eq!(e.len(), rows * cols);
     assert!(dloss.len() == rows && labels.len() == rows);
-    let mut de = vec![0.0; rows * cols];
-    let work = de.len();
-    for_row_blocks(&mut de, cols, work, |first, block| {
-        for (i, derow) in block.chunks_exact_mut(cols).enumerate() {
-            let r = first + i;
-            let center = &centers[labels[r] * cols..(labels[r] + 1) * cols];
-            for ((d, &e), &c) in derow.iter_mut().zip(&e[r * cols..(r + 1) * cols]).zip(center) {
-                *d = dloss[r] * (e - c);
-            }
+    per_row_grad(on.shape, |r, derow| {
+        let center = &centers[labels[r] * cols..(labels[r] + 1) * cols];
+        for ((d, &e), &c) in derow.iter_mut().zip(&e[r * cols..(r + 1) * cols]).zip(center) {
+            *d = dloss[r] * (e - c);
         }
-    });
-    de
+    })
 }
 
 impl LossOps for CpuBackend {
