@@ -12,7 +12,7 @@ use cari::infer::{identify, verify, Embeddings, InferenceModel, Threshold};
 use cari::model::{MultiTaskNet, NetworkConfig, OnShapeMismatch, Weighting};
 use cari::optim::{LrSchedule, OptimizerConfig, Rule};
 use cari::plot::{plot_log_files, plot_report, PlotOptions};
-use cari::train::{overridden_on_resume, FreshRun, Origin, RunOptions, Session, TrainConfig, WarmStart};
+use cari::train::{measure, overridden_on_resume, FreshRun, Origin, RunOptions, Session, TrainConfig, WarmStart};
 use cari::{Device, Error, Result};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -52,6 +52,9 @@ enum Command {
     Verify(VerifyArgs),
     /// The nearest identities of a gallery (made by `cari embed`) for each probe image.
     Identify(IdentifyArgs),
+    /// Time a training step and an inference pass on one batch; with --profile, what the
+    /// device did per step (launches by kernel, allocations, copies, waits; CUDA devices).
+    Bench(BenchArgs),
 }
 
 // Arguments are named (their ids, the struct fields) as the library names the settings
@@ -406,6 +409,22 @@ struct ExperimentArgs {
     strategies: Vec<Weighting>,
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Timed steps (and inference passes), after the warm-up.
+    #[arg(long, visible_alias = "iterations", default_value_t = 5)]
+    steps: u64,
+    /// Untimed runs first (the first step allocates the optimizer's state).
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Print what the device did per step and per inference pass (`--device cuda-emu:count`
+    /// counts a full-size step without running its kernels).
+    #[arg(long)]
+    profile: bool,
 }
 
 /// A flag's value parsed by the library; on error, the library's reason (clap names the
@@ -810,6 +829,38 @@ fn identify_probes(args: &IdentifyArgs) -> Result<()> {
     Ok(())
 }
 
+fn bench(args: &BenchArgs) -> Result<()> {
+    let device = &args.model.device;
+    let fresh = FreshRun {
+        data: args.model.data_config()?,
+        network: args.model.network_config(),
+        training: args.model.train_config()?,
+        warm_start: None,
+        init_branches_from_verification: false,
+    };
+    let mut session = Session::start(fresh, device, args.model.loader_options())?;
+    let batch = session.opened.loader.next_batch()?.to_batch(device)?;
+    println!("{session}, {} trainable parameters", group_digits(session.trainer.params.trainable_count()));
+    let trainer = &mut session.trainer;
+    let step = measure(device, args.warmup, args.steps, batch.len(), || trainer.step(&batch).map(drop))?;
+    let (net, params) = (&trainer.net, &trainer.params);
+    let embed = measure(device, args.warmup, args.steps, batch.len(), || net.embed(params, &batch.images).map(drop))?;
+    // The dry run's time is the host's alone: what a step costs before any kernel runs.
+    let whose = if device.name().ends_with(":count") { " of host time, kernels not run" } else { "" };
+    for (what, m) in [("training step", &step), ("inference", &embed)] {
+        println!("{what}: {:.1} ms{whose} ({:.1} img/s, {} runs)", m.ms_per_run(), m.images_per_second(), m.runs);
+    }
+    if args.profile {
+        for (what, m) in [("training step", &step), ("inference pass", &embed)] {
+            match &m.profile {
+                Some(p) => println!("\n## per {what} on {device}\n\n{}", p.table(m.runs)),
+                None => println!("\n{device} counts nothing to profile (the CUDA devices do)"),
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let command = Cli::command();
     let matches = command.clone().get_matches();
@@ -826,6 +877,7 @@ fn main() {
         Command::Embed(a) => embed(a),
         Command::Verify(a) => verify_pair(a),
         Command::Identify(a) => identify_probes(a),
+        Command::Bench(a) => bench(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", flags.name_flag(e));

@@ -23,7 +23,8 @@ impl Device {
 
     /// Parses a device name as given on the command line: `cpu`, `cuda` (= `cuda:0`),
     /// `cuda:N`, or the CPU emulation of the CUDA backend, `cuda-emu` (threads in forward
-    /// order), `cuda-emu:reverse`, `cuda-emu:random:SEED`. Each name is opened once per
+    /// order), `cuda-emu:reverse`, `cuda-emu:random:SEED`, or its dry run `cuda-emu:count`
+    /// (launches counted, not run: for `cari bench --profile`). Each name is opened once per
     /// process, so tensors from two parses of one name live on one device.
     pub fn parse(name: &str) -> Result<Device> {
         if name == "cpu" {
@@ -45,7 +46,9 @@ impl Device {
         } else {
             return Err(Error::invalid(
                 "device",
-                format!("unknown device `{name}` (expected cpu, cuda, cuda:N or cuda-emu[:reverse|:random:SEED])"),
+                format!(
+                    "unknown device `{name}` (expected cpu, cuda, cuda:N or cuda-emu[:reverse|:random:SEED|:count])"
+                ),
             ));
         };
         let device = Device { backend };
@@ -61,6 +64,11 @@ impl Device {
         self.backend.name()
     }
 
+    /// [`DeviceOps::profile`](super::DeviceOps::profile).
+    pub fn profile(&self) -> Option<super::Profile> {
+        self.backend.profile()
+    }
+
     pub fn same_as(&self, other: &Device) -> bool {
         Arc::ptr_eq(&self.backend, &other.backend) || self.name() == other.name()
     }
@@ -69,6 +77,9 @@ impl Device {
 #[cfg(cari_emu)]
 fn emulated(name: &str) -> Result<Arc<dyn Backend>> {
     use super::cuda::runtime::emulator::ThreadOrder;
+    if name == "cuda-emu:count" {
+        return Ok(Arc::new(CudaBackend::emulated_dry()));
+    }
     let order = name.strip_prefix("cuda-emu:").map_or(Ok(ThreadOrder::Forward), ThreadOrder::parse)?;
     Ok(Arc::new(CudaBackend::emulated(order)))
 }

@@ -28,6 +28,7 @@ mod memory;
 mod normalize;
 mod optim;
 mod pool;
+mod profile;
 mod storage;
 
 pub use batch_norm::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps};
@@ -42,6 +43,7 @@ pub use memory::MemoryOps;
 pub use normalize::NormalizeOps;
 pub use optim::{AdamStep, OptimOps, ParamUpdate, RmsPropStep, SgdStep};
 pub use pool::{Pool2dGeometry, PoolOps};
+pub use profile::{KernelCounts, Profile};
 pub use storage::{CpuStorage, CudaStorage, MappedF32, Storage};
 
 use crate::error::Result;
@@ -63,6 +65,12 @@ pub trait DeviceOps: Send + Sync {
     /// asynchronously on a GPU); reports a fault of an earlier launch. Timing needs it.
     fn synchronize(&self) -> Result<()> {
         Ok(())
+    }
+
+    /// What the device has done since it was opened (launches, allocations, copies, waits),
+    /// where the backend counts it: the CUDA backends do, the CPU does not.
+    fn profile(&self) -> Option<Profile> {
+        None
     }
 }
 

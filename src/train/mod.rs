@@ -1,6 +1,8 @@
 //! Training: one step of the paper's model ([`Trainer`]), what each step records, whole
-//! runs with their log and checkpoints, and sessions that start or resume them.
+//! runs with their log and checkpoints, sessions that start or resume them, and the timing
+//! of repeated steps (`cari bench`).
 
+mod bench;
 mod checkpoint;
 mod log;
 mod record;
@@ -8,6 +10,7 @@ mod run;
 mod session;
 mod trainer;
 
+pub use bench::{measure, Measured};
 pub use checkpoint::{save_training_checkpoint, TrainingCheckpoint};
 pub use log::{read_training_log, LogContents, TrainingLog};
 pub use record::StepRecord;

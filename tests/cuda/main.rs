@@ -4,5 +4,6 @@
 
 mod emulator;
 mod parity;
+mod profile;
 mod runtime;
 mod train_step;

@@ -16,7 +16,7 @@ fn config() -> NetworkConfig {
     NetworkConfig { image_size: 75, num_classes: 5, width_divisor: 16, ..NetworkConfig::default() }
 }
 
-fn train_on(device: &Device) -> (Vec<StepReport>, Trainer) {
+pub fn train_on(device: &Device) -> (Vec<StepReport>, Trainer) {
     let net = MultiTaskNet::new(config()).unwrap();
     let params = net.init_params(SEED, device).unwrap();
     let mut data =

@@ -94,3 +94,23 @@ fn bad_flag_values_and_schedule_lines_are_named() {
     assert!(!o.status.success() && err.contains("schedule.txt") && err.contains("line 2"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bench_times_a_step_and_profiles_it_on_a_counting_device() {
+    let tiny =
+        ["--image-size", "75", "--width-divisor", "16", "--batch", "6", "--identities", "4", "--synth-photos", "4"];
+    let args =
+        |device| [&["bench", "--device", device, "--steps", "1", "--warmup", "1", "--profile"], &tiny[..]].concat();
+    let o = cari(&args("cuda-emu:count"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("training step: ") && out.contains("of host time, kernels not run"), "{out}");
+    for line in
+        ["## per training step on cuda-emu:count", "## per inference pass", "kernel launches: ", "| `conv2d_forward` |"]
+    {
+        assert!(out.contains(line), "`{line}` missing:\n{out}");
+    }
+    let o = cari(&args("cpu"));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(o.status.success() && out.contains("cpu counts nothing to profile"), "{out}");
+}

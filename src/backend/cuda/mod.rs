@@ -19,9 +19,10 @@ mod shapes;
 
 pub use runtime::DeviceBuffer;
 
-use super::{CudaStorage, DeviceOps, Storage};
+use super::{CudaStorage, DeviceOps, Profile, Storage};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use runtime::counting::Counting;
 use runtime::launch::Launch;
 use runtime::Gpu;
 use std::sync::Arc;
@@ -30,19 +31,34 @@ use std::sync::Arc;
 const THREADS: u32 = 256;
 
 pub struct CudaBackend {
+    /// `counting`, seen as the device every op runs on.
     gpu: Arc<dyn Gpu>,
+    counting: Arc<Counting>,
 }
 
 impl CudaBackend {
+    fn on(counting: Counting) -> CudaBackend {
+        let counting = Arc::new(counting);
+        CudaBackend { gpu: counting.clone(), counting }
+    }
+
     /// The real GPU `cuda:N`; a clear error where there is no driver, device or NVRTC.
     pub fn open(ordinal: usize) -> Result<CudaBackend> {
-        Ok(CudaBackend { gpu: Arc::new(runtime::driver::CudaDriver::open(ordinal)?) })
+        Ok(CudaBackend::on(Counting::new(Arc::new(runtime::driver::CudaDriver::open(ordinal)?))))
     }
 
     /// The same backend on the CPU emulation of the CUDA execution model.
     #[cfg(cari_emu)]
     pub fn emulated(order: runtime::emulator::ThreadOrder) -> CudaBackend {
-        CudaBackend { gpu: Arc::new(runtime::emulator::Emulator::new(order)) }
+        CudaBackend::on(Counting::new(Arc::new(runtime::emulator::Emulator::new(order))))
+    }
+
+    /// The emulation as a dry run (`cuda-emu:count`): every launch validated and counted,
+    /// none run (see [`Counting::dry`]).
+    #[cfg(cari_emu)]
+    pub fn emulated_dry() -> CudaBackend {
+        let emulator = runtime::emulator::Emulator::new(runtime::emulator::ThreadOrder::Forward);
+        CudaBackend::on(Counting::dry(Arc::new(emulator)))
     }
 
     fn fail(&self, op: &'static str, msg: impl Into<String>) -> Error {
@@ -113,5 +129,9 @@ impl DeviceOps for CudaBackend {
 
     fn synchronize(&self) -> Result<()> {
         self.gpu.synchronize()
+    }
+
+    fn profile(&self) -> Option<Profile> {
+        Some(self.counting.profile())
     }
 }

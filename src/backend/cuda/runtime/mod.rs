@@ -1,8 +1,10 @@
 //! What the CUDA backend needs from a device: memory, copies and launches. Two
 //! implementations: the real GPU through cudarc (`driver.rs`) and the CPU emulation of the
 //! CUDA execution model (`emulator.rs`). Everything else, every kernel included, is shared:
-//! the kernel table (`kernels.rs`), launch descriptions (`launch.rs`), NVRTC (`nvrtc.rs`).
+//! the kernel table (`kernels.rs`), launch descriptions (`launch.rs`), NVRTC (`nvrtc.rs`),
+//! and the counters every op passes through (`counting.rs`).
 
+pub mod counting;
 pub mod driver;
 #[cfg(cari_emu)]
 pub mod emulator;

@@ -1,0 +1,121 @@
+//! A [`Gpu`] that counts what passes through it into a [`Profile`] and hands it on to the
+//! device it wraps; or, as a dry run, counts launches without running them (memory is still
+//! allocated and copied), so a full-size training step is counted in seconds on the CPU
+//! emulation. A dry run's values are meaningless; its sequence of launches, copies and
+//! allocations is the real one, since the host decides it from shapes alone.
+
+use super::launch::{Arg, Launch};
+use super::Gpu;
+use crate::backend::Profile;
+use crate::error::Result;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+pub struct Counting {
+    inner: Arc<dyn Gpu>,
+    /// Launches are counted, not run.
+    dry: bool,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    profile: Profile,
+    /// Live buffers: start address → bytes, to size the buffers a launch is handed.
+    buffers: BTreeMap<u64, usize>,
+}
+
+impl State {
+    /// The bytes of the live buffer holding `ptr` (0 for an address of none).
+    fn buffer_bytes(&self, ptr: u64) -> u64 {
+        match self.buffers.range(..=ptr).next_back() {
+            Some((&start, &bytes)) if ptr < start + bytes.max(1) as u64 => bytes as u64,
+            _ => 0,
+        }
+    }
+}
+
+impl Counting {
+    pub fn new(inner: Arc<dyn Gpu>) -> Counting {
+        Counting { inner, dry: false, state: Mutex::default() }
+    }
+
+    /// Counts launches without running them.
+    pub fn dry(inner: Arc<dyn Gpu>) -> Counting {
+        Counting { dry: true, ..Counting::new(inner) }
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.state().profile.clone()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("device counters poisoned")
+    }
+}
+
+impl Gpu for Counting {
+    fn name(&self) -> String {
+        if self.dry {
+            format!("{}:count", self.inner.name())
+        } else {
+            self.inner.name()
+        }
+    }
+
+    fn alloc(&self, op: &'static str, bytes: usize) -> Result<u64> {
+        let ptr = self.inner.alloc(op, bytes)?;
+        let mut s = self.state();
+        s.profile.allocations += 1;
+        s.profile.allocated_bytes += bytes as u64;
+        s.buffers.insert(ptr, bytes);
+        Ok(ptr)
+    }
+
+    unsafe fn free(&self, ptr: u64) {
+        {
+            let mut s = self.state();
+            s.profile.frees += 1;
+            s.buffers.remove(&ptr);
+        }
+        self.inner.free(ptr)
+    }
+
+    fn write(&self, op: &'static str, dst: u64, src: &[u8]) -> Result<()> {
+        {
+            let mut s = self.state();
+            s.profile.writes += 1;
+            s.profile.written_bytes += src.len() as u64;
+        }
+        self.inner.write(op, dst, src)
+    }
+
+    fn read(&self, op: &'static str, src: u64, dst: &mut [u8]) -> Result<()> {
+        {
+            let mut s = self.state();
+            s.profile.reads += 1;
+            s.profile.read_bytes += dst.len() as u64;
+        }
+        self.inner.read(op, src, dst)
+    }
+
+    fn launch(&self, op: &'static str, launch: &Launch) -> Result<()> {
+        {
+            let mut s = self.state();
+            let bytes: u64 = launch.args.iter().map(|a| if let Arg::Ptr(p) = a { s.buffer_bytes(*p) } else { 0 }).sum();
+            let k = s.profile.kernels.entry(launch.kernel.name).or_default();
+            k.launches += 1;
+            k.buffer_bytes += bytes;
+        }
+        if self.dry {
+            Ok(())
+        } else {
+            self.inner.launch(op, launch)
+        }
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        self.state().profile.synchronizations += 1;
+        self.inner.synchronize()
+    }
+}
