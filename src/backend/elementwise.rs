@@ -29,6 +29,7 @@ pub trait ElementwiseOps {
     fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
     /// `[cols]` repeated `rows` times → `[rows, cols]`.
     fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
-    /// `Σ x²`, accumulated in f64 (global-norm gradient clipping).
-    fn sum_squares(&self, x: &Storage) -> Result<f64>;
+    /// `Σ x²` of each of `xs`, accumulated in f64 and read back together (global-norm
+    /// gradient clipping: one wait for all of a group's gradients).
+    fn sum_squares(&self, xs: &[&Storage]) -> Result<Vec<f64>>;
 }

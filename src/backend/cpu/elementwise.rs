@@ -231,8 +231,8 @@ impl ElementwiseOps for CpuBackend {
         Ok(wrap(broadcast_rows(f32s(x, "broadcast_rows")?, shape)))
     }
 
-    fn sum_squares(&self, x: &Storage) -> Result<f64> {
-        Ok(sum_squares(f32s(x, "sum_squares")?))
+    fn sum_squares(&self, xs: &[&Storage]) -> Result<Vec<f64>> {
+        xs.iter().map(|x| Ok(sum_squares(f32s(x, "sum_squares")?))).collect()
     }
 }
 

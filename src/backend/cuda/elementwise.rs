@@ -146,15 +146,34 @@ impl ElementwiseOps for CudaBackend {
     }
 
     /// `Σ x²` in f64: per-block partials on the device, added in block order on the host.
-    fn sum_squares(&self, x: &Storage) -> Result<f64> {
+    fn sum_squares(&self, xs: &[&Storage]) -> Result<Vec<f64>> {
         let op = "sum_squares";
-        let (x, n) = self.f32_storage(op, x)?;
-        let blocks = n.div_ceil(THREADS as usize * ELEMENTS_PER_THREAD).clamp(1, SQUARES_MAX_BLOCKS);
-        let partial = DeviceBuffer::alloc(&self.gpu, op, blocks * 8)?;
-        let launch = Launch::new(k::ELEMENTWISE_SUM_SQUARES, [blocks as u32, 1, 1], [THREADS, 1, 1]).shared(32 * 8);
-        self.launch(op, launch.ptr(partial.ptr()).ptr(x).size(n))?;
-        let mut sums = vec![0f64; blocks];
-        self.gpu.read(op, partial.ptr(), bytemuck::cast_slice_mut(&mut sums))?;
-        Ok(sums.iter().sum())
+        let inputs = xs.iter().map(|x| self.f32_storage(op, x)).collect::<Result<Vec<_>>>()?;
+        let blocks: Vec<usize> = inputs
+            .iter()
+            .map(|&(_, n)| n.div_ceil(THREADS as usize * ELEMENTS_PER_THREAD).clamp(1, SQUARES_MAX_BLOCKS))
+            .collect();
+        // Every input's block partials side by side in one buffer, read back once.
+        let total: usize = blocks.iter().sum();
+        let partial = DeviceBuffer::alloc(&self.gpu, op, total.max(1) * 8)?;
+        let mut offset = 0;
+        for (&(x, n), &b) in inputs.iter().zip(&blocks) {
+            let launch = Launch::new(k::ELEMENTWISE_SUM_SQUARES, [b as u32, 1, 1], [THREADS, 1, 1]).shared(32 * 8);
+            self.launch(op, launch.ptr(partial.ptr() + 8 * offset as u64).ptr(x).size(n))?;
+            offset += b;
+        }
+        let mut sums = vec![0f64; total];
+        if total > 0 {
+            self.gpu.read(op, partial.ptr(), bytemuck::cast_slice_mut(&mut sums))?;
+        }
+        let mut rest = sums.as_slice();
+        Ok(blocks
+            .iter()
+            .map(|&b| {
+                let (mine, others) = rest.split_at(b);
+                rest = others;
+                mine.iter().sum()
+            })
+            .collect())
     }
 }
