@@ -42,7 +42,7 @@ fn stats_match_the_cpu() {
     }
 }
 
-fn bn<'a>([x, mean, var, beta]: [&'a Storage; 4], geometry: BatchNormGeometry) -> BatchNorm<&'a Storage> {
+fn bn([x, mean, var, beta]: [&Storage; 4], geometry: BatchNormGeometry) -> BatchNorm<&Storage> {
     BatchNorm { x, mean, var, beta, geometry }
 }
 
