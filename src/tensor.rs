@@ -104,6 +104,14 @@ impl Tensor {
         self.device.backend().download(&self.storage)
     }
 
+    /// The values of each of `tensors` (all on one device), read back together: on a GPU
+    /// the host waits once, not once per tensor.
+    pub fn read_together(tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
+        let Some(first) = tensors.first() else { return Ok(Vec::new()) };
+        let storages: Vec<&Storage> = tensors.iter().map(|t| t.storage()).collect();
+        first.device.backend().download_all(&storages)
+    }
+
     /// The same f32 values on another device (bf16/f16 tensors arrive as f32).
     pub fn to_device(&self, device: &Device) -> Result<Tensor> {
         if device.same_as(&self.device) {

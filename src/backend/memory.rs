@@ -7,6 +7,11 @@ use crate::error::Result;
 pub trait MemoryOps {
     fn upload(&self, data: Vec<f32>) -> Result<Storage>;
     fn download(&self, x: &Storage) -> Result<Vec<f32>>;
+    /// The values of each of `xs`, brought to the host together: a device packs them into
+    /// one buffer so the host waits once, not once per tensor.
+    fn download_all(&self, xs: &[&Storage]) -> Result<Vec<Vec<f32>>> {
+        xs.iter().map(|x| self.download(x)).collect()
+    }
     fn zeros(&self, len: usize) -> Result<Storage>;
     /// A copy that shares nothing with `x` (before an in-place update of shared storage).
     fn copy(&self, x: &Storage) -> Result<Storage>;

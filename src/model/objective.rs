@@ -49,22 +49,48 @@ impl TrainForward {
         Ok(out)
     }
 
-    /// Each present task's accuracy: the fraction of its samples whose logits' arg-max is
-    /// the label.
-    pub fn task_accuracies(&self, batch: &Batch) -> Result<[Option<f32>; 3]> {
-        let mut out = [None; 3];
-        for (o, t) in out.iter_mut().zip(&self.tasks) {
-            if let Some(t) = t {
-                let logits = t.output.logits.value();
-                let classes = logits.dims()[1];
-                let values = logits.to_vec()?;
-                let correct =
-                    values.chunks(classes).zip(&t.samples).filter(|(row, &i)| arg_max(row) == batch.labels[i]).count();
-                *o = Some(correct as f32 / t.samples.len() as f32);
-            }
+    /// What a step reports, read back from the device together (one wait): each present
+    /// task's loss and accuracy (the fraction of its samples whose logits' arg-max is the
+    /// label), the task weights w, L and L_w.
+    pub fn readouts(&self, batch: &Batch) -> Result<StepReadouts> {
+        let tasks: Vec<&TaskForward> = self.tasks.iter().flatten().collect();
+        let mut tensors = vec![self.weights.weights.value(), self.loss.value()];
+        tensors.extend(self.loss_w.as_ref().map(Var::value));
+        for t in &tasks {
+            tensors.extend([t.loss.value(), t.output.logits.value()]);
         }
-        Ok(out)
+        let mut values = Tensor::read_together(&tensors)?.into_iter();
+        let mut next = || values.next().expect("one value list per tensor read");
+        let weights = next();
+        let loss = next()[0];
+        let loss_w = self.loss_w.as_ref().map(|_| next()[0]);
+        let (mut task_losses, mut task_accuracies) = ([None; 3], [None; 3]);
+        for t in tasks {
+            task_losses[t.task.index()] = Some(next()[0]);
+            let classes = t.output.logits.value().dims()[1];
+            let logits = next();
+            let correct =
+                logits.chunks(classes).zip(&t.samples).filter(|(row, &i)| arg_max(row) == batch.labels[i]).count();
+            task_accuracies[t.task.index()] = Some(correct as f32 / t.samples.len() as f32);
+        }
+        Ok(StepReadouts {
+            task_losses,
+            task_accuracies,
+            task_weights: [weights[0], weights[1], weights[2]],
+            loss,
+            loss_w,
+        })
     }
+}
+
+/// The figures of one training step, as [`TrainForward::readouts`] reads them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepReadouts {
+    pub task_losses: [Option<f32>; 3],
+    pub task_accuracies: [Option<f32>; 3],
+    pub task_weights: [f32; 3],
+    pub loss: f32,
+    pub loss_w: Option<f32>,
 }
 
 /// The first index of the largest value.

@@ -128,7 +128,8 @@ impl Trainer {
         let ctx = Ctx::train(&self.params, &tape);
         let dropout_seed = mix64(self.config.seed ^ self.step.wrapping_mul(0x2545_F491_4F6C_DD1D));
         let fwd = training_objective(&self.net, &ctx, batch, dropout_seed, &self.config.objective)?;
-        let task_losses = fwd.task_losses()?;
+        let readouts = fwd.readouts(batch)?;
+        let task_losses = readouts.task_losses;
         for (task, loss) in Task::ALL.iter().zip(task_losses) {
             if let Some(l) = loss.filter(|l| !l.is_finite()) {
                 return Err(Error::NonFinite {
@@ -137,10 +138,6 @@ impl Trainer {
                 });
             }
         }
-        let w = fwd.weights.weights.value().to_vec()?;
-        let loss = fwd.loss.value().to_scalar()?;
-        let loss_w = fwd.loss_w.as_ref().map(|l| l.value().to_scalar()).transpose()?;
-        let task_accuracies = fwd.task_accuracies(batch)?;
         let trains_weights = self.config.objective.weighting.trains_weights();
         let (net_grads, wm_grads) = match &fwd.loss_w {
             Some(loss_w) => (
@@ -178,10 +175,10 @@ impl Trainer {
             epoch,
             lr,
             task_losses,
-            task_weights: [w[0], w[1], w[2]],
-            task_accuracies,
-            loss,
-            loss_w,
+            task_weights: readouts.task_weights,
+            task_accuracies: readouts.task_accuracies,
+            loss: readouts.loss,
+            loss_w: readouts.loss_w,
             network_update,
             weight_update,
         };

@@ -17,20 +17,23 @@ fn profile_of(device: &Device, work: impl FnOnce()) -> Profile {
 }
 
 #[test]
-fn an_upload_a_fill_and_a_download_are_counted_as_they_happen() {
+fn uploads_fills_and_downloads_are_counted_as_they_happen() {
     let dev = Device::parse(ONE_OP).unwrap();
     let be = dev.backend();
     let p = profile_of(&dev, || {
         let x = be.upload(vec![1.0; 6]).unwrap();
         let z = be.zeros(10).unwrap();
         assert_eq!(be.download(&z).unwrap(), vec![0.0; 10]);
+        // Read together: both copied into one 64-byte buffer, read once.
+        assert_eq!(be.download_all(&[&x, &z]).unwrap(), [vec![1.0; 6], vec![0.0; 10]]);
         drop((x, z));
     });
-    assert_eq!(p.kernels.len(), 1, "{p:?}");
+    assert_eq!(p.kernels.len(), 2, "{p:?}");
     assert_eq!(p.kernels["fill_f32"], KernelCounts { launches: 1, buffer_bytes: 40 });
-    assert_eq!((p.allocations, p.allocated_bytes, p.frees), (2, 64, 2));
-    assert_eq!((p.writes, p.written_bytes, p.reads, p.read_bytes), (1, 24, 1, 40));
-    assert_eq!(p.host_syncs(), 2);
+    assert_eq!(p.kernels["copy_u16"], KernelCounts { launches: 2, buffer_bytes: (64 + 24) + (64 + 40) });
+    assert_eq!((p.allocations, p.allocated_bytes, p.frees), (3, 24 + 40 + 64, 3));
+    assert_eq!((p.writes, p.written_bytes, p.reads, p.read_bytes), (1, 24, 2, 40 + 64));
+    assert_eq!(p.host_syncs(), 3);
     assert_eq!(Device::cpu().profile(), None);
 }
 

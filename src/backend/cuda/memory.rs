@@ -24,6 +24,42 @@ impl MemoryOps for CudaBackend {
         Ok(out)
     }
 
+    fn download_all(&self, xs: &[&Storage]) -> Result<Vec<Vec<f32>>> {
+        let op = "download";
+        // Half-precision storage is widened first, as `download` does.
+        let widened: Vec<Option<Storage>> = xs
+            .iter()
+            .map(|x| (x.dtype() != DType::F32).then(|| self.cast(x, DType::F32)).transpose())
+            .collect::<Result<_>>()?;
+        let inputs = xs
+            .iter()
+            .zip(&widened)
+            .map(|(x, w)| self.f32_storage(op, w.as_ref().unwrap_or(x)))
+            .collect::<Result<Vec<_>>>()?;
+        let total: usize = inputs.iter().map(|&(_, n)| n).sum();
+        let packed = self.alloc_f32(op, total)?;
+        let mut offset = 0;
+        for &(ptr, n) in &inputs {
+            let words = 2 * n;
+            let dst = packed.buffer.ptr() + 4 * offset as u64;
+            self.launch(op, Launch::linear(k::COPY_U16, words, THREADS).ptr(dst).ptr(ptr).size(words))?;
+            offset += n;
+        }
+        let mut values = vec![0f32; total];
+        if total > 0 {
+            self.gpu.read(op, packed.buffer.ptr(), bytemuck::cast_slice_mut(&mut values))?;
+        }
+        let mut rest = values.as_slice();
+        Ok(inputs
+            .iter()
+            .map(|&(_, n)| {
+                let (mine, others) = rest.split_at(n);
+                rest = others;
+                mine.to_vec()
+            })
+            .collect())
+    }
+
     fn zeros(&self, len: usize) -> Result<Storage> {
         let out = self.alloc_f32("zeros", len)?;
         self.launch("zeros", Launch::linear(k::FILL_F32, len, THREADS).ptr(out.buffer.ptr()).f32(0.0).size(len))?;

@@ -206,3 +206,18 @@ fn storage_of_another_device_is_an_error() {
         }
     }
 }
+
+#[test]
+fn tensors_read_together_are_each_as_read_alone() {
+    for dev in devices() {
+        let be = dev.backend();
+        let lens = [3, 0, 70_001, 1];
+        let mut xs: Vec<Storage> = lens.iter().map(|&n| up(&dev, &random(n, fresh_seed()))).collect();
+        xs.push(be.cast(&up(&dev, &special_values()), DType::BF16).unwrap());
+        let refs: Vec<&Storage> = xs.iter().collect();
+        let alone: Vec<Vec<u32>> = xs.iter().map(|x| bits(&be.download(x).unwrap())).collect();
+        let together = be.download_all(&refs).unwrap();
+        assert_eq!(together.iter().map(|v| bits(v)).collect::<Vec<_>>(), alone, "on {dev}");
+        assert!(be.download_all(&[]).unwrap().is_empty());
+    }
+}
