@@ -7,8 +7,9 @@
 // softmax_cross_entropy_backward  dz = dloss·(probs − onehot(label))
 // center_loss_forward             loss = ½‖e − centers[label]‖², summed in f64
 // center_loss_backward            de = dloss·(e − centers[label])
+// center_update                   c_j ← c_j − rest·(c_j − mean of the rows labelled j)
 //
-// Launch: row groups, as in normalize.cu: block (group, rows_per_block), group a power of
+// Launch (all but center_update, a grid-stride loop over the centers): row groups, as in normalize.cu: block (group, rows_per_block), group a power of
 // two ≤ 1024 threads per row, group · rows_per_block = max(group, 256); grid.x blocks step
 // over rows; dynamic shared memory 32·rows_per_block doubles.
 #include "common.cuh"
@@ -81,5 +82,27 @@ extern "C" __global__ void center_loss_backward(float* dembeddings, const float*
             const float* center = centers + labels[row] * cols;
             for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dembeddings[row * cols + c] = d * (e[c] - center[c]);
         }
+    }
+}
+
+// The center update: thread i of a grid-stride loop owns centers[i] (class j = i / cols,
+// column i % cols), sums the rows labelled j in row order in f32 and moves the center by
+// rest·(c − mean), each product rounded on its own, as the CPU does. O(len·rows): the
+// centers are few and the batch small.
+extern "C" __global__ void center_update(float* out, const float* centers, const float* embeddings,
+                                         const long long* labels, float rest, i64 len, i64 rows, i64 cols) {
+    for (i64 i = cari_global_id(); i < len; i += cari_grid_stride()) {
+        const i64 j = i / cols, c = i % cols;
+        float sum = 0.0f;
+        i64 n = 0;
+        for (i64 r = 0; r < rows; ++r) {
+            if (labels[r] == j) {
+                sum += embeddings[r * cols + c];
+                ++n;
+            }
+        }
+        float center = centers[i];
+        if (n > 0) center -= cari_mul_rn(rest, center - sum / (float)n);
+        out[i] = center;
     }
 }

@@ -20,4 +20,8 @@ pub trait LossOps {
     fn center_loss(&self, embeddings: &Storage, centers: &Storage, on: LabelledRows) -> Result<Storage>;
     /// `de[r] = dy[r]·(e_r − centers[labels[r]])`.
     fn center_loss_backward(&self, dy: &Storage, e: &Storage, centers: &Storage, on: LabelledRows) -> Result<Storage>;
+    /// The centers after the batch's update (center loss, Wen et al. 2016): for every class
+    /// j among the labels, with ē_j the mean of its rows of `e` (summed in row order, in
+    /// f32), `c_j − rest·(c_j − ē_j)`; the other classes unchanged. `rest` is 1 − α.
+    fn center_update(&self, centers: &Storage, e: &Storage, on: LabelledRows, rest: f32) -> Result<Storage>;
 }

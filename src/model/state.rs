@@ -2,7 +2,8 @@
 
 use super::network::CENTERS;
 use crate::autograd::ParamStore;
-use crate::error::Result;
+use crate::backend::{LabelledRows, Rows};
+use crate::error::{Error, Result};
 use crate::nn::BN_DECAY;
 use crate::ops::BatchNormStats;
 use crate::tensor::Tensor;
@@ -29,21 +30,19 @@ pub fn update_moving_averages(params: &mut ParamStore, stats: &[(String, BatchNo
 /// the batch with mean embedding ē_j, c_j ← c_j − (1 − α)(c_j − ē_j).
 pub fn update_centers(params: &mut ParamStore, embeddings: &Tensor, labels: &[usize], alpha: f32) -> Result<()> {
     let centers = params.get(CENTERS)?;
-    let dim = centers.dims()[1];
-    let mut c = centers.to_vec()?;
-    let e = embeddings.to_vec()?;
-    let mut sums = std::collections::BTreeMap::<usize, (Vec<f32>, usize)>::new();
-    for (row, &label) in e.chunks(dim).zip(labels) {
-        let (sum, n) = sums.entry(label).or_insert_with(|| (vec![0.0; dim], 0));
-        sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-        *n += 1;
+    let (classes, dim) = (centers.dims()[0], centers.dims()[1]);
+    let rows = labels.len();
+    if embeddings.dims() != [rows, dim] {
+        return Err(Error::ShapeMismatch {
+            op: "center_update",
+            lhs: embeddings.shape().clone(),
+            rhs: centers.shape().clone(),
+        });
     }
-    for (label, (sum, n)) in sums {
-        let cj = &mut c[label * dim..(label + 1) * dim];
-        for (cv, s) in cj.iter_mut().zip(&sum) {
-            *cv -= (1.0 - alpha) * (*cv - s / n as f32);
-        }
+    if let Some(&l) = labels.iter().find(|&&l| l >= classes) {
+        return Err(Error::invalid("labels", format!("label {l} is not below the {classes} classes of the centers")));
     }
-    let updated = Tensor::from_vec(c, centers.shape().clone(), centers.device())?;
-    params.set(CENTERS, updated)
+    let on = LabelledRows { labels, shape: Rows { rows, cols: dim } };
+    let updated = centers.device().backend().center_update(centers.storage(), embeddings.storage(), on, 1.0 - alpha)?;
+    params.set(CENTERS, Tensor::from_storage(updated, centers.shape().clone(), centers.device()))
 }

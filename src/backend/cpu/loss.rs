@@ -118,6 +118,25 @@ pub fn center_loss_backward(dloss: &[f32], e: &[f32], centers: &[f32], on: Label
     })
 }
 
+pub fn center_update(centers: &[f32], e: &[f32], on: LabelledRows, rest: f32) -> Vec<f32> {
+    let LabelledRows { labels, shape: Rows { rows, cols } } = on;
+    assert!(e.len() == rows * cols && labels.len() == rows);
+    let mut sums = std::collections::BTreeMap::<usize, (Vec<f32>, usize)>::new();
+    for (row, &label) in e.chunks_exact(cols.max(1)).zip(labels) {
+        let (sum, n) = sums.entry(label).or_insert_with(|| (vec![0.0; cols], 0));
+        sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        *n += 1;
+    }
+    let mut c = centers.to_vec();
+    for (label, (sum, n)) in sums {
+        let cj = &mut c[label * cols..(label + 1) * cols];
+        for (cv, s) in cj.iter_mut().zip(&sum) {
+            *cv -= rest * (*cv - s / n as f32);
+        }
+    }
+    c
+}
+
 impl LossOps for CpuBackend {
     fn softmax_cross_entropy(&self, logits: &Storage, on: LabelledRows) -> Result<(Storage, Storage)> {
         let (loss, probs) = softmax_cross_entropy(f32s(logits, "softmax_cross_entropy")?, on);
@@ -138,11 +157,27 @@ impl LossOps for CpuBackend {
         let op = "center_loss_backward";
         Ok(wrap(center_loss_backward(f32s(dy, op)?, f32s(e, op)?, f32s(centers, op)?, on)))
     }
+
+    fn center_update(&self, centers: &Storage, e: &Storage, on: LabelledRows, rest: f32) -> Result<Storage> {
+        let op = "center_update";
+        Ok(wrap(center_update(f32s(centers, op)?, f32s(e, op)?, on, rest)))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::elementwise::test_support::{assert_close_f64 as assert_close, assert_gradient, project, Rng};
+
+    #[test]
+    fn center_update_by_hand() {
+        // Class 0: rows 0 and 2 (mean [2, 0]); class 1 absent; class 2: row 1.
+        let centers = [0.0, 1.0, 5.0, 5.0, -1.0, 0.0];
+        let e = [1.0, 1.0, 4.0, 2.0, 3.0, -1.0];
+        let on = LabelledRows { labels: &[0, 2, 0], shape: Rows { rows: 3, cols: 2 } };
+        let got = center_update(&centers, &e, on, 0.5);
+        // c − ½(c − ē): [0, 1] → [1, 0.5]; [5, 5] kept; [−1, 0] → [1.5, 1].
+        assert_eq!(got, vec![1.0, 0.5, 5.0, 5.0, 1.5, 1.0]);
+    }
     use super::*;
 
     #[test]

@@ -2,8 +2,9 @@
 //! (the launch shape of `normalize.rs`); labels travel as `long long`.
 
 use super::runtime::kernels as k;
+use super::runtime::launch::Launch;
 use super::shapes::row_groups;
-use super::{CudaBackend, DeviceBuffer};
+use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::{LabelledRows, LossOps, Rows, Storage};
 use crate::error::Result;
 
@@ -81,5 +82,18 @@ impl LossOps for CudaBackend {
         let launch = row_groups(k::CENTER_LOSS_BACKWARD, shape).ptr(de.buffer.ptr()).ptr(dloss).ptr(embeddings);
         self.launch(OP, launch.ptr(centers).ptr(labels.ptr()).size(rows).size(cols))?;
         Ok(Storage::Cuda(de))
+    }
+
+    fn center_update(&self, centers: &Storage, e: &Storage, on: LabelledRows, rest: f32) -> Result<Storage> {
+        const OP: &str = "center_update";
+        let Rows { rows, cols } = on.shape;
+        let embeddings = self.input(OP, e, rows * cols)?;
+        let (centers, classes) = centers_of(self, OP, centers, cols)?;
+        let labels = labels_on_device(self, OP, on, classes)?;
+        let len = if cols == 0 { 0 } else { classes * cols };
+        let out = self.alloc_f32(OP, len)?;
+        let launch = Launch::linear(k::CENTER_UPDATE, len, THREADS).ptr(out.buffer.ptr()).ptr(centers).ptr(embeddings);
+        self.launch(OP, launch.ptr(labels.ptr()).f32(rest).size(len).size(rows).size(cols.max(1)))?;
+        Ok(Storage::Cuda(out))
     }
 }

@@ -91,6 +91,28 @@ fn center_loss_matches_the_cpu() {
 }
 
 #[test]
+fn center_update_matches_the_cpu_exactly() {
+    for (rows, cols) in SHAPES {
+        let shape = Rows { rows, cols };
+        let mut rng = Rng::new(fresh_seed());
+        // More classes than the batch holds: some centers stay as they were.
+        let classes = 1 + rng.below(2 * rows.min(40) + 1);
+        let e = rng.vec(rows * cols, -1.0, 1.0);
+        let centers = rng.vec(classes * cols, -1.0, 1.0);
+        let labels = labels(rows, classes, &mut rng);
+        let on = LabelledRows { labels: &labels, shape };
+        let rest = 1.0 - 0.95f32;
+        let c = cpu();
+        let want = down(&c, &c.backend().center_update(&up(&c, &centers), &up(&c, &e), on, rest).unwrap());
+        assert_eq!(want.len(), centers.len());
+        for dev in devices() {
+            let got = dev.backend().center_update(&up(&dev, &centers), &up(&dev, &e), on, rest).unwrap();
+            check(&format!("center_update {rows}x{cols}, {classes} classes"), &dev, &down(&dev, &got), &want, EXACT);
+        }
+    }
+}
+
+#[test]
 fn bad_labels_and_foreign_storage_are_errors_naming_the_op() {
     let shape = Rows { rows: 2, cols: 3 };
     let host = up(&cpu(), &[0.0; 6]);
