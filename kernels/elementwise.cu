@@ -5,6 +5,7 @@
 //   elementwise_affine(out[n], x[n], mul, add)       out = x·mul + add
 //   elementwise_exp(out[n], x[n])                    out = eˣ
 //   elementwise_add_scaled(out[n], a[n], b[n], α)    out = a + α·b
+//   elementwise_weighted_sum(out[n], a[n], wa, b[n], wb)   out = wa·a + wb·b
 //   elementwise_relu / elementwise_relu_backward
 //   elementwise_add_bias(out, x[rows, cols], bias[cols])
 //   elementwise_broadcast_rows(out[rows, cols], x[cols])
@@ -50,6 +51,11 @@ extern "C" __global__ void elementwise_exp(float* __restrict__ out, const float*
 extern "C" __global__ void elementwise_add_scaled(float* __restrict__ out, const float* __restrict__ a,
                                                   const float* __restrict__ b, float alpha, i64 n) {
     for (i64 i = cari_global_id(); i < n; i += cari_grid_stride()) out[i] = a[i] + cari_mul_rn(alpha, b[i]);
+}
+
+extern "C" __global__ void elementwise_weighted_sum(float* __restrict__ out, const float* __restrict__ a, float wa,
+                                                    const float* __restrict__ b, float wb, i64 n) {
+    for (i64 i = cari_global_id(); i < n; i += cari_grid_stride()) out[i] = cari_mul_rn(wa, a[i]) + cari_mul_rn(wb, b[i]);
 }
 
 // `v > 0 ? v : 0`, as the CPU writes it: NaN and −0 give +0.

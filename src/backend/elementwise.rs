@@ -20,6 +20,8 @@ pub trait ElementwiseOps {
     fn exp(&self, x: &Storage) -> Result<Storage>;
     /// `a + alpha·b`: the scaled residual add, and every gradient accumulation.
     fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage>;
+    /// `wa·a + wb·b`, each product rounded on its own: a moving average in one pass.
+    fn weighted_sum(&self, a: &Storage, wa: f32, b: &Storage, wb: f32) -> Result<Storage>;
     fn relu(&self, x: &Storage) -> Result<Storage>;
     /// `dy` where the ReLU output `y` is positive, else 0.
     fn relu_backward(&self, dy: &Storage, y: &Storage) -> Result<Storage>;

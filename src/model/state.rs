@@ -18,8 +18,7 @@ pub fn update_moving_averages(params: &mut ParamStore, stats: &[(String, BatchNo
             let name = format!("{scope}/BatchNorm/{leaf}");
             let old = params.get(&name)?;
             let be = old.device().backend();
-            let decayed = be.affine(old.storage(), BN_DECAY, 0.0)?;
-            let new = be.add_scaled(&decayed, batch.storage(), (1.0 - BN_DECAY) * scale)?;
+            let new = be.weighted_sum(old.storage(), BN_DECAY, batch.storage(), (1.0 - BN_DECAY) * scale)?;
             params.set(&name, Tensor::from_storage(new, old.shape().clone(), old.device()))?;
         }
     }

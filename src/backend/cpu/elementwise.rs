@@ -121,6 +121,10 @@ pub fn add_scaled(a: &[f32], b: &[f32], alpha: f32) -> Vec<f32> {
     map2(a, b, |a, b| a + alpha * b)
 }
 
+pub fn weighted_sum(a: &[f32], wa: f32, b: &[f32], wb: f32) -> Vec<f32> {
+    map2(a, b, |a, b| wa * a + wb * b)
+}
+
 /// `Σ x²` in f64, over fixed blocks added in order (reproducible).
 pub fn sum_squares(x: &[f32]) -> f64 {
     /// Independent accumulators: one running sum would be a chain of dependent adds that
@@ -209,6 +213,11 @@ impl ElementwiseOps for CpuBackend {
 
     fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage> {
         Ok(wrap(add_scaled(f32s(a, "add_scaled")?, f32s(b, "add_scaled")?, alpha)))
+    }
+
+    fn weighted_sum(&self, a: &Storage, wa: f32, b: &Storage, wb: f32) -> Result<Storage> {
+        let op = "weighted_sum";
+        Ok(wrap(weighted_sum(f32s(a, op)?, wa, f32s(b, op)?, wb)))
     }
 
     fn relu(&self, x: &Storage) -> Result<Storage> {

@@ -75,6 +75,13 @@ impl ElementwiseOps for CudaBackend {
         map(self, op, k::ELEMENTWISE_ADD_SCALED, n, |l| l.ptr(x).ptr(y).f32(alpha))
     }
 
+    fn weighted_sum(&self, a: &Storage, wa: f32, b: &Storage, wb: f32) -> Result<Storage> {
+        let op = "weighted_sum";
+        let (a, n) = self.f32_storage(op, a)?;
+        let b = self.input(op, b, n)?;
+        map(self, op, k::ELEMENTWISE_WEIGHTED_SUM, n, |l| l.ptr(a).f32(wa).ptr(b).f32(wb))
+    }
+
     fn relu(&self, x: &Storage) -> Result<Storage> {
         let op = "relu";
         let (x, n) = self.f32_storage(op, x)?;

@@ -39,7 +39,7 @@ fn binary_ops_match_exactly() {
 }
 
 #[test]
-fn affine_and_add_scaled_match_exactly() {
+fn affine_add_scaled_and_weighted_sum_match_exactly() {
     for device in devices() {
         for len in LENS {
             let (a, b) = (random(len, fresh_seed()), random(len, fresh_seed()));
@@ -52,6 +52,9 @@ fn affine_and_add_scaled_match_exactly() {
             let want = cpu_result(cpu().backend().add_scaled(&ca, &cb, alpha));
             let got = device.backend().add_scaled(&da, &db, alpha).unwrap();
             check(&format!("add_scaled len {len}"), &device, &down(&device, &got), &want, EXACT);
+            let want = cpu_result(cpu().backend().weighted_sum(&ca, mul, &cb, alpha));
+            let got = device.backend().weighted_sum(&da, mul, &db, alpha).unwrap();
+            check(&format!("weighted_sum len {len}"), &device, &down(&device, &got), &want, EXACT);
         }
     }
 }
