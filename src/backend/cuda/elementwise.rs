@@ -169,18 +169,7 @@ impl ElementwiseOps for CudaBackend {
             self.launch(op, launch.ptr(partial.ptr() + 8 * offset as u64).ptr(x).size(n))?;
             offset += b;
         }
-        let mut sums = vec![0f64; total];
-        if total > 0 {
-            self.gpu.read(op, partial.ptr(), bytemuck::cast_slice_mut(&mut sums))?;
-        }
-        let mut rest = sums.as_slice();
-        Ok(blocks
-            .iter()
-            .map(|&b| {
-                let (mine, others) = rest.split_at(b);
-                rest = others;
-                mine.iter().sum()
-            })
-            .collect())
+        let partials = self.read_runs::<f64>(op, partial.ptr(), &blocks)?;
+        Ok(partials.iter().map(|p| p.iter().sum()).collect())
     }
 }

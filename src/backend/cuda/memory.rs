@@ -45,19 +45,8 @@ impl MemoryOps for CudaBackend {
             self.launch(op, Launch::linear(k::COPY_U16, words, THREADS).ptr(dst).ptr(ptr).size(words))?;
             offset += n;
         }
-        let mut values = vec![0f32; total];
-        if total > 0 {
-            self.gpu.read(op, packed.buffer.ptr(), bytemuck::cast_slice_mut(&mut values))?;
-        }
-        let mut rest = values.as_slice();
-        Ok(inputs
-            .iter()
-            .map(|&(_, n)| {
-                let (mine, others) = rest.split_at(n);
-                rest = others;
-                mine.to_vec()
-            })
-            .collect())
+        let lengths: Vec<usize> = inputs.iter().map(|&(_, n)| n).collect();
+        self.read_runs(op, packed.buffer.ptr(), &lengths)
     }
 
     fn zeros(&self, len: usize) -> Result<Storage> {

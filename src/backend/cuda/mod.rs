@@ -111,6 +111,24 @@ impl CudaBackend {
         Ok(buffer)
     }
 
+    /// The `Σ lengths` values of `T` at `ptr`, read in one copy (one wait) and cut into runs
+    /// of `lengths`: how a group of results packed side by side comes back.
+    fn read_runs<T: bytemuck::Pod>(&self, op: &'static str, ptr: u64, lengths: &[usize]) -> Result<Vec<Vec<T>>> {
+        let mut values = vec![T::zeroed(); lengths.iter().sum()];
+        if !values.is_empty() {
+            self.gpu.read(op, ptr, bytemuck::cast_slice_mut(&mut values))?;
+        }
+        let mut rest = values.as_slice();
+        Ok(lengths
+            .iter()
+            .map(|&n| {
+                let (run, others) = rest.split_at(n);
+                rest = others;
+                run.to_vec()
+            })
+            .collect())
+    }
+
     /// Validates and runs one launch.
     fn launch(&self, op: &'static str, launch: Launch) -> Result<()> {
         launch.validate(op, &self.gpu.name())?;
