@@ -445,6 +445,17 @@ fn non_negative(text: &str) -> std::result::Result<f32, String> {
 }
 
 impl ModelArgs {
+    /// A new run of the data, network and training these flags describe.
+    fn fresh_run(&self, warm_start: Option<WarmStart>, init_branches_from_verification: bool) -> Result<FreshRun> {
+        Ok(FreshRun {
+            data: self.data_config()?,
+            network: self.network_config(),
+            training: self.train_config()?,
+            warm_start,
+            init_branches_from_verification,
+        })
+    }
+
     fn image_size(&self) -> usize {
         self.image_size.unwrap_or(if self.dataset == "synth" { 96 } else { 160 })
     }
@@ -592,14 +603,7 @@ fn train(args: &TrainArgs, flags: &Flags) -> Result<()> {
                 include: args.warm_start_include.clone(),
                 on_mismatch: if args.warm_start_skip_mismatch { OnShapeMismatch::Skip } else { OnShapeMismatch::Fail },
             });
-            let fresh = FreshRun {
-                data: args.model.data_config()?,
-                network: args.model.network_config(),
-                training: args.model.train_config()?,
-                warm_start,
-                init_branches_from_verification: args.init_branches_from_verification,
-            };
-            Session::start(fresh, device, loader)?
+            Session::start(args.model.fresh_run(warm_start, args.init_branches_from_verification)?, device, loader)?
         }
     };
     session.log_to(&log_path)?;
@@ -831,14 +835,7 @@ fn identify_probes(args: &IdentifyArgs) -> Result<()> {
 
 fn bench(args: &BenchArgs) -> Result<()> {
     let device = &args.model.device;
-    let fresh = FreshRun {
-        data: args.model.data_config()?,
-        network: args.model.network_config(),
-        training: args.model.train_config()?,
-        warm_start: None,
-        init_branches_from_verification: false,
-    };
-    let mut session = Session::start(fresh, device, args.model.loader_options())?;
+    let mut session = Session::start(args.model.fresh_run(None, false)?, device, args.model.loader_options())?;
     let batch = session.opened.loader.next_batch()?.to_batch(device)?;
     println!("{session}, {} trainable parameters", group_digits(session.trainer.params.trainable_count()));
     let trainer = &mut session.trainer;
