@@ -5,12 +5,10 @@
 //   elementwise_affine(out[n], x[n], mul, add)       out = x·mul + add
 //   elementwise_exp(out[n], x[n])                    out = eˣ
 //   elementwise_add_scaled(out[n], a[n], b[n], α)    out = a + α·b
-//   elementwise_weighted_sum(out[n], a[n], wa, b[n], wb)   out = wa·a + wb·b
 //   elementwise_relu / elementwise_relu_backward
 //   elementwise_add_bias(out, x[rows, cols], bias[cols])
 //   elementwise_broadcast_rows(out[rows, cols], x[cols])
 //   elementwise_column_partials + elementwise_column_totals   sum_rows: x[rows, cols] → [cols] in f64
-//   elementwise_sum_squares(partial[gridDim.x], x[n])          Σ x² in f64, per block
 //
 // The maps are grid-stride loops over a 1-D grid of any size (Launch::linear). Every
 // product is rounded on its own (cari_mul_rn) and division is IEEE (NVRTC's default
@@ -51,11 +49,6 @@ extern "C" __global__ void elementwise_exp(float* __restrict__ out, const float*
 extern "C" __global__ void elementwise_add_scaled(float* __restrict__ out, const float* __restrict__ a,
                                                   const float* __restrict__ b, float alpha, i64 n) {
     for (i64 i = cari_global_id(); i < n; i += cari_grid_stride()) out[i] = a[i] + cari_mul_rn(alpha, b[i]);
-}
-
-extern "C" __global__ void elementwise_weighted_sum(float* __restrict__ out, const float* __restrict__ a, float wa,
-                                                    const float* __restrict__ b, float wb, i64 n) {
-    for (i64 i = cari_global_id(); i < n; i += cari_grid_stride()) out[i] = cari_mul_rn(wa, a[i]) + cari_mul_rn(wb, b[i]);
 }
 
 // `v > 0 ? v : 0`, as the CPU writes it: NaN and −0 give +0.
@@ -128,19 +121,4 @@ extern "C" __global__ void elementwise_column_totals(float* __restrict__ out, co
         total = cari_warp_sum_f64(total);
         if (lane == 0) out[col] = (float)total;
     }
-}
-
-// Σ x² per block: a grid-stride f64 sum per thread, then warp shuffles and one f64 per warp
-// in shared memory. 1-D grid of a size fixed by n, blockDim a multiple of 32, dynamic
-// shared memory 32 doubles; partial[blockIdx.x] receives the block's sum (the host adds
-// the gridDim.x partials in order).
-extern "C" __global__ void elementwise_sum_squares(double* __restrict__ partial, const float* __restrict__ x, i64 n) {
-    CARI_DYNAMIC_SHARED(double, scratch);
-    double acc = 0.0;
-    for (i64 i = cari_global_id(); i < n; i += cari_grid_stride()) {
-        const double v = (double)x[i];
-        acc += v * v;
-    }
-    acc = cari_row_sum_f64(acc, scratch);  // one row group: the whole block
-    if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }

@@ -35,12 +35,4 @@ impl Gradients {
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
-
-    /// `√Σ‖g‖²` over every gradient (for global-norm clipping).
-    pub fn global_norm(&self) -> Result<f32> {
-        let Some(first) = self.by_name.values().next() else { return Ok(0.0) };
-        let storages: Vec<_> = self.by_name.values().map(Tensor::storage).collect();
-        let sums = first.device().backend().sum_squares(&storages)?;
-        Ok(sums.iter().fold(0f64, |sq, s| sq + s).sqrt() as f32)
-    }
 }

@@ -75,6 +75,23 @@ impl ParamStore {
         self.entries.get_mut(name).map(|e| &mut e.value).ok_or_else(|| Error::UnknownParameter { name: name.into() })
     }
 
+    /// The tensors of `names` (in name order, as a `Gradients` lists them) at once, for a
+    /// group's in-place update.
+    pub fn get_many_mut(&mut self, names: &[&str]) -> Result<Vec<&mut Tensor>> {
+        let mut wanted = names.iter().peekable();
+        let mut found = Vec::with_capacity(names.len());
+        for (name, e) in self.entries.iter_mut() {
+            if wanted.peek().is_some_and(|w| **w == name.as_str()) {
+                wanted.next();
+                found.push(&mut e.value);
+            }
+        }
+        match wanted.next() {
+            Some(missing) => Err(Error::UnknownParameter { name: missing.to_string() }),
+            None => Ok(found),
+        }
+    }
+
     /// Replaces a tensor's value; the shape must not change.
     pub fn set(&mut self, name: &str, value: Tensor) -> Result<()> {
         let entry = self.entries.get_mut(name).ok_or_else(|| Error::UnknownParameter { name: name.into() })?;

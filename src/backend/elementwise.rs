@@ -20,8 +20,6 @@ pub trait ElementwiseOps {
     fn exp(&self, x: &Storage) -> Result<Storage>;
     /// `a + alpha·b`: the scaled residual add, and every gradient accumulation.
     fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage>;
-    /// `wa·a + wb·b`, each product rounded on its own: a moving average in one pass.
-    fn weighted_sum(&self, a: &Storage, wa: f32, b: &Storage, wb: f32) -> Result<Storage>;
     fn relu(&self, x: &Storage) -> Result<Storage>;
     /// `dy` where the ReLU output `y` is positive, else 0.
     fn relu_backward(&self, dy: &Storage, y: &Storage) -> Result<Storage>;
@@ -31,7 +29,4 @@ pub trait ElementwiseOps {
     fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
     /// `[cols]` repeated `rows` times → `[rows, cols]`.
     fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
-    /// `Σ x²` of each of `xs`, accumulated in f64 and read back together (global-norm
-    /// gradient clipping: one wait for all of a group's gradients).
-    fn sum_squares(&self, xs: &[&Storage]) -> Result<Vec<f64>>;
 }

@@ -41,7 +41,9 @@ pub use loss::{LabelledRows, LossOps};
 pub use matmul::{MatmulGeometry, MatmulOps};
 pub use memory::MemoryOps;
 pub use normalize::NormalizeOps;
-pub use optim::{AdamStep, OptimOps, ParamUpdate, RmsPropStep, SgdStep};
+pub use optim::{
+    control_values, AdamStep, Blend, OptimOps, ParamUpdate, RmsPropStep, SgdStep, UpdateControl, CONTROL_LEN,
+};
 pub use pool::{Pool2dGeometry, PoolOps};
 pub use profile::{KernelCounts, Profile};
 pub use storage::{CpuStorage, CudaStorage, MappedF32, Storage};

@@ -13,7 +13,9 @@ mod weighting;
 pub use branch::{Branch, BranchOutput};
 pub use config::{NetworkConfig, ObjectiveConfig};
 pub use network::{LayerRow, MultiTaskNet, CENTERS};
-pub use objective::{arg_max, training_objective, weight_objective, TaskForward, TrainForward};
+pub use objective::{
+    arg_max, training_objective, weight_objective, ReadoutTensors, StepReadouts, TaskForward, TrainForward,
+};
 pub use state::{update_centers, update_moving_averages};
 pub use warm_start::{
     copy_branch, init_id_branches_from_verification, load_matching, name_matches, BranchCopy, FcCopy, LoadReport,

@@ -49,41 +49,57 @@ impl TrainForward {
         Ok(out)
     }
 
-    /// What a step reports, read back from the device together (one wait): each present
-    /// task's loss and accuracy (the fraction of its samples whose logits' arg-max is the
-    /// label), the task weights w, L and L_w.
-    pub fn readouts(&self, batch: &Batch) -> Result<StepReadouts> {
+    /// What a step reports, still on the device, to be read back together with whatever
+    /// else the step reads (one wait): each present task's loss and logits, the task
+    /// weights w, L and L_w.
+    pub fn readout_tensors(&self) -> ReadoutTensors {
         let tasks: Vec<&TaskForward> = self.tasks.iter().flatten().collect();
-        let mut tensors = vec![self.weights.weights.value(), self.loss.value()];
-        tensors.extend(self.loss_w.as_ref().map(Var::value));
+        let mut tensors = vec![self.weights.weights.value().clone(), self.loss.value().clone()];
+        tensors.extend(self.loss_w.as_ref().map(|l| l.value().clone()));
         for t in &tasks {
-            tensors.extend([t.loss.value(), t.output.logits.value()]);
+            tensors.extend([t.loss.value().clone(), t.output.logits.value().clone()]);
         }
-        let mut values = Tensor::read_together(&tensors)?.into_iter();
-        let mut next = || values.next().expect("one value list per tensor read");
-        let weights = next();
-        let loss = next()[0];
-        let loss_w = self.loss_w.as_ref().map(|_| next()[0]);
-        let (mut task_losses, mut task_accuracies) = ([None; 3], [None; 3]);
-        for t in tasks {
-            task_losses[t.task.index()] = Some(next()[0]);
-            let classes = t.output.logits.value().dims()[1];
-            let logits = next();
-            let correct =
-                logits.chunks(classes).zip(&t.samples).filter(|(row, &i)| arg_max(row) == batch.labels[i]).count();
-            task_accuracies[t.task.index()] = Some(correct as f32 / t.samples.len() as f32);
-        }
-        Ok(StepReadouts {
-            task_losses,
-            task_accuracies,
-            task_weights: [weights[0], weights[1], weights[2]],
-            loss,
-            loss_w,
-        })
+        let tasks = tasks.iter().map(|t| (t.task, t.samples.clone())).collect();
+        ReadoutTensors { tensors, has_loss_w: self.loss_w.is_some(), tasks }
     }
 }
 
-/// The figures of one training step, as [`TrainForward::readouts`] reads them.
+/// A step's figures on the device ([`TrainForward::readout_tensors`]).
+pub struct ReadoutTensors {
+    tensors: Vec<Tensor>,
+    has_loss_w: bool,
+    /// The present tasks with the batch positions each read.
+    tasks: Vec<(Task, Vec<usize>)>,
+}
+
+impl ReadoutTensors {
+    pub fn tensors(&self) -> Vec<&Tensor> {
+        self.tensors.iter().collect()
+    }
+
+    /// The figures from the tensors' values, in [`ReadoutTensors::tensors`]' order: each
+    /// present task's loss and accuracy (the fraction of its samples whose logits' arg-max
+    /// is the label), the task weights w, L and L_w.
+    pub fn decode(&self, values: Vec<Vec<f32>>, batch: &Batch) -> StepReadouts {
+        let mut values = values.into_iter();
+        let mut next = || values.next().expect("one value list per tensor read");
+        let weights = next();
+        let loss = next()[0];
+        let loss_w = self.has_loss_w.then(|| next()[0]);
+        let (mut task_losses, mut task_accuracies) = ([None; 3], [None; 3]);
+        for (task, samples) in &self.tasks {
+            task_losses[task.index()] = Some(next()[0]);
+            let logits = next();
+            let classes = logits.len() / samples.len().max(1);
+            let correct =
+                logits.chunks(classes.max(1)).zip(samples).filter(|(row, &i)| arg_max(row) == batch.labels[i]).count();
+            task_accuracies[task.index()] = Some(correct as f32 / samples.len() as f32);
+        }
+        StepReadouts { task_losses, task_accuracies, task_weights: [weights[0], weights[1], weights[2]], loss, loss_w }
+    }
+}
+
+/// The figures of one training step, as [`ReadoutTensors::decode`] gives them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepReadouts {
     pub task_losses: [Option<f32>; 3],

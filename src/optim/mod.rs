@@ -5,16 +5,17 @@ mod optimizer;
 mod rule;
 mod schedule;
 
-pub use optimizer::{Optimizer, OptimizerConfig, UpdateStats};
+pub use optimizer::{Optimizer, OptimizerConfig, PreparedUpdate, UpdateStats};
 pub use rule::Rule;
 pub use schedule::LrSchedule;
 
-/// The factor that scales gradients of global norm `norm` down to at most `max_norm`
-/// (1 when already below it).
-pub fn clip_factor(norm: f32, max_norm: f32) -> f32 {
-    if norm > max_norm {
-        max_norm / norm
-    } else {
-        1.0
-    }
+use crate::backend::Device;
+use crate::backend::{control_values, CONTROL_LEN};
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+/// A group control whose gate is open and whose factor is 1: for an update outside a
+/// training step (tests, tools) that should always run unscaled.
+pub fn open_gate(device: &Device) -> Result<Tensor> {
+    Tensor::from_slice(&control_values(0.0, None, true), [CONTROL_LEN], device)
 }

@@ -1,9 +1,9 @@
 //! One optimizer for one parameter group: optional L2 weight decay, global-norm clipping,
 //! then the rule's fused in-place update of every parameter that has a gradient.
 
-use super::{clip_factor, Rule};
+use super::Rule;
 use crate::autograd::{Gradients, ParamStore};
-use crate::backend::{AdamStep, ParamUpdate, RmsPropStep, SgdStep};
+use crate::backend::{AdamStep, ParamUpdate, RmsPropStep, SgdStep, Storage, UpdateControl, CONTROL_LEN};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -26,13 +26,27 @@ impl OptimizerConfig {
     }
 }
 
-/// What one update did.
+/// What one update did, read from its group control.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct UpdateStats {
     /// Global norm of the gradients before clipping (weight decay included).
     pub grad_norm: f32,
     /// The factor clipping scaled them by (1 when below the threshold).
     pub clip_scale: f32,
+}
+
+impl UpdateStats {
+    /// From the values of a group control (`backend::CONTROL_LEN`: gate, norm, factor).
+    pub fn from_control(values: &[f32]) -> UpdateStats {
+        UpdateStats { grad_norm: values[1], clip_scale: values[2] }
+    }
+}
+
+/// One group's update, prepared: the gradients it applies (weight decay included) and
+/// their control on the device (`backend::CONTROL_LEN` values: gate, norm, factor).
+pub struct PreparedUpdate {
+    grads: Gradients,
+    pub control: Tensor,
 }
 
 pub struct Optimizer {
@@ -52,51 +66,83 @@ impl Optimizer {
         self.steps
     }
 
-    /// Applies one update at rate `lr` to every parameter in `grads`.
+    /// Applies one update at rate `lr` to every parameter in `grads` and reads back what
+    /// it did (one wait); a non-finite gradient norm is an error and changes nothing.
     pub fn step(&mut self, params: &mut ParamStore, grads: &Gradients, lr: f32) -> Result<UpdateStats> {
-        let decayed;
+        let update = self.prepare(params, grads, None)?;
+        self.apply(params, &update, lr, &update.control)?;
+        let control = update.control.to_vec()?;
+        if !control[0].is_finite() {
+            self.uncount_step();
+            return Err(Error::NonFinite { what: "gradient norm of the update".into(), value: control[1] });
+        }
+        Ok(UpdateStats::from_control(&control))
+    }
+
+    /// The gradients of one update (with weight decay) and their group control, computed
+    /// on the device; the control's gate opens only if `guard`'s first value is finite.
+    pub fn prepare(&self, params: &ParamStore, grads: &Gradients, guard: Option<&Tensor>) -> Result<PreparedUpdate> {
         let grads = if self.config.weight_decay > 0.0 {
-            decayed = with_weight_decay(params, grads, self.config.weight_decay)?;
-            &decayed
+            with_weight_decay(params, grads, self.config.weight_decay)?
         } else {
-            grads
+            grads.clone()
         };
-        let grad_norm = grads.global_norm()?;
-        let clip_scale = match self.config.max_grad_norm {
-            Some(max) => clip_factor(grad_norm, max),
-            None => 1.0,
+        let device = match (grads.iter().next(), guard) {
+            (Some((_, g)), _) => g.device().clone(),
+            (None, Some(guard)) => guard.device().clone(),
+            (None, None) => return Err(Error::invalid("optimizer update", "no gradients and no guard")),
         };
+        let storages: Vec<_> = grads.iter().map(|(_, g)| g.storage()).collect();
+        let control =
+            device.backend().group_control(&storages, self.config.max_grad_norm, guard.map(Tensor::storage))?;
+        Ok(PreparedUpdate { control: Tensor::from_storage(control, [CONTROL_LEN], &device), grads })
+    }
+
+    /// Applies `update` at rate `lr` in one fused pass per group, scaled by its control's
+    /// factor and run only if `gate`'s gate is open: both decided on the device, so
+    /// nothing waits for the host. A gated-off update still counts as a step until
+    /// [`Optimizer::uncount_step`].
+    pub fn apply(&mut self, params: &mut ParamStore, update: &PreparedUpdate, lr: f32, gate: &Tensor) -> Result<()> {
         self.steps += 1;
-        for (name, g) in grads.iter() {
+        for (name, g) in update.grads.iter() {
             if !self.state.contains_key(name) {
                 let slots =
                     self.config.rule.slots().iter().map(|&(_, init)| Tensor::full(init, g.shape().clone(), g.device()));
                 self.state.insert(name.to_string(), slots.collect::<Result<_>>()?);
             }
-            let slots = self.state.get_mut(name).expect("state was just created");
-            let p = params.get_mut(name)?;
-            // In place: `p` is shared with nobody once the step's tape is gone (otherwise
-            // `storage_mut` copies it first, so a recorded value never changes under it).
-            let be = g.device().backend();
-            let (param, grad) = (p.storage_mut()?, g.storage());
-            match (self.config.rule, slots.as_mut_slice()) {
-                (Rule::Sgd { momentum }, [v]) => {
-                    let update = ParamUpdate { param, slots: [v.storage_mut()?], grad };
-                    be.sgd_momentum(update, SgdStep { lr, momentum, grad_scale: clip_scale })?
-                }
-                (Rule::RmsProp { decay, momentum, epsilon }, [ms, mom]) => {
-                    let update = ParamUpdate { param, slots: [ms.storage_mut()?, mom.storage_mut()?], grad };
-                    be.rmsprop(update, RmsPropStep { lr, decay, momentum, epsilon, grad_scale: clip_scale })?
-                }
-                (Rule::Adam { beta1, beta2, epsilon }, [m, v]) => {
-                    let update = ParamUpdate { param, slots: [m.storage_mut()?, v.storage_mut()?], grad };
-                    let step = self.steps;
-                    be.adam(update, AdamStep { lr, beta1, beta2, epsilon, step, grad_scale: clip_scale })?
-                }
-                _ => unreachable!("every rule's state has its own slots"),
+        }
+        let Some((_, first)) = update.grads.iter().next() else { return Ok(()) };
+        let be = first.device().backend();
+        let control = UpdateControl { scale: update.control.storage(), gate: gate.storage() };
+        let names: Vec<&str> = update.grads.iter().map(|(n, _)| n).collect();
+        let grads = update.grads.iter().map(|(_, g)| g.storage());
+        let states = self.state.iter_mut().filter(|(n, _)| update.grads.get(n).is_some()).map(|(_, s)| s);
+        // In place: each parameter is shared with nobody once the step's tape is gone
+        // (otherwise `storage_mut` copies it first, so a recorded value never changes under it).
+        let tensors = params.get_many_mut(&names)?.into_iter().zip(states).zip(grads);
+        match self.config.rule {
+            Rule::Sgd { momentum } => {
+                let group = tensors.map(|((p, s), grad)| {
+                    let [v] = s.as_mut_slice() else { unreachable!("SGD keeps one slot") };
+                    Ok(ParamUpdate { param: p.storage_mut()?, slots: [v.storage_mut()?], grad })
+                });
+                be.sgd_momentum(group.collect::<Result<_>>()?, SgdStep { lr, momentum }, control)
+            }
+            Rule::RmsProp { decay, momentum, epsilon } => {
+                let group = tensors.map(|((p, s), grad)| two_slot_update(p, s, grad));
+                be.rmsprop(group.collect::<Result<_>>()?, RmsPropStep { lr, decay, momentum, epsilon }, control)
+            }
+            Rule::Adam { beta1, beta2, epsilon } => {
+                let group = tensors.map(|((p, s), grad)| two_slot_update(p, s, grad));
+                let step = self.steps;
+                be.adam(group.collect::<Result<_>>()?, AdamStep { lr, beta1, beta2, epsilon, step }, control)
             }
         }
-        Ok(UpdateStats { grad_norm, clip_scale })
+    }
+
+    /// Takes back the count of the last [`Optimizer::apply`], whose gate kept it from running.
+    pub fn uncount_step(&mut self) {
+        self.steps = self.steps.saturating_sub(1);
     }
 
     /// The state as named tensors, `{prefix}/{slot}/{parameter}`.
@@ -138,6 +184,16 @@ impl Optimizer {
         self.steps = steps;
         Ok(())
     }
+}
+
+/// The in-place update of a parameter with two state slots.
+fn two_slot_update<'a>(
+    param: &'a mut Tensor,
+    slots: &'a mut [Tensor],
+    grad: &'a Storage,
+) -> Result<ParamUpdate<'a, 2>> {
+    let [a, b] = slots else { unreachable!("the rule keeps two slots") };
+    Ok(ParamUpdate { param: param.storage_mut()?, slots: [a.storage_mut()?, b.storage_mut()?], grad })
 }
 
 /// `g + decay·θ` for every `…/weights` gradient, the others unchanged.

@@ -120,24 +120,18 @@ impl Trainer {
         self.config.schedule.rate(self.epoch())
     }
 
-    /// One step. A non-finite task loss stops it before any update, naming the step and
-    /// the task, so the parameters stay those of the last good step.
+    /// One step. A non-finite task loss or gradient norm stops it, naming the step and the
+    /// task or group, and the parameters stay those of the last good step: every update
+    /// of the step is gated on the device by the last group control, which opens only if
+    /// the loss and every group's gradient norm are finite. Nothing is read back until the
+    /// updates are queued; then the step's figures come back in one read.
     pub fn step(&mut self, batch: &Batch) -> Result<StepReport> {
         let (epoch, lr) = (self.epoch(), self.lr());
         let tape = Tape::new();
         let ctx = Ctx::train(&self.params, &tape);
         let dropout_seed = mix64(self.config.seed ^ self.step.wrapping_mul(0x2545_F491_4F6C_DD1D));
         let fwd = training_objective(&self.net, &ctx, batch, dropout_seed, &self.config.objective)?;
-        let readouts = fwd.readouts(batch)?;
-        let task_losses = readouts.task_losses;
-        for (task, loss) in Task::ALL.iter().zip(task_losses) {
-            if let Some(l) = loss.filter(|l| !l.is_finite()) {
-                return Err(Error::NonFinite {
-                    what: format!("loss of task {} at step {}", task.name(), self.step + 1),
-                    value: l,
-                });
-            }
-        }
+        let readouts = fwd.readout_tensors();
         let trains_weights = self.config.objective.weighting.trains_weights();
         let (net_grads, wm_grads) = match &fwd.loss_w {
             Some(loss_w) => (
@@ -156,34 +150,74 @@ impl Trainer {
         };
         let bn_stats = ctx.take_bn_stats();
         let verification = fwd.tasks[Task::Verification.index()].as_ref().map(|t| t.output.embeddings.value().clone());
+        // Each group control guards the next: the last one's gate is the whole step's.
+        let network = self.network_optimizer.prepare(&self.params, &net_grads, Some(fwd.loss.value()))?;
+        let weights = match wm_grads.is_empty() {
+            true => None,
+            false => Some(self.weight_optimizer.prepare(&self.params, &wm_grads, Some(&network.control))?),
+        };
+        let gate = weights.as_ref().map_or(&network.control, |w| &w.control).clone();
         // Release the tape's references to the parameters so the updates run in place.
         drop(ctx);
-        drop((fwd, tape));
+        drop((fwd, tape, net_grads, wm_grads));
 
-        let network_update = self.network_optimizer.step(&mut self.params, &net_grads, lr)?;
-        let weight_update = if wm_grads.is_empty() {
-            None
-        } else {
-            Some(self.weight_optimizer.step(&mut self.params, &wm_grads, lr * self.config.weight_lr_factor)?)
-        };
-        update_moving_averages(&mut self.params, &bn_stats)?;
+        self.network_optimizer.apply(&mut self.params, &network, lr, &gate)?;
+        if let Some(w) = &weights {
+            self.weight_optimizer.apply(&mut self.params, w, lr * self.config.weight_lr_factor, &gate)?;
+        }
+        update_moving_averages(&mut self.params, &bn_stats, &gate)?;
         if let Some(e) = verification {
-            update_centers(&mut self.params, &e, &batch.labels, self.config.objective.center_alpha)?;
+            update_centers(&mut self.params, &e, &batch.labels, self.config.objective.center_alpha, &gate)?;
+        }
+
+        let mut tensors: Vec<&Tensor> = readouts.tensors();
+        tensors.push(&network.control);
+        tensors.extend(weights.as_ref().map(|w| &w.control));
+        let mut values = Tensor::read_together(&tensors)?;
+        let weight_control = weights.as_ref().map(|_| values.pop().expect("the weight module's control was read"));
+        let network_control = values.pop().expect("the network's control was read");
+        let figures = readouts.decode(values, batch);
+        if !gate_is_open(weight_control.as_deref().unwrap_or(&network_control)) {
+            self.network_optimizer.uncount_step();
+            if weights.is_some() {
+                self.weight_optimizer.uncount_step();
+            }
+            return Err(self.refusal(&figures.task_losses, &network_control, weight_control.as_deref()));
         }
         let report = StepReport {
             step: self.step,
             epoch,
             lr,
-            task_losses,
-            task_weights: readouts.task_weights,
-            task_accuracies: readouts.task_accuracies,
-            loss: readouts.loss,
-            loss_w: readouts.loss_w,
-            network_update,
-            weight_update,
+            task_losses: figures.task_losses,
+            task_weights: figures.task_weights,
+            task_accuracies: figures.task_accuracies,
+            loss: figures.loss,
+            loss_w: figures.loss_w,
+            network_update: UpdateStats::from_control(&network_control),
+            weight_update: weight_control.as_deref().map(UpdateStats::from_control),
         };
         self.step += 1;
         Ok(report)
+    }
+
+    /// Why the step's gate stayed shut: the first non-finite task loss, else the first
+    /// group whose gradient norm is not finite, else the total loss.
+    fn refusal(&self, task_losses: &[Option<f32>; 3], network: &[f32], weights: Option<&[f32]>) -> Error {
+        let at = self.step + 1;
+        for (task, loss) in Task::ALL.iter().zip(task_losses) {
+            if let Some(l) = loss.filter(|l| !l.is_finite()) {
+                return Error::NonFinite { what: format!("loss of task {} at step {at}", task.name()), value: l };
+            }
+        }
+        for (group, control) in [("network", Some(network)), ("weight-module", weights)] {
+            if let Some(c) = control.filter(|c| !c[1].is_finite()) {
+                return Error::NonFinite {
+                    what: format!("gradient norm of the {group} parameters at step {at}"),
+                    value: c[1],
+                };
+            }
+        }
+        Error::NonFinite { what: format!("total loss at step {at}"), value: f32::NAN }
     }
 
     /// Every tensor a checkpoint needs to resume exactly: parameters and buffers under
@@ -215,6 +249,11 @@ impl Trainer {
         self.step = step;
         Ok(())
     }
+}
+
+/// Whether a group control's gate is open (its first value finite).
+fn gate_is_open(control: &[f32]) -> bool {
+    control.first().is_some_and(|g| g.is_finite())
 }
 
 /// `(network, weight module)` gradients of one backward pass.

@@ -187,7 +187,8 @@ fn training_step_matches_pytorch() {
 
     // Moving averages after the step.
     let mut params = s.params.clone();
-    update_moving_averages(&mut params, &ctx.take_bn_stats()).unwrap();
+    let gate = cari::optim::open_gate(&cari::Device::cpu()).unwrap();
+    update_moving_averages(&mut params, &ctx.take_bn_stats(), &gate).unwrap();
     let mut moving = 0;
     for name in f.names().into_iter().filter(|n| n.starts_with("after_step/")) {
         let ours = params.get(name.trim_start_matches("after_step/")).unwrap();

@@ -640,7 +640,8 @@ fn batch_norm_train(c: &Case) -> CaseResult {
     let mut store = ParamStore::new();
     store.insert(format!("{scope}/BatchNorm/moving_mean"), mm_in, ParamGroup::Buffers)?;
     store.insert(format!("{scope}/BatchNorm/moving_variance"), mv_in, ParamGroup::Buffers)?;
-    cari::model::update_moving_averages(&mut store, &[(scope.to_string(), stats)])?;
+    let gate = cari::optim::open_gate(store.get(&format!("{scope}/BatchNorm/moving_mean"))?.device())?;
+    cari::model::update_moving_averages(&mut store, &[(scope.to_string(), stats)], &gate)?;
     c.check("moving_mean_out", store.get(&format!("{scope}/BatchNorm/moving_mean"))?, BN_MOVING)?;
     c.check("moving_var_out", store.get(&format!("{scope}/BatchNorm/moving_variance"))?, BN_MOVING)?;
     Ok(())

@@ -121,8 +121,15 @@ pub fn add_scaled(a: &[f32], b: &[f32], alpha: f32) -> Vec<f32> {
     map2(a, b, |a, b| a + alpha * b)
 }
 
-pub fn weighted_sum(a: &[f32], wa: f32, b: &[f32], wb: f32) -> Vec<f32> {
-    map2(a, b, |a, b| wa * a + wb * b)
+/// `a ← wa·a + wb·b`, in place.
+pub fn weighted_sum_into(a: &mut [f32], wa: f32, b: &[f32], wb: f32) {
+    assert_eq!(a.len(), b.len(), "element-wise operands differ in length");
+    let apply = |(a, b): (&mut [f32], &[f32])| a.iter_mut().zip(b).for_each(|(a, &b)| *a = wa * *a + wb * b);
+    if a.len() < PAR_MIN {
+        apply((a, b));
+    } else {
+        a.par_chunks_mut(CHUNK).zip(b.par_chunks(CHUNK)).for_each(apply);
+    }
 }
 
 /// `Σ x²` in f64, over fixed blocks added in order (reproducible).
@@ -215,11 +222,6 @@ impl ElementwiseOps for CpuBackend {
         Ok(wrap(add_scaled(f32s(a, "add_scaled")?, f32s(b, "add_scaled")?, alpha)))
     }
 
-    fn weighted_sum(&self, a: &Storage, wa: f32, b: &Storage, wb: f32) -> Result<Storage> {
-        let op = "weighted_sum";
-        Ok(wrap(weighted_sum(f32s(a, op)?, wa, f32s(b, op)?, wb)))
-    }
-
     fn relu(&self, x: &Storage) -> Result<Storage> {
         Ok(wrap(relu(f32s(x, "relu")?)))
     }
@@ -238,10 +240,6 @@ impl ElementwiseOps for CpuBackend {
 
     fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {
         Ok(wrap(broadcast_rows(f32s(x, "broadcast_rows")?, shape)))
-    }
-
-    fn sum_squares(&self, xs: &[&Storage]) -> Result<Vec<f64>> {
-        xs.iter().map(|x| Ok(sum_squares(f32s(x, "sum_squares")?))).collect()
     }
 }
 

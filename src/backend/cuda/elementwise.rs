@@ -3,7 +3,7 @@
 
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
-use super::shapes::{grid_stride, ELEMENTS_PER_THREAD, TARGET_BLOCKS};
+use super::shapes::{grid_stride, TARGET_BLOCKS};
 use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::{BinaryOp, ElementwiseOps, Rows, Storage};
 use crate::error::Result;
@@ -38,10 +38,6 @@ fn column_chunks(shape: Rows) -> (usize, usize) {
     (shape.rows.div_ceil(chunk_rows).max(1), chunk_rows)
 }
 
-/// Most blocks of the sum of squares: a full H100 (132 SMs × 2048 threads), beyond which
-/// threads take more elements. Fixed by the length, so the sum is reproducible.
-const SQUARES_MAX_BLOCKS: usize = 1024;
-
 impl ElementwiseOps for CudaBackend {
     fn binary(&self, op: BinaryOp, lhs: &Storage, rhs: &Storage) -> Result<Storage> {
         let name = "binary";
@@ -73,13 +69,6 @@ impl ElementwiseOps for CudaBackend {
         let (x, n) = self.f32_storage(op, x)?;
         let y = self.input(op, y, n)?;
         map(self, op, k::ELEMENTWISE_ADD_SCALED, n, |l| l.ptr(x).ptr(y).f32(alpha))
-    }
-
-    fn weighted_sum(&self, a: &Storage, wa: f32, b: &Storage, wb: f32) -> Result<Storage> {
-        let op = "weighted_sum";
-        let (a, n) = self.f32_storage(op, a)?;
-        let b = self.input(op, b, n)?;
-        map(self, op, k::ELEMENTWISE_WEIGHTED_SUM, n, |l| l.ptr(a).f32(wa).ptr(b).f32(wb))
     }
 
     fn relu(&self, x: &Storage) -> Result<Storage> {
@@ -150,26 +139,5 @@ impl ElementwiseOps for CudaBackend {
             self.launch(op, launch.ptr(out.buffer.ptr()).ptr(partial_ptr).size(chunks).size(cols))?;
         }
         Ok(Storage::Cuda(out))
-    }
-
-    /// `Σ x²` in f64: per-block partials on the device, added in block order on the host.
-    fn sum_squares(&self, xs: &[&Storage]) -> Result<Vec<f64>> {
-        let op = "sum_squares";
-        let inputs = xs.iter().map(|x| self.f32_storage(op, x)).collect::<Result<Vec<_>>>()?;
-        let blocks: Vec<usize> = inputs
-            .iter()
-            .map(|&(_, n)| n.div_ceil(THREADS as usize * ELEMENTS_PER_THREAD).clamp(1, SQUARES_MAX_BLOCKS))
-            .collect();
-        // Every input's block partials side by side in one buffer, read back once.
-        let total: usize = blocks.iter().sum();
-        let partial = DeviceBuffer::alloc(&self.gpu, op, total.max(1) * 8)?;
-        let mut offset = 0;
-        for (&(x, n), &b) in inputs.iter().zip(&blocks) {
-            let launch = Launch::new(k::ELEMENTWISE_SUM_SQUARES, [b as u32, 1, 1], [THREADS, 1, 1]).shared(32 * 8);
-            self.launch(op, launch.ptr(partial.ptr() + 8 * offset as u64).ptr(x).size(n))?;
-            offset += b;
-        }
-        let partials = self.read_runs::<f64>(op, partial.ptr(), &blocks)?;
-        Ok(partials.iter().map(|p| p.iter().sum()).collect())
     }
 }

@@ -16,6 +16,7 @@ mod optim;
 mod pool;
 pub mod runtime;
 mod shapes;
+mod tensor_list;
 
 pub use runtime::DeviceBuffer;
 
@@ -25,7 +26,7 @@ use crate::error::{Error, Result};
 use runtime::counting::Counting;
 use runtime::launch::Launch;
 use runtime::Gpu;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Threads per block of the element-wise kernels.
 const THREADS: u32 = 256;
@@ -34,12 +35,27 @@ pub struct CudaBackend {
     /// `counting`, seen as the device every op runs on.
     gpu: Arc<dyn Gpu>,
     counting: Arc<Counting>,
+    /// The counter a last-block reduction counts its finished blocks with: 0 between
+    /// launches (each leaves it so), made on first use. One serves every launch, since the
+    /// launches of our one stream run one after another.
+    counter: Mutex<Option<DeviceBuffer>>,
 }
 
 impl CudaBackend {
     fn on(counting: Counting) -> CudaBackend {
         let counting = Arc::new(counting);
-        CudaBackend { gpu: counting.clone(), counting }
+        CudaBackend { gpu: counting.clone(), counting, counter: Mutex::new(None) }
+    }
+
+    /// The address of the completion counter (`counter`).
+    fn completion_counter(&self, op: &'static str) -> Result<u64> {
+        let mut counter = self.counter.lock().expect("completion counter poisoned");
+        if counter.is_none() {
+            let buffer = DeviceBuffer::alloc(&self.gpu, op, 4)?;
+            self.gpu.write(op, buffer.ptr(), &[0; 4])?;
+            *counter = Some(buffer);
+        }
+        Ok(counter.as_ref().map_or(0, DeviceBuffer::ptr))
     }
 
     /// The real GPU `cuda:N`; a clear error where there is no driver, device or NVRTC.

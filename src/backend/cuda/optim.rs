@@ -1,52 +1,102 @@
-//! Fused optimizer updates in place (`kernels/optim.cu`), bit-identical to the CPU's.
+//! The in-place updates of a training step (`kernels/optim.cu`), each one launch over a
+//! whole group ([`TensorList`]), bit-identical to the CPU's.
 
-use super::runtime::kernels as k;
-use super::shapes::grid_stride;
-use super::CudaBackend;
+use super::runtime::kernels::{self as k, Kernel};
+use super::runtime::launch::Launch;
+use super::shapes::ELEMENTS_PER_THREAD;
+use super::tensor_list::TensorList;
+use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::cpu::optim::adam_step_size;
-
-use crate::backend::{AdamStep, OptimOps, ParamUpdate, RmsPropStep, SgdStep};
+use crate::backend::{
+    AdamStep, Blend, OptimOps, ParamUpdate, RmsPropStep, SgdStep, Storage, UpdateControl, CONTROL_LEN,
+};
 use crate::error::Result;
 
-/// The addresses of an update's parameter, state slots and gradient, in that order (the
-/// kernels' argument order), checking that all are f32 storage of this device of one
-/// length.
-fn operands<const SLOTS: usize>(
+/// Most blocks of one gradient's sum of squares: a full H100 (132 SMs × 2048 threads),
+/// beyond which threads take more elements. Fixed by the length, so the sum is reproducible.
+const SQUARES_MAX_BLOCKS: usize = 1024;
+
+/// Blocks of an element-wise walk over `n` elements (as `shapes::grid_stride` sizes one).
+fn map_blocks(n: usize) -> usize {
+    n.div_ceil(ELEMENTS_PER_THREAD).div_ceil(THREADS as usize).clamp(1, 65_535)
+}
+
+/// One launch of an update `kernel` over `group`: each entry the parameter, its slots and
+/// the gradient (all of one length), then the control's two pointers and `args`.
+fn update_group<const SLOTS: usize>(
     b: &CudaBackend,
     op: &'static str,
-    u: &ParamUpdate<SLOTS>,
-) -> Result<(usize, Vec<u64>)> {
-    let (p, n) = b.f32_storage(op, u.param)?;
-    let mut ptrs = vec![p];
-    for s in &u.slots {
-        ptrs.push(b.input(op, s, n)?);
+    kernel: Kernel,
+    group: Vec<ParamUpdate<SLOTS>>,
+    control: UpdateControl,
+    args: impl FnOnce(Launch) -> Launch,
+) -> Result<()> {
+    let (scale, gate) = (b.input(op, control.scale, CONTROL_LEN)?, b.input(op, control.gate, CONTROL_LEN)?);
+    let mut list = TensorList::default();
+    for u in &group {
+        let (p, n) = b.f32_storage(op, u.param)?;
+        let mut ptrs = vec![p];
+        for s in &u.slots {
+            ptrs.push(b.input(op, s, n)?);
+        }
+        ptrs.push(b.input(op, u.grad, n)?);
+        list.push(&ptrs, n, map_blocks(n), [0.0; 2]);
     }
-    ptrs.push(b.input(op, u.grad, n)?);
-    Ok((n, ptrs))
+    let (_list, launch) = list.upload(b, op, kernel)?;
+    b.launch(op, args(launch.ptr(scale).ptr(gate)))
 }
 
 impl OptimOps for CudaBackend {
-    fn sgd_momentum(&self, update: ParamUpdate<1>, hyper: SgdStep) -> Result<()> {
-        let op = "sgd_momentum";
-        let (n, ptrs) = operands(self, op, &update)?;
-        let launch = ptrs.iter().fold(grid_stride(k::OPTIM_SGD_MOMENTUM, n), |l, &p| l.ptr(p));
-        self.launch(op, launch.f32(hyper.lr).f32(hyper.momentum).f32(hyper.grad_scale).size(n))
+    fn group_control(&self, grads: &[&Storage], max_norm: Option<f32>, guard: Option<&Storage>) -> Result<Storage> {
+        let op = "group_control";
+        let mut list = TensorList::default();
+        for g in grads {
+            let (ptr, n) = self.f32_storage(op, g)?;
+            list.push(
+                &[ptr],
+                n,
+                n.div_ceil(THREADS as usize * ELEMENTS_PER_THREAD).clamp(1, SQUARES_MAX_BLOCKS),
+                [0.0; 2],
+            );
+        }
+        let guard = guard.map(|g| self.f32_storage(op, g)).transpose()?.map_or(0, |(ptr, _)| ptr);
+        let partial = DeviceBuffer::alloc(&self.gpu, op, list.blocks().max(1) * 8)?;
+        let control = self.alloc_f32(op, CONTROL_LEN)?;
+        let done = self.completion_counter(op)?;
+        let (_list, launch) = list.upload(self, op, k::OPTIM_GROUP_CONTROL)?;
+        let launch = launch.shared(32 * 8).ptr(control.buffer.ptr()).ptr(partial.ptr()).ptr(done).ptr(guard);
+        self.launch(op, launch.f32(max_norm.unwrap_or(f32::INFINITY)))?;
+        Ok(Storage::Cuda(control))
     }
 
-    fn rmsprop(&self, update: ParamUpdate<2>, hyper: RmsPropStep) -> Result<()> {
-        let op = "rmsprop";
-        let (n, ptrs) = operands(self, op, &update)?;
-        let launch = ptrs.iter().fold(grid_stride(k::OPTIM_RMSPROP, n), |l, &p| l.ptr(p));
-        let launch = launch.f32(hyper.lr).f32(hyper.decay).f32(hyper.momentum).f32(hyper.epsilon);
-        self.launch(op, launch.f32(hyper.grad_scale).size(n))
+    fn sgd_momentum(&self, group: Vec<ParamUpdate<1>>, hyper: SgdStep, control: UpdateControl) -> Result<()> {
+        update_group(self, "sgd_momentum", k::OPTIM_SGD_MOMENTUM, group, control, |l| {
+            l.f32(hyper.lr).f32(hyper.momentum)
+        })
     }
 
-    fn adam(&self, update: ParamUpdate<2>, hyper: AdamStep) -> Result<()> {
-        let op = "adam";
-        let (n, ptrs) = operands(self, op, &update)?;
+    fn rmsprop(&self, group: Vec<ParamUpdate<2>>, hyper: RmsPropStep, control: UpdateControl) -> Result<()> {
+        update_group(self, "rmsprop", k::OPTIM_RMSPROP, group, control, |l| {
+            l.f32(hyper.lr).f32(hyper.decay).f32(hyper.momentum).f32(hyper.epsilon)
+        })
+    }
+
+    fn adam(&self, group: Vec<ParamUpdate<2>>, hyper: AdamStep, control: UpdateControl) -> Result<()> {
         let lr_t = adam_step_size(&hyper)?;
-        let launch = ptrs.iter().fold(grid_stride(k::OPTIM_ADAM, n), |l, &p| l.ptr(p));
-        let launch = launch.f32(lr_t).f32(hyper.beta1).f32(hyper.beta2).f32(hyper.epsilon);
-        self.launch(op, launch.f32(hyper.grad_scale).size(n))
+        update_group(self, "adam", k::OPTIM_ADAM, group, control, |l| {
+            l.f32(lr_t).f32(hyper.beta1).f32(hyper.beta2).f32(hyper.epsilon)
+        })
+    }
+
+    fn blend(&self, group: Vec<Blend>, gate: &Storage) -> Result<()> {
+        let op = "blend";
+        let gate = self.input(op, gate, CONTROL_LEN)?;
+        let mut list = TensorList::default();
+        for b in &group {
+            let (target, n) = self.f32_storage(op, b.target)?;
+            list.push(&[target, self.input(op, b.source, n)?], n, map_blocks(n), [b.keep, b.take]);
+        }
+        let (_list, launch) = list.upload(self, op, k::OPTIM_BLEND)?;
+        self.launch(op, launch.ptr(gate))
     }
 }

@@ -5,6 +5,7 @@
 use super::kernels::ModuleSource;
 use super::launch::{Arg, Launch};
 use super::nvrtc;
+use super::staging::Staging;
 use super::Gpu;
 use crate::error::{Error, Result};
 use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig, PushKernelArg};
@@ -15,6 +16,8 @@ use std::sync::{Arc, Mutex};
 const MIN_COMPUTE_CAPABILITY: (i32, i32) = (7, 0);
 
 pub struct CudaDriver {
+    /// Pinned memory for host→device copies; first, so it is freed while the context lives.
+    staging: Mutex<Staging>,
     ordinal: usize,
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
@@ -57,6 +60,7 @@ impl CudaDriver {
             keep_pool_memory(ctx.cu_device());
         }
         Ok(CudaDriver {
+            staging: Mutex::new(Staging::default()),
             ordinal,
             ctx,
             stream,
@@ -116,6 +120,13 @@ impl CudaDriver {
     }
 }
 
+impl Drop for CudaDriver {
+    fn drop(&mut self) {
+        // The staging memory is freed next (the first field), in this context.
+        let _ = self.ctx.bind_to_thread();
+    }
+}
+
 /// Lets the device's default memory pool keep freed memory instead of returning it to the
 /// driver at every synchronisation (the pool's default), so a training step's buffers are
 /// reused from one step to the next. Best effort: without it allocation is only slower.
@@ -163,8 +174,11 @@ impl Gpu for CudaDriver {
 
     fn write(&self, op: &'static str, dst: u64, src: &[u8]) -> Result<()> {
         self.bind(op)?;
-        // SAFETY: `dst` is a buffer of ours holding at least `src.len()` bytes.
-        unsafe { result::memcpy_htod_sync(dst, src) }.map_err(|e| self.fail(op, format!("copy to device: {e:?}")))
+        let mut staging = self.staging.lock().expect("staging memory poisoned");
+        // SAFETY: `dst` is a buffer of ours holding at least `src.len()` bytes, in the bound
+        // context that owns the stream.
+        unsafe { staging.copy(dst, src, self.stream.cu_stream()) }
+            .map_err(|e| self.fail(op, format!("copy to device: {e:?}")))
     }
 
     fn read(&self, op: &'static str, src: u64, dst: &mut [u8]) -> Result<()> {

@@ -11,6 +11,7 @@ pub mod emulator;
 pub mod kernels;
 pub mod launch;
 pub mod nvrtc;
+mod staging;
 
 use crate::error::Result;
 use launch::Launch;
@@ -24,7 +25,10 @@ pub trait Gpu: Send + Sync {
     /// # Safety
     /// `ptr` came from this device's `alloc` and is no longer used.
     unsafe fn free(&self, ptr: u64);
+    /// Queues a copy of `src` to `dst` in stream order; returns once `src` has been taken
+    /// (the driver stages it in pinned memory), without waiting for the device.
     fn write(&self, op: &'static str, dst: u64, src: &[u8]) -> Result<()>;
+    /// Copies `src` to `dst` once every launch before it has run: the host waits.
     fn read(&self, op: &'static str, src: u64, dst: &mut [u8]) -> Result<()>;
     /// Runs the launch (already validated) in stream order.
     fn launch(&self, op: &'static str, launch: &Launch) -> Result<()>;
