@@ -2,19 +2,20 @@
 // viewed as [N·H·W, C]), the following activation fused in; the formulas are those of
 // src/backend/cpu/batch_norm.rs.
 //
-// Statistics:  batch_norm_stats_partials → per (row split, channel) f64 Σx, Σx²
-//              batch_norm_stats_finalize → mean[C], var[C]
+// Statistics:  batch_norm_stats → per (row split, channel) f64 Σx, Σx² into partials, then
+//              (the last block) mean[C], var[C]
 // Forward:     batch_norm_forward → y = act((x − mean)·inv + β), inv = 1/√(var + eps)
-// Backward:    batch_norm_backward_partials → per (row split, channel) f64 Σg, Σg·x̂
-//              batch_norm_backward_finalize → dβ[C], mean(g)[C], mean(g·x̂)[C]
+// Backward:    batch_norm_backward_sums → per (row split, channel) f64 Σg, Σg·x̂ into
+//              partials, then (the last block) dβ[C], mean(g)[C], mean(g·x̂)[C]
 //              batch_norm_backward_dx → dx = inv·(g − mean(g) − x̂·mean(g·x̂))
 // with x̂ = (x − mean)·inv and g = dy·act'(x̂ + β).
 //
-// Launch (all but the finalizers): column tiles (common.cuh) of 256 threads, `tile`
-// channels × 256 / tile rows; grid [⌈C / tile⌉, row splits], block split y covering rows
-// y·256/tile + k·256/tile·gridDim.y. The finalizers: one thread per channel, any 1-D grid.
-// Sums accumulate in f64 (products of f32 values are exact there) and the row splits
-// are combined in split order, so results do not depend on scheduling. f32 products are
+// Launch: column tiles (common.cuh) of 256 threads, `tile` channels × 256 / tile rows;
+// grid [⌈C / tile⌉, row splits], block split y covering rows y·256/tile + k·256/tile·gridDim.y.
+// The two reductions finish in their last block (cari_last_block: `done` is 0 at the
+// launch and left 0), whose threads take a channel each. Sums accumulate in f64 (products
+// of f32 values are exact there) and the row splits are combined in split order, so
+// results do not depend on scheduling. f32 products are
 // rounded on their own (cari_mul_rn) as on the CPU: the forward pass matches it bit for bit
 // and the ReLU's mask in the backward pass is the forward pass's.
 #include "common.cuh"
@@ -50,9 +51,26 @@ __device__ __forceinline__ void store_partials(double* partials, double a, doubl
     }
 }
 
-// Dynamic shared memory: 256 doubles.
-extern "C" __global__ void batch_norm_stats_partials(double* partials, const float* x, i64 rows, i64 channels,
-                                                     int tile) {
+// The channels' two sums over the row splits' partials, in split order.
+struct SplitSums {
+    double a, b;
+};
+
+__device__ __forceinline__ SplitSums sum_splits(const double* partial, i64 c, i64 channels) {
+    const volatile double* partials = partial;  // other blocks' writes, past the fence
+    SplitSums s = {0.0, 0.0};
+    const i64 splits = gridDim.y;
+    for (i64 k = 0; k < splits; ++k) {
+        s.a += partials[2 * k * channels + c];
+        s.b += partials[(2 * k + 1) * channels + c];
+    }
+    return s;
+}
+
+// Dynamic shared memory: 256 doubles. mean = Σx / R, var = max(Σx² / R − mean², 0)
+// (biased), as the CPU computes them.
+extern "C" __global__ void batch_norm_stats(float* mean, float* var, double* partials, unsigned* done, const float* x,
+                                            i64 rows, i64 channels, int tile) {
     CARI_DYNAMIC_SHARED(double, scratch);
     const ColumnTile t = column_tile(tile);
     double sum = 0.0, sum_sq = 0.0;
@@ -73,21 +91,13 @@ extern "C" __global__ void batch_norm_stats_partials(double* partials, const flo
         }
     }
     store_partials(partials, sum, sum_sq, channels, tile, scratch);
-}
-
-// mean = Σx / R, var = max(Σx² / R − mean², 0) (biased), as the CPU computes them.
-extern "C" __global__ void batch_norm_stats_finalize(float* mean, float* var, const double* partials, i64 splits,
-                                                     i64 rows, i64 channels) {
+    if (!cari_last_block(done)) return;
     const double n = (double)rows;
-    for (i64 c = cari_global_id(); c < channels; c += cari_grid_stride()) {
-        double sum = 0.0, sum_sq = 0.0;
-        for (i64 s = 0; s < splits; ++s) {
-            sum += partials[2 * s * channels + c];
-            sum_sq += partials[(2 * s + 1) * channels + c];
-        }
-        const double m = sum / n;
+    for (i64 c = threadIdx.x; c < channels; c += blockDim.x) {
+        const SplitSums s = sum_splits(partials, c, channels);
+        const double m = s.a / n;
         mean[c] = (float)m;
-        var[c] = (float)fmax(sum_sq / n - m * m, 0.0);
+        var[c] = (float)fmax(s.b / n - m * m, 0.0);
     }
 }
 
@@ -116,10 +126,12 @@ __device__ __forceinline__ Normalized bn_normalized(float dy, float x, float m, 
     return {xhat, relu && xhat + b <= 0.0f ? 0.0f : dy};
 }
 
-// Dynamic shared memory: 256 doubles.
-extern "C" __global__ void batch_norm_backward_partials(double* partials, const float* dy, const float* x,
-                                                        const float* mean, const float* var, const float* beta,
-                                                        i64 rows, i64 channels, int tile, float eps, int relu) {
+// Dynamic shared memory: 256 doubles. dβ = Σg; means[0][c] = Σg / R and
+// means[1][c] = Σg·x̂ / R, rounded to f32 like the CPU.
+extern "C" __global__ void batch_norm_backward_sums(float* dbeta, float* means, double* partials, unsigned* done,
+                                                    const float* dy, const float* x, const float* mean,
+                                                    const float* var, const float* beta, i64 rows, i64 channels,
+                                                    int tile, float eps, int relu) {
     CARI_DYNAMIC_SHARED(double, scratch);
     const ColumnTile t = column_tile(tile);
     double sum_g = 0.0, sum_g_xhat = 0.0;
@@ -142,21 +154,13 @@ extern "C" __global__ void batch_norm_backward_partials(double* partials, const 
         }
     }
     store_partials(partials, sum_g, sum_g_xhat, channels, tile, scratch);
-}
-
-// dβ = Σg; means[0][c] = Σg / R and means[1][c] = Σg·x̂ / R, rounded to f32 like the CPU.
-extern "C" __global__ void batch_norm_backward_finalize(float* dbeta, float* means, const double* partials,
-                                                        i64 splits, i64 rows, i64 channels) {
+    if (!cari_last_block(done)) return;
     const double n = (double)rows;
-    for (i64 c = cari_global_id(); c < channels; c += cari_grid_stride()) {
-        double sum_g = 0.0, sum_g_xhat = 0.0;
-        for (i64 s = 0; s < splits; ++s) {
-            sum_g += partials[2 * s * channels + c];
-            sum_g_xhat += partials[(2 * s + 1) * channels + c];
-        }
-        dbeta[c] = (float)sum_g;
-        means[c] = (float)(sum_g / n);
-        means[channels + c] = (float)(sum_g_xhat / n);
+    for (i64 c = threadIdx.x; c < channels; c += blockDim.x) {
+        const SplitSums s = sum_splits(partials, c, channels);
+        dbeta[c] = (float)s.a;
+        means[c] = (float)(s.a / n);
+        means[channels + c] = (float)(s.b / n);
     }
 }
 

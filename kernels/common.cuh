@@ -92,14 +92,14 @@ __device__ __forceinline__ float cari_mul_rn(float a, float b) {
 // A grid-stride walk over the flat elements of a row-major [rows, cols] matrix that keeps
 // each element's row and column with one 64-bit division at the start instead of one per
 // element: `for (CariMatrixWalk w(cols); w.i < n; w.next()) use(w.i, w.row, w.col);`
-// (cols > 0). A 1-D grid of any size.
+// (cols > 0). A 1-D grid of any size; or any walk from `first` by `stride`.
 struct CariMatrixWalk {
     i64 i, row, col, cols, stride, drow, dcol;
-    __device__ __forceinline__ explicit CariMatrixWalk(i64 cols_) : cols(cols_) {
-        i = cari_global_id();
+    __device__ __forceinline__ explicit CariMatrixWalk(i64 cols_) : CariMatrixWalk(cols_, cari_global_id(), cari_grid_stride()) {}
+    __device__ __forceinline__ CariMatrixWalk(i64 cols_, i64 first, i64 stride_) : cols(cols_), stride(stride_) {
+        i = first;
         row = i / cols;
         col = i - row * cols;
-        stride = cari_grid_stride();
         drow = stride / cols;
         dcol = stride - drow * cols;
     }
@@ -176,6 +176,25 @@ __device__ __forceinline__ float cari_row_group_max(const float* row, i64 cols, 
     if (live)
         for (i64 c = threadIdx.x; c < cols; c += blockDim.x) max = fmaxf(max, row[c]);
     return cari_row_max(max, reinterpret_cast<float*>(scratch));
+}
+
+// Whether this block is the last of the grid to get here: the way one launch both reduces
+// per block and combines the blocks' results (the last block combines them, in a fixed
+// order, so the result does not depend on which block that is). Every block's global
+// writes before the call are visible to the last block after it. Every thread of the
+// block must call it; `*done` is 0 at the launch, and the last block sets it back to 0.
+__device__ __forceinline__ bool cari_last_block(unsigned* done) {
+    __shared__ bool last;
+    __threadfence();  // this thread's writes reach the device before the block is counted
+    __syncthreads();
+    if (threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0) {
+        const unsigned blocks = gridDim.x * gridDim.y * gridDim.z;
+        last = atomicAdd(done, 1u) == blocks - 1;
+        if (last) *done = 0;
+    }
+    __syncthreads();
+    if (last) __threadfence();
+    return last;
 }
 
 // Unrolls the next loop fully (its trip count a compile-time constant). Empty under the CPU

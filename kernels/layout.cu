@@ -2,23 +2,27 @@
 // src/backend/cpu/layout.rs).
 //
 // Entry points (1-D grids of any size, grid-stride loops, one thread per output element):
-//   layout_copy_block(dst, dst_cols, src, src_cols, rows, cols)
-//       dst[r·dst_cols + c] = src[r·src_cols + c] for a [rows, cols] block: concat_cols
-//       (once per part, dst offset to the part's first column) and slice_cols (src offset
-//       to the first column kept).
+//   layout_copy_blocks(list, count)   a list of blocks (tensor_list.cuh), each entry
+//       {dst, src}, n = rows·cols, size {cols, dst_cols, src_cols}:
+//       dst[r·dst_cols + c] = src[r·src_cols + c] for its [rows, cols] block: concat_cols
+//       (an entry per part, dst at the part's first column) and slice_cols (an entry per
+//       range, src at its first column).
 //   layout_gather_rows(out[picks, cols], x[_, cols], index[picks])   out[i] = x[index[i]]
 //   layout_scatter_add_rows(out[rows, cols], src[picks, cols], starts[rows + 1], sources[picks])
 //       out[d] = Σ src[sources[k]] for k in starts[d] .. starts[d + 1]: the index inverted on
 //       the host (sources of each destination in increasing order), so every output element
 //       is one thread's sum in the CPU's order, deterministic and without atomics.
 // Indices were checked against the row count on the host.
-#include "common.cuh"
+#include "tensor_list.cuh"
 
-// rows·cols > 0.
-extern "C" __global__ void layout_copy_block(float* __restrict__ dst, i64 dst_cols, const float* __restrict__ src,
-                                             i64 src_cols, i64 rows, i64 cols) {
-    const i64 n = rows * cols;
-    for (CariMatrixWalk w(cols); w.i < n; w.next()) dst[w.row * dst_cols + w.col] = src[w.row * src_cols + w.col];
+// Every entry's cols > 0.
+extern "C" __global__ void layout_copy_blocks(const CariTensorEntry* __restrict__ list, int count) {
+    const CariTensorEntry e = cari_tensor_entry(list, count);
+    float* dst = reinterpret_cast<float*>(e.ptr[0]);
+    const float* src = reinterpret_cast<const float*>(e.ptr[1]);
+    const i64 cols = e.size[0], dst_cols = e.size[1], src_cols = e.size[2];
+    for (CariMatrixWalk w(cols, cari_entry_first(e), cari_entry_stride(e)); w.i < e.n; w.next())
+        dst[w.row * dst_cols + w.col] = src[w.row * src_cols + w.col];
 }
 
 // picks·cols > 0.

@@ -25,7 +25,6 @@ extern "C" __global__ void optim_group_control(const CariTensorEntry* __restrict
                                                unsigned* __restrict__ done, const float* __restrict__ guard,
                                                float max_norm) {
     CARI_DYNAMIC_SHARED(double, scratch);
-    __shared__ bool last;
     const CariTensorEntry e = cari_tensor_entry(list, count);
     const float* x = reinterpret_cast<const float*>(e.ptr[0]);
     double acc = 0.0;
@@ -34,14 +33,8 @@ extern "C" __global__ void optim_group_control(const CariTensorEntry* __restrict
         acc += v * v;
     }
     acc = cari_row_sum_f64(acc, scratch);  // one row group: the whole block
-    if (threadIdx.x == 0) {
-        partial[blockIdx.x] = acc;
-        __threadfence();  // the partial is visible to every block before the count says so
-        last = atomicAdd(done, 1u) == gridDim.x - 1;
-    }
-    __syncthreads();
-    if (!last || threadIdx.x != 0) return;
-    __threadfence();
+    if (threadIdx.x == 0) partial[blockIdx.x] = acc;
+    if (!cari_last_block(done) || threadIdx.x != 0) return;
     // Each tensor's partials in order, then the tensors in order: the CPU's additions.
     const volatile double* partials = partial;
     double total = 0.0;
@@ -55,7 +48,6 @@ extern "C" __global__ void optim_group_control(const CariTensorEntry* __restrict
     control[0] = good ? 1.0f : __int_as_float(0x7fc00000);
     control[1] = norm;
     control[2] = norm > max_norm ? max_norm / norm : 1.0f;
-    *done = 0;  // ready for the next launch
 }
 
 extern "C" __global__ void optim_sgd_momentum(const CariTensorEntry* __restrict__ list, int count,

@@ -11,6 +11,7 @@ struct CariTensorEntry {
     i64 n;                      // elements of each operand
     i64 first_block;            // the grid's first block serving this tensor
     i64 blocks;                 // how many blocks serve it
+    i64 size[3];                // per-tensor sizes the kernel names (unused: 0)
     float scalar[2];            // per-tensor numbers the kernel names (unused: 0)
 };
 

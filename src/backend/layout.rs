@@ -3,12 +3,14 @@
 
 use super::{Rows, Storage};
 use crate::error::Result;
+use std::ops::Range;
 
 pub trait LayoutOps {
     /// Concatenates `[rows, c_i]` parts along columns.
     fn concat_cols(&self, parts: &[(&Storage, usize)], rows: usize) -> Result<Storage>;
-    /// Columns `start..start + len` of `x[rows, cols]`.
-    fn slice_cols(&self, x: &Storage, shape: Rows, start: usize, len: usize) -> Result<Storage>;
+    /// Each column range of `ranges` of `x[rows, cols]`, in one pass (the parts of a
+    /// concatenation's gradient, or one slice).
+    fn slice_cols(&self, x: &Storage, shape: Rows, ranges: &[Range<usize>]) -> Result<Vec<Storage>>;
     /// Rows `index[i]` of `x[rows, cols]`, in order.
     fn gather_rows(&self, x: &Storage, shape: Rows, index: &[usize]) -> Result<Storage>;
     /// The adjoint of `gather_rows`: `out[index[i]] += src[i]`, `out` has `shape`.

@@ -5,6 +5,7 @@ use crate::autograd::Var;
 use crate::backend::Rows;
 use crate::error::{Error, Result};
 use crate::tensor::Shape;
+use std::ops::Range;
 
 /// Concatenates along the last dimension; all other dimensions must agree.
 pub fn concat_channels(parts: &[&Var]) -> Result<Var> {
@@ -29,18 +30,25 @@ pub fn concat_channels(parts: &[&Var]) -> Result<Var> {
     let y = tensor_like(ft, y, out_shape);
     let in_shapes: Vec<Shape> = parts.iter().map(|p| p.shape().clone()).collect();
     Var::record(op, parts, y, move |dy, needs| {
-        let be = dy.device().backend();
+        // Every needed part's columns in one pass.
         let mut start = 0;
-        let mut grads = Vec::with_capacity(widths.len());
-        for ((&c, need), shape) in widths.iter().zip(needs).zip(&in_shapes) {
-            grads.push(if *need {
-                Some(tensor_like(dy, be.slice_cols(dy.storage(), Rows { rows, cols: total }, start, c)?, shape.clone()))
-            } else {
-                None
-            });
-            start += c;
-        }
-        Ok(grads)
+        let ranges: Vec<Range<usize>> = widths
+            .iter()
+            .map(|&c| {
+                start += c;
+                start - c..start
+            })
+            .collect();
+        let needed: Vec<Range<usize>> = ranges.iter().zip(needs).filter(|(_, &n)| n).map(|(r, _)| r.clone()).collect();
+        let mut slices =
+            dy.device().backend().slice_cols(dy.storage(), Rows { rows, cols: total }, &needed)?.into_iter();
+        Ok(needs
+            .iter()
+            .zip(&in_shapes)
+            .map(|(&need, shape)| {
+                need.then(|| tensor_like(dy, slices.next().expect("a slice per needed part"), shape.clone()))
+            })
+            .collect())
     })
 }
 
@@ -57,7 +65,7 @@ pub fn slice_channels(x: &Var, start: usize, len: usize) -> Result<Var> {
         });
     }
     let xt = x.value();
-    let y = xt.device().backend().slice_cols(xt.storage(), shape, start, len)?;
+    let y = xt.device().backend().slice_cols(xt.storage(), shape, &[start..start + len])?.remove(0);
     let y = tensor_like(xt, y, x.shape().with_last(len));
     let in_shape = x.shape().clone();
     Var::record(op, &[x], y, move |dy, _| {

@@ -1,7 +1,7 @@
 //! Column and row rearrangements of row-major matrices.
 //!
 //! - `concat_cols(parts, rows)`: parts `[rows, c_i]` side by side → `[rows, Σ c_i]`.
-//! - `slice_cols(x[rows, cols], start, len)` → `[rows, len]`: columns `start..start + len`
+//! - `slice_cols(x[rows, cols], range)` → `[rows, range.len()]`: the columns of `range`
 //!   (the adjoint of `concat_cols` for one part).
 //! - `gather_rows(x[rows, cols], index)` → `[index.len(), cols]`: `out[i] = x[index[i]]`.
 //! - `scatter_add_rows(src[index.len(), cols], shape, index)` → `[shape.rows, shape.cols]`
@@ -17,6 +17,7 @@ use super::elementwise::{for_row_blocks, PAR_MIN};
 use super::{f32s, wrap, CpuBackend};
 use crate::backend::{LayoutOps, Rows, Storage};
 use crate::error::Result;
+use std::ops::Range;
 
 pub fn concat_cols(parts: &[(&[f32], usize)], rows: usize) -> Vec<f32> {
     for &(p, c) in parts {
@@ -38,10 +39,11 @@ pub fn concat_cols(parts: &[(&[f32], usize)], rows: usize) -> Vec<f32> {
     out
 }
 
-pub fn slice_cols(x: &[f32], shape: Rows, start: usize, len: usize) -> Vec<f32> {
+pub fn slice_cols(x: &[f32], shape: Rows, range: Range<usize>) -> Vec<f32> {
     let Rows { rows, cols } = shape;
     assert_eq!(x.len(), rows * cols);
-    assert!(start + len <= cols, "slice {start}..{} of {cols} columns", start + len);
+    assert!(range.start <= range.end && range.end <= cols, "slice {range:?} of {cols} columns");
+    let (start, len) = (range.start, range.len());
     let mut out = buffer::uninit(rows * len);
     let work = out.len();
     for_row_blocks(&mut out, len, work, |first, block| {
@@ -94,8 +96,9 @@ impl LayoutOps for CpuBackend {
         Ok(wrap(concat_cols(&parts, rows)))
     }
 
-    fn slice_cols(&self, x: &Storage, shape: Rows, start: usize, len: usize) -> Result<Storage> {
-        Ok(wrap(slice_cols(f32s(x, "slice")?, shape, start, len)))
+    fn slice_cols(&self, x: &Storage, shape: Rows, ranges: &[Range<usize>]) -> Result<Vec<Storage>> {
+        let x = f32s(x, "slice")?;
+        Ok(ranges.iter().map(|r| wrap(slice_cols(x, shape, r.clone()))).collect())
     }
 
     fn gather_rows(&self, x: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {
@@ -137,9 +140,9 @@ mod tests {
         let cat = concat_cols(&[(&a, 2), (&b, 1), (&[], 0)], 2);
         assert_eq!(cat, vec![1.0, 2.0, 5.0, 3.0, 4.0, 6.0]);
         let shape = Rows { rows: 2, cols: 3 };
-        assert_eq!(slice_cols(&cat, shape, 0, 2), a.to_vec());
-        assert_eq!(slice_cols(&cat, shape, 2, 1), b.to_vec());
-        assert_eq!(slice_cols(&cat, shape, 1, 0), Vec::<f32>::new());
+        assert_eq!(slice_cols(&cat, shape, 0..2), a.to_vec());
+        assert_eq!(slice_cols(&cat, shape, 2..3), b.to_vec());
+        assert_eq!(slice_cols(&cat, shape, 1..1), Vec::<f32>::new());
     }
 
     #[test]
@@ -162,7 +165,7 @@ mod tests {
             assert_eq!(cat.len(), rows * total);
             let mut start = 0;
             for (p, &c) in parts.iter().zip(&widths) {
-                assert_eq!(&slice_cols(&cat, shape, start, c), p);
+                assert_eq!(&slice_cols(&cat, shape, start..start + c), p);
                 start += c;
             }
         }

@@ -1,47 +1,33 @@
 //! Batch norm (shift only) with the activation fused in (`kernels/batch_norm.cu`): column
-//! sums in f64 per row split, combined in split order, then element-wise passes.
+//! sums in f64 per row split, combined in split order by the launch's last block, then
+//! element-wise passes.
 
 use super::runtime::kernels::{self as k, Kernel};
 use super::runtime::launch::Launch;
 use super::shapes::{ColumnTiles, COLUMN_SUM_SHARED};
-use super::{CudaBackend, DeviceBuffer, THREADS};
+use super::{CudaBackend, DeviceBuffer};
 use crate::backend::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps, CudaStorage, Rows, Storage};
 use crate::error::Result;
 
-/// Per-split column sums of two quantities, `[splits][2][channels]` f64, and the split count.
-fn partials(
-    b: &CudaBackend,
-    op: &'static str,
-    shape: Rows,
-    launch: impl FnOnce(u64, usize) -> Launch,
-) -> Result<(DeviceBuffer, usize)> {
-    let tiles = ColumnTiles::new(shape.cols);
-    let splits = tiles.splits(shape.rows, 16);
-    let buffer = DeviceBuffer::alloc(&b.gpu, op, splits * 2 * shape.cols * 8)?;
-    b.launch(op, launch(buffer.ptr(), splits).shared(COLUMN_SUM_SHARED))?;
-    Ok((buffer, splits))
-}
-
-/// Reduces the per-split column partials into two per-channel outputs, a thread per
-/// channel (the statistics' and the backward's second pass share this signature).
-fn finalize(
+/// One launch of a two-output column reduction (`batch_norm_stats`,
+/// `batch_norm_backward_sums`): per-split f64 column sums of two quantities into a
+/// `[splits][2][channels]` scratch buffer, which the grid's last block reduces into
+/// `outputs`; `args` adds the kernel's own arguments after the outputs, scratch and counter.
+fn column_reduction(
     b: &CudaBackend,
     op: &'static str,
     kernel: Kernel,
     [first, second]: [&CudaStorage; 2],
-    (partials, splits): (&DeviceBuffer, usize),
-    Rows { rows, cols }: Rows,
+    shape: Rows,
+    args: impl FnOnce(Launch) -> Launch,
 ) -> Result<()> {
-    b.launch(
-        op,
-        Launch::linear(kernel, cols, THREADS)
-            .ptr(first.buffer.ptr())
-            .ptr(second.buffer.ptr())
-            .ptr(partials.ptr())
-            .size(splits)
-            .size(rows)
-            .size(cols),
-    )
+    let tiles = ColumnTiles::new(shape.cols);
+    let splits = tiles.splits(shape.rows, 16);
+    let partials = DeviceBuffer::alloc(&b.gpu, op, splits * 2 * shape.cols * 8)?;
+    let done = b.completion_counter(op)?;
+    let launch = tiles.launch(kernel, splits).shared(COLUMN_SUM_SHARED);
+    let launch = launch.ptr(first.buffer.ptr()).ptr(second.buffer.ptr()).ptr(partials.ptr()).ptr(done);
+    b.launch(op, args(launch))
 }
 
 /// A batch norm's operands as the kernels take them, checked: the device addresses of
@@ -75,18 +61,11 @@ impl BatchNormOps for CudaBackend {
         const OP: &str = "batch_norm_stats";
         let Rows { rows, cols } = shape;
         let x = self.input(OP, x, rows * cols)?;
-        let tiles = ColumnTiles::new(cols);
-        let (partials, splits) = partials(self, OP, shape, |p, splits| {
-            tiles
-                .launch(k::BATCH_NORM_STATS_PARTIALS, splits)
-                .ptr(p)
-                .ptr(x)
-                .size(rows)
-                .size(cols)
-                .i32(tiles.tile as i32)
-        })?;
+        let tile = ColumnTiles::new(cols).tile as i32;
         let (mean, var) = (self.alloc_f32(OP, cols)?, self.alloc_f32(OP, cols)?);
-        finalize(self, OP, k::BATCH_NORM_STATS_FINALIZE, [&mean, &var], (&partials, splits), shape)?;
+        column_reduction(self, OP, k::BATCH_NORM_STATS, [&mean, &var], shape, |l| {
+            l.ptr(x).size(rows).size(cols).i32(tile)
+        })?;
         Ok((Storage::Cuda(mean), Storage::Cuda(var)))
     }
 
@@ -105,12 +84,9 @@ impl BatchNormOps for CudaBackend {
         let o = Operands::new(self, OP, bn)?;
         let shape @ Rows { rows, cols } = o.geometry.shape;
         let dy = self.input(OP, dy, rows * cols)?;
-        let (partials, splits) = partials(self, OP, shape, |p, splits| {
-            o.append(o.tiles.launch(k::BATCH_NORM_BACKWARD_PARTIALS, splits).ptr(p).ptr(dy))
-        })?;
         let dbeta = self.alloc_f32(OP, cols)?;
         let means = self.alloc_f32(OP, 2 * cols)?;
-        finalize(self, OP, k::BATCH_NORM_BACKWARD_FINALIZE, [&dbeta, &means], (&partials, splits), shape)?;
+        column_reduction(self, OP, k::BATCH_NORM_BACKWARD_SUMS, [&dbeta, &means], shape, |l| o.append(l.ptr(dy)))?;
         let dx = self.alloc_f32(OP, rows * cols)?;
         let launch = o.tiles.launch(k::BATCH_NORM_BACKWARD_DX, o.tiles.splits(rows, 4));
         self.launch(OP, o.append(launch.ptr(dx.buffer.ptr()).ptr(means.buffer.ptr()).ptr(dy)))?;

@@ -1,26 +1,33 @@
 //! Column concatenation and slicing, row gather and scatter-add (`kernels/layout.cu`).
 
 use super::runtime::kernels as k;
-use super::shapes::grid_stride;
+use super::shapes::{grid_stride, grid_stride_blocks};
+use super::tensor_list::TensorList;
 use super::CudaBackend;
 use crate::backend::{LayoutOps, Rows, Storage};
 use crate::error::Result;
+use std::ops::Range;
 
-/// Copies the `[rows, cols]` block at `src` (rows `src_cols` apart) to `dst` (rows
-/// `dst_cols` apart); the addresses already point at the block's first column.
-fn copy_block(
-    b: &CudaBackend,
-    op: &'static str,
+/// A `[rows, cols]` block to copy from `src` (rows `src_cols` apart) to `dst` (rows
+/// `dst_cols` apart); both addresses point at the block's first column.
+struct Block {
     dst: (u64, usize),
     src: (u64, usize),
     rows: usize,
     cols: usize,
-) -> Result<()> {
-    if rows * cols == 0 {
+}
+
+/// Copies every block in one launch (empty ones left out; none left, no launch).
+fn copy_blocks(b: &CudaBackend, op: &'static str, blocks: &[Block]) -> Result<()> {
+    let mut list = TensorList::default();
+    for Block { dst, src, rows, cols } in blocks.iter().filter(|bl| bl.rows * bl.cols > 0) {
+        list.push(&[dst.0, src.0], rows * cols, grid_stride_blocks(rows * cols)).sizes([*cols, dst.1, src.1]);
+    }
+    if list.blocks() == 0 {
         return Ok(());
     }
-    let launch = grid_stride(k::LAYOUT_COPY_BLOCK, rows * cols).ptr(dst.0).size(dst.1).ptr(src.0).size(src.1);
-    b.launch(op, launch.size(rows).size(cols))
+    let (_list, launch) = list.upload(b, op, k::LAYOUT_COPY_BLOCKS)?;
+    b.launch(op, launch)
 }
 
 /// Checks every index against the row count: the kernels read and write where they point.
@@ -36,25 +43,36 @@ impl LayoutOps for CudaBackend {
         let op = "concat_cols";
         let total: usize = parts.iter().map(|&(_, c)| c).sum();
         let out = self.alloc_f32(op, rows * total)?;
-        let mut at = 0;
+        let (mut blocks, mut at) = (Vec::with_capacity(parts.len()), 0);
         for &(part, cols) in parts {
             let src = self.input(op, part, rows * cols)?;
-            copy_block(self, op, (out.buffer.ptr() + 4 * at as u64, total), (src, cols), rows, cols)?;
+            blocks.push(Block { dst: (out.buffer.ptr() + 4 * at as u64, total), src: (src, cols), rows, cols });
             at += cols;
         }
+        copy_blocks(self, op, &blocks)?;
         Ok(Storage::Cuda(out))
     }
 
-    fn slice_cols(&self, x: &Storage, shape: Rows, start: usize, len: usize) -> Result<Storage> {
+    fn slice_cols(&self, x: &Storage, shape: Rows, ranges: &[Range<usize>]) -> Result<Vec<Storage>> {
         let op = "slice_cols";
         let Rows { rows, cols } = shape;
         let x = self.input(op, x, rows * cols)?;
-        if start + len > cols {
-            return Err(self.fail(op, format!("columns {start}..{} of {cols}", start + len)));
+        if let Some(r) = ranges.iter().find(|r| r.start > r.end || r.end > cols) {
+            return Err(self.fail(op, format!("columns {}..{} of {cols}", r.start, r.end)));
         }
-        let out = self.alloc_f32(op, rows * len)?;
-        copy_block(self, op, (out.buffer.ptr(), len), (x + 4 * start as u64, cols), rows, len)?;
-        Ok(Storage::Cuda(out))
+        let outs = ranges.iter().map(|r| self.alloc_f32(op, rows * r.len())).collect::<Result<Vec<_>>>()?;
+        let blocks: Vec<Block> = ranges
+            .iter()
+            .zip(&outs)
+            .map(|(r, out)| Block {
+                dst: (out.buffer.ptr(), r.len()),
+                src: (x + 4 * r.start as u64, cols),
+                rows,
+                cols: r.len(),
+            })
+            .collect();
+        copy_blocks(self, op, &blocks)?;
+        Ok(outs.into_iter().map(Storage::Cuda).collect())
     }
 
     fn gather_rows(&self, x: &Storage, shape: Rows, index: &[usize]) -> Result<Storage> {

@@ -3,7 +3,7 @@
 
 use super::runtime::kernels::{self as k, Kernel};
 use super::runtime::launch::Launch;
-use super::shapes::ELEMENTS_PER_THREAD;
+use super::shapes::{grid_stride_blocks, ELEMENTS_PER_THREAD};
 use super::tensor_list::TensorList;
 use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::cpu::optim::adam_step_size;
@@ -15,11 +15,6 @@ use crate::error::Result;
 /// Most blocks of one gradient's sum of squares: a full H100 (132 SMs × 2048 threads),
 /// beyond which threads take more elements. Fixed by the length, so the sum is reproducible.
 const SQUARES_MAX_BLOCKS: usize = 1024;
-
-/// Blocks of an element-wise walk over `n` elements (as `shapes::grid_stride` sizes one).
-fn map_blocks(n: usize) -> usize {
-    n.div_ceil(ELEMENTS_PER_THREAD).div_ceil(THREADS as usize).clamp(1, 65_535)
-}
 
 /// One launch of an update `kernel` over `group`: each entry the parameter, its slots and
 /// the gradient (all of one length), then the control's two pointers and `args`.
@@ -40,7 +35,7 @@ fn update_group<const SLOTS: usize>(
             ptrs.push(b.input(op, s, n)?);
         }
         ptrs.push(b.input(op, u.grad, n)?);
-        list.push(&ptrs, n, map_blocks(n), [0.0; 2]);
+        list.push(&ptrs, n, grid_stride_blocks(n));
     }
     let (_list, launch) = list.upload(b, op, kernel)?;
     b.launch(op, args(launch.ptr(scale).ptr(gate)))
@@ -52,12 +47,7 @@ impl OptimOps for CudaBackend {
         let mut list = TensorList::default();
         for g in grads {
             let (ptr, n) = self.f32_storage(op, g)?;
-            list.push(
-                &[ptr],
-                n,
-                n.div_ceil(THREADS as usize * ELEMENTS_PER_THREAD).clamp(1, SQUARES_MAX_BLOCKS),
-                [0.0; 2],
-            );
+            list.push(&[ptr], n, n.div_ceil(THREADS as usize * ELEMENTS_PER_THREAD).clamp(1, SQUARES_MAX_BLOCKS));
         }
         let guard = guard.map(|g| self.f32_storage(op, g)).transpose()?.map_or(0, |(ptr, _)| ptr);
         let partial = DeviceBuffer::alloc(&self.gpu, op, list.blocks().max(1) * 8)?;
@@ -94,7 +84,7 @@ impl OptimOps for CudaBackend {
         let mut list = TensorList::default();
         for b in &group {
             let (target, n) = self.f32_storage(op, b.target)?;
-            list.push(&[target, self.input(op, b.source, n)?], n, map_blocks(n), [b.keep, b.take]);
+            list.push(&[target, self.input(op, b.source, n)?], n, grid_stride_blocks(n)).scalars([b.keep, b.take]);
         }
         let (_list, launch) = list.upload(self, op, k::OPTIM_BLEND)?;
         self.launch(op, launch.ptr(gate))

@@ -3,7 +3,7 @@
 //! `[rows, channels]`), row groups (row-wise reductions).
 
 use super::runtime::kernels as k;
-use super::runtime::launch::Launch;
+use super::runtime::launch::{linear_blocks, Launch};
 use super::THREADS;
 use crate::backend::Rows;
 
@@ -14,6 +14,12 @@ pub const ELEMENTS_PER_THREAD: usize = 4;
 /// A 1-D launch of `THREADS`-thread blocks for a grid-stride loop over `n` items.
 pub fn grid_stride(kernel: k::Kernel, n: usize) -> Launch {
     Launch::linear(kernel, n.div_ceil(ELEMENTS_PER_THREAD), THREADS)
+}
+
+/// The blocks [`grid_stride`] gives `n` items: what one tensor of a multi-tensor
+/// grid-stride launch takes.
+pub fn grid_stride_blocks(n: usize) -> usize {
+    linear_blocks(n.div_ceil(ELEMENTS_PER_THREAD), THREADS) as usize
 }
 
 /// Blocks that keep an H100 full: 8 resident blocks of 256 threads on each of 132 SMs.

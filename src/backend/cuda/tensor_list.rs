@@ -16,7 +16,23 @@ struct Entry {
     n: i64,
     first_block: i64,
     blocks: i64,
+    size: [i64; 3],
     scalar: [f32; 2],
+}
+
+/// The entry just pushed, to give its per-tensor sizes and numbers.
+pub struct Pushed<'a>(&'a mut Entry);
+
+impl Pushed<'_> {
+    pub fn sizes(self, sizes: [usize; 3]) -> Self {
+        self.0.size = sizes.map(|s| s as i64);
+        self
+    }
+
+    pub fn scalars(self, scalars: [f32; 2]) -> Self {
+        self.0.scalar = scalars;
+        self
+    }
 }
 
 /// The tensors of one multi-tensor launch, in the order the kernel walks them.
@@ -27,14 +43,16 @@ pub struct TensorList {
 }
 
 impl TensorList {
-    /// Adds a tensor of `n` elements with its operands (in the kernel's order) and
-    /// per-tensor numbers, served by `blocks` blocks (at least one).
-    pub fn push(&mut self, operands: &[u64], n: usize, blocks: usize, scalar: [f32; 2]) {
+    /// Adds a tensor of `n` elements with its operands (in the kernel's order), served by
+    /// `blocks` blocks (at least one).
+    pub fn push(&mut self, operands: &[u64], n: usize, blocks: usize) -> Pushed<'_> {
         let mut ptr = [0; 4];
         ptr[..operands.len()].copy_from_slice(operands);
         let blocks = blocks.max(1);
-        self.entries.push(Entry { ptr, n: n as i64, first_block: self.blocks as i64, blocks: blocks as i64, scalar });
+        let (n, first_block) = (n as i64, self.blocks as i64);
+        self.entries.push(Entry { ptr, n, first_block, blocks: blocks as i64, ..Entry::default() });
         self.blocks += blocks;
+        Pushed(self.entries.last_mut().expect("just pushed"))
     }
 
     /// The blocks all entries take: the launch's grid.
@@ -48,7 +66,7 @@ impl TensorList {
     /// The buffer must outlive the launch.
     pub fn upload(mut self, b: &CudaBackend, op: &'static str, kernel: Kernel) -> Result<(DeviceBuffer, Launch)> {
         if self.entries.is_empty() {
-            self.push(&[], 0, 1, [0.0; 2]);
+            self.push(&[], 0, 1);
         }
         let bytes: &[u8] = bytemuck::cast_slice(&self.entries);
         let buffer = DeviceBuffer::alloc(&b.gpu, op, bytes.len())?;

@@ -30,20 +30,25 @@ fn concat_and_slice_match_exactly() {
 
             let total: usize = widths.iter().sum();
             let shape = Rows { rows, cols: total };
-            // Each part back, the whole, and a middle cut across the parts.
-            let mut slices: Vec<(usize, usize)> = Vec::new();
+            // Each part back, the whole, and a middle cut across the parts: all at once and
+            // each alone.
+            let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
             for &c in widths {
-                slices.push((slices.last().map_or(0, |&(s, l)| s + l), c));
+                let start = ranges.last().map_or(0, |r| r.end);
+                ranges.push(start..start + c);
             }
-            slices.push((0, total));
+            ranges.push(0..total);
             if total > 2 {
-                slices.push((1, total - 2));
+                ranges.push(1..total - 1);
             }
-            for (start, len) in slices {
-                let want = cpu().backend().slice_cols(&want, shape, start, len).unwrap();
-                let sliced = device.backend().slice_cols(&got, shape, start, len).unwrap();
-                let what = format!("slice_cols {start}..{} of {rows}x{total}", start + len);
-                check(&what, &device, &down(&device, &sliced), &down(&cpu(), &want), EXACT);
+            let wants = cpu().backend().slice_cols(&want, shape, &ranges).unwrap();
+            let together = device.backend().slice_cols(&got, shape, &ranges).unwrap();
+            assert_eq!(together.len(), ranges.len());
+            for ((range, want), sliced) in ranges.iter().zip(&wants).zip(&together) {
+                let alone = device.backend().slice_cols(&got, shape, std::slice::from_ref(range)).unwrap();
+                let what = format!("slice_cols {range:?} of {rows}x{total}");
+                check(&what, &device, &down(&device, sliced), &down(&cpu(), want), EXACT);
+                check(&format!("{what} alone"), &device, &down(&device, &alone[0]), &down(&cpu(), want), EXACT);
             }
         }
     }
@@ -98,7 +103,7 @@ fn bad_indices_columns_and_devices_are_errors() {
         assert!(err.contains("gather_rows") && err.contains("row index 2 out of 2"), "{err}");
         let err = be.scatter_add_rows(&up(&device, &x), shape, &[5, 0]).unwrap_err().to_string();
         assert!(err.contains("scatter_add_rows") && err.contains("row index 5"), "{err}");
-        let err = be.slice_cols(&up(&device, &x), shape, 2, 2).unwrap_err().to_string();
+        let err = be.slice_cols(&up(&device, &x), shape, &[0..1, 2..4]).unwrap_err().to_string();
         assert!(err.contains("slice_cols") && err.contains("2..4 of 3"), "{err}");
         let on_cpu = up(&cpu(), &x);
         let err = be.concat_cols(&[(&up(&device, &x), 3), (&on_cpu, 3)], 2).unwrap_err().to_string();

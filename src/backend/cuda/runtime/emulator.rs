@@ -7,6 +7,7 @@ use super::launch::Launch;
 use super::Gpu;
 use crate::error::{Error, Result};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::sync::Mutex;
 
 /// The order in which the threads of a block run between two barriers. Reverse and random
 /// orders expose kernels that read another thread's shared-memory write without a barrier.
@@ -61,11 +62,15 @@ pub fn resolves(kernel: &str) -> bool {
 
 pub struct Emulator {
     order: ThreadOrder,
+    /// Held while a launch runs: launches run one after another, as on the one stream of a
+    /// real device, whichever host threads make them (kernels that finish in their last
+    /// block share one completion counter, and rely on it).
+    stream: Mutex<()>,
 }
 
 impl Emulator {
     pub fn new(order: ThreadOrder) -> Emulator {
-        Emulator { order }
+        Emulator { order, stream: Mutex::new(()) }
     }
 
     fn fail(&self, op: &'static str, msg: String) -> Error {
@@ -127,6 +132,7 @@ impl Gpu for Emulator {
             ThreadOrder::Random(seed) => (2, seed),
         };
         let mut err = vec![0 as c_char; 1024];
+        let _in_order = self.stream.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // SAFETY: `params` points at `launch.args`, which outlives the call and matches the
         // kernel's parameter kinds (`Launch::validate` ran); pointers in it are buffers of
         // this emulator.

@@ -65,8 +65,7 @@ impl Launch {
     /// A 1-D grid with `threads` threads per block covering `n` work items, one per thread
     /// (kernels loop with the grid's stride if the grid is capped).
     pub fn linear(kernel: Kernel, n: usize, threads: u32) -> Launch {
-        let blocks = n.div_ceil(threads as usize).clamp(1, MAX_LINEAR_BLOCKS) as u32;
-        Launch::new(kernel, [blocks, 1, 1], [threads, 1, 1])
+        Launch::new(kernel, [linear_blocks(n, threads), 1, 1], [threads, 1, 1])
     }
 
     pub fn shared(mut self, bytes: usize) -> Launch {
@@ -147,3 +146,8 @@ impl Launch {
 
 /// Grid-stride kernels need no more blocks than keep every SM busy several times over.
 const MAX_LINEAR_BLOCKS: usize = 65_535;
+
+/// The blocks of `threads` threads a [`Launch::linear`] over `n` items takes.
+pub fn linear_blocks(n: usize, threads: u32) -> u32 {
+    n.div_ceil(threads as usize).clamp(1, MAX_LINEAR_BLOCKS) as u32
+}
