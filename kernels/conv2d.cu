@@ -11,11 +11,12 @@
 //   Grid ⌈M/64⌉·⌈O/64⌉; needs M, K, O ≥ 1.
 // conv2d_input_grad: dx[N·H·W, C] = Σ over taps (kh, kw, o) of dy·w. Input row ih receives
 //   only from kernel rows kh ≡ ih + PT (mod SH), at oh = (ih + PT − kh)/SH, so the pixels
-//   are cut into SH·SW phases (ih mod SH, iw mod SW), one launch each: every pixel of a
-//   phase has the same taps, and the GEMM runs over those alone,
+//   are cut into SH·SW phases (ih mod SH, iw mod SW), blockIdx.z = phase_h·SW + phase_w:
+//   every pixel of a phase has the same taps, and the GEMM runs over those alone,
 //   K = ⌈(KH − kh0)/SH⌉·⌈(KW − kw0)/SW⌉·O, instead of over all KH·KW·O taps of which only
 //   1/(SH·SW) are nonzero. A phase with no taps writes zeros.
-//   Grid ⌈pixels of the phase/64⌉·⌈C/64⌉; needs pixels, C, O ≥ 1.
+//   Grid ⌈pixels of phase (0, 0), the largest/64⌉·⌈C/64⌉ × 1 × SH·SW, the tiles numbered
+//   as phase (0, 0)'s; a block past its own phase's pixels has nothing to do. Needs C, O ≥ 1.
 // conv2d_weight_grad: dw[K, O] = Pᵀ[K, M]·dy[M, O], a reduction over the M output positions,
 //   which is long while K·O is often a handful of tiles: grid.z splits M into ranges of
 //   `split_rows`, split s writing its partial sum to out + s·K·O, and
@@ -204,13 +205,16 @@ struct InputGradRows {
 extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_input_grad(float* dx, const float* dy, const float* w, i64 batch, i64 in_h,
                                              i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w,
                                              i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h,
-                                             i64 out_w, i64 phase_h, i64 phase_w) {
+                                             i64 out_w) {
     const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
+    const i64 phase_h = blockIdx.z / stride_w, phase_w = blockIdx.z % stride_w;
     const ConvPhase ph = conv_phase(phase_h, in_h, kernel_h, stride_h, pad_top);
     const ConvPhase pw = conv_phase(phase_w, in_w, kernel_w, stride_w, pad_left);
     const i64 rows = batch * ph.count * pw.count, k = ph.taps * pw.taps * out_c;
+    const i64 most_rows = batch * ((in_h + stride_h - 1) / stride_h) * ((in_w + stride_w - 1) / stride_w);
     i64 m0, n0;
-    gemm_tile_origin(rows, m0, n0);
+    gemm_tile_origin(most_rows, m0, n0);
+    if (m0 >= rows) return;  // the whole block: no barrier has run
     InputGradTaps a(dy, s, ph, pw, m0, k);
     InputGradWeights b(w, s, ph, pw, n0, k);
     gemm_block(a, b, 0, k, InputGradRows{dx, s, phase_h, phase_w, ph.count, pw.count, m0, rows}, n0, in_c);

@@ -81,9 +81,9 @@ impl Conv2dOps for CudaBackend {
         Ok(Storage::Cuda(y))
     }
 
-    /// `dx = ∂L/∂x` from `dy = ∂L/∂y`: one launch per stride phase (input positions with the
-    /// same `(ih mod stride_h, iw mod stride_w)`), each covering exactly its pixels, so together
-    /// they write every element of `dx`.
+    /// `dx = ∂L/∂x` from `dy = ∂L/∂y`: one launch, a block layer per stride phase (input
+    /// positions with the same `(ih mod stride_h, iw mod stride_w)`), each covering exactly
+    /// its pixels, so together they write every element of `dx`.
     fn conv2d_input_grad(&self, dy: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
         const OP: &str = "conv2d_input_grad";
         let dy = self.input(OP, dy, g.output_len())?;
@@ -96,18 +96,11 @@ impl Conv2dOps for CudaBackend {
             zero(self, OP, dx.buffer.ptr(), g.input_len())?;
             return Ok(Storage::Cuda(dx));
         }
-        // Positions r, r + s, … below `len`.
-        let count = |r: usize, len: usize, s: usize| len.saturating_sub(r).div_ceil(s);
-        for phase_h in 0..g.stride_h {
-            for phase_w in 0..g.stride_w {
-                let pixels = g.batch * count(phase_h, g.in_h, g.stride_h) * count(phase_w, g.in_w, g.stride_w);
-                if pixels == 0 {
-                    continue;
-                }
-                let launch = tiled(k::CONV2D_INPUT_GRAD, pixels, g.in_c, 1).ptr(dx.buffer.ptr()).ptr(dy).ptr(w);
-                self.launch(OP, with_geometry(launch, g).size(phase_h).size(phase_w))?;
-            }
-        }
+        // Phase (0, 0) has the most pixels: ⌈in/stride⌉ along each axis.
+        let most_pixels = g.batch * g.in_h.div_ceil(g.stride_h) * g.in_w.div_ceil(g.stride_w);
+        let phases = g.stride_h * g.stride_w;
+        let launch = tiled(k::CONV2D_INPUT_GRAD, most_pixels, g.in_c, phases).ptr(dx.buffer.ptr()).ptr(dy).ptr(w);
+        self.launch(OP, with_geometry(launch, g))?;
         Ok(Storage::Cuda(dx))
     }
 
