@@ -65,7 +65,8 @@ pub fn slice_channels(x: &Var, start: usize, len: usize) -> Result<Var> {
         });
     }
     let xt = x.value();
-    let y = xt.device().backend().slice_cols(xt.storage(), shape, std::slice::from_ref(&(start..start + len)))?.remove(0);
+    let y =
+        xt.device().backend().slice_cols(xt.storage(), shape, std::slice::from_ref(&(start..start + len)))?.remove(0);
     let y = tensor_like(xt, y, x.shape().with_last(len));
     let in_shape = x.shape().clone();
     Var::record(op, &[x], y, move |dy, _| {

@@ -1,8 +1,13 @@
-//! The counters every CUDA op passes through: one op counted as it happens, and the dry run
-//! (`cuda-emu:count`) counting a whole training step exactly as the emulation running it.
+//! The counters every CUDA op passes through: one op counted as it happens, the dry run
+//! (`cuda-emu:count`) counting a whole training step exactly as the emulation running it,
+//! and a steady training step: no allocation, one wait, one launch per group update.
 
 use super::train_step::train_on;
 use cari::backend::{KernelCounts, Profile};
+use cari::data::{DataConfig, LoaderOptions};
+use cari::model::{MultiTaskNet, NetworkConfig};
+use cari::optim::LrSchedule;
+use cari::train::{TrainConfig, Trainer};
 use cari::Device;
 
 /// Devices of each test's own (the thread order changes no count), so that no other
@@ -20,21 +25,28 @@ fn profile_of(device: &Device, work: impl FnOnce()) -> Profile {
 fn uploads_fills_and_downloads_are_counted_as_they_happen() {
     let dev = Device::parse(ONE_OP).unwrap();
     let be = dev.backend();
-    let p = profile_of(&dev, || {
-        let x = be.upload(vec![1.0; 6]).unwrap();
-        let z = be.zeros(10).unwrap();
-        assert_eq!(be.download(&z).unwrap(), vec![0.0; 10]);
-        // Read together: both copied into one 64-byte buffer, read once.
-        assert_eq!(be.download_all(&[&x, &z]).unwrap(), [vec![1.0; 6], vec![0.0; 10]]);
-        drop((x, z));
-    });
+    let round = || {
+        profile_of(&dev, || {
+            let x = be.upload(vec![1.0; 6]).unwrap();
+            let z = be.zeros(10).unwrap();
+            assert_eq!(be.download(&z).unwrap(), vec![0.0; 10]);
+            // Read together: both copied into one 64-byte buffer, read once.
+            assert_eq!(be.download_all(&[&x, &z]).unwrap(), [vec![1.0; 6], vec![0.0; 10]]);
+            drop((x, z));
+        })
+    };
+    let p = round();
     assert_eq!(p.kernels.len(), 2, "{p:?}");
     assert_eq!(p.kernels["fill_f32"], KernelCounts { launches: 1, buffer_bytes: 40 });
     assert_eq!(p.kernels["copy_u16"], KernelCounts { launches: 2, buffer_bytes: (64 + 24) + (64 + 40) });
-    assert_eq!((p.allocations, p.allocated_bytes, p.frees), (3, 24 + 40 + 64, 3));
+    // The freed buffers stay in the pool, for the next allocations of their sizes.
+    assert_eq!((p.allocations, p.allocated_bytes, p.frees), (3, 24 + 40 + 64, 0));
     assert_eq!((p.writes, p.written_bytes, p.reads, p.read_bytes), (1, 24, 2, 40 + 64));
     // Only the reads wait: the upload is queued through pinned memory.
     assert_eq!(p.host_syncs(), 2);
+    // The same work again takes every buffer from the pool.
+    let again = round();
+    assert_eq!((again.allocations, again.frees, again.launches(), again.reads), (0, 0, 3, 2), "{again:?}");
     assert_eq!(Device::cpu().profile(), None);
 }
 
@@ -47,4 +59,28 @@ fn the_dry_run_counts_a_training_step_as_the_running_emulation_does() {
     let (want, got) = (counted(&running), counted(&dry));
     assert!(want.launches() > 500 && want.allocations > 500 && want.reads > 0, "{want:?}");
     assert_eq!(got, want);
+}
+
+#[test]
+fn a_steady_training_step_allocates_nothing_and_waits_once() {
+    let dev = Device::parse("cuda-emu:random:90419").unwrap();
+    let net =
+        MultiTaskNet::new(NetworkConfig { image_size: 75, num_classes: 6, width_divisor: 16, ..Default::default() });
+    let net = net.unwrap();
+    let params = net.init_params(5, &dev).unwrap();
+    let mut data =
+        DataConfig::synth(6, 4, 75, 8, 5).unwrap().open_for_training(None, LoaderOptions::default()).unwrap();
+    let mut trainer =
+        Trainer::new(net, params, TrainConfig::reference(LrSchedule::constant(0.01).unwrap(), 5)).unwrap();
+    let mut step = || trainer.step(&data.loader.next_batch().unwrap().to_batch(&dev).unwrap()).unwrap();
+    // Warm: the pool holds a buffer of every size the batches' compositions ask for.
+    for _ in 0..6 {
+        step();
+    }
+    let p = profile_of(&dev, || drop(step()));
+    assert_eq!((p.allocations, p.frees), (0, 0), "{}", p.table(1));
+    assert_eq!((p.host_syncs(), p.reads), (1, 1), "one packed read of the step's figures: {}", p.table(1));
+    for group_kernel in ["optim_group_control", "optim_rmsprop", "optim_blend"] {
+        assert!(p.kernels[group_kernel].launches <= 2, "{group_kernel} runs once per group: {}", p.table(1));
+    }
 }

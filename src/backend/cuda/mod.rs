@@ -25,6 +25,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use runtime::counting::Counting;
 use runtime::launch::Launch;
+use runtime::pool::BufferPool;
 use runtime::Gpu;
 use std::sync::{Arc, Mutex};
 
@@ -32,7 +33,8 @@ use std::sync::{Arc, Mutex};
 const THREADS: u32 = 256;
 
 pub struct CudaBackend {
-    /// `counting`, seen as the device every op runs on.
+    /// The device every op runs on: the buffer pool over `counting` (which so counts the
+    /// allocations that reach the device).
     gpu: Arc<dyn Gpu>,
     counting: Arc<Counting>,
     /// The counter a last-block reduction counts its finished blocks with: 0 between
@@ -44,7 +46,7 @@ pub struct CudaBackend {
 impl CudaBackend {
     fn on(counting: Counting) -> CudaBackend {
         let counting = Arc::new(counting);
-        CudaBackend { gpu: counting.clone(), counting, counter: Mutex::new(None) }
+        CudaBackend { gpu: Arc::new(BufferPool::new(counting.clone())), counting, counter: Mutex::new(None) }
     }
 
     /// The address of the completion counter (`counter`).

@@ -2,7 +2,8 @@
 //! implementations: the real GPU through cudarc (`driver.rs`) and the CPU emulation of the
 //! CUDA execution model (`emulator.rs`). Everything else, every kernel included, is shared:
 //! the kernel table (`kernels.rs`), launch descriptions (`launch.rs`), NVRTC (`nvrtc.rs`),
-//! and the counters every op passes through (`counting.rs`).
+//! the counters every op passes through (`counting.rs`) and the buffer pool above them
+//! (`pool.rs`).
 
 pub mod counting;
 pub mod driver;
@@ -11,6 +12,7 @@ pub mod emulator;
 pub mod kernels;
 pub mod launch;
 pub mod nvrtc;
+pub mod pool;
 mod staging;
 
 use crate::error::Result;
