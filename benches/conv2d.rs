@@ -21,7 +21,7 @@
 //! in `target/criterion/conv2d_<scope>/<pass>/<shape>/new/estimates.json` (scope with `/`
 //! replaced by `_`).
 
-use cari::backend::Conv2dGeometry;
+use cari::backend::{Backend, Conv2dBackward, Conv2dGeometry, Conv2dGrads};
 use cari::ops::{conv_geometry, Conv2dSpec, Padding};
 use cari::rng::Rng;
 use cari::{Device, Shape, Tensor};
@@ -150,6 +150,10 @@ fn bench_conv(c: &mut Criterion) {
         let x = random(g.input_len(), 3 * i as u64, &device);
         let wt = random(g.weight_len(), 3 * i as u64 + 1, &device);
         let dy = random(g.output_len(), 3 * i as u64 + 2, &device);
+        let backward = |be: &dyn Backend, wanted| {
+            let on = Conv2dBackward { x: x.storage(), w: wt.storage(), dy: dy.storage() };
+            be.conv2d_backward(on, &g, wanted).expect("conv2d backward")
+        };
 
         let mut group = c.benchmark_group(format!("conv2d_{}", k.scope.replace('/', "_")));
         // Elements = FLOPs (2 per multiply-add): criterion's elem/s reads as FLOP/s.
@@ -167,11 +171,11 @@ fn bench_conv(c: &mut Criterion) {
         });
         if k.scope != "Conv2d_1a_3x3" {
             group.bench_function(BenchmarkId::new("dgrad", &label), |b| {
-                b.iter(|| done(be.conv2d_input_grad(dy.storage(), wt.storage(), &g).expect("dgrad")))
+                b.iter(|| done(backward(be, Conv2dGrads::INPUT).0.expect("dgrad")))
             });
         }
         group.bench_function(BenchmarkId::new("wgrad", &label), |b| {
-            b.iter(|| done(be.conv2d_weight_grad(x.storage(), dy.storage(), &g).expect("wgrad")))
+            b.iter(|| done(backward(be, Conv2dGrads::WEIGHTS).1.expect("wgrad")))
         });
         group.finish();
     }

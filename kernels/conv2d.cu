@@ -9,21 +9,22 @@
 //
 // conv2d_forward: y[M = N·OH·OW, O] = P[M, K = KH·KW·C]·w[K, O], P the patches of x.
 //   Grid ⌈M/64⌉·⌈O/64⌉; needs M, K, O ≥ 1.
-// conv2d_input_grad: dx[N·H·W, C] = Σ over taps (kh, kw, o) of dy·w. Input row ih receives
+// conv2d_backward: both gradients in one launch, grid.z layers [input phases, weight splits]
+//   (either part may be absent), grid.x the larger part's tile count:
+// - the input gradient dx[N·H·W, C] = Σ over taps (kh, kw, o) of dy·w. Input row ih receives
 //   only from kernel rows kh ≡ ih + PT (mod SH), at oh = (ih + PT − kh)/SH, so the pixels
-//   are cut into SH·SW phases (ih mod SH, iw mod SW), blockIdx.z = phase_h·SW + phase_w:
-//   every pixel of a phase has the same taps, and the GEMM runs over those alone,
+//   are cut into SH·SW phases (ih mod SH, iw mod SW), layer = phase_h·SW + phase_w: every
+//   pixel of a phase has the same taps, and the GEMM runs over those alone,
 //   K = ⌈(KH − kh0)/SH⌉·⌈(KW − kw0)/SW⌉·O, instead of over all KH·KW·O taps of which only
-//   1/(SH·SW) are nonzero. A phase with no taps writes zeros.
-//   Grid ⌈pixels of phase (0, 0), the largest/64⌉·⌈C/64⌉ × 1 × SH·SW, the tiles numbered
-//   as phase (0, 0)'s; a block past its own phase's pixels has nothing to do. Needs C, O ≥ 1.
-// conv2d_weight_grad: dw[K, O] = Pᵀ[K, M]·dy[M, O], a reduction over the M output positions,
-//   which is long while K·O is often a handful of tiles: grid.z splits M into ranges of
-//   `split_rows`, split s writing its partial sum to out + s·K·O, and
-//   conv2d_weight_grad_sum adds the partials in split order (with one split, `out` is dw).
+//   1/(SH·SW) are nonzero. A phase with no taps writes zeros. Tiles: ⌈pixels of phase
+//   (0, 0), the largest/64⌉·⌈C/64⌉. Needs C, O ≥ 1.
+// - the weight gradient dw[K, O] = Pᵀ[K, M]·dy[M, O], a reduction over the M output
+//   positions, which is long while K·O is often a handful of tiles: its layers split M
+//   into ranges of `split_rows`, split s writing its partial sum to dw_out + s·K·O, and
+//   conv2d_weight_grad_sum adds the partials in split order (with one split, dw_out is dw).
 //   Partials and a second pass rather than atomics: the result does not depend on block
 //   scheduling, so training runs repeat exactly, and dw needs no zeroing first.
-//   Grid ⌈K/64⌉·⌈O/64⌉ × 1 × splits; needs M, K, O ≥ 1 and rows in every split.
+//   Tiles ⌈K/64⌉·⌈O/64⌉; needs M, K, O ≥ 1 and rows in every split.
 #include "common.cuh"
 #include "gemm.cuh"
 
@@ -202,22 +203,22 @@ struct InputGradRows {
     }
 };
 
-extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_input_grad(float* dx, const float* dy, const float* w, i64 batch, i64 in_h,
-                                             i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w,
-                                             i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h,
-                                             i64 out_w) {
-    const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
-    const i64 phase_h = blockIdx.z / stride_w, phase_w = blockIdx.z % stride_w;
-    const ConvPhase ph = conv_phase(phase_h, in_h, kernel_h, stride_h, pad_top);
-    const ConvPhase pw = conv_phase(phase_w, in_w, kernel_w, stride_w, pad_left);
-    const i64 rows = batch * ph.count * pw.count, k = ph.taps * pw.taps * out_c;
-    const i64 most_rows = batch * ((in_h + stride_h - 1) / stride_h) * ((in_w + stride_w - 1) / stride_w);
+// The input-gradient tiles of phase layer `layer` (phase_h·SW + phase_w): block x takes
+// one of the ⌈pixels of phase (0, 0), the largest/64⌉·⌈C/64⌉ tiles numbered as phase
+// (0, 0)'s; a block past its own phase's pixels, or past the tiles, has nothing to do.
+__device__ __forceinline__ void conv2d_input_grad_block(float* dx, const float* dy, const float* w, const ConvShape& s,
+                                                        i64 layer) {
+    const i64 phase_h = layer / s.sw, phase_w = layer % s.sw;
+    const ConvPhase ph = conv_phase(phase_h, s.h, s.kh, s.sh, s.pt);
+    const ConvPhase pw = conv_phase(phase_w, s.w, s.kw, s.sw, s.pl);
+    const i64 rows = s.batch * ph.count * pw.count, k = ph.taps * pw.taps * s.o;
+    const i64 most_rows = s.batch * ((s.h + s.sh - 1) / s.sh) * ((s.w + s.sw - 1) / s.sw);
     i64 m0, n0;
     gemm_tile_origin(most_rows, m0, n0);
-    if (m0 >= rows) return;  // the whole block: no barrier has run
+    if (m0 >= rows || n0 >= s.c) return;  // the whole block: no barrier has run
     InputGradTaps a(dy, s, ph, pw, m0, k);
     InputGradWeights b(w, s, ph, pw, n0, k);
-    gemm_block(a, b, 0, k, InputGradRows{dx, s, phase_h, phase_w, ph.count, pw.count, m0, rows}, n0, in_c);
+    gemm_block(a, b, 0, k, InputGradRows{dx, s, phase_h, phase_w, ph.count, pw.count, m0, rows}, n0, s.c);
 }
 
 // ---- weight gradient ----------------------------------------------------------------------
@@ -260,18 +261,32 @@ struct WeightGradPatches {
     }
 };
 
-extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_weight_grad(float* out, const float* x, const float* dy, i64 batch, i64 in_h,
-                                              i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w,
-                                              i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h,
-                                              i64 out_w, i64 split_rows) {
-    const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
-    const i64 rows = batch * out_h * out_w, k = kernel_h * kernel_w * in_c;
-    const i64 k_begin = blockIdx.z * split_rows, k_end = min(rows, k_begin + split_rows);
+// Split `split` of the weight gradient: rows split·split_rows.. of the reduction into
+// out + split·K·O; block x takes one of the ⌈K/64⌉·⌈O/64⌉ tiles (past them, nothing to do).
+__device__ __forceinline__ void conv2d_weight_grad_block(float* out, const float* x, const float* dy,
+                                                         const ConvShape& s, i64 split_rows, i64 split) {
+    const i64 rows = s.batch * s.oh * s.ow, k = s.kh * s.kw * s.c;
+    const i64 k_begin = split * split_rows, k_end = min(rows, k_begin + split_rows);
     i64 m0, n0;
     gemm_tile_origin(k, m0, n0);
+    if (n0 >= s.o) return;  // the whole block: no barrier has run
     WeightGradPatches a(x, s, m0, k, k_begin, k_end);
-    GemmMatrix<false> b{dy, out_c, n0, out_c, k_end};
-    gemm_block(a, b, k_begin, k_end, GemmRows{out + blockIdx.z * k * out_c, out_c, m0, k}, n0, out_c);
+    GemmMatrix<false> b{dy, s.o, n0, s.o, k_end};
+    gemm_block(a, b, k_begin, k_end, GemmRows{out + split * k * s.o, s.o, m0, k}, n0, s.o);
+}
+
+// Both gradients of one backward pass in one launch: grid.z layers below `input_layers`
+// are the input gradient's phases, the rest the weight gradient's splits.
+extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_backward(
+    float* dx, float* dw_out, const float* dy, const float* x, const float* w, i64 batch, i64 in_h, i64 in_w,
+    i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left,
+    i64 out_h, i64 out_w, i64 split_rows, i64 input_layers) {
+    const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
+    const i64 layer = blockIdx.z;
+    if (layer < input_layers)
+        conv2d_input_grad_block(dx, dy, w, s, layer);
+    else
+        conv2d_weight_grad_block(dw_out, x, dy, s, split_rows, layer - input_layers);
 }
 
 // dw[e] = Σ_s partial[s·len + e], in split order. Launch: linear over len.

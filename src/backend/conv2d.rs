@@ -92,11 +92,38 @@ impl Conv2dGeometry {
     }
 }
 
+/// Which gradients a conv2d backward pass computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dGrads {
+    /// ∂L/∂x.
+    pub input: bool,
+    /// ∂L/∂w.
+    pub weights: bool,
+}
+
+impl Conv2dGrads {
+    pub const BOTH: Conv2dGrads = Conv2dGrads { input: true, weights: true };
+    pub const INPUT: Conv2dGrads = Conv2dGrads { input: true, weights: false };
+    pub const WEIGHTS: Conv2dGrads = Conv2dGrads { input: false, weights: true };
+}
+
+/// What a conv2d backward pass reads: the input `x`, the weights `w` and `dy = ∂L/∂y`.
+#[derive(Clone, Copy)]
+pub struct Conv2dBackward<'a> {
+    pub x: &'a Storage,
+    pub w: &'a Storage,
+    pub dy: &'a Storage,
+}
+
 pub trait Conv2dOps {
     /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
     fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage>;
-    /// ∂L/∂x from ∂L/∂y.
-    fn conv2d_input_grad(&self, dy: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage>;
-    /// ∂L/∂w from the input and ∂L/∂y.
-    fn conv2d_weight_grad(&self, x: &Storage, dy: &Storage, g: &Conv2dGeometry) -> Result<Storage>;
+    /// `(∂L/∂x, ∂L/∂w)`, each when `wanted`, in one pass where the backend can (one launch
+    /// on CUDA: the two are independent given ∂L/∂y).
+    fn conv2d_backward(
+        &self,
+        on: Conv2dBackward,
+        g: &Conv2dGeometry,
+        wanted: Conv2dGrads,
+    ) -> Result<(Option<Storage>, Option<Storage>)>;
 }

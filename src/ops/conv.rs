@@ -2,8 +2,8 @@
 
 use super::{check_inputs, non_empty, rank, tensor_like};
 use crate::autograd::Var;
-use crate::backend::Conv2dGeometry;
 pub use crate::backend::Padding;
+use crate::backend::{Conv2dBackward, Conv2dGeometry, Conv2dGrads};
 use crate::error::{Error, Result};
 use crate::tensor::Shape;
 
@@ -57,17 +57,12 @@ pub fn conv2d(x: &Var, w: &Var, spec: Conv2dSpec) -> Result<Var> {
     let y = xt.device().backend().conv2d(xt.storage(), wt.storage(), &g)?;
     let y = tensor_like(&xt, y, [g.batch, g.out_h, g.out_w, g.out_c]);
     Var::record("conv2d", &[x, w], y, move |dy, needs| {
-        let be = dy.device().backend();
-        let dx = if needs[0] {
-            Some(tensor_like(dy, be.conv2d_input_grad(dy.storage(), wt.storage(), &g)?, xt.shape().clone()))
-        } else {
-            None
-        };
-        let dw = if needs[1] {
-            Some(tensor_like(dy, be.conv2d_weight_grad(xt.storage(), dy.storage(), &g)?, wt.shape().clone()))
-        } else {
-            None
-        };
-        Ok(vec![dx, dw])
+        let on = Conv2dBackward { x: xt.storage(), w: wt.storage(), dy: dy.storage() };
+        let wanted = Conv2dGrads { input: needs[0], weights: needs[1] };
+        let (dx, dw) = dy.device().backend().conv2d_backward(on, &g, wanted)?;
+        Ok(vec![
+            dx.map(|dx| tensor_like(dy, dx, xt.shape().clone())),
+            dw.map(|dw| tensor_like(dy, dw, wt.shape().clone())),
+        ])
     })
 }

@@ -31,7 +31,7 @@
 use super::buffer;
 use super::matmul::{matmul_into, Dst, Threads};
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{Conv2dGeometry, Conv2dOps, MatmulGeometry, Storage};
+use crate::backend::{Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, MatmulGeometry, Storage};
 use crate::error::Result;
 use rayon::prelude::*;
 
@@ -327,14 +327,21 @@ impl Conv2dOps for CpuBackend {
         Ok(wrap(forward(f32s(x, "conv2d")?, f32s(w, "conv2d")?, g)))
     }
 
-    fn conv2d_input_grad(&self, dy: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-        let op = "conv2d_input_grad";
-        Ok(wrap(input_grad(f32s(dy, op)?, f32s(w, op)?, g)))
-    }
-
-    fn conv2d_weight_grad(&self, x: &Storage, dy: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-        let op = "conv2d_weight_grad";
-        Ok(wrap(weight_grad(f32s(x, op)?, f32s(dy, op)?, g)))
+    fn conv2d_backward(
+        &self,
+        on: Conv2dBackward,
+        g: &Conv2dGeometry,
+        wanted: Conv2dGrads,
+    ) -> Result<(Option<Storage>, Option<Storage>)> {
+        let op = "conv2d_backward";
+        let dy = f32s(on.dy, op)?;
+        let dx =
+            wanted.input.then(|| Ok::<_, crate::error::Error>(wrap(input_grad(dy, f32s(on.w, op)?, g)))).transpose()?;
+        let dw = wanted
+            .weights
+            .then(|| Ok::<_, crate::error::Error>(wrap(weight_grad(f32s(on.x, op)?, dy, g))))
+            .transpose()?;
+        Ok((dx, dw))
     }
 }
 

@@ -3,11 +3,11 @@
 //! patches from the activations, so no column buffer is allocated. Layouts and semantics
 //! as in `cpu/conv2d.rs`: NHWC activations, HWIO weights, explicit top/left padding.
 
-use super::matmul::{tiled, tiles};
+use super::matmul::{tiled, tiles, GEMM_THREADS};
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::{CudaBackend, THREADS};
-use crate::backend::{Conv2dGeometry, Conv2dOps, Storage};
+use crate::backend::{Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, CudaStorage, Storage};
 use crate::error::Result;
 
 /// Depth of one GEMM step (`GEMM_BK` in gemm.cuh): weight-gradient splits are multiples of it.
@@ -81,54 +81,59 @@ impl Conv2dOps for CudaBackend {
         Ok(Storage::Cuda(y))
     }
 
-    /// `dx = ∂L/∂x` from `dy = ∂L/∂y`: one launch, a block layer per stride phase (input
-    /// positions with the same `(ih mod stride_h, iw mod stride_w)`), each covering exactly
-    /// its pixels, so together they write every element of `dx`.
-    fn conv2d_input_grad(&self, dy: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-        const OP: &str = "conv2d_input_grad";
-        let dy = self.input(OP, dy, g.output_len())?;
-        let w = self.input(OP, w, g.weight_len())?;
-        let dx = self.alloc_f32(OP, g.input_len())?;
-        if g.input_len() == 0 {
-            return Ok(Storage::Cuda(dx));
-        }
+    /// Both gradients in one launch (`conv2d_backward`): the input gradient as a block layer
+    /// per stride phase (input positions with the same `(ih mod stride_h, iw mod stride_w)`),
+    /// each covering exactly its pixels, so together they write every element of `dx`; the
+    /// weight gradient as a layer per split of its reduction. With several splits, each
+    /// writes its partial sum to a scratch buffer and a second pass adds them in split
+    /// order, so the result is the same on every run.
+    fn conv2d_backward(
+        &self,
+        on: Conv2dBackward,
+        g: &Conv2dGeometry,
+        wanted: Conv2dGrads,
+    ) -> Result<(Option<Storage>, Option<Storage>)> {
+        const OP: &str = "conv2d_backward";
+        let dy = self.input(OP, on.dy, g.output_len())?;
+        let x = self.input(OP, on.x, g.input_len())?;
+        let w = self.input(OP, on.w, g.weight_len())?;
+        let dx = wanted.input.then(|| self.alloc_f32(OP, g.input_len())).transpose()?;
+        let dw = wanted.weights.then(|| self.alloc_f32(OP, g.weight_len())).transpose()?;
+        let into_storage =
+            |dx: Option<CudaStorage>, dw: Option<CudaStorage>| (dx.map(Storage::Cuda), dw.map(Storage::Cuda));
         if g.output_len() == 0 {
-            zero(self, OP, dx.buffer.ptr(), g.input_len())?;
-            return Ok(Storage::Cuda(dx));
+            // Nothing reaches back from an empty output: both gradients are zero.
+            for (b, len) in [(&dx, g.input_len()), (&dw, g.weight_len())] {
+                if let Some(b) = b.as_ref().filter(|_| len > 0) {
+                    zero(self, OP, b.buffer.ptr(), len)?;
+                }
+            }
+            return Ok(into_storage(dx, dw));
+        }
+        let input_layers = if dx.is_some() && g.input_len() > 0 { g.stride_h * g.stride_w } else { 0 };
+        let (split_rows, splits) = match &dw {
+            Some(_) if g.weight_len() > 0 => weight_grad_splits(rows(g), tiles(patch_len(g), g.out_c)),
+            _ => (0, 0),
+        };
+        if input_layers + splits == 0 {
+            return Ok(into_storage(dx, dw));
         }
         // Phase (0, 0) has the most pixels: ⌈in/stride⌉ along each axis.
         let most_pixels = g.batch * g.in_h.div_ceil(g.stride_h) * g.in_w.div_ceil(g.stride_w);
-        let phases = g.stride_h * g.stride_w;
-        let launch = tiled(k::CONV2D_INPUT_GRAD, most_pixels, g.in_c, phases).ptr(dx.buffer.ptr()).ptr(dy).ptr(w);
-        self.launch(OP, with_geometry(launch, g))?;
-        Ok(Storage::Cuda(dx))
-    }
-
-    /// `dw = ∂L/∂w` from the input `x` and `dy = ∂L/∂y`. With several splits, each writes its
-    /// partial sum to a scratch buffer and a second pass adds them in split order, so the
-    /// result is the same on every run.
-    fn conv2d_weight_grad(&self, x: &Storage, dy: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-        const OP: &str = "conv2d_weight_grad";
-        let x = self.input(OP, x, g.input_len())?;
-        let dy = self.input(OP, dy, g.output_len())?;
+        let input_tiles = if input_layers > 0 { tiles(most_pixels, g.in_c) } else { 0 };
+        let weight_tiles = if splits > 0 { tiles(patch_len(g), g.out_c) } else { 0 };
         let len = g.weight_len();
-        let dw = self.alloc_f32(OP, len)?;
-        if len == 0 {
-            return Ok(Storage::Cuda(dw));
-        }
-        if rows(g) == 0 {
-            zero(self, OP, dw.buffer.ptr(), len)?;
-            return Ok(Storage::Cuda(dw));
-        }
-        let (split_rows, splits) = weight_grad_splits(rows(g), tiles(patch_len(g), g.out_c));
         let partial = if splits > 1 { Some(self.alloc_f32(OP, splits * len)?) } else { None };
-        let out = partial.as_ref().map_or(dw.buffer.ptr(), |p| p.buffer.ptr());
-        let launch = tiled(k::CONV2D_WEIGHT_GRAD, patch_len(g), g.out_c, splits).ptr(out).ptr(x).ptr(dy);
-        self.launch(OP, with_geometry(launch, g).size(split_rows))?;
-        if let Some(partial) = partial {
+        let dw_out = partial.as_ref().or(dw.as_ref()).map_or(0, |p| p.buffer.ptr());
+        let dx_ptr = dx.as_ref().map_or(0, |d| d.buffer.ptr());
+        let grid = [input_tiles.max(weight_tiles) as u32, 1, (input_layers + splits) as u32];
+        let launch =
+            Launch::new(k::CONV2D_BACKWARD, grid, [GEMM_THREADS, 1, 1]).ptr(dx_ptr).ptr(dw_out).ptr(dy).ptr(x).ptr(w);
+        self.launch(OP, with_geometry(launch, g).size(split_rows).size(input_layers))?;
+        if let (Some(partial), Some(dw)) = (&partial, &dw) {
             let sum = Launch::linear(k::CONV2D_WEIGHT_GRAD_SUM, len, THREADS);
             self.launch(OP, sum.ptr(dw.buffer.ptr()).ptr(partial.buffer.ptr()).size(len).size(splits))?;
         }
-        Ok(Storage::Cuda(dw))
+        Ok(into_storage(dx, dw))
     }
 }

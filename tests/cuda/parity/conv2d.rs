@@ -1,17 +1,27 @@
-//! `conv2d`, `conv2d_input_grad` and `conv2d_weight_grad` on the network's kernel shapes
+//! `conv2d` and `conv2d_backward` (each gradient alone and both in one launch) on the network's kernel shapes
 //! (1×1, 3×3, 1×7/7×1, 1×3/3×1), SAME and VALID, strides 1–3, batch 1 and 3, channel
 //! counts around the 64-wide tile (1, 3, 5, 17, 33, 70), and explicit paddings TF never
 //! makes.
 
 use super::harness::{check, cpu, devices, down, fresh_seed, random, up};
 use super::matmul::sum_tolerance;
-use cari::backend::{Conv2dGeometry, Padding};
+use cari::backend::{Backend, Conv2dBackward, Conv2dGeometry, Conv2dGrads, Padding};
 use cari::rng::Rng;
 use cari::tensor::Storage;
 use cari::Error;
 
 const SAME: Padding = Padding::Same;
 const VALID: Padding = Padding::Valid;
+
+/// The gradients `wanted` of one backward pass, as given.
+fn backward(
+    b: &dyn Backend,
+    [x, w, dy]: [&Storage; 3],
+    g: &Conv2dGeometry,
+    wanted: Conv2dGrads,
+) -> cari::Result<(Option<Storage>, Option<Storage>)> {
+    b.conv2d_backward(Conv2dBackward { x, w, dy }, g, wanted)
+}
 
 /// All three passes of `g` on fresh inputs, against the CPU backend. Each output element
 /// is a sum over the forward's patch (kh·kw·in_c), the taps reaching an input pixel
@@ -23,8 +33,8 @@ fn case(g: Conv2dGeometry) {
     let c = cpu();
     let cb = c.backend();
     let want_y = down(&c, &cb.conv2d(&up(&c, &x), &up(&c, &w), &g).unwrap());
-    let want_dx = down(&c, &cb.conv2d_input_grad(&up(&c, &dy), &up(&c, &w), &g).unwrap());
-    let want_dw = down(&c, &cb.conv2d_weight_grad(&up(&c, &x), &up(&c, &dy), &g).unwrap());
+    let (want_dx, want_dw) = backward(cb, [&up(&c, &x), &up(&c, &w), &up(&c, &dy)], &g, Conv2dGrads::BOTH).unwrap();
+    let (want_dx, want_dw) = (down(&c, &want_dx.unwrap()), down(&c, &want_dw.unwrap()));
     let patch = g.kernel_h * g.kernel_w * g.in_c;
     for d in devices() {
         let b = d.backend();
@@ -33,12 +43,23 @@ fn case(g: Conv2dGeometry) {
             |pass: &str, r: cari::Result<Storage>| down(&d, &r.unwrap_or_else(|e| panic!("{pass} {g:?}: {e}")));
         let y = result("conv2d", b.conv2d(&x, &w, &g));
         check(&format!("conv2d {g:?}"), &d, &y, &want_y, sum_tolerance(patch));
-        let dx = result("conv2d_input_grad", b.conv2d_input_grad(&dy, &w, &g));
-        let taps = g.kernel_h * g.kernel_w * g.out_c;
-        check(&format!("conv2d_input_grad {g:?}"), &d, &dx, &want_dx, sum_tolerance(taps));
-        let dw = result("conv2d_weight_grad", b.conv2d_weight_grad(&x, &dy, &g));
-        let rows = g.batch * g.out_h * g.out_w;
-        check(&format!("conv2d_weight_grad {g:?}"), &d, &dw, &want_dw, sum_tolerance(rows));
+        let (taps, rows) = (g.kernel_h * g.kernel_w * g.out_c, g.batch * g.out_h * g.out_w);
+        for wanted in [Conv2dGrads::INPUT, Conv2dGrads::WEIGHTS, Conv2dGrads::BOTH] {
+            let (dx, dw) = backward(b, [&x, &w, &dy], &g, wanted).unwrap_or_else(|e| panic!("{wanted:?} {g:?}: {e}"));
+            assert_eq!((dx.is_some(), dw.is_some()), (wanted.input, wanted.weights), "{wanted:?}");
+            if let Some(dx) = dx {
+                check(&format!("input gradient ({wanted:?}) {g:?}"), &d, &down(&d, &dx), &want_dx, sum_tolerance(taps));
+            }
+            if let Some(dw) = dw {
+                check(
+                    &format!("weight gradient ({wanted:?}) {g:?}"),
+                    &d,
+                    &down(&d, &dw),
+                    &want_dw,
+                    sum_tolerance(rows),
+                );
+            }
+        }
     }
 }
 
@@ -124,7 +145,9 @@ fn weight_grad_is_deterministic() {
     let mut runs = Vec::new();
     for d in devices() {
         for _ in 0..2 {
-            runs.push(down(&d, &d.backend().conv2d_weight_grad(&up(&d, &x), &up(&d, &dy), &g).unwrap()));
+            let w = up(&d, &vec![0.0; g.weight_len()]);
+            let (_, dw) = backward(d.backend(), [&up(&d, &x), &w, &up(&d, &dy)], &g, Conv2dGrads::BOTH).unwrap();
+            runs.push(down(&d, &dw.unwrap()));
         }
     }
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -172,8 +195,26 @@ fn storage_of_another_device_is_refused() {
         let here = |len| up(&d, &random(len, fresh_seed()));
         let errors = [
             ("conv2d", b.conv2d(&on_cpu(g.input_len()), &here(g.weight_len()), &g).err()),
-            ("conv2d_input_grad", b.conv2d_input_grad(&here(g.output_len()), &on_cpu(g.weight_len()), &g).err()),
-            ("conv2d_weight_grad", b.conv2d_weight_grad(&here(g.input_len()), &on_cpu(g.output_len()), &g).err()),
+            (
+                "conv2d_backward",
+                backward(
+                    b,
+                    [&here(g.input_len()), &on_cpu(g.weight_len()), &here(g.output_len())],
+                    &g,
+                    Conv2dGrads::INPUT,
+                )
+                .err(),
+            ),
+            (
+                "conv2d_backward",
+                backward(
+                    b,
+                    [&here(g.input_len()), &here(g.weight_len()), &on_cpu(g.output_len())],
+                    &g,
+                    Conv2dGrads::BOTH,
+                )
+                .err(),
+            ),
         ];
         for (op, err) in errors {
             let err = err.unwrap_or_else(|| panic!("{op}: CPU storage on {d} must fail"));
