@@ -178,23 +178,28 @@ __device__ __forceinline__ float cari_row_group_max(const float* row, i64 cols, 
     return cari_row_max(max, reinterpret_cast<float*>(scratch));
 }
 
-// Whether this block is the last of the grid to get here: the way one launch both reduces
-// per block and combines the blocks' results (the last block combines them, in a fixed
-// order, so the result does not depend on which block that is). Every block's global
-// writes before the call are visible to the last block after it. Every thread of the
-// block must call it; `*done` is 0 at the launch, and the last block sets it back to 0.
-__device__ __forceinline__ bool cari_last_block(unsigned* done) {
+// Whether this block is the last of `arrivals` blocks to get here, counted on `*counter`:
+// the way one launch both reduces per block and combines the blocks' results (the last
+// block combines them, in a fixed order, so the result does not depend on which block that
+// is). Every counted block's global writes before the call are visible to the last one
+// after it. Every thread of the block must call it; `*counter` is 0 before the first
+// arrival, and the last block sets it back to 0.
+__device__ __forceinline__ bool cari_last_arrival(unsigned* counter, unsigned arrivals) {
     __shared__ bool last;
     __threadfence();  // this thread's writes reach the device before the block is counted
     __syncthreads();
     if (threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0) {
-        const unsigned blocks = gridDim.x * gridDim.y * gridDim.z;
-        last = atomicAdd(done, 1u) == blocks - 1;
-        if (last) *done = 0;
+        last = atomicAdd(counter, 1u) == arrivals - 1;
+        if (last) *counter = 0;
     }
     __syncthreads();
     if (last) __threadfence();
     return last;
+}
+
+// Whether this block is the last of the grid to get here (see cari_last_arrival).
+__device__ __forceinline__ bool cari_last_block(unsigned* done) {
+    return cari_last_arrival(done, gridDim.x * gridDim.y * gridDim.z);
 }
 
 // Unrolls the next loop fully (its trip count a compile-time constant). Empty under the CPU

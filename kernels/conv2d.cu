@@ -20,11 +20,12 @@
 //   (0, 0), the largest/64⌉·⌈C/64⌉. Needs C, O ≥ 1.
 // - the weight gradient dw[K, O] = Pᵀ[K, M]·dy[M, O], a reduction over the M output
 //   positions, which is long while K·O is often a handful of tiles: its layers split M
-//   into ranges of `split_rows`, split s writing its partial sum to dw_out + s·K·O, and
-//   conv2d_weight_grad_sum adds the partials in split order (with one split, dw_out is dw).
-//   Partials and a second pass rather than atomics: the result does not depend on block
-//   scheduling, so training runs repeat exactly, and dw needs no zeroing first.
-//   Tiles ⌈K/64⌉·⌈O/64⌉; needs M, K, O ≥ 1 and rows in every split.
+//   into ranges of `split_rows`, split s writing its partial sum to partial + s·K·O, and
+//   the last split of each tile to finish adds the tile's partials in split order into dw
+//   (with one split, the split writes dw itself). Partials added in a fixed order rather
+//   than atomics: the result does not depend on block scheduling, so training runs repeat
+//   exactly, and dw needs no zeroing first. `counters` holds a zero per tile (each tile's
+//   last split leaves it zero). Tiles ⌈K/64⌉·⌈O/64⌉; needs M, K, O ≥ 1 and rows in every split.
 #include "common.cuh"
 #include "gemm.cuh"
 
@@ -261,39 +262,46 @@ struct WeightGradPatches {
     }
 };
 
-// Split `split` of the weight gradient: rows split·split_rows.. of the reduction into
-// out + split·K·O; block x takes one of the ⌈K/64⌉·⌈O/64⌉ tiles (past them, nothing to do).
-__device__ __forceinline__ void conv2d_weight_grad_block(float* out, const float* x, const float* dy,
-                                                         const ConvShape& s, i64 split_rows, i64 split) {
+// Split `split` of the weight gradient: rows split·split_rows.. of the reduction, into dw
+// itself when there is one split, else into out + split·K·O, the last split of each tile
+// to finish adding every split's partial of that tile into dw, in split order (tile t
+// counts its arrivals on counters[t]). Block x takes one of the ⌈K/64⌉·⌈O/64⌉ tiles (past
+// them, nothing to do).
+__device__ __forceinline__ void conv2d_weight_grad_block(float* dw, float* partial, unsigned* counters,
+                                                         const float* x, const float* dy, const ConvShape& s,
+                                                         i64 split_rows, i64 splits, i64 split) {
     const i64 rows = s.batch * s.oh * s.ow, k = s.kh * s.kw * s.c;
     const i64 k_begin = split * split_rows, k_end = min(rows, k_begin + split_rows);
     i64 m0, n0;
     gemm_tile_origin(k, m0, n0);
     if (n0 >= s.o) return;  // the whole block: no barrier has run
+    float* out = splits == 1 ? dw : partial + split * k * s.o;
     WeightGradPatches a(x, s, m0, k, k_begin, k_end);
     GemmMatrix<false> b{dy, s.o, n0, s.o, k_end};
-    gemm_block(a, b, k_begin, k_end, GemmRows{out + split * k * s.o, s.o, m0, k}, n0, s.o);
+    gemm_block(a, b, k_begin, k_end, GemmRows{out, s.o, m0, k}, n0, s.o);
+    if (splits == 1 || !cari_last_arrival(counters + blockIdx.x, (unsigned)splits)) return;
+    const volatile float* partials = partial;  // other blocks' writes, past the fence
+    const i64 len = k * s.o;
+    for (int e = threadIdx.x; e < GEMM_TILE * GEMM_TILE; e += blockDim.x) {
+        const i64 r = m0 + e / GEMM_TILE, c = n0 + e % GEMM_TILE;
+        if (r >= k || c >= s.o) continue;
+        float sum = 0.0f;
+        for (i64 sp = 0; sp < splits; ++sp) sum += partials[sp * len + r * s.o + c];
+        dw[r * s.o + c] = sum;
+    }
 }
 
 // Both gradients of one backward pass in one launch: grid.z layers below `input_layers`
 // are the input gradient's phases, the rest the weight gradient's splits.
 extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_backward(
-    float* dx, float* dw_out, const float* dy, const float* x, const float* w, i64 batch, i64 in_h, i64 in_w,
-    i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left,
-    i64 out_h, i64 out_w, i64 split_rows, i64 input_layers) {
+    float* dx, float* dw, float* partial, unsigned* counters, const float* dy, const float* x, const float* w,
+    i64 batch, i64 in_h, i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w,
+    i64 pad_top, i64 pad_left, i64 out_h, i64 out_w, i64 split_rows, i64 input_layers) {
     const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
     const i64 layer = blockIdx.z;
     if (layer < input_layers)
         conv2d_input_grad_block(dx, dy, w, s, layer);
     else
-        conv2d_weight_grad_block(dw_out, x, dy, s, split_rows, layer - input_layers);
-}
-
-// dw[e] = Σ_s partial[s·len + e], in split order. Launch: linear over len.
-extern "C" __global__ void conv2d_weight_grad_sum(float* dw, const float* partial, i64 len, i64 splits) {
-    for (i64 e = cari_global_id(); e < len; e += cari_grid_stride()) {
-        float sum = 0.0f;
-        for (i64 s = 0; s < splits; ++s) sum += partial[s * len + e];
-        dw[e] = sum;
-    }
+        conv2d_weight_grad_block(dw, partial, counters, x, dy, s, split_rows, gridDim.z - input_layers,
+                                 layer - input_layers);
 }

@@ -24,7 +24,7 @@ fn column_reduction(
     let tiles = ColumnTiles::new(shape.cols);
     let splits = tiles.splits(shape.rows, 16);
     let partials = DeviceBuffer::alloc(&b.gpu, op, splits * 2 * shape.cols * 8)?;
-    let done = b.completion_counter(op)?;
+    let done = b.completion_counters(op, 1)?;
     let launch = tiles.launch(kernel, splits).shared(COLUMN_SUM_SHARED);
     let launch = launch.ptr(first.buffer.ptr()).ptr(second.buffer.ptr()).ptr(partials.ptr()).ptr(done);
     b.launch(op, args(launch))

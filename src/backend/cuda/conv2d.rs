@@ -85,8 +85,8 @@ impl Conv2dOps for CudaBackend {
     /// per stride phase (input positions with the same `(ih mod stride_h, iw mod stride_w)`),
     /// each covering exactly its pixels, so together they write every element of `dx`; the
     /// weight gradient as a layer per split of its reduction. With several splits, each
-    /// writes its partial sum to a scratch buffer and a second pass adds them in split
-    /// order, so the result is the same on every run.
+    /// writes its partial sum to a scratch buffer and each tile's last split to finish adds
+    /// them in split order, so the result is the same on every run.
     fn conv2d_backward(
         &self,
         on: Conv2dBackward,
@@ -124,16 +124,12 @@ impl Conv2dOps for CudaBackend {
         let weight_tiles = if splits > 0 { tiles(patch_len(g), g.out_c) } else { 0 };
         let len = g.weight_len();
         let partial = if splits > 1 { Some(self.alloc_f32(OP, splits * len)?) } else { None };
-        let dw_out = partial.as_ref().or(dw.as_ref()).map_or(0, |p| p.buffer.ptr());
-        let dx_ptr = dx.as_ref().map_or(0, |d| d.buffer.ptr());
+        let counters = if partial.is_some() { self.completion_counters(OP, weight_tiles)? } else { 0 };
+        let ptr = |b: &Option<CudaStorage>| b.as_ref().map_or(0, |b| b.buffer.ptr());
         let grid = [input_tiles.max(weight_tiles) as u32, 1, (input_layers + splits) as u32];
-        let launch =
-            Launch::new(k::CONV2D_BACKWARD, grid, [GEMM_THREADS, 1, 1]).ptr(dx_ptr).ptr(dw_out).ptr(dy).ptr(x).ptr(w);
+        let launch = Launch::new(k::CONV2D_BACKWARD, grid, [GEMM_THREADS, 1, 1]);
+        let launch = launch.ptr(ptr(&dx)).ptr(ptr(&dw)).ptr(ptr(&partial)).ptr(counters).ptr(dy).ptr(x).ptr(w);
         self.launch(OP, with_geometry(launch, g).size(split_rows).size(input_layers))?;
-        if let (Some(partial), Some(dw)) = (&partial, &dw) {
-            let sum = Launch::linear(k::CONV2D_WEIGHT_GRAD_SUM, len, THREADS);
-            self.launch(OP, sum.ptr(dw.buffer.ptr()).ptr(partial.buffer.ptr()).size(len).size(splits))?;
-        }
         Ok(into_storage(dx, dw))
     }
 }

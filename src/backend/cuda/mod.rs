@@ -37,27 +37,28 @@ pub struct CudaBackend {
     /// allocations that reach the device).
     gpu: Arc<dyn Gpu>,
     counting: Arc<Counting>,
-    /// The counter a last-block reduction counts its finished blocks with: 0 between
-    /// launches (each leaves it so), made on first use. One serves every launch, since the
-    /// launches of our one stream run one after another.
-    counter: Mutex<Option<DeviceBuffer>>,
+    /// The counters last-arrival reductions count their finished blocks on
+    /// (`cari_last_arrival` in common.cuh): zeros between launches (each launch leaves the
+    /// ones it used so), grown on demand. One set serves every launch, since the launches
+    /// of our one stream run one after another.
+    counters: Mutex<Option<CudaStorage>>,
 }
 
 impl CudaBackend {
     fn on(counting: Counting) -> CudaBackend {
         let counting = Arc::new(counting);
-        CudaBackend { gpu: Arc::new(BufferPool::new(counting.clone())), counting, counter: Mutex::new(None) }
+        CudaBackend { gpu: Arc::new(BufferPool::new(counting.clone())), counting, counters: Mutex::new(None) }
     }
 
-    /// The address of the completion counter (`counter`).
-    fn completion_counter(&self, op: &'static str) -> Result<u64> {
-        let mut counter = self.counter.lock().expect("completion counter poisoned");
-        if counter.is_none() {
-            let buffer = DeviceBuffer::alloc(&self.gpu, op, 4)?;
-            self.gpu.write(op, buffer.ptr(), &[0; 4])?;
-            *counter = Some(buffer);
+    /// The address of at least `count` zeroed completion counters (`counters`).
+    fn completion_counters(&self, op: &'static str, count: usize) -> Result<u64> {
+        let mut counters = self.counters.lock().expect("completion counters poisoned");
+        if counters.as_ref().is_none_or(|c| c.len < count) {
+            let zeros = self.alloc(op, count.next_power_of_two().max(256), DType::F32)?;
+            self.gpu.write(op, zeros.buffer.ptr(), &vec![0; zeros.len * 4])?;
+            *counters = Some(zeros);
         }
-        Ok(counter.as_ref().map_or(0, DeviceBuffer::ptr))
+        Ok(counters.as_ref().map_or(0, |c| c.buffer.ptr()))
     }
 
     /// The real GPU `cuda:N`; a clear error where there is no driver, device or NVRTC.

@@ -52,7 +52,7 @@ impl OptimOps for CudaBackend {
         let guard = guard.map(|g| self.f32_storage(op, g)).transpose()?.map_or(0, |(ptr, _)| ptr);
         let partial = DeviceBuffer::alloc(&self.gpu, op, list.blocks().max(1) * 8)?;
         let control = self.alloc_f32(op, CONTROL_LEN)?;
-        let done = self.completion_counter(op)?;
+        let done = self.completion_counters(op, 1)?;
         let (_list, launch) = list.upload(self, op, k::OPTIM_GROUP_CONTROL)?;
         let launch = launch.shared(32 * 8).ptr(control.buffer.ptr()).ptr(partial.ptr()).ptr(done).ptr(guard);
         self.launch(op, launch.f32(max_norm.unwrap_or(f32::INFINITY)))?;
