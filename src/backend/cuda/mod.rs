@@ -53,7 +53,7 @@ impl CudaBackend {
     /// The address of at least `count` zeroed completion counters (`counters`).
     fn completion_counters(&self, op: &'static str, count: usize) -> Result<u64> {
         let mut counters = self.counters.lock().expect("completion counters poisoned");
-        if counters.as_ref().is_none_or(|c| c.len < count) {
+        if !counters.as_ref().is_some_and(|c| c.len >= count) {
             let zeros = self.alloc(op, count.next_power_of_two().max(256), DType::F32)?;
             self.gpu.write(op, zeros.buffer.ptr(), &vec![0; zeros.len * 4])?;
             *counters = Some(zeros);
