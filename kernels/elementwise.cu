@@ -5,6 +5,7 @@
 //   elementwise_affine(out[n], x[n], mul, add)       out = x·mul + add
 //   elementwise_exp(out[n], x[n])                    out = eˣ
 //   elementwise_add_scaled(out[n], a[n], b[n], α)    out = a + α·b
+//   elementwise_sum_list(out[n], xs[count], count, n) out = xs[0] + xs[1] + …, left to right
 //   elementwise_relu / elementwise_relu_backward
 //   elementwise_add_bias(out, x[rows, cols], bias[cols])
 //   elementwise_broadcast_rows(out[rows, cols], x[cols])
@@ -49,6 +50,16 @@ extern "C" __global__ void elementwise_exp(float* __restrict__ out, const float*
 extern "C" __global__ void elementwise_add_scaled(float* __restrict__ out, const float* __restrict__ a,
                                                   const float* __restrict__ b, float alpha, i64 n) {
     for (i64 i = cari_global_id(); i < n; i += cari_grid_stride()) out[i] = a[i] + cari_mul_rn(alpha, b[i]);
+}
+
+// `xs` holds `count` ≥ 1 addresses of n floats each.
+extern "C" __global__ void elementwise_sum_list(float* __restrict__ out, const unsigned long long* __restrict__ xs,
+                                                int count, i64 n) {
+    for (i64 i = cari_global_id(); i < n; i += cari_grid_stride()) {
+        float acc = reinterpret_cast<const float*>(xs[0])[i];
+        for (int j = 1; j < count; ++j) acc += reinterpret_cast<const float*>(xs[j])[i];
+        out[i] = acc;
+    }
 }
 
 // `v > 0 ? v : 0`, as the CPU writes it: NaN and −0 give +0.

@@ -157,13 +157,16 @@ impl Var {
             needs[r.output] = r.inputs.iter().any(|i| i.is_some_and(|i| needs[i]));
         }
 
-        let mut grads: HashMap<NodeId, Tensor> = HashMap::new();
-        grads.insert(*loss_id, Tensor::full(1.0, self.shape().clone(), self.device())?);
+        // Each node's gradients from its consumers, in arrival order, added once all have
+        // arrived (when the node's own backward runs, or at the end for a leaf).
+        let mut grads: HashMap<NodeId, Vec<Tensor>> = HashMap::new();
+        grads.insert(*loss_id, vec![Tensor::full(1.0, self.shape().clone(), self.device())?]);
         for r in inner.records.iter().rev() {
             if !needs[r.output] {
                 continue;
             }
             let Some(dy) = grads.remove(&r.output) else { continue };
+            let dy = sum(dy)?;
             let flags: Vec<bool> = r.inputs.iter().map(|i| i.is_some_and(|i| needs[i])).collect();
             let dxs = (r.backward)(&dy, &flags)?;
             if dxs.len() != r.inputs.len() {
@@ -175,7 +178,7 @@ impl Var {
             }
             for ((input, flag), dx) in r.inputs.iter().zip(&flags).zip(dxs) {
                 let (Some(id), true, Some(dx)) = (input, flag, dx) else { continue };
-                accumulate(&mut grads, *id, dx)?;
+                grads.entry(*id).or_default().push(dx);
             }
         }
 
@@ -183,7 +186,7 @@ impl Var {
         for (id, name) in &inner.leaves {
             if needs[*id] {
                 if let Some(g) = grads.remove(id) {
-                    out.insert(name.clone(), g);
+                    out.insert(name.clone(), sum(g)?);
                 }
             }
         }
@@ -191,14 +194,13 @@ impl Var {
     }
 }
 
-fn accumulate(grads: &mut HashMap<NodeId, Tensor>, id: NodeId, dx: Tensor) -> Result<()> {
-    let sum = match grads.remove(&id) {
-        None => dx,
-        Some(prev) => {
-            let s = prev.device().backend().add_scaled(prev.storage(), dx.storage(), 1.0)?;
-            Tensor::from_storage(s, prev.shape().clone(), prev.device())
-        }
-    };
-    grads.insert(id, sum);
-    Ok(())
+/// The sum of a node's gradients, added left to right in arrival order (one pass).
+fn sum(mut parts: Vec<Tensor>) -> Result<Tensor> {
+    if parts.len() == 1 {
+        return Ok(parts.remove(0));
+    }
+    let first = &parts[0];
+    let storages: Vec<_> = parts.iter().map(Tensor::storage).collect();
+    let total = first.device().backend().sum_all(&storages)?;
+    Ok(Tensor::from_storage(total, first.shape().clone(), first.device()))
 }

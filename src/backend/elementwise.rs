@@ -20,6 +20,10 @@ pub trait ElementwiseOps {
     fn exp(&self, x: &Storage) -> Result<Storage>;
     /// `a + alpha·b`: the scaled residual add, and every gradient accumulation.
     fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage>;
+    /// `xs[0] + xs[1] + …` element-wise, added left to right (each addition rounded), in
+    /// one pass: a tensor's gradient summed over all its consumers. At least one input,
+    /// all of one length.
+    fn sum_all(&self, xs: &[&Storage]) -> Result<Storage>;
     fn relu(&self, x: &Storage) -> Result<Storage>;
     /// `dy` where the ReLU output `y` is positive, else 0.
     fn relu_backward(&self, dy: &Storage, y: &Storage) -> Result<Storage>;

@@ -121,6 +121,25 @@ pub fn add_scaled(a: &[f32], b: &[f32], alpha: f32) -> Vec<f32> {
     map2(a, b, |a, b| a + alpha * b)
 }
 
+/// `xs[0] + xs[1] + …`, added left to right.
+pub fn sum_all(xs: &[&[f32]]) -> Vec<f32> {
+    let n = xs[0].len();
+    assert!(xs.iter().all(|x| x.len() == n), "element-wise operands differ in length");
+    let mut out = buffer::uninit(n);
+    let add = |start: usize, o: &mut [f32]| {
+        o.copy_from_slice(&xs[0][start..start + o.len()]);
+        for x in &xs[1..] {
+            o.iter_mut().zip(&x[start..]).for_each(|(o, &v)| *o += v);
+        }
+    };
+    if n < PAR_MIN {
+        add(0, &mut out);
+    } else {
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| add(c * CHUNK, o));
+    }
+    out
+}
+
 /// `a ← wa·a + wb·b`, in place.
 pub fn weighted_sum_into(a: &mut [f32], wa: f32, b: &[f32], wb: f32) {
     assert_eq!(a.len(), b.len(), "element-wise operands differ in length");
@@ -220,6 +239,14 @@ impl ElementwiseOps for CpuBackend {
 
     fn add_scaled(&self, a: &Storage, b: &Storage, alpha: f32) -> Result<Storage> {
         Ok(wrap(add_scaled(f32s(a, "add_scaled")?, f32s(b, "add_scaled")?, alpha)))
+    }
+
+    fn sum_all(&self, xs: &[&Storage]) -> Result<Storage> {
+        if xs.is_empty() {
+            return Err(crate::error::Error::invalid("sum_all", "no tensors to add"));
+        }
+        let xs = xs.iter().map(|x| f32s(x, "sum_all")).collect::<Result<Vec<_>>>()?;
+        Ok(wrap(sum_all(&xs)))
     }
 
     fn relu(&self, x: &Storage) -> Result<Storage> {

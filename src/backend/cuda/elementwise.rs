@@ -71,6 +71,16 @@ impl ElementwiseOps for CudaBackend {
         map(self, op, k::ELEMENTWISE_ADD_SCALED, n, |l| l.ptr(x).ptr(y).f32(alpha))
     }
 
+    fn sum_all(&self, xs: &[&Storage]) -> Result<Storage> {
+        let op = "sum_all";
+        let Some(first) = xs.first() else { return Err(self.fail(op, "no tensors to add")) };
+        let (_, n) = self.f32_storage(op, first)?;
+        let ptrs = xs.iter().map(|x| self.input(op, x, n)).collect::<Result<Vec<u64>>>()?;
+        let table = DeviceBuffer::alloc(&self.gpu, op, ptrs.len() * 8)?;
+        self.gpu.write(op, table.ptr(), bytemuck::cast_slice(&ptrs))?;
+        map(self, op, k::ELEMENTWISE_SUM_LIST, n, |l| l.ptr(table.ptr()).i32(ptrs.len() as i32))
+    }
+
     fn relu(&self, x: &Storage) -> Result<Storage> {
         let op = "relu";
         let (x, n) = self.f32_storage(op, x)?;

@@ -158,3 +158,27 @@ fn wrong_device_and_length_are_errors() {
         assert!(err.contains("add_scaled") && err.contains("expected 2 values, an operand holds 1"), "{err}");
     }
 }
+
+#[test]
+fn sum_all_matches_exactly_and_adds_left_to_right() {
+    for device in devices() {
+        for len in LENS {
+            for count in 1..=5 {
+                let xs: Vec<Vec<f32>> = (0..count).map(|_| random(len, fresh_seed())).collect();
+                let on = |d: &cari::Device| xs.iter().map(|x| up(d, x)).collect::<Vec<_>>();
+                let (cs, ds) = (on(&cpu()), on(&device));
+                let want = cpu_result(cpu().backend().sum_all(&cs.iter().collect::<Vec<_>>()));
+                let got = device.backend().sum_all(&ds.iter().collect::<Vec<_>>()).unwrap();
+                check(&format!("sum_all of {count} len {len}"), &device, &down(&device, &got), &want, EXACT);
+                // The order is that of a chain of two-operand adds.
+                let chained =
+                    xs[1..].iter().fold(xs[0].clone(), |acc, x| acc.iter().zip(x).map(|(a, b)| a + b).collect());
+                assert_eq!(want, chained, "CPU sum_all of {count} len {len}");
+            }
+        }
+        let err = device.backend().sum_all(&[]).unwrap_err().to_string();
+        assert!(err.contains("sum_all") && err.contains("no tensors"), "{err}");
+        let err = device.backend().sum_all(&[&up(&device, &[1.0, 2.0]), &up(&device, &[1.0])]).unwrap_err();
+        assert!(err.to_string().contains("expected 2 values, an operand holds 1"), "{err}");
+    }
+}
