@@ -9,7 +9,7 @@
 //   elementwise_relu / elementwise_relu_backward
 //   elementwise_add_bias(out, x[rows, cols], bias[cols])
 //   elementwise_broadcast_rows(out[rows, cols], x[cols])
-//   elementwise_column_partials + elementwise_column_totals   sum_rows: x[rows, cols] → [cols] in f64
+//   elementwise_column_sums                          sum_rows: x[rows, cols] → [cols] in f64
 //
 // The maps are grid-stride loops over a 1-D grid of any size (Launch::linear). Every
 // product is rounded on its own (cari_mul_rn) and division is IEEE (NVRTC's default
@@ -87,15 +87,17 @@ extern "C" __global__ void elementwise_broadcast_rows(float* __restrict__ out, c
     for (CariMatrixWalk w(cols); w.i < n; w.next()) out[w.i] = x[w.col];
 }
 
-// Column sums, pass 1. Block (32, R); grid (⌈cols/32⌉, chunks); dynamic shared memory
-// 32·R doubles. Block (bx, by) sums columns 32·bx + tx over rows by·chunk_rows ..
+// Column sums. Block (32, R); grid (⌈cols/32⌉, chunks); dynamic shared memory 32·R
+// doubles. Block (bx, by) sums columns 32·bx + tx over rows by·chunk_rows ..
 // min(rows, (by + 1)·chunk_rows): thread row ty takes every R-th row from ty, so a warp
 // reads 32 consecutive floats of one row (coalesced when cols ≥ 32). The R partials are
 // added in ty order; with one chunk the column total goes straight to `out`, else to
-// `partial[by, col]` for pass 2.
-extern "C" __global__ void elementwise_column_partials(float* __restrict__ out, double* __restrict__ partial,
-                                                       const float* __restrict__ x, i64 rows, i64 cols,
-                                                       i64 chunk_rows) {
+// `partial[by, col]`, and the last chunk of column tile bx to finish (counted on
+// counters[bx], zero before, left zero) adds the tile's partials, a warp per column: lane l
+// adds chunks l, l + 32, … in order, then the warp's fixed shuffle tree adds the lanes.
+extern "C" __global__ void elementwise_column_sums(float* __restrict__ out, double* __restrict__ partial,
+                                                   unsigned* __restrict__ counters, const float* __restrict__ x,
+                                                   i64 rows, i64 cols, i64 chunk_rows) {
     CARI_DYNAMIC_SHARED(double, sums);
     const int tx = threadIdx.x, ty = threadIdx.y, row_threads = blockDim.y;
     const i64 col = (i64)blockIdx.x * 32 + tx;
@@ -116,20 +118,15 @@ extern "C" __global__ void elementwise_column_partials(float* __restrict__ out, 
             partial[(i64)blockIdx.y * cols + col] = total;
         }
     }
-}
-
-// Column sums, pass 2: out[c] = Σ_chunk partial[chunk, c], one warp per column: lane l
-// adds chunks l, l + 32, … in order, then the warp's fixed shuffle tree adds the lanes, so
-// each addition chain is chunks/32 long. Block 32·W threads (W warps, W columns); 1-D
-// grid of ⌈cols/W⌉ blocks. No barriers: a warp whose column is past the end skips whole.
-extern "C" __global__ void elementwise_column_totals(float* __restrict__ out, const double* __restrict__ partial,
-                                                     i64 chunks, i64 cols) {
-    const int lane = threadIdx.x & 31;
-    const i64 col = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (col < cols) {
+    if (gridDim.y == 1 || !cari_last_arrival(counters + blockIdx.x, gridDim.y)) return;
+    const volatile double* partials = partial;  // other blocks' writes, past the fence
+    const i64 chunks = gridDim.y;
+    for (int c = ty; c < 32; c += row_threads) {
+        const i64 column = (i64)blockIdx.x * 32 + c;
+        if (column >= cols) break;  // uniform across the warp
         double total = 0.0;
-        for (i64 k = lane; k < chunks; k += 32) total += partial[k * cols + col];
+        for (i64 k = tx; k < chunks; k += 32) total += partials[k * cols + column];
         total = cari_warp_sum_f64(total);
-        if (lane == 0) out[col] = (float)total;
+        if (tx == 0) out[column] = (float)total;
     }
 }

@@ -4,7 +4,7 @@
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::shapes::{grid_stride, TARGET_BLOCKS};
-use super::{CudaBackend, DeviceBuffer, THREADS};
+use super::{CudaBackend, DeviceBuffer};
 use crate::backend::{BinaryOp, ElementwiseOps, Rows, Storage};
 use crate::error::Result;
 
@@ -129,25 +129,21 @@ impl ElementwiseOps for CudaBackend {
             return Ok(Storage::Cuda(out));
         }
         let (chunks, chunk_rows) = column_chunks(shape);
+        let tiles = cols.div_ceil(32);
         let partial = if chunks > 1 { Some(DeviceBuffer::alloc(&self.gpu, op, chunks * cols * 8)?) } else { None };
         let partial_ptr = partial.as_ref().map_or(0, DeviceBuffer::ptr);
-        let grid = [cols.div_ceil(32) as u32, chunks as u32, 1];
-        let launch = Launch::new(k::ELEMENTWISE_COLUMN_PARTIALS, grid, [32, COLUMN_ROW_THREADS, 1])
-            .shared(32 * COLUMN_ROW_THREADS as usize * 8)
-            .ptr(out.buffer.ptr())
-            .ptr(partial_ptr)
-            .ptr(x)
-            .size(rows)
-            .size(cols)
-            .size(chunk_rows);
+        let counters = if chunks > 1 { self.completion_counters(op, tiles)? } else { 0 };
+        let launch =
+            Launch::new(k::ELEMENTWISE_COLUMN_SUMS, [tiles as u32, chunks as u32, 1], [32, COLUMN_ROW_THREADS, 1])
+                .shared(32 * COLUMN_ROW_THREADS as usize * 8)
+                .ptr(out.buffer.ptr())
+                .ptr(partial_ptr)
+                .ptr(counters)
+                .ptr(x)
+                .size(rows)
+                .size(cols)
+                .size(chunk_rows);
         self.launch(op, launch)?;
-        if chunks > 1 {
-            // One warp per column.
-            let warps = (THREADS / 32) as usize;
-            let launch =
-                Launch::new(k::ELEMENTWISE_COLUMN_TOTALS, [cols.div_ceil(warps) as u32, 1, 1], [THREADS, 1, 1]);
-            self.launch(op, launch.ptr(out.buffer.ptr()).ptr(partial_ptr).size(chunks).size(cols))?;
-        }
         Ok(Storage::Cuda(out))
     }
 }
