@@ -8,6 +8,8 @@
 //   elementwise_sum_list(out[n], xs[count], count, n) out = xs[0] + xs[1] + …, left to right
 //   elementwise_relu / elementwise_relu_backward
 //   elementwise_add_bias(out, x[rows, cols], bias[cols])
+//   elementwise_residual_tail(out, x, up, bias[cols], scale, relu, n, cols)  out = act(x + scale·(up + bias))
+//   elementwise_residual_tail_backward(dx, dup, dy, y, scale, relu, n)      dx = act'·dy, dup = dx·scale + 0
 //   elementwise_broadcast_rows(out[rows, cols], x[cols])
 //   elementwise_column_sums                          sum_rows: x[rows, cols] → [cols] in f64
 //
@@ -79,6 +81,28 @@ extern "C" __global__ void elementwise_relu_backward(float* __restrict__ out, co
 extern "C" __global__ void elementwise_add_bias(float* __restrict__ out, const float* __restrict__ x,
                                                 const float* __restrict__ bias, i64 n, i64 cols) {
     for (CariMatrixWalk w(cols); w.i < n; w.next()) out[w.i] = x[w.i] + bias[w.col];
+}
+
+// n = rows·cols > 0 (cols > 0). The roundings of add_bias, add_scaled and relu in turn.
+extern "C" __global__ void elementwise_residual_tail(float* __restrict__ out, const float* __restrict__ x,
+                                                     const float* __restrict__ up, const float* __restrict__ bias,
+                                                     float scale, int relu, i64 n, i64 cols) {
+    for (CariMatrixWalk w(cols); w.i < n; w.next()) {
+        const float v = x[w.i] + cari_mul_rn(scale, up[w.i] + bias[w.col]);
+        out[w.i] = !relu || v > 0.0f ? v : 0.0f;
+    }
+}
+
+// The roundings of relu_backward and affine(·, scale, 0) in turn.
+extern "C" __global__ void elementwise_residual_tail_backward(float* __restrict__ dx, float* __restrict__ dup,
+                                                              const float* __restrict__ dy,
+                                                              const float* __restrict__ y, float scale, int relu,
+                                                              i64 n) {
+    for (i64 i = cari_global_id(); i < n; i += cari_grid_stride()) {
+        const float g = !relu || y[i] > 0.0f ? dy[i] : 0.0f;
+        dx[i] = g;
+        dup[i] = cari_mul_rn(g, scale) + 0.0f;
+    }
 }
 
 // n = rows·cols > 0 (cols > 0).

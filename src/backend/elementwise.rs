@@ -1,6 +1,6 @@
-//! Element-wise maps, bias and broadcast over rows, column sums and the sum of squares.
+//! Element-wise maps, bias and broadcast over rows, the residual tail, column sums.
 
-use super::{Rows, Storage};
+use super::{Activation, Rows, Storage};
 use crate::error::Result;
 
 /// Element-wise operations on two operands of the same length.
@@ -10,6 +10,14 @@ pub enum BinaryOp {
     Sub,
     Mul,
     Div,
+}
+
+/// The shape and numbers of a residual block's tail (`ElementwiseOps::residual_tail`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ResidualTail {
+    pub shape: Rows,
+    pub scale: f32,
+    pub act: Activation,
 }
 
 pub trait ElementwiseOps {
@@ -29,6 +37,13 @@ pub trait ElementwiseOps {
     fn relu_backward(&self, dy: &Storage, y: &Storage) -> Result<Storage>;
     /// `x[r, c] + bias[c]`.
     fn add_bias(&self, x: &Storage, bias: &Storage, shape: Rows) -> Result<Storage>;
+    /// The tail of a residual block in one pass, `act(x + scale·(up + bias[c]))` over
+    /// `[rows, cols]`, each operation rounded as `add_bias`, `add_scaled` and `relu` round it.
+    fn residual_tail(&self, x: &Storage, up: &Storage, bias: &Storage, tail: ResidualTail) -> Result<Storage>;
+    /// Its backward from `dy` and the output `y`, in one pass: `(dx, dup)` with
+    /// `dx = act'·dy` (the ReLU's mask from `y`, as `relu_backward`) and `dup = dx·scale + 0`
+    /// (as `affine` rounds it); the bias gradient is `sum_rows(dup)`.
+    fn residual_tail_backward(&self, dy: &Storage, y: &Storage, tail: ResidualTail) -> Result<(Storage, Storage)>;
     /// Column sums of `x[rows, cols]` → `[cols]` (bias gradients, batch means).
     fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
     /// `[cols]` repeated `rows` times → `[rows, cols]`.

@@ -35,7 +35,7 @@ pub use batch_norm::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps};
 pub use conv2d::{Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, Padding};
 pub use device::Device;
 pub use dropout::DropoutOps;
-pub use elementwise::{BinaryOp, ElementwiseOps};
+pub use elementwise::{BinaryOp, ElementwiseOps, ResidualTail};
 pub use layout::LayoutOps;
 pub use loss::{LabelledRows, LossOps};
 pub use matmul::{MatmulGeometry, MatmulOps};

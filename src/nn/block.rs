@@ -5,7 +5,7 @@
 use super::{Conv, ConvBn, ConvSpec, Ctx, Layer, ParamSpec};
 use crate::autograd::Var;
 use crate::error::{Error, Result};
-use crate::ops;
+use crate::ops::{self, Activation};
 use crate::tensor::Shape;
 
 /// A chain of conv + BN + ReLU layers named `<scope>/<branch>/<conv name>`.
@@ -82,13 +82,9 @@ impl Layer for ResidualBlock {
     fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
         let outs = self.towers.iter().map(|t| t.forward(ctx, x)).collect::<Result<Vec<_>>>()?;
         let mixed = ops::concat_channels(&outs.iter().collect::<Vec<_>>())?;
-        let up = self.up.forward(ctx, &mixed)?;
-        let y = ops::add_scaled(x, &up, self.scale)?;
-        if self.activation {
-            ops::relu(&y)
-        } else {
-            Ok(y)
-        }
+        let (up, bias) = self.up.unbiased(ctx, &mixed)?;
+        let act = if self.activation { Activation::Relu } else { Activation::Identity };
+        ops::residual_tail(x, &up, &bias, self.scale, act)
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {

@@ -121,6 +121,13 @@ impl Conv {
     pub fn new(scope: impl Into<String>, in_c: usize, spec: ConvSpec) -> Conv {
         Conv { scope: scope.into(), spec, in_c }
     }
+
+    /// The convolution without its bias, and the bias: for a consumer that adds the bias
+    /// in its own pass (a residual block's tail).
+    pub fn unbiased(&self, ctx: &Ctx, x: &Var) -> Result<(Var, Var)> {
+        let (w, b) = weights_and_biases(ctx, &self.scope)?;
+        Ok((ops::conv2d(x, &w, self.spec.conv2d())?, b))
+    }
 }
 
 impl Layer for Conv {
@@ -129,8 +136,8 @@ impl Layer for Conv {
     }
 
     fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
-        let (w, b) = weights_and_biases(ctx, &self.scope)?;
-        ops::add_bias(&ops::conv2d(x, &w, self.spec.conv2d())?, &b)
+        let (y, b) = self.unbiased(ctx, x)?;
+        ops::add_bias(&y, &b)
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {

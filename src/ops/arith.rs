@@ -2,7 +2,7 @@
 
 use super::{check_inputs, non_empty, rows_of, same_shape, tensor_like};
 use crate::autograd::Var;
-use crate::backend::{BinaryOp, Rows};
+use crate::backend::{Activation, BinaryOp, ResidualTail, Rows};
 use crate::error::{Error, Result};
 use crate::tensor::Shape;
 
@@ -104,6 +104,31 @@ pub fn relu(x: &Var) -> Result<Var> {
     Var::record("relu", &[x], y, move |dy, _| {
         let dx = dy.device().backend().relu_backward(dy.storage(), saved.storage())?;
         Ok(vec![Some(tensor_like(dy, dx, dy.shape().clone()))])
+    })
+}
+
+/// The tail of a residual block in one pass: `act(x + scale·(up + bias))`, `bias`
+/// broadcast over the last dimension (what `add_bias`, `add_scaled` and `relu` compute in
+/// turn, with their roundings; the backward is theirs too, in one pass and a column sum).
+pub fn residual_tail(x: &Var, up: &Var, bias: &Var, scale: f32, act: Activation) -> Result<Var> {
+    let op = "residual_tail";
+    check_inputs(op, &[x, up, bias])?;
+    same_shape(op, x, up)?;
+    let shape = rows_of(x.shape());
+    if bias.shape().dims() != [shape.cols] {
+        return Err(Error::ShapeMismatch { op, lhs: x.shape().clone(), rhs: bias.shape().clone() });
+    }
+    let tail = ResidualTail { shape, scale, act };
+    let xt = x.value();
+    let y = xt.device().backend().residual_tail(xt.storage(), up.value().storage(), bias.value().storage(), tail)?;
+    let y = tensor_like(xt, y, xt.shape().clone());
+    let saved = y.clone();
+    Var::record(op, &[x, up, bias], y, move |dy, needs| {
+        let be = dy.device().backend();
+        let (dx, dup) = be.residual_tail_backward(dy.storage(), saved.storage(), tail)?;
+        let db = if needs[2] { Some(tensor_like(dy, be.sum_rows(&dup, shape)?, [shape.cols])) } else { None };
+        let (dx, dup) = (tensor_like(dy, dx, dy.shape().clone()), tensor_like(dy, dup, dy.shape().clone()));
+        Ok(vec![needs[0].then_some(dx), needs[1].then_some(dup), db])
     })
 }
 

@@ -14,7 +14,7 @@ mod normalize;
 mod pool;
 
 pub use crate::backend::Activation;
-pub use arith::{add, add_bias, add_scaled, affine, div, exp, mean, mean_rows, mul, relu, sub, sum};
+pub use arith::{add, add_bias, add_scaled, affine, div, exp, mean, mean_rows, mul, relu, residual_tail, sub, sum};
 pub use batch_norm::{batch_norm_infer, batch_norm_train, BatchNormStats};
 pub use conv::{conv2d, conv_geometry, Conv2dSpec, Padding};
 pub use dropout::dropout;

@@ -208,3 +208,46 @@ fn fused_batch_norm_relu_equals_batch_norm_then_relu() {
         assert_eq!(run(true, train), run(false, train), "train mode {train}");
     }
 }
+
+#[test]
+fn residual_tail_matches_finite_differences() {
+    // x + scale·(up + bias) kept away from the ReLU's kink.
+    let (x, up, bias) = (away_from_zero([2, 3, 3, 5], 1), random([2, 3, 3, 5], 2), random([5], 3));
+    for act in [Activation::Relu, Activation::Identity] {
+        let inputs = [x.clone(), up.clone(), bias.clone()];
+        let f = |v: &[Var]| ops::residual_tail(&v[0], &v[1], &v[2], 0.17, act);
+        gradcheck(&format!("residual_tail {act:?}"), &inputs, f, EPS, TOL);
+    }
+}
+
+#[test]
+fn residual_tail_equals_add_bias_add_scaled_relu() {
+    // The fused op is the composition, bit for bit, forward and backward.
+    use cari::autograd::Tape;
+    let (x, up, bias, dy) = (random([2, 4, 3, 6], 1), random([2, 4, 3, 6], 2), random([6], 3), random([2, 4, 3, 6], 4));
+    let run = |fused: bool, act: Activation| {
+        let tape = Tape::new();
+        let (xv, uv, bv) = (tape.leaf("x", x.clone()), tape.leaf("up", up.clone()), tape.leaf("bias", bias.clone()));
+        let y = if fused {
+            ops::residual_tail(&xv, &uv, &bv, 0.2, act).unwrap()
+        } else {
+            let y = ops::add_scaled(&xv, &ops::add_bias(&uv, &bv).unwrap(), 0.2).unwrap();
+            if act == Activation::Relu {
+                ops::relu(&y).unwrap()
+            } else {
+                y
+            }
+        };
+        let g = ops::sum(&ops::mul(&y, &Var::constant(dy.clone())).unwrap()).unwrap().backward().unwrap();
+        let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        [
+            bits(y.value()),
+            bits(g.require("x").unwrap()),
+            bits(g.require("up").unwrap()),
+            bits(g.require("bias").unwrap()),
+        ]
+    };
+    for act in [Activation::Relu, Activation::Identity] {
+        assert_eq!(run(true, act), run(false, act), "{act:?}");
+    }
+}

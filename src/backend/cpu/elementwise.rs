@@ -14,7 +14,7 @@
 
 use super::buffer;
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{BinaryOp, ElementwiseOps, Rows, Storage};
+use crate::backend::{Activation, BinaryOp, ElementwiseOps, ResidualTail, Rows, Storage};
 use crate::error::Result;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -181,6 +181,55 @@ pub fn relu_backward(dy: &[f32], y: &[f32]) -> Vec<f32> {
     map2(dy, y, |dy, y| if y > 0.0 { dy } else { 0.0 })
 }
 
+/// `act(x + scale·(up + bias[c]))`, as add_bias, add_scaled and relu round it.
+pub fn residual_tail(x: &[f32], up: &[f32], bias: &[f32], t: ResidualTail) -> Vec<f32> {
+    let cols = t.shape.cols;
+    assert!(
+        x.len() == t.shape.rows * cols && up.len() == x.len() && bias.len() == cols,
+        "residual tail: shapes differ"
+    );
+    let relu = t.act == Activation::Relu;
+    let mut out = buffer::uninit(x.len());
+    let work = out.len();
+    for_row_blocks(&mut out, cols, work, |first, block| {
+        let at = first * cols;
+        let (xs, ups) = (&x[at..at + block.len()], &up[at..at + block.len()]);
+        for ((row, xrow), urow) in block.chunks_exact_mut(cols).zip(xs.chunks_exact(cols)).zip(ups.chunks_exact(cols)) {
+            for (((o, &x), &u), &b) in row.iter_mut().zip(xrow).zip(urow).zip(bias) {
+                let v = x + t.scale * (u + b);
+                *o = if !relu || v > 0.0 { v } else { 0.0 };
+            }
+        }
+    });
+    out
+}
+
+/// Runs of `dx`, `dup`, `dy` and `y`, nested as rayon's zips nest them.
+type TailChunks<'a> = (((&'a mut [f32], &'a mut [f32]), &'a [f32]), &'a [f32]);
+
+/// `(dx, dup)` of [`residual_tail`]: `dx = act'·dy`, `dup = dx·scale + 0`.
+pub fn residual_tail_backward(dy: &[f32], y: &[f32], t: ResidualTail) -> (Vec<f32>, Vec<f32>) {
+    assert_eq!(dy.len(), y.len(), "element-wise operands differ in length");
+    let relu = t.act == Activation::Relu;
+    let (mut dx, mut dup) = (buffer::uninit(dy.len()), buffer::uninit(dy.len()));
+    let apply = |(((dx, dup), dy), y): TailChunks| {
+        for (((dx, dup), &g), &y) in dx.iter_mut().zip(dup.iter_mut()).zip(dy).zip(y) {
+            *dx = if !relu || y > 0.0 { g } else { 0.0 };
+            *dup = *dx * t.scale + 0.0;
+        }
+    };
+    if dy.len() < PAR_MIN {
+        apply((((&mut dx, &mut dup), dy), y));
+    } else {
+        dx.par_chunks_mut(CHUNK)
+            .zip(dup.par_chunks_mut(CHUNK))
+            .zip(dy.par_chunks(CHUNK))
+            .zip(y.par_chunks(CHUNK))
+            .for_each(apply);
+    }
+    (dx, dup)
+}
+
 pub fn add_bias(x: &[f32], bias: &[f32], shape: Rows) -> Vec<f32> {
     assert_eq!(x.len(), shape.rows * shape.cols);
     assert_eq!(bias.len(), shape.cols);
@@ -263,6 +312,17 @@ impl ElementwiseOps for CpuBackend {
 
     fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {
         Ok(wrap(sum_rows(f32s(x, "sum_rows")?, shape)))
+    }
+
+    fn residual_tail(&self, x: &Storage, up: &Storage, bias: &Storage, tail: ResidualTail) -> Result<Storage> {
+        let op = "residual_tail";
+        Ok(wrap(residual_tail(f32s(x, op)?, f32s(up, op)?, f32s(bias, op)?, tail)))
+    }
+
+    fn residual_tail_backward(&self, dy: &Storage, y: &Storage, tail: ResidualTail) -> Result<(Storage, Storage)> {
+        let op = "residual_tail_backward";
+        let (dx, dup) = residual_tail_backward(f32s(dy, op)?, f32s(y, op)?, tail);
+        Ok((wrap(dx), wrap(dup)))
     }
 
     fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {

@@ -5,7 +5,7 @@ use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::shapes::{grid_stride, TARGET_BLOCKS};
 use super::{CudaBackend, DeviceBuffer};
-use crate::backend::{BinaryOp, ElementwiseOps, Rows, Storage};
+use crate::backend::{Activation, BinaryOp, ElementwiseOps, ResidualTail, Rows, Storage};
 use crate::error::Result;
 
 /// Runs an element-wise kernel `kernel(out, inputs…, scalars…, n)` into fresh
@@ -104,6 +104,31 @@ impl ElementwiseOps for CudaBackend {
             self.launch(op, launch.size(n).size(shape.cols))?;
         }
         Ok(Storage::Cuda(out))
+    }
+
+    fn residual_tail(&self, x: &Storage, up: &Storage, bias: &Storage, tail: ResidualTail) -> Result<Storage> {
+        let op = "residual_tail";
+        let Rows { rows, cols } = tail.shape;
+        let n = rows * cols;
+        let (x, up, bias) = (self.input(op, x, n)?, self.input(op, up, n)?, self.input(op, bias, cols)?);
+        let out = self.alloc_f32(op, n)?;
+        if n > 0 {
+            let launch = grid_stride(k::ELEMENTWISE_RESIDUAL_TAIL, n).ptr(out.buffer.ptr()).ptr(x).ptr(up).ptr(bias);
+            let relu = (tail.act == Activation::Relu) as i32;
+            self.launch(op, launch.f32(tail.scale).i32(relu).size(n).size(cols))?;
+        }
+        Ok(Storage::Cuda(out))
+    }
+
+    fn residual_tail_backward(&self, dy: &Storage, y: &Storage, tail: ResidualTail) -> Result<(Storage, Storage)> {
+        let op = "residual_tail_backward";
+        let (dy, n) = self.f32_storage(op, dy)?;
+        let y = self.input(op, y, n)?;
+        let (dx, dup) = (self.alloc_f32(op, n)?, self.alloc_f32(op, n)?);
+        let launch = grid_stride(k::ELEMENTWISE_RESIDUAL_TAIL_BACKWARD, n).ptr(dx.buffer.ptr()).ptr(dup.buffer.ptr());
+        let relu = (tail.act == Activation::Relu) as i32;
+        self.launch(op, launch.ptr(dy).ptr(y).f32(tail.scale).i32(relu).size(n))?;
+        Ok((Storage::Cuda(dx), Storage::Cuda(dup)))
     }
 
     fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {

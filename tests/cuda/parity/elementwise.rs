@@ -182,3 +182,28 @@ fn sum_all_matches_exactly_and_adds_left_to_right() {
         assert!(err.to_string().contains("expected 2 values, an operand holds 1"), "{err}");
     }
 }
+
+#[test]
+fn residual_tail_and_its_backward_match_exactly() {
+    use cari::backend::{Activation, ResidualTail};
+    for device in devices() {
+        for (rows, cols) in SHAPES {
+            let n = rows * cols;
+            let (x, u, bias, dy) =
+                (random(n, fresh_seed()), random(n, fresh_seed()), random(cols, fresh_seed()), random(n, fresh_seed()));
+            for act in [Activation::Relu, Activation::Identity] {
+                let tail = ResidualTail { shape: Rows { rows, cols }, scale: 0.17, act };
+                let on = |d: &cari::Device| {
+                    let be = d.backend();
+                    let y = be.residual_tail(&up(d, &x), &up(d, &u), &up(d, &bias), tail).unwrap();
+                    let (dx, dup) = be.residual_tail_backward(&up(d, &dy), &y, tail).unwrap();
+                    [down(d, &y), down(d, &dx), down(d, &dup)]
+                };
+                let (got, want) = (on(&device), on(&cpu()));
+                for (what, g, w) in [("y", &got[0], &want[0]), ("dx", &got[1], &want[1]), ("dup", &got[2], &want[2])] {
+                    check(&format!("residual tail {what} {rows}x{cols} {act:?}"), &device, g, w, EXACT);
+                }
+            }
+        }
+    }
+}
