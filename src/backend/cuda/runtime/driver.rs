@@ -53,7 +53,9 @@ impl CudaDriver {
                 cc.0, cc.1, MIN_COMPUTE_CAPABILITY.0, MIN_COMPUTE_CAPABILITY.1
             )));
         }
-        let stream = ctx.default_stream();
+        // Our own stream, not the legacy NULL stream, which synchronises with every other
+        // stream and cannot be captured into a graph.
+        let stream = ctx.new_stream().map_err(|e| fail(format!("cannot create a stream: {e:?}")))?;
         let pooled =
             ctx.attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED).is_ok_and(|v| v > 0);
         if pooled {
@@ -183,10 +185,11 @@ impl Gpu for CudaDriver {
 
     fn read(&self, op: &'static str, src: u64, dst: &mut [u8]) -> Result<()> {
         self.bind(op)?;
-        // SAFETY: `src` is a buffer of ours holding at least `dst.len()` bytes; the legacy
-        // default stream orders this copy after every launch before it.
-        unsafe { result::memcpy_dtoh_sync(dst, src) }
-            .map_err(|e| self.fail(op, format!("copy to host (or an earlier launch) failed: {e:?}")))
+        let failed = |e| self.fail(op, format!("copy to host (or an earlier launch) failed: {e:?}"));
+        // SAFETY: `src` is a buffer of ours holding at least `dst.len()` bytes; the copy is
+        // ordered after every launch on our stream, and `dst` outlives it (we wait for it).
+        unsafe { result::memcpy_dtoh_async(dst, src, self.stream.cu_stream()) }.map_err(failed)?;
+        self.stream.synchronize().map_err(failed)
     }
 
     fn synchronize(&self) -> Result<()> {
