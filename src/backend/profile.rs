@@ -13,6 +13,9 @@ pub struct KernelCounts {
     /// The sizes of the device buffers the launches' pointer arguments point into, summed:
     /// what the launches may read and write (an upper bound of their memory traffic).
     pub buffer_bytes: u64,
+    /// Their arithmetic as the launchers count it (GEMMs: 2 per multiply-add; other
+    /// kernels, memory-bound, 0).
+    pub flops: u64,
 }
 
 /// Counts since the device was opened; [`Profile::since`] gives those of a stretch of work.
@@ -52,6 +55,7 @@ impl Profile {
                 let counts = KernelCounts {
                     launches: k.launches - before.launches,
                     buffer_bytes: k.buffer_bytes - before.buffer_bytes,
+                    flops: k.flops - before.flops,
                 };
                 kernels.insert(name, counts);
             }
@@ -93,14 +97,22 @@ impl Profile {
             each(self.frees)
         );
         let total = self.launches();
+        let flops: u64 = self.kernels.values().map(|k| k.flops).sum();
+        let _ = writeln!(out, "GEMM arithmetic: {:.2} GFLOP", flops as f64 / per / 1e9);
         let _ = writeln!(out, "kernel launches: {:.1} ({} kernels)\n", each(total), self.kernels.len());
-        let _ = writeln!(out, "| kernel | launches | share | buffers handed (MiB) |");
-        let _ = writeln!(out, "|---|---:|---:|---:|");
+        let _ = writeln!(out, "| kernel | launches | share | buffers handed (MiB) | GFLOP |");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
         let mut rows: Vec<_> = self.kernels.iter().collect();
         rows.sort_by(|a, b| b.1.launches.cmp(&a.1.launches).then(a.0.cmp(b.0)));
         for (name, k) in rows {
             let share = 100.0 * k.launches as f64 / total.max(1) as f64;
-            let _ = writeln!(out, "| `{name}` | {:.1} | {share:.1}% | {:.1} |", each(k.launches), mib(k.buffer_bytes));
+            let gflop = k.flops as f64 / per / 1e9;
+            let _ = writeln!(
+                out,
+                "| `{name}` | {:.1} | {share:.1}% | {:.1} | {gflop:.2} |",
+                each(k.launches),
+                mib(k.buffer_bytes)
+            );
         }
         out
     }
@@ -112,7 +124,7 @@ mod tests {
 
     fn profile(launches: u64, reads: u64) -> Profile {
         let mut kernels = BTreeMap::new();
-        kernels.insert("fill_f32", KernelCounts { launches, buffer_bytes: 64 * launches });
+        kernels.insert("fill_f32", KernelCounts { launches, buffer_bytes: 64 * launches, flops: 0 });
         Profile { kernels, reads, read_bytes: 4 * reads, writes: 1, synchronizations: 2, ..Profile::default() }
     }
 
@@ -120,7 +132,7 @@ mod tests {
     fn a_stretch_of_work_is_the_difference_of_two_snapshots() {
         let (before, after) = (profile(3, 1), profile(10, 5));
         let d = after.since(&before);
-        assert_eq!(d.kernels["fill_f32"], KernelCounts { launches: 7, buffer_bytes: 448 });
+        assert_eq!(d.kernels["fill_f32"], KernelCounts { launches: 7, buffer_bytes: 448, flops: 0 });
         assert_eq!((d.reads, d.read_bytes, d.writes, d.synchronizations), (4, 16, 0, 0));
         assert_eq!((d.launches(), d.host_syncs()), (7, 4));
         // A kernel not launched in between is left out.
@@ -130,6 +142,9 @@ mod tests {
     #[test]
     fn the_table_divides_by_the_steps() {
         let t = profile(10, 4).table(2);
-        assert!(t.contains("host synchronisations: 3.0") && t.contains("| `fill_f32` | 5.0 | 100.0% |"), "{t}");
+        assert!(
+            t.contains("host synchronisations: 3.0") && t.contains("| `fill_f32` | 5.0 | 100.0% | 0.0 | 0.00 |"),
+            "{t}"
+        );
     }
 }

@@ -76,7 +76,8 @@ impl Conv2dOps for CudaBackend {
             zero(self, OP, y.buffer.ptr(), g.output_len())?;
             return Ok(Storage::Cuda(y));
         }
-        let launch = tiled(k::CONV2D_FORWARD, rows(g), g.out_c, 1).ptr(y.buffer.ptr()).ptr(x).ptr(w);
+        let launch = tiled(k::CONV2D_FORWARD, rows(g), g.out_c, 1).flops(2 * g.macs());
+        let launch = launch.ptr(y.buffer.ptr()).ptr(x).ptr(w);
         self.launch(OP, with_geometry(launch, g))?;
         Ok(Storage::Cuda(y))
     }
@@ -127,7 +128,10 @@ impl Conv2dOps for CudaBackend {
         let counters = if partial.is_some() { self.completion_counters(OP, weight_tiles)? } else { 0 };
         let ptr = |b: &Option<CudaStorage>| b.as_ref().map_or(0, |b| b.buffer.ptr());
         let grid = [input_tiles.max(weight_tiles) as u32, 1, (input_layers + splits) as u32];
-        let launch = Launch::new(k::CONV2D_BACKWARD, grid, [GEMM_THREADS, 1, 1]);
+        // Each gradient takes the forward pass's multiply-adds (the input gradient's phases
+        // skip only the taps that are zero).
+        let passes = usize::from(input_layers > 0) + usize::from(splits > 0);
+        let launch = Launch::new(k::CONV2D_BACKWARD, grid, [GEMM_THREADS, 1, 1]).flops(2 * passes * g.macs());
         let launch = launch.ptr(ptr(&dx)).ptr(ptr(&dw)).ptr(ptr(&partial)).ptr(counters).ptr(dy).ptr(x).ptr(w);
         self.launch(OP, with_geometry(launch, g).size(split_rows).size(input_layers))?;
         Ok(into_storage(dx, dw))

@@ -38,7 +38,8 @@ impl MatmulOps for CudaBackend {
                 (true, false) => k::MATMUL_TN,
                 (true, true) => k::MATMUL_TT,
             };
-            let launch = tiled(kernel, g.m, g.n, 1).ptr(c.buffer.ptr()).ptr(lhs).ptr(rhs).size(g.m).size(g.k).size(g.n);
+            let launch = tiled(kernel, g.m, g.n, 1).flops(2 * g.m * g.n * g.k);
+            let launch = launch.ptr(c.buffer.ptr()).ptr(lhs).ptr(rhs).size(g.m).size(g.k).size(g.n);
             self.launch(OP, launch)?;
         }
         Ok(Storage::Cuda(c))

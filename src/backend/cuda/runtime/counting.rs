@@ -106,6 +106,7 @@ impl Gpu for Counting {
             let k = s.profile.kernels.entry(launch.kernel.name).or_default();
             k.launches += 1;
             k.buffer_bytes += bytes;
+            k.flops += launch.flops;
         }
         if self.dry {
             Ok(())

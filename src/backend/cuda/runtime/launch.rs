@@ -55,17 +55,26 @@ pub struct Launch {
     pub block: [u32; 3],
     pub shared_bytes: u32,
     pub args: Vec<Arg>,
+    /// The arithmetic the launch does, as its launcher counts it (GEMMs: 2 per
+    /// multiply-add; 0 where not counted), for the profile.
+    pub flops: u64,
 }
 
 impl Launch {
     pub fn new(kernel: Kernel, grid: [u32; 3], block: [u32; 3]) -> Launch {
-        Launch { kernel, grid, block, shared_bytes: 0, args: Vec::with_capacity(kernel.params.len()) }
+        Launch { kernel, grid, block, shared_bytes: 0, args: Vec::with_capacity(kernel.params.len()), flops: 0 }
     }
 
     /// A 1-D grid with `threads` threads per block covering `n` work items, one per thread
     /// (kernels loop with the grid's stride if the grid is capped).
     pub fn linear(kernel: Kernel, n: usize, threads: u32) -> Launch {
         Launch::new(kernel, [linear_blocks(n, threads), 1, 1], [threads, 1, 1])
+    }
+
+    /// Records the launch's arithmetic (see `flops`).
+    pub fn flops(mut self, flops: usize) -> Launch {
+        self.flops = flops as u64;
+        self
     }
 
     pub fn shared(mut self, bytes: usize) -> Launch {
