@@ -37,8 +37,8 @@ fn uploads_fills_and_downloads_are_counted_as_they_happen() {
     };
     let p = round();
     assert_eq!(p.kernels.len(), 2, "{p:?}");
-    assert_eq!(p.kernels["fill_f32"], KernelCounts { launches: 1, buffer_bytes: 40 });
-    assert_eq!(p.kernels["copy_u16"], KernelCounts { launches: 2, buffer_bytes: (64 + 24) + (64 + 40) });
+    assert_eq!(p.kernels["fill_f32"], KernelCounts { launches: 1, buffer_bytes: 40, flops: 0 });
+    assert_eq!(p.kernels["copy_u16"], KernelCounts { launches: 2, buffer_bytes: (64 + 24) + (64 + 40), flops: 0 });
     // The freed buffers stay in the pool, for the next allocations of their sizes.
     assert_eq!((p.allocations, p.allocated_bytes, p.frees), (3, 24 + 40 + 64, 0));
     assert_eq!((p.writes, p.written_bytes, p.reads, p.read_bytes), (1, 24, 2, 40 + 64));
@@ -85,4 +85,24 @@ fn a_steady_training_step_allocates_nothing_and_waits_once() {
     for group_kernel in ["optim_group_control", "optim_rmsprop", "optim_blend"] {
         assert!(p.kernels[group_kernel].launches <= 2, "{group_kernel} runs once per group: {}", p.table(1));
     }
+}
+
+#[test]
+fn gemm_launches_count_their_arithmetic() {
+    use cari::backend::{Conv2dBackward, Conv2dGeometry, Conv2dGrads, Padding};
+    let dev = Device::parse("cuda-emu:random:90420").unwrap();
+    let be = dev.backend();
+    let g = Conv2dGeometry::with_padding(2, (5, 6), 3, 4, (3, 3), (1, 1), Padding::Same);
+    let (x, w, dy) =
+        (be.zeros(g.input_len()).unwrap(), be.zeros(g.weight_len()).unwrap(), be.zeros(g.output_len()).unwrap());
+    let p = profile_of(&dev, || {
+        be.conv2d(&x, &w, &g).unwrap();
+        be.conv2d_backward(Conv2dBackward { x: &x, w: &w, dy: &dy }, &g, Conv2dGrads::BOTH).unwrap();
+        be.conv2d_backward(Conv2dBackward { x: &x, w: &w, dy: &dy }, &g, Conv2dGrads::INPUT).unwrap();
+    });
+    // 2·60 outputs·4 channels·27 taps per pass: forward, both gradients, the input's alone.
+    let pass = 2 * 2 * 5 * 6 * 4 * 27;
+    assert_eq!(g.macs() * 2, pass as usize);
+    assert_eq!((p.kernels["conv2d_forward"].flops, p.kernels["conv2d_backward"].flops), (pass, 3 * pass));
+    assert!(p.table(1).contains("GEMM arithmetic: 0.00 GFLOP"), "{}", p.table(1));
 }
