@@ -7,7 +7,9 @@
 // batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left,
 // out_h, out_w. Launch: 256 threads per block, tiles numbered as in gemm.cuh.
 //
-// conv2d_forward: y[M = N·OH·OW, O] = P[M, K = KH·KW·C]·w[K, O], P the patches of x.
+// conv2d_forward: y[M = N·OH·OW, O] = P[M, K = KH·KW·C]·w[K, O], P the patches of x, and
+//   (when `partials` is given) y's per-channel batch statistics, the batch norm's that
+//   follows, from each block's tile while it is in cache: no second pass over y.
 //   Grid ⌈M/64⌉·⌈O/64⌉; needs M, K, O ≥ 1.
 // conv2d_backward: both gradients in one launch, grid.z layers [input phases, weight splits]
 //   (either part may be absent), grid.x the larger part's tile count:
@@ -98,9 +100,55 @@ struct ForwardPatches {
     }
 };
 
-extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_forward(float* y, const float* x, const float* w, i64 batch, i64 in_h, i64 in_w,
-                                          i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h,
-                                          i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h, i64 out_w) {
+// The batch statistics of y's channels (what batch_norm_stats computes over y viewed as
+// [M, O]) from the block's own tile, which gemm_block has just written: per tile, f64 sums
+// of y and y² over its rows into partials[tile_m][0 or 1][O], then the last tile of each
+// column of tiles to finish (counted on counters[tile_n], zero before and after) adds the
+// column's partials in tile order and writes mean = Σy / M, var = max(Σy² / M − mean², 0).
+__device__ __forceinline__ void conv2d_tile_stats(const float* y, float* mean, float* var, double* partials,
+                                                  unsigned* counters, i64 rows, i64 out_c, i64 m0, i64 n0) {
+    __shared__ double sums[2][GEMM_THREADS / GEMM_TILE][GEMM_TILE];
+    const i64 tiles_m = (rows + GEMM_TILE - 1) / GEMM_TILE, tile_m = m0 / GEMM_TILE, tile_n = n0 / GEMM_TILE;
+    const int col = threadIdx.x % GEMM_TILE, part = threadIdx.x / GEMM_TILE;
+    constexpr int PART_ROWS = GEMM_TILE * GEMM_TILE / GEMM_THREADS;
+    const i64 c = n0 + col;
+    __syncthreads();  // the block's writes of its tile are visible to the whole block
+    double sum = 0.0, sum_sq = 0.0;
+    if (c < out_c)
+        for (int r = part * PART_ROWS; r < (part + 1) * PART_ROWS && m0 + r < rows; ++r) {
+            const double v = (double)y[(m0 + r) * out_c + c];
+            sum += v;
+            sum_sq += v * v;
+        }
+    sums[0][part][col] = sum;
+    sums[1][part][col] = sum_sq;
+    __syncthreads();
+    if (part == 0 && c < out_c) {
+        double a = 0.0, b = 0.0;
+        for (int p = 0; p < GEMM_THREADS / GEMM_TILE; ++p) {
+            a += sums[0][p][col];
+            b += sums[1][p][col];
+        }
+        partials[(2 * tile_m) * out_c + c] = a;
+        partials[(2 * tile_m + 1) * out_c + c] = b;
+    }
+    if (!cari_last_arrival(counters + tile_n, (unsigned)tiles_m) || part != 0 || c >= out_c) return;
+    const volatile double* all = partials;  // other blocks' writes, past the fence
+    double a = 0.0, b = 0.0;
+    for (i64 t = 0; t < tiles_m; ++t) {
+        a += all[(2 * t) * out_c + c];
+        b += all[(2 * t + 1) * out_c + c];
+    }
+    const double n = (double)rows, m = a / n;
+    mean[c] = (float)m;
+    var[c] = (float)fmax(b / n - m * m, 0.0);
+}
+
+// `partials` null: y alone; else y's batch statistics too (conv2d_tile_stats).
+extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_forward(
+    float* y, float* mean, float* var, double* partials, unsigned* counters, const float* x, const float* w,
+    i64 batch, i64 in_h, i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w,
+    i64 pad_top, i64 pad_left, i64 out_h, i64 out_w) {
     const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
     const i64 rows = batch * out_h * out_w, k = kernel_h * kernel_w * in_c;
     i64 m0, n0;
@@ -108,6 +156,7 @@ extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_forward(float*
     ForwardPatches a(x, s, m0, k);
     GemmMatrix<false> b{w, out_c, n0, out_c, k};
     gemm_block(a, b, 0, k, GemmRows{y, out_c, m0, rows}, n0, out_c);
+    if (partials != nullptr) conv2d_tile_stats(y, mean, var, partials, counters, rows, out_c, m0, n0);
 }
 
 // ---- input gradient -----------------------------------------------------------------------

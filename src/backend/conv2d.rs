@@ -118,6 +118,11 @@ pub struct Conv2dBackward<'a> {
 pub trait Conv2dOps {
     /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
     fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage>;
+    /// `conv2d` and the per-channel batch statistics of its output viewed as
+    /// `[batch·out_h·out_w, out_c]`: `(y, mean, var)`, the statistics as `batch_norm_stats`
+    /// computes them (to f64 rounding), in one pass where the backend can (CUDA: from each
+    /// output tile while it is in cache).
+    fn conv2d_with_stats(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)>;
     /// `(∂L/∂x, ∂L/∂w)`, each when `wanted`, in one pass where the backend can (one launch
     /// on CUDA: the two are independent given ∂L/∂y).
     fn conv2d_backward(

@@ -76,13 +76,15 @@ impl Layer for ConvBn {
     fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
         let w = ctx.param(&self.name("weights"))?;
         let beta = ctx.param(&self.name("BatchNorm/beta"))?;
-        let y = ops::conv2d(x, &w, self.spec.conv2d())?;
         let act = if self.relu { Activation::Relu } else { Activation::Identity };
         if ctx.training() {
-            let (y, stats) = ops::batch_norm_train(&y, &beta, BN_EPS, act)?;
+            // The batch statistics come from the convolution's own pass over its output.
+            let (y, batch) = ops::conv2d_with_stats(x, &w, self.spec.conv2d())?;
+            let (y, stats) = ops::batch_norm_train_with(&y, &beta, batch, BN_EPS, act)?;
             ctx.push_bn_stats(self.scope.clone(), stats);
             Ok(y)
         } else {
+            let y = ops::conv2d(x, &w, self.spec.conv2d())?;
             let mean = ctx.params.get(&self.name("BatchNorm/moving_mean"))?;
             let var = ctx.params.get(&self.name("BatchNorm/moving_variance"))?;
             ops::batch_norm_infer(&y, &beta, mean, var, BN_EPS, act)

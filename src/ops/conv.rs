@@ -5,7 +5,7 @@ use crate::autograd::Var;
 pub use crate::backend::Padding;
 use crate::backend::{Conv2dBackward, Conv2dGeometry, Conv2dGrads};
 use crate::error::{Error, Result};
-use crate::tensor::Shape;
+use crate::tensor::{Shape, Storage, Tensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dSpec {
@@ -49,12 +49,33 @@ pub fn conv_geometry(x: &Shape, w: &Shape, spec: Conv2dSpec) -> Result<Conv2dGeo
 
 /// `y = conv(x, w)`; x NHWC, w HWIO, y NHWC.
 pub fn conv2d(x: &Var, w: &Var, spec: Conv2dSpec) -> Result<Var> {
+    let g = checked_geometry(x, w, spec)?;
+    let (xt, wt) = (x.value(), w.value());
+    let y = xt.device().backend().conv2d(xt.storage(), wt.storage(), &g)?;
+    record(x, w, g, y)
+}
+
+/// [`conv2d`] and the batch statistics of its output (per channel over batch and
+/// positions, as a training batch norm computes them), from one pass where the backend
+/// can: what a conv followed by a batch norm runs in training.
+pub fn conv2d_with_stats(x: &Var, w: &Var, spec: Conv2dSpec) -> Result<(Var, (Tensor, Tensor))> {
+    let g = checked_geometry(x, w, spec)?;
+    let (xt, wt) = (x.value(), w.value());
+    let (y, mean, var) = xt.device().backend().conv2d_with_stats(xt.storage(), wt.storage(), &g)?;
+    let stats = (tensor_like(xt, mean, [g.out_c]), tensor_like(xt, var, [g.out_c]));
+    Ok((record(x, w, g, y)?, stats))
+}
+
+fn checked_geometry(x: &Var, w: &Var, spec: Conv2dSpec) -> Result<Conv2dGeometry> {
     check_inputs("conv2d", &[x, w])?;
     rank("conv2d", x, 4)?;
     non_empty("conv2d", x)?;
-    let g = conv_geometry(x.shape(), w.shape(), spec)?;
+    conv_geometry(x.shape(), w.shape(), spec)
+}
+
+/// The output `y` of the convolution of `x` by `w`, recorded with its backward.
+fn record(x: &Var, w: &Var, g: Conv2dGeometry, y: Storage) -> Result<Var> {
     let (xt, wt) = (x.value().clone(), w.value().clone());
-    let y = xt.device().backend().conv2d(xt.storage(), wt.storage(), &g)?;
     let y = tensor_like(&xt, y, [g.batch, g.out_h, g.out_w, g.out_c]);
     Var::record("conv2d", &[x, w], y, move |dy, needs| {
         let on = Conv2dBackward { x: xt.storage(), w: wt.storage(), dy: dy.storage() };

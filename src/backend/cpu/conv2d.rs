@@ -31,7 +31,9 @@
 use super::buffer;
 use super::matmul::{matmul_into, Dst, Threads};
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, MatmulGeometry, Storage};
+use crate::backend::{
+    BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, MatmulGeometry, Rows, Storage,
+};
 use crate::error::Result;
 use rayon::prelude::*;
 
@@ -325,6 +327,12 @@ fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, c: Chunking) -
 impl Conv2dOps for CpuBackend {
     fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
         Ok(wrap(forward(f32s(x, "conv2d")?, f32s(w, "conv2d")?, g)))
+    }
+
+    fn conv2d_with_stats(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)> {
+        let y = self.conv2d(x, w, g)?;
+        let (mean, var) = self.batch_norm_stats(&y, Rows { rows: g.batch * g.out_h * g.out_w, cols: g.out_c })?;
+        Ok((y, mean, var))
     }
 
     fn conv2d_backward(

@@ -3,11 +3,13 @@
 //! patches from the activations, so no column buffer is allocated. Layouts and semantics
 //! as in `cpu/conv2d.rs`: NHWC activations, HWIO weights, explicit top/left padding.
 
-use super::matmul::{tiled, tiles, GEMM_THREADS};
+use super::matmul::{tiled, tiles, GEMM_THREADS, GEMM_TILE};
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
-use super::{CudaBackend, THREADS};
-use crate::backend::{Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, CudaStorage, Storage};
+use super::{CudaBackend, DeviceBuffer, THREADS};
+use crate::backend::{
+    BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, CudaStorage, Rows, Storage,
+};
 use crate::error::Result;
 
 /// Depth of one GEMM step (`GEMM_BK` in gemm.cuh): weight-gradient splits are multiples of it.
@@ -62,24 +64,53 @@ fn weight_grad_splits(rows: usize, tiles: usize) -> (usize, usize) {
     (split_rows, rows.div_ceil(split_rows))
 }
 
+/// The forward pass, and with `stats` its output's batch statistics from the same launch
+/// (`conv2d_forward` with its partials; an output or patch of no elements takes the
+/// separate `batch_norm_stats` instead).
+fn forward(
+    b: &CudaBackend,
+    op: &'static str,
+    x: &Storage,
+    w: &Storage,
+    g: &Conv2dGeometry,
+    stats: bool,
+) -> Result<(Storage, Option<(Storage, Storage)>)> {
+    let x = b.input(op, x, g.input_len())?;
+    let w = b.input(op, w, g.weight_len())?;
+    let y = b.alloc_f32(op, g.output_len())?;
+    let shape = Rows { rows: rows(g), cols: g.out_c };
+    if g.output_len() == 0 || patch_len(g) == 0 {
+        if g.output_len() > 0 {
+            zero(b, op, y.buffer.ptr(), g.output_len())?;
+        }
+        let y = Storage::Cuda(y);
+        let stats = if stats { Some(b.batch_norm_stats(&y, shape)?) } else { None };
+        return Ok((y, stats));
+    }
+    let launch = tiled(k::CONV2D_FORWARD, rows(g), g.out_c, 1).flops(2 * g.macs()).ptr(y.buffer.ptr());
+    let (launch, outputs) = if stats {
+        let (mean, var) = (b.alloc_f32(op, g.out_c)?, b.alloc_f32(op, g.out_c)?);
+        let partials = DeviceBuffer::alloc(&b.gpu, op, rows(g).div_ceil(GEMM_TILE) * 2 * g.out_c * 8)?;
+        let counters = b.completion_counters(op, g.out_c.div_ceil(GEMM_TILE))?;
+        let launch = launch.ptr(mean.buffer.ptr()).ptr(var.buffer.ptr()).ptr(partials.ptr()).ptr(counters);
+        (launch, Some((mean, var, partials)))
+    } else {
+        (launch.ptr(0).ptr(0).ptr(0).ptr(0), None)
+    };
+    b.launch(op, with_geometry(launch.ptr(x).ptr(w), g))?;
+    Ok((Storage::Cuda(y), outputs.map(|(mean, var, _partials)| (Storage::Cuda(mean), Storage::Cuda(var)))))
+}
+
 impl Conv2dOps for CudaBackend {
     /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
     fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-        const OP: &str = "conv2d";
-        let x = self.input(OP, x, g.input_len())?;
-        let w = self.input(OP, w, g.weight_len())?;
-        let y = self.alloc_f32(OP, g.output_len())?;
-        if g.output_len() == 0 {
-            return Ok(Storage::Cuda(y));
-        }
-        if patch_len(g) == 0 {
-            zero(self, OP, y.buffer.ptr(), g.output_len())?;
-            return Ok(Storage::Cuda(y));
-        }
-        let launch = tiled(k::CONV2D_FORWARD, rows(g), g.out_c, 1).flops(2 * g.macs());
-        let launch = launch.ptr(y.buffer.ptr()).ptr(x).ptr(w);
-        self.launch(OP, with_geometry(launch, g))?;
-        Ok(Storage::Cuda(y))
+        Ok(forward(self, "conv2d", x, w, g, false)?.0)
+    }
+
+    fn conv2d_with_stats(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)> {
+        let (y, stats) = forward(self, "conv2d_with_stats", x, w, g, true)?;
+        let (mean, var) = stats.expect("statistics were asked for");
+        Ok((y, mean, var))
     }
 
     /// Both gradients in one launch (`conv2d_backward`): the input gradient as a block layer

@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// The C tile one block computes is `GEMM_TILE × GEMM_TILE`, with `GEMM_THREADS` threads
 /// (`GEMM_TILE` and `GEMM_THREADS` in gemm.cuh).
-const GEMM_TILE: usize = 64;
+pub(super) const GEMM_TILE: usize = 64;
 pub(super) const GEMM_THREADS: u32 = 256;
 
 /// The number of tiles of a `[m, n]` C.

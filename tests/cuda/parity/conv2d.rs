@@ -223,3 +223,36 @@ fn storage_of_another_device_is_refused() {
         }
     }
 }
+
+/// The forward pass with its output's batch statistics from the same launch: `y` is the
+/// plain forward's bit for bit, and the statistics are `batch_norm_stats` of it to the
+/// rounding of f64 sums taken in another order (one f32 ulp).
+#[test]
+fn forward_with_batch_statistics() {
+    use cari::backend::Rows;
+    // One tile, several row tiles and column tiles (out_c 70 > 64), a 1×1 and a strided 3×3.
+    let cases = [
+        Conv2dGeometry::with_padding(1, (3, 3), 2, 5, (3, 3), (1, 1), SAME),
+        Conv2dGeometry::with_padding(3, (17, 13), 5, 70, (1, 1), (1, 1), SAME),
+        Conv2dGeometry::with_padding(2, (15, 16), 3, 33, (3, 3), (2, 2), VALID),
+    ];
+    for g in cases {
+        let (x, w) = (random(g.input_len(), fresh_seed()), random(g.weight_len(), fresh_seed()));
+        let shape = Rows { rows: g.batch * g.out_h * g.out_w, cols: g.out_c };
+        for d in devices() {
+            let b = d.backend();
+            let (x, w) = (up(&d, &x), up(&d, &w));
+            let (y, mean, var) = b.conv2d_with_stats(&x, &w, &g).unwrap_or_else(|e| panic!("{g:?} on {d}: {e}"));
+            let plain = b.conv2d(&x, &w, &g).unwrap();
+            assert_eq!(down(&d, &y), down(&d, &plain), "{g:?} on {d}: y differs from the plain forward");
+            let (want_mean, want_var) = b.batch_norm_stats(&plain, shape).unwrap();
+            let ulp = super::harness::Tolerance {
+                atol: 1e-7,
+                rtol: 1.2e-7,
+                reason: "f64 sums in another order, one f32 rounding",
+            };
+            check(&format!("mean {g:?}"), &d, &down(&d, &mean), &down(&d, &want_mean), ulp);
+            check(&format!("var {g:?}"), &d, &down(&d, &var), &down(&d, &want_var), ulp);
+        }
+    }
+}
