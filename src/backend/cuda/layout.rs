@@ -10,15 +10,15 @@ use std::ops::Range;
 
 /// A `[rows, cols]` block to copy from `src` (rows `src_cols` apart) to `dst` (rows
 /// `dst_cols` apart); both addresses point at the block's first column.
-struct Block {
-    dst: (u64, usize),
-    src: (u64, usize),
-    rows: usize,
-    cols: usize,
+pub(super) struct Block {
+    pub dst: (u64, usize),
+    pub src: (u64, usize),
+    pub rows: usize,
+    pub cols: usize,
 }
 
 /// Copies every block in one launch (empty ones left out; none left, no launch).
-fn copy_blocks(b: &CudaBackend, op: &'static str, blocks: &[Block]) -> Result<()> {
+pub(super) fn copy_blocks(b: &CudaBackend, op: &'static str, blocks: &[Block]) -> Result<()> {
     let mut list = TensorList::default();
     for Block { dst, src, rows, cols } in blocks.iter().filter(|bl| bl.rows * bl.cols > 0) {
         list.push(&[dst.0, src.0], rows * cols, grid_stride_blocks(rows * cols)).sizes([*cols, dst.1, src.1]);

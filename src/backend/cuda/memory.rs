@@ -1,5 +1,6 @@
 //! Uploads, downloads, fills, copies and dtype conversions (`kernels/memory.cu`).
 
+use super::layout::{copy_blocks, Block};
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::{CudaBackend, THREADS};
@@ -38,13 +39,14 @@ impl MemoryOps for CudaBackend {
             .collect::<Result<Vec<_>>>()?;
         let total: usize = inputs.iter().map(|&(_, n)| n).sum();
         let packed = self.alloc_f32(op, total)?;
-        let mut offset = 0;
+        // Every tensor copied side by side in one launch, then read in one copy.
+        let (mut blocks, mut offset) = (Vec::with_capacity(inputs.len()), 0);
         for &(ptr, n) in &inputs {
-            let words = 2 * n;
             let dst = packed.buffer.ptr() + 4 * offset as u64;
-            self.launch(op, Launch::linear(k::COPY_U16, words, THREADS).ptr(dst).ptr(ptr).size(words))?;
+            blocks.push(Block { dst: (dst, n), src: (ptr, n), rows: 1, cols: n });
             offset += n;
         }
+        copy_blocks(self, op, &blocks)?;
         let lengths: Vec<usize> = inputs.iter().map(|&(_, n)| n).collect();
         self.read_runs(op, packed.buffer.ptr(), &lengths)
     }
