@@ -18,7 +18,7 @@
 // results do not depend on scheduling. f32 products are
 // rounded on their own (cari_mul_rn) as on the CPU: the forward pass matches it bit for bit
 // and the ReLU's mask in the backward pass is the forward pass's.
-#include "common.cuh"
+#include "batch_norm.cuh"
 
 #define BN_THREADS 256
 
@@ -34,9 +34,6 @@ __device__ __forceinline__ ColumnTile column_tile(int tile) {
             (i64)rows_per_block * gridDim.y};
 }
 
-__device__ __forceinline__ float bn_inv_std(float var, float eps) {
-    return 1.0f / sqrtf(var + eps);
-}
 
 // Writes the block's two column sums to partials[split][0 or 1][channels].
 __device__ __forceinline__ void store_partials(double* partials, double a, double b, i64 channels, int tile,
@@ -115,16 +112,6 @@ extern "C" __global__ void batch_norm_forward(float* __restrict__ y, const float
     }
 }
 
-// x̂ and the gradient through the activation, its derivative taken from x̂ + β exactly as
-// the forward pass (and the CPU) computes the pre-activation.
-struct Normalized {
-    float xhat, g;
-};
-
-__device__ __forceinline__ Normalized bn_normalized(float dy, float x, float m, float inv, float b, int relu) {
-    const float xhat = cari_mul_rn(x - m, inv);
-    return {xhat, relu && xhat + b <= 0.0f ? 0.0f : dy};
-}
 
 // Dynamic shared memory: 256 doubles. dβ = Σg; means[0][c] = Σg / R and
 // means[1][c] = Σg·x̂ / R, rounded to f32 like the CPU.
@@ -174,8 +161,7 @@ extern "C" __global__ void batch_norm_backward_dx(float* __restrict__ dx, const 
         const float mean_g = means[t.channel], mean_g_xhat = means[channels + t.channel];
         for (i64 r = t.first_row; r < rows; r += t.row_step) {
             const i64 i = r * channels + t.channel;
-            const Normalized n = bn_normalized(dy[i], x[i], m, inv, b, relu);
-            dx[i] = inv * (n.g - mean_g - cari_mul_rn(n.xhat, mean_g_xhat));
+            dx[i] = bn_dx(bn_normalized(dy[i], x[i], m, inv, b, relu), inv, mean_g, mean_g_xhat);
         }
     }
 }

@@ -28,7 +28,7 @@
 //   than atomics: the result does not depend on block scheduling, so training runs repeat
 //   exactly, and dw needs no zeroing first. `counters` holds a zero per tile (each tile's
 //   last split leaves it zero). Tiles ⌈K/64⌉·⌈O/64⌉; needs M, K, O ≥ 1 and rows in every split.
-#include "common.cuh"
+#include "batch_norm.cuh"
 #include "gemm.cuh"
 
 struct ConvShape {
@@ -179,15 +179,16 @@ __device__ __forceinline__ ConvPhase conv_phase(i64 r, i64 in, i64 kernel, i64 s
 struct InputGradTaps {
     static constexpr bool K_FASTEST = true;  // o runs fastest in both the tap and dy
     const float* dy;
+    const BnThrough& bn;  // dy is a batch norm's: its dx is computed here (bn.x null: none)
     const ConvShape& s;
     i64 k_end, taps_w;
     i64 base[GEMM_LOADS], oh0[GEMM_LOADS], ow0[GEMM_LOADS];  // per row slot: dy offset and position of tap (0, 0)
     Radix3 tap, step;                                       // (jh, jw, o)
 
-    __device__ __forceinline__ InputGradTaps(const float* dy_, const ConvShape& s_, const ConvPhase& ph,
-                                             const ConvPhase& pw, i64 m0, i64 k)
+    __device__ __forceinline__ InputGradTaps(const float* dy_, const BnThrough& bn_, const ConvShape& s_,
+                                             const ConvPhase& ph, const ConvPhase& pw, i64 m0, i64 k)
         // A phase without taps has k = 0 and loads nothing; radix 1 keeps the cursor defined.
-        : dy(dy_), s(s_), k_end(k), taps_w(pw.taps > 0 ? pw.taps : 1) {
+        : dy(dy_), bn(bn_), s(s_), k_end(k), taps_w(pw.taps > 0 ? pw.taps : 1) {
         const int t = threadIdx.x;
         const i64 rows = s.batch * ph.count * pw.count;
         for (int j = 0; j < GEMM_LOADS; ++j) {
@@ -207,7 +208,8 @@ struct InputGradTaps {
         const i64 offset = tap.lo - (tap.hi * s.ow + tap.mid) * s.o;
         for (int j = 0; j < GEMM_LOADS; ++j) {
             const bool inside = live && conv_inside(oh0[j] - tap.hi, s.oh) && conv_inside(ow0[j] - tap.mid, s.ow);
-            v[j] = inside ? dy[base[j] + offset] : 0.0f;
+            const i64 i = base[j] + offset;
+            v[j] = !inside ? 0.0f : bn.x == nullptr ? dy[i] : bn.dx(i, tap.lo, dy[i]);
         }
         radix3_add(tap, step, taps_w, s.o);
     }
@@ -256,8 +258,8 @@ struct InputGradRows {
 // The input-gradient tiles of phase layer `layer` (phase_h·SW + phase_w): block x takes
 // one of the ⌈pixels of phase (0, 0), the largest/64⌉·⌈C/64⌉ tiles numbered as phase
 // (0, 0)'s; a block past its own phase's pixels, or past the tiles, has nothing to do.
-__device__ __forceinline__ void conv2d_input_grad_block(float* dx, const float* dy, const float* w, const ConvShape& s,
-                                                        i64 layer) {
+__device__ __forceinline__ void conv2d_input_grad_block(float* dx, const float* dy, const BnThrough& bn,
+                                                        const float* w, const ConvShape& s, i64 layer) {
     const i64 phase_h = layer / s.sw, phase_w = layer % s.sw;
     const ConvPhase ph = conv_phase(phase_h, s.h, s.kh, s.sh, s.pt);
     const ConvPhase pw = conv_phase(phase_w, s.w, s.kw, s.sw, s.pl);
@@ -266,7 +268,7 @@ __device__ __forceinline__ void conv2d_input_grad_block(float* dx, const float* 
     i64 m0, n0;
     gemm_tile_origin(most_rows, m0, n0);
     if (m0 >= rows || n0 >= s.c) return;  // the whole block: no barrier has run
-    InputGradTaps a(dy, s, ph, pw, m0, k);
+    InputGradTaps a(dy, bn, s, ph, pw, m0, k);
     InputGradWeights b(w, s, ph, pw, n0, k);
     gemm_block(a, b, 0, k, InputGradRows{dx, s, phase_h, phase_w, ph.count, pw.count, m0, rows}, n0, s.c);
 }
@@ -311,14 +313,30 @@ struct WeightGradPatches {
     }
 };
 
+// B[k, o] = dy[k, o] (output position k, channel o), or the batch norm's dx there.
+struct WeightGradOutputs {
+    static constexpr bool K_FASTEST = false;  // o runs fastest in dy
+    const float* dy;
+    const BnThrough& bn;
+    i64 out_c, n0, k_end;
+
+    __device__ __forceinline__ void load(i64 k0, float (&v)[GEMM_LOADS]) const {
+        const int t = threadIdx.x;
+        for (int j = 0; j < GEMM_LOADS; ++j) {
+            const i64 o = n0 + gemm_slot_row<false>(t, j), k = k0 + gemm_slot_k<false>(t, j), i = k * out_c + o;
+            v[j] = !(o < out_c && k < k_end) ? 0.0f : bn.x == nullptr ? dy[i] : bn.dx(i, o, dy[i]);
+        }
+    }
+};
+
 // Split `split` of the weight gradient: rows split·split_rows.. of the reduction, into dw
 // itself when there is one split, else into out + split·K·O, the last split of each tile
 // to finish adding every split's partial of that tile into dw, in split order (tile t
 // counts its arrivals on counters[t]). Block x takes one of the ⌈K/64⌉·⌈O/64⌉ tiles (past
 // them, nothing to do).
 __device__ __forceinline__ void conv2d_weight_grad_block(float* dw, float* partial, unsigned* counters,
-                                                         const float* x, const float* dy, const ConvShape& s,
-                                                         i64 split_rows, i64 splits, i64 split) {
+                                                         const float* x, const float* dy, const BnThrough& bn,
+                                                         const ConvShape& s, i64 split_rows, i64 splits, i64 split) {
     const i64 rows = s.batch * s.oh * s.ow, k = s.kh * s.kw * s.c;
     const i64 k_begin = split * split_rows, k_end = min(rows, k_begin + split_rows);
     i64 m0, n0;
@@ -326,7 +344,7 @@ __device__ __forceinline__ void conv2d_weight_grad_block(float* dw, float* parti
     if (n0 >= s.o) return;  // the whole block: no barrier has run
     float* out = splits == 1 ? dw : partial + split * k * s.o;
     WeightGradPatches a(x, s, m0, k, k_begin, k_end);
-    GemmMatrix<false> b{dy, s.o, n0, s.o, k_end};
+    WeightGradOutputs b{dy, bn, s.o, n0, k_end};
     gemm_block(a, b, k_begin, k_end, GemmRows{out, s.o, m0, k}, n0, s.o);
     if (splits == 1 || !cari_last_arrival(counters + blockIdx.x, (unsigned)splits)) return;
     const volatile float* partials = partial;  // other blocks' writes, past the fence
@@ -341,16 +359,22 @@ __device__ __forceinline__ void conv2d_weight_grad_block(float* dw, float* parti
 }
 
 // Both gradients of one backward pass in one launch: grid.z layers below `input_layers`
-// are the input gradient's phases, the rest the weight gradient's splits.
+// are the input gradient's phases, the rest the weight gradient's splits. With `bn_x`
+// given, dy is the gradient of the training batch norm that follows the convolution
+// (bn_x its input, the convolution's output; `means` from batch_norm_backward_sums), and
+// both passes compute the batch norm's dx where they load it, with the roundings of
+// batch_norm_backward_dx.
 extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_backward(
-    float* dx, float* dw, float* partial, unsigned* counters, const float* dy, const float* x, const float* w,
+    float* dx, float* dw, float* partial, unsigned* counters, const float* dy, const float* bn_x, const float* mean,
+    const float* var, const float* beta, const float* means, float eps, int relu, const float* x, const float* w,
     i64 batch, i64 in_h, i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w,
     i64 pad_top, i64 pad_left, i64 out_h, i64 out_w, i64 split_rows, i64 input_layers) {
     const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
+    const BnThrough bn{bn_x, mean, var, beta, means, out_c, eps, relu};
     const i64 layer = blockIdx.z;
     if (layer < input_layers)
-        conv2d_input_grad_block(dx, dy, w, s, layer);
+        conv2d_input_grad_block(dx, dy, bn, w, s, layer);
     else
-        conv2d_weight_grad_block(dw, partial, counters, x, dy, s, split_rows, gridDim.z - input_layers,
+        conv2d_weight_grad_block(dw, partial, counters, x, dy, bn, s, split_rows, gridDim.z - input_layers,
                                  layer - input_layers);
 }

@@ -1,7 +1,7 @@
 //! 2-D convolution over NHWC activations with HWIO weights: forward, input gradient and
 //! weight gradient.
 
-use super::Storage;
+use super::{BatchNorm, Storage};
 use crate::error::Result;
 
 /// A convolution's full geometry, TF padding resolved to explicit top/left padding
@@ -115,6 +115,18 @@ pub struct Conv2dBackward<'a> {
     pub dy: &'a Storage,
 }
 
+/// What the backward pass of a convolution followed by a training batch norm reads: the
+/// convolution's input `x` and weights `w`, the batch norm (its `x` the convolution's
+/// output, with the statistics of the forward pass) and `dy = ∂L/∂` of the batch norm's
+/// output.
+#[derive(Clone, Copy)]
+pub struct ConvBnBackward<'a> {
+    pub x: &'a Storage,
+    pub w: &'a Storage,
+    pub bn: BatchNorm<&'a Storage>,
+    pub dy: &'a Storage,
+}
+
 pub trait Conv2dOps {
     /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
     fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage>;
@@ -131,4 +143,14 @@ pub trait Conv2dOps {
         g: &Conv2dGeometry,
         wanted: Conv2dGrads,
     ) -> Result<(Option<Storage>, Option<Storage>)>;
+    /// The backward pass of a convolution and the training batch norm after it:
+    /// `(∂L/∂x, ∂L/∂w, ∂L/∂β)`, the first two when `wanted`. On CUDA two launches, the
+    /// batch norm's sums then the convolution's backward, which computes the batch norm's
+    /// dx where it loads it (never stored).
+    fn conv2d_bn_backward(
+        &self,
+        on: ConvBnBackward,
+        g: &Conv2dGeometry,
+        wanted: Conv2dGrads,
+    ) -> Result<(Option<Storage>, Option<Storage>, Storage)>;
 }

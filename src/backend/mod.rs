@@ -32,7 +32,7 @@ mod profile;
 mod storage;
 
 pub use batch_norm::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps};
-pub use conv2d::{Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, Padding};
+pub use conv2d::{Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, ConvBnBackward, Padding};
 pub use device::Device;
 pub use dropout::DropoutOps;
 pub use elementwise::{BinaryOp, ElementwiseOps, ResidualTail};

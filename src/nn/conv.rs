@@ -78,9 +78,7 @@ impl Layer for ConvBn {
         let beta = ctx.param(&self.name("BatchNorm/beta"))?;
         let act = if self.relu { Activation::Relu } else { Activation::Identity };
         if ctx.training() {
-            // The batch statistics come from the convolution's own pass over its output.
-            let (y, batch) = ops::conv2d_with_stats(x, &w, self.spec.conv2d())?;
-            let (y, stats) = ops::batch_norm_train_with(&y, &beta, batch, BN_EPS, act)?;
+            let (y, stats) = ops::conv_bn_train(x, &w, &beta, self.spec.conv2d(), BN_EPS, act)?;
             ctx.push_bn_stats(self.scope.clone(), stats);
             Ok(y)
         } else {

@@ -32,29 +32,12 @@ pub fn batch_norm_train(x: &Var, beta: &Var, eps: f32, act: Activation) -> Resul
     let op = "batch_norm";
     check_inputs(op, &[x, beta])?;
     non_empty(op, x)?;
-    let xt = x.value();
-    let (mean, var) = xt.device().backend().batch_norm_stats(xt.storage(), rows_of(x.shape()))?;
-    let channels = [rows_of(x.shape()).cols];
-    batch_norm_train_with(x, beta, (tensor_like(xt, mean, channels), tensor_like(xt, var, channels)), eps, act)
-}
-
-/// [`batch_norm_train`] with `x`'s batch statistics `(mean, var)` already computed (by the
-/// convolution that produced `x`, [`crate::ops::conv2d_with_stats`]); the backward is the
-/// batch norm's whole, through the statistics too.
-pub fn batch_norm_train_with(
-    x: &Var,
-    beta: &Var,
-    (mean, var): (Tensor, Tensor),
-    eps: f32,
-    act: Activation,
-) -> Result<(Var, BatchNormStats)> {
-    let op = "batch_norm";
-    check_inputs(op, &[x, beta])?;
-    non_empty(op, x)?;
-    check_channels(op, x, &[beta.shape(), mean.shape(), var.shape()])?;
+    check_channels(op, x, &[beta.shape()])?;
     let shape = rows_of(x.shape());
     let (xt, bt) = (x.value().clone(), beta.value().clone());
     let be = xt.device().backend();
+    let (mean, var) = be.batch_norm_stats(xt.storage(), shape)?;
+    let (mean, var) = (tensor_like(&xt, mean, [shape.cols]), tensor_like(&xt, var, [shape.cols]));
     let g = BatchNormGeometry { shape, eps, act };
     let y = be.batch_norm(BatchNorm {
         x: xt.storage(),

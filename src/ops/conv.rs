@@ -1,11 +1,14 @@
 //! 2-D convolution with TensorFlow's padding rules, NHWC input, HWIO weights.
 
+use super::BatchNormStats;
 use super::{check_inputs, non_empty, rank, tensor_like};
 use crate::autograd::Var;
 pub use crate::backend::Padding;
-use crate::backend::{Conv2dBackward, Conv2dGeometry, Conv2dGrads};
+use crate::backend::{
+    Activation, BatchNorm, BatchNormGeometry, Conv2dBackward, Conv2dGeometry, Conv2dGrads, ConvBnBackward, Rows,
+};
 use crate::error::{Error, Result};
-use crate::tensor::{Shape, Storage, Tensor};
+use crate::tensor::{Shape, Storage};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dSpec {
@@ -55,15 +58,44 @@ pub fn conv2d(x: &Var, w: &Var, spec: Conv2dSpec) -> Result<Var> {
     record(x, w, g, y)
 }
 
-/// [`conv2d`] and the batch statistics of its output (per channel over batch and
-/// positions, as a training batch norm computes them), from one pass where the backend
-/// can: what a conv followed by a batch norm runs in training.
-pub fn conv2d_with_stats(x: &Var, w: &Var, spec: Conv2dSpec) -> Result<(Var, (Tensor, Tensor))> {
+/// A convolution and the training batch norm after it (shift `beta`, then `act`), as one
+/// op: the batch statistics come from the convolution's own pass over its output, and the
+/// backward pass computes the batch norm's gradient where the convolution's backward loads
+/// it (`Conv2dOps::conv2d_bn_backward`). The same values as `conv2d` then
+/// `batch_norm_train`, bit for bit.
+pub fn conv_bn_train(
+    x: &Var,
+    w: &Var,
+    beta: &Var,
+    spec: Conv2dSpec,
+    eps: f32,
+    act: Activation,
+) -> Result<(Var, BatchNormStats)> {
     let g = checked_geometry(x, w, spec)?;
-    let (xt, wt) = (x.value(), w.value());
-    let (y, mean, var) = xt.device().backend().conv2d_with_stats(xt.storage(), wt.storage(), &g)?;
-    let stats = (tensor_like(xt, mean, [g.out_c]), tensor_like(xt, var, [g.out_c]));
-    Ok((record(x, w, g, y)?, stats))
+    check_inputs("batch_norm", &[beta])?;
+    if beta.shape().dims() != [g.out_c] {
+        return Err(Error::ShapeMismatch { op: "batch_norm", lhs: w.shape().clone(), rhs: beta.shape().clone() });
+    }
+    let (xt, wt, bt) = (x.value().clone(), w.value().clone(), beta.value().clone());
+    let be = xt.device().backend();
+    let (conv, mean, var) = be.conv2d_with_stats(xt.storage(), wt.storage(), &g)?;
+    let geometry = BatchNormGeometry { shape: Rows { rows: g.batch * g.out_h * g.out_w, cols: g.out_c }, eps, act };
+    let y = be.batch_norm(BatchNorm { x: &conv, mean: &mean, var: &var, beta: bt.storage(), geometry })?;
+    let y = tensor_like(&xt, y, [g.batch, g.out_h, g.out_w, g.out_c]);
+    let (mean, var) = (tensor_like(&xt, mean, [g.out_c]), tensor_like(&xt, var, [g.out_c]));
+    let stats = BatchNormStats { mean: mean.clone(), variance: var.clone(), count: geometry.shape.rows };
+    let y = Var::record("conv_bn", &[x, w, beta], y, move |dy, needs| {
+        let bn = BatchNorm { x: &conv, mean: mean.storage(), var: var.storage(), beta: bt.storage(), geometry };
+        let on = ConvBnBackward { x: xt.storage(), w: wt.storage(), bn, dy: dy.storage() };
+        let wanted = Conv2dGrads { input: needs[0], weights: needs[1] };
+        let (dx, dw, dbeta) = dy.device().backend().conv2d_bn_backward(on, &g, wanted)?;
+        Ok(vec![
+            dx.map(|dx| tensor_like(dy, dx, xt.shape().clone())),
+            dw.map(|dw| tensor_like(dy, dw, wt.shape().clone())),
+            Some(tensor_like(dy, dbeta, [g.out_c])),
+        ])
+    })?;
+    Ok((y, stats))
 }
 
 fn checked_geometry(x: &Var, w: &Var, spec: Conv2dSpec) -> Result<Conv2dGeometry> {

@@ -32,7 +32,7 @@ use super::buffer;
 use super::matmul::{matmul_into, Dst, Threads};
 use super::{f32s, wrap, CpuBackend};
 use crate::backend::{
-    BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, MatmulGeometry, Rows, Storage,
+    BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, ConvBnBackward, MatmulGeometry, Rows, Storage,
 };
 use crate::error::Result;
 use rayon::prelude::*;
@@ -350,6 +350,17 @@ impl Conv2dOps for CpuBackend {
             .then(|| Ok::<_, crate::error::Error>(wrap(weight_grad(f32s(on.x, op)?, dy, g))))
             .transpose()?;
         Ok((dx, dw))
+    }
+
+    fn conv2d_bn_backward(
+        &self,
+        on: ConvBnBackward,
+        g: &Conv2dGeometry,
+        wanted: Conv2dGrads,
+    ) -> Result<(Option<Storage>, Option<Storage>, Storage)> {
+        let (dy, dbeta) = self.batch_norm_backward(on.dy, on.bn)?;
+        let (dx, dw) = self.conv2d_backward(Conv2dBackward { x: on.x, w: on.w, dy: &dy }, g, wanted)?;
+        Ok((dx, dw, dbeta))
     }
 }
 

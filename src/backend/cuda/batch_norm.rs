@@ -32,14 +32,15 @@ fn column_reduction(
 
 /// A batch norm's operands as the kernels take them, checked: the device addresses of
 /// `x`, `mean`, `var` and `beta`, and the column tiling.
-struct Operands {
-    ptrs: [u64; 4],
-    geometry: BatchNormGeometry,
+pub(super) struct Operands {
+    /// `x, mean, var, beta`.
+    pub ptrs: [u64; 4],
+    pub geometry: BatchNormGeometry,
     tiles: ColumnTiles,
 }
 
 impl Operands {
-    fn new(b: &CudaBackend, op: &'static str, bn: BatchNorm<&Storage>) -> Result<Operands> {
+    pub fn new(b: &CudaBackend, op: &'static str, bn: BatchNorm<&Storage>) -> Result<Operands> {
         let BatchNorm { x, mean, var, beta, geometry } = bn;
         let Rows { rows, cols } = geometry.shape;
         let ptrs =
@@ -54,6 +55,19 @@ impl Operands {
         let launch = self.ptrs.iter().fold(launch, |l, &p| l.ptr(p));
         launch.size(rows).size(cols).i32(self.tiles.tile as i32).f32(eps).i32((act == Activation::Relu) as i32)
     }
+}
+
+/// The backward's sums from `dy` (at that address): `(dβ, [mean(g), mean(g·x̂)])`.
+pub(super) fn backward_sums(
+    b: &CudaBackend,
+    op: &'static str,
+    dy: u64,
+    o: &Operands,
+) -> Result<(CudaStorage, CudaStorage)> {
+    let shape = o.geometry.shape;
+    let (dbeta, means) = (b.alloc_f32(op, shape.cols)?, b.alloc_f32(op, 2 * shape.cols)?);
+    column_reduction(b, op, k::BATCH_NORM_BACKWARD_SUMS, [&dbeta, &means], shape, |l| o.append(l.ptr(dy)))?;
+    Ok((dbeta, means))
 }
 
 impl BatchNormOps for CudaBackend {
@@ -82,11 +96,9 @@ impl BatchNormOps for CudaBackend {
     fn batch_norm_backward(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<(Storage, Storage)> {
         const OP: &str = "batch_norm_backward";
         let o = Operands::new(self, OP, bn)?;
-        let shape @ Rows { rows, cols } = o.geometry.shape;
+        let Rows { rows, cols } = o.geometry.shape;
         let dy = self.input(OP, dy, rows * cols)?;
-        let dbeta = self.alloc_f32(OP, cols)?;
-        let means = self.alloc_f32(OP, 2 * cols)?;
-        column_reduction(self, OP, k::BATCH_NORM_BACKWARD_SUMS, [&dbeta, &means], shape, |l| o.append(l.ptr(dy)))?;
+        let (dbeta, means) = backward_sums(self, OP, dy, &o)?;
         let dx = self.alloc_f32(OP, rows * cols)?;
         let launch = o.tiles.launch(k::BATCH_NORM_BACKWARD_DX, o.tiles.splits(rows, 4));
         self.launch(OP, o.append(launch.ptr(dx.buffer.ptr()).ptr(means.buffer.ptr()).ptr(dy)))?;

@@ -3,12 +3,14 @@
 //! patches from the activations, so no column buffer is allocated. Layouts and semantics
 //! as in `cpu/conv2d.rs`: NHWC activations, HWIO weights, explicit top/left padding.
 
+use super::batch_norm::{backward_sums, Operands};
 use super::matmul::{tiled, tiles, GEMM_THREADS, GEMM_TILE};
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::{
-    BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, CudaStorage, Rows, Storage,
+    Activation, BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, ConvBnBackward, CudaStorage,
+    Rows, Storage,
 };
 use crate::error::Result;
 
@@ -101,6 +103,80 @@ fn forward(
     Ok((Storage::Cuda(y), outputs.map(|(mean, var, _partials)| (Storage::Cuda(mean), Storage::Cuda(var)))))
 }
 
+/// A batch norm whose dx the convolution's backward computes where it loads it.
+struct BnThrough<'a> {
+    operands: &'a Operands,
+    /// `[mean(g), mean(g·x̂)]` of its backward sums.
+    means: u64,
+}
+
+/// Both gradients in one launch (`conv2d_backward`): the input gradient as a block layer
+/// per stride phase (input positions with the same `(ih mod stride_h, iw mod stride_w)`),
+/// each covering exactly its pixels, so together they write every element of `dx`; the
+/// weight gradient as a layer per split of its reduction. With several splits, each
+/// writes its partial sum to a scratch buffer and each tile's last split to finish adds
+/// them in split order, so the result is the same on every run.
+fn backward(
+    b: &CudaBackend,
+    op: &'static str,
+    on: Conv2dBackward,
+    bn: Option<BnThrough>,
+    g: &Conv2dGeometry,
+    wanted: Conv2dGrads,
+) -> Result<(Option<Storage>, Option<Storage>)> {
+    let dy = b.input(op, on.dy, g.output_len())?;
+    let x = b.input(op, on.x, g.input_len())?;
+    let w = b.input(op, on.w, g.weight_len())?;
+    let dx = wanted.input.then(|| b.alloc_f32(op, g.input_len())).transpose()?;
+    let dw = wanted.weights.then(|| b.alloc_f32(op, g.weight_len())).transpose()?;
+    let into_storage =
+        |dx: Option<CudaStorage>, dw: Option<CudaStorage>| (dx.map(Storage::Cuda), dw.map(Storage::Cuda));
+    if g.output_len() == 0 {
+        // Nothing reaches back from an empty output: both gradients are zero.
+        for (out, len) in [(&dx, g.input_len()), (&dw, g.weight_len())] {
+            if let Some(out) = out.as_ref().filter(|_| len > 0) {
+                zero(b, op, out.buffer.ptr(), len)?;
+            }
+        }
+        return Ok(into_storage(dx, dw));
+    }
+    let input_layers = if dx.is_some() && g.input_len() > 0 { g.stride_h * g.stride_w } else { 0 };
+    let (split_rows, splits) = match &dw {
+        Some(_) if g.weight_len() > 0 => weight_grad_splits(rows(g), tiles(patch_len(g), g.out_c)),
+        _ => (0, 0),
+    };
+    if input_layers + splits == 0 {
+        return Ok(into_storage(dx, dw));
+    }
+    // Phase (0, 0) has the most pixels: ⌈in/stride⌉ along each axis.
+    let most_pixels = g.batch * g.in_h.div_ceil(g.stride_h) * g.in_w.div_ceil(g.stride_w);
+    let input_tiles = if input_layers > 0 { tiles(most_pixels, g.in_c) } else { 0 };
+    let weight_tiles = if splits > 0 { tiles(patch_len(g), g.out_c) } else { 0 };
+    let len = g.weight_len();
+    let partial = if splits > 1 { Some(b.alloc_f32(op, splits * len)?) } else { None };
+    let counters = if partial.is_some() { b.completion_counters(op, weight_tiles)? } else { 0 };
+    let ptr = |s: &Option<CudaStorage>| s.as_ref().map_or(0, |s| s.buffer.ptr());
+    let grid = [input_tiles.max(weight_tiles) as u32, 1, (input_layers + splits) as u32];
+    // Each gradient takes the forward pass's multiply-adds (the input gradient's phases
+    // skip only the taps that are zero).
+    let passes = usize::from(input_layers > 0) + usize::from(splits > 0);
+    let launch = Launch::new(k::CONV2D_BACKWARD, grid, [GEMM_THREADS, 1, 1]).flops(2 * passes * g.macs());
+    let launch = launch.ptr(ptr(&dx)).ptr(ptr(&dw)).ptr(ptr(&partial)).ptr(counters).ptr(dy);
+    // The batch norm after the convolution, when its dx is computed here: its input, mean,
+    // var, β, the backward sums' means, ε and the ReLU.
+    let launch = match &bn {
+        Some(t) => {
+            let [bn_x, mean, var, beta] = t.operands.ptrs;
+            let relu = (t.operands.geometry.act == Activation::Relu) as i32;
+            launch.ptr(bn_x).ptr(mean).ptr(var).ptr(beta).ptr(t.means).f32(t.operands.geometry.eps).i32(relu)
+        }
+        None => launch.ptr(0).ptr(0).ptr(0).ptr(0).ptr(0).f32(0.0).i32(0),
+    };
+    let launch = launch.ptr(x).ptr(w);
+    b.launch(op, with_geometry(launch, g).size(split_rows).size(input_layers))?;
+    Ok(into_storage(dx, dw))
+}
+
 impl Conv2dOps for CudaBackend {
     /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
     fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
@@ -113,58 +189,36 @@ impl Conv2dOps for CudaBackend {
         Ok((y, mean, var))
     }
 
-    /// Both gradients in one launch (`conv2d_backward`): the input gradient as a block layer
-    /// per stride phase (input positions with the same `(ih mod stride_h, iw mod stride_w)`),
-    /// each covering exactly its pixels, so together they write every element of `dx`; the
-    /// weight gradient as a layer per split of its reduction. With several splits, each
-    /// writes its partial sum to a scratch buffer and each tile's last split to finish adds
-    /// them in split order, so the result is the same on every run.
     fn conv2d_backward(
         &self,
         on: Conv2dBackward,
         g: &Conv2dGeometry,
         wanted: Conv2dGrads,
     ) -> Result<(Option<Storage>, Option<Storage>)> {
-        const OP: &str = "conv2d_backward";
+        backward(self, "conv2d_backward", on, None, g, wanted)
+    }
+
+    /// The batch norm's sums (`batch_norm_backward_sums`), then [`backward`] with the batch
+    /// norm's dx computed in its loaders.
+    fn conv2d_bn_backward(
+        &self,
+        on: ConvBnBackward,
+        g: &Conv2dGeometry,
+        wanted: Conv2dGrads,
+    ) -> Result<(Option<Storage>, Option<Storage>, Storage)> {
+        const OP: &str = "conv2d_bn_backward";
+        let o = Operands::new(self, OP, on.bn)?;
+        let rows_cols = o.geometry.shape;
+        if rows_cols.rows != rows(g) || rows_cols.cols != g.out_c {
+            return Err(self.fail(
+                OP,
+                format!("a batch norm over {rows_cols:?} cannot follow a convolution to {}×{}", rows(g), g.out_c),
+            ));
+        }
         let dy = self.input(OP, on.dy, g.output_len())?;
-        let x = self.input(OP, on.x, g.input_len())?;
-        let w = self.input(OP, on.w, g.weight_len())?;
-        let dx = wanted.input.then(|| self.alloc_f32(OP, g.input_len())).transpose()?;
-        let dw = wanted.weights.then(|| self.alloc_f32(OP, g.weight_len())).transpose()?;
-        let into_storage =
-            |dx: Option<CudaStorage>, dw: Option<CudaStorage>| (dx.map(Storage::Cuda), dw.map(Storage::Cuda));
-        if g.output_len() == 0 {
-            // Nothing reaches back from an empty output: both gradients are zero.
-            for (b, len) in [(&dx, g.input_len()), (&dw, g.weight_len())] {
-                if let Some(b) = b.as_ref().filter(|_| len > 0) {
-                    zero(self, OP, b.buffer.ptr(), len)?;
-                }
-            }
-            return Ok(into_storage(dx, dw));
-        }
-        let input_layers = if dx.is_some() && g.input_len() > 0 { g.stride_h * g.stride_w } else { 0 };
-        let (split_rows, splits) = match &dw {
-            Some(_) if g.weight_len() > 0 => weight_grad_splits(rows(g), tiles(patch_len(g), g.out_c)),
-            _ => (0, 0),
-        };
-        if input_layers + splits == 0 {
-            return Ok(into_storage(dx, dw));
-        }
-        // Phase (0, 0) has the most pixels: ⌈in/stride⌉ along each axis.
-        let most_pixels = g.batch * g.in_h.div_ceil(g.stride_h) * g.in_w.div_ceil(g.stride_w);
-        let input_tiles = if input_layers > 0 { tiles(most_pixels, g.in_c) } else { 0 };
-        let weight_tiles = if splits > 0 { tiles(patch_len(g), g.out_c) } else { 0 };
-        let len = g.weight_len();
-        let partial = if splits > 1 { Some(self.alloc_f32(OP, splits * len)?) } else { None };
-        let counters = if partial.is_some() { self.completion_counters(OP, weight_tiles)? } else { 0 };
-        let ptr = |b: &Option<CudaStorage>| b.as_ref().map_or(0, |b| b.buffer.ptr());
-        let grid = [input_tiles.max(weight_tiles) as u32, 1, (input_layers + splits) as u32];
-        // Each gradient takes the forward pass's multiply-adds (the input gradient's phases
-        // skip only the taps that are zero).
-        let passes = usize::from(input_layers > 0) + usize::from(splits > 0);
-        let launch = Launch::new(k::CONV2D_BACKWARD, grid, [GEMM_THREADS, 1, 1]).flops(2 * passes * g.macs());
-        let launch = launch.ptr(ptr(&dx)).ptr(ptr(&dw)).ptr(ptr(&partial)).ptr(counters).ptr(dy).ptr(x).ptr(w);
-        self.launch(OP, with_geometry(launch, g).size(split_rows).size(input_layers))?;
-        Ok(into_storage(dx, dw))
+        let (dbeta, means) = backward_sums(self, OP, dy, &o)?;
+        let through = BnThrough { operands: &o, means: means.buffer.ptr() };
+        let (dx, dw) = backward(self, OP, Conv2dBackward { x: on.x, w: on.w, dy: on.dy }, Some(through), g, wanted)?;
+        Ok((dx, dw, Storage::Cuda(dbeta)))
     }
 }

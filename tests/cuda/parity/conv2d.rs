@@ -256,3 +256,56 @@ fn forward_with_batch_statistics() {
         }
     }
 }
+
+/// The backward pass of a convolution and the training batch norm after it, with the batch
+/// norm's dx computed in the convolution's loaders: bit for bit the separate batch-norm
+/// backward followed by `conv2d_backward` on the same device, and the CPU's to the
+/// convolution's tolerance.
+#[test]
+fn backward_through_a_batch_norm() {
+    use cari::backend::{Activation, BatchNorm, BatchNormGeometry, ConvBnBackward, Rows};
+    let cases = [
+        Conv2dGeometry::with_padding(2, (7, 6), 3, 5, (3, 3), (1, 1), SAME),
+        Conv2dGeometry::with_padding(2, (15, 16), 4, 70, (3, 3), (2, 2), VALID),
+        Conv2dGeometry::with_padding(3, (9, 9), 33, 17, (1, 1), (1, 1), SAME),
+    ];
+    for g in cases {
+        let shape = Rows { rows: g.batch * g.out_h * g.out_w, cols: g.out_c };
+        let (x, w) = (random(g.input_len(), fresh_seed()), random(g.weight_len(), fresh_seed()));
+        let (beta, dy) = (random(g.out_c, fresh_seed()), random(g.output_len(), fresh_seed()));
+        for act in [Activation::Relu, Activation::Identity] {
+            let geometry = BatchNormGeometry { shape, eps: 1e-3, act };
+            let run = |d: &cari::Device, fused: bool| {
+                let b = d.backend();
+                let (x, w, beta, dy) = (up(d, &x), up(d, &w), up(d, &beta), up(d, &dy));
+                let (conv, mean, var) = b.conv2d_with_stats(&x, &w, &g).unwrap();
+                let bn = BatchNorm { x: &conv, mean: &mean, var: &var, beta: &beta, geometry };
+                let (dx, dw, dbeta) = if fused {
+                    b.conv2d_bn_backward(ConvBnBackward { x: &x, w: &w, bn, dy: &dy }, &g, Conv2dGrads::BOTH).unwrap()
+                } else {
+                    let (dconv, dbeta) = b.batch_norm_backward(&dy, bn).unwrap();
+                    let (dx, dw) = backward(b, [&x, &w, &dconv], &g, Conv2dGrads::BOTH).unwrap();
+                    (dx, dw, dbeta)
+                };
+                [down(d, &dx.unwrap()), down(d, &dw.unwrap()), down(d, &dbeta)]
+            };
+            let want = run(&cpu(), true);
+            for d in devices() {
+                let (fused, apart) = (run(&d, true), run(&d, false));
+                for (i, what) in ["dx", "dw", "dβ"].iter().enumerate() {
+                    check(
+                        &format!("{what} {g:?} {act:?} fused vs apart"),
+                        &d,
+                        &fused[i],
+                        &apart[i],
+                        super::harness::EXACT,
+                    );
+                }
+                // The batch norm's dx amplifies rounding by 1/σ: compare to the CPU loosely.
+                let taps = g.kernel_h * g.kernel_w * g.out_c * 8;
+                check(&format!("dx {g:?} {act:?}"), &d, &fused[0], &want[0], sum_tolerance(taps));
+                check(&format!("dw {g:?} {act:?}"), &d, &fused[1], &want[1], sum_tolerance(shape.rows * 8));
+            }
+        }
+    }
+}
