@@ -8,47 +8,83 @@
 // center_loss_forward             loss = ½‖e − centers[label]‖², summed in f64
 // center_loss_backward            de = dloss·(e − centers[label])
 // center_update                   c_j ← c_j − rest·(c_j − mean of the rows labelled j)
+// task_loss_forward / _backward   a task's loss mean_r(CE_r + λ·center_r) and its backward,
+//                                 one launch each (the ops above in one pass, same roundings)
 //
 // Launch (all but center_update, a grid-stride loop over the centers): row groups, as in normalize.cu: block (group, rows_per_block), group a power of
 // two ≤ 1024 threads per row, group · rows_per_block = max(group, 256); grid.x blocks step
 // over rows; dynamic shared memory 32·rows_per_block doubles.
 #include "common.cuh"
 
+// One row's cross-entropy: writes the row's probabilities and returns its loss (to thread
+// 0 of the row; 0 for a row past the end). Every thread of the block calls it.
+__device__ __forceinline__ float cross_entropy_row(float* probs, const float* logits, const long long* labels, i64 row,
+                                                   bool live, i64 cols, double* scratch) {
+    const i64 at = row * cols;
+    const float max = cari_row_group_max(logits + at, cols, live, scratch);
+    double sum = 0.0, sum_f64 = 0.0;
+    if (live)
+        for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
+            const float shifted = logits[at + c] - max;
+            sum += expf(shifted);
+            sum_f64 += exp((double)shifted);
+        }
+    sum = cari_row_sum_f64(sum, scratch);
+    sum_f64 = cari_row_sum_f64(sum_f64, scratch);
+    if (!live) return 0.0f;
+    const float inv = (float)(1.0 / sum);
+    for (i64 c = threadIdx.x; c < cols; c += blockDim.x) probs[at + c] = expf(logits[at + c] - max) * inv;
+    // From the f64 sum, not −ln probs[label], which underflows for a hopeless label.
+    return (float)(log(sum_f64) - (double)(logits[at + labels[row]] - max));
+}
+
+// One row's ½‖e − centers[label]‖², summed in f64 (to every thread of the row; 0 past the
+// end). Every thread of the block calls it.
+__device__ __forceinline__ float center_row(const float* embeddings, const float* centers, const long long* labels,
+                                            i64 row, bool live, i64 cols, double* scratch) {
+    double sum_sq = 0.0;
+    if (live) {
+        const float* e = embeddings + row * cols;
+        const float* center = centers + labels[row] * cols;
+        for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
+            const double d = (double)e[c] - (double)center[c];
+            sum_sq += d * d;
+        }
+    }
+    return (float)(0.5 * cari_row_sum_f64(sum_sq, scratch));
+}
+
+// The gradient of a row's cross-entropy: dz = d·(probs − onehot(label)).
+__device__ __forceinline__ void cross_entropy_row_backward(float* dlogits, float d, const float* probs, i64 label,
+                                                           i64 at, i64 cols) {
+    for (i64 c = threadIdx.x; c < cols; c += blockDim.x)
+        dlogits[at + c] = c == label ? d * (probs[at + c] - 1.0f) : d * probs[at + c];
+}
+
+// The gradient of a row's center loss: de = d·(e − centers[label]).
+__device__ __forceinline__ void center_row_backward(float* de, float d, const float* embeddings, const float* centers,
+                                                    i64 label, i64 row, i64 cols) {
+    const float* e = embeddings + row * cols;
+    const float* center = centers + label * cols;
+    for (i64 c = threadIdx.x; c < cols; c += blockDim.x) de[row * cols + c] = d * (e[c] - center[c]);
+}
+
 extern "C" __global__ void softmax_cross_entropy_forward(float* loss, float* probs, const float* logits,
                                                          const long long* labels, i64 rows, i64 cols) {
     CARI_DYNAMIC_SHARED(double, scratch);
     CARI_FOR_EACH_ROW_STEP(rows) {
-        const i64 row = first + threadIdx.y, at = row * cols;
+        const i64 row = first + threadIdx.y;
         const bool live = row < rows;
-        const float max = cari_row_group_max(logits + at, cols, live, scratch);
-        double sum = 0.0, sum_f64 = 0.0;
-        if (live)
-            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
-                const float shifted = logits[at + c] - max;
-                sum += expf(shifted);
-                sum_f64 += exp((double)shifted);
-            }
-        sum = cari_row_sum_f64(sum, scratch);
-        sum_f64 = cari_row_sum_f64(sum_f64, scratch);
-        if (live) {
-            const float inv = (float)(1.0 / sum);
-            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) probs[at + c] = expf(logits[at + c] - max) * inv;
-            // From the f64 sum, not −ln probs[label], which underflows for a hopeless label.
-            if (threadIdx.x == 0) loss[row] = (float)(log(sum_f64) - (double)(logits[at + labels[row]] - max));
-        }
+        const float ce = cross_entropy_row(probs, logits, labels, row, live, cols, scratch);
+        if (live && threadIdx.x == 0) loss[row] = ce;
     }
 }
 
 extern "C" __global__ void softmax_cross_entropy_backward(float* dlogits, const float* dloss, const float* probs,
                                                           const long long* labels, i64 rows, i64 cols) {
     CARI_FOR_EACH_ROW_STEP(rows) {
-        const i64 row = first + threadIdx.y, at = row * cols;
-        if (row < rows) {
-            const float d = dloss[row];
-            const i64 label = labels[row];
-            for (i64 c = threadIdx.x; c < cols; c += blockDim.x)
-                dlogits[at + c] = c == label ? d * (probs[at + c] - 1.0f) : d * probs[at + c];
-        }
+        const i64 row = first + threadIdx.y;
+        if (row < rows) cross_entropy_row_backward(dlogits, dloss[row], probs, labels[row], row * cols, cols);
     }
 }
 
@@ -58,17 +94,8 @@ extern "C" __global__ void center_loss_forward(float* loss, const float* embeddi
     CARI_FOR_EACH_ROW_STEP(rows) {
         const i64 row = first + threadIdx.y;
         const bool live = row < rows;
-        double sum_sq = 0.0;
-        if (live) {
-            const float* e = embeddings + row * cols;
-            const float* center = centers + labels[row] * cols;
-            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
-                const double d = (double)e[c] - (double)center[c];
-                sum_sq += d * d;
-            }
-        }
-        sum_sq = cari_row_sum_f64(sum_sq, scratch);
-        if (live && threadIdx.x == 0) loss[row] = (float)(0.5 * sum_sq);
+        const float center = center_row(embeddings, centers, labels, row, live, cols, scratch);
+        if (live && threadIdx.x == 0) loss[row] = center;
     }
 }
 
@@ -76,11 +103,46 @@ extern "C" __global__ void center_loss_backward(float* dembeddings, const float*
                                                 const float* centers, const long long* labels, i64 rows, i64 cols) {
     CARI_FOR_EACH_ROW_STEP(rows) {
         const i64 row = first + threadIdx.y;
+        if (row < rows) center_row_backward(dembeddings, dloss[row], embeddings, centers, labels[row], row, cols);
+    }
+}
+
+// A task's loss in one launch: per row v = CE + λ·center (as add_scaled rounds it) into
+// values[rows], then the grid's last block (counted on *done, zero before and after) adds
+// them in row order in f64 and writes loss[0] = (float)Σv·scale + 0 (as sum_rows and affine
+// round the mean). Row groups sized for the wider of classes and dim.
+extern "C" __global__ void task_loss_forward(float* loss, float* probs, float* values, unsigned* done,
+                                             const float* logits, const float* embeddings, const float* centers,
+                                             const long long* labels, float lambda, float scale, i64 rows,
+                                             i64 classes, i64 dim) {
+    CARI_DYNAMIC_SHARED(double, scratch);
+    CARI_FOR_EACH_ROW_STEP(rows) {
+        const i64 row = first + threadIdx.y;
+        const bool live = row < rows;
+        const float ce = cross_entropy_row(probs, logits, labels, row, live, classes, scratch);
+        const float center = center_row(embeddings, centers, labels, row, live, dim, scratch);
+        if (live && threadIdx.x == 0) values[row] = ce + cari_mul_rn(lambda, center);
+    }
+    if (!cari_last_block(done) || threadIdx.x != 0 || threadIdx.y != 0) return;
+    const volatile float* v = values;  // other blocks' writes, past the fence
+    double total = 0.0;
+    for (i64 r = 0; r < rows; ++r) total += (double)v[r];
+    loss[0] = cari_mul_rn((float)total, scale) + 0.0f;
+}
+
+// Its backward from dloss[0]: each row's d = dloss·scale + 0, the center term's
+// d·λ + 0 (as affine rounds them), then the two rows' gradients.
+extern "C" __global__ void task_loss_backward(float* dlogits, float* dembeddings, const float* dloss,
+                                              const float* probs, const float* embeddings, const float* centers,
+                                              const long long* labels, float lambda, float scale, i64 rows,
+                                              i64 classes, i64 dim) {
+    const float d = cari_mul_rn(dloss[0], scale) + 0.0f;
+    const float d_center = cari_mul_rn(d, lambda) + 0.0f;
+    CARI_FOR_EACH_ROW_STEP(rows) {
+        const i64 row = first + threadIdx.y;
         if (row < rows) {
-            const float d = dloss[row];
-            const float* e = embeddings + row * cols;
-            const float* center = centers + labels[row] * cols;
-            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dembeddings[row * cols + c] = d * (e[c] - center[c]);
+            cross_entropy_row_backward(dlogits, d, probs, labels[row], row * classes, classes);
+            center_row_backward(dembeddings, d_center, embeddings, centers, labels[row], row, dim);
         }
     }
 }

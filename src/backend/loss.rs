@@ -1,5 +1,5 @@
 //! Per-row losses over `[rows, cols]` against integer labels: softmax cross-entropy and
-//! center loss.
+//! center loss, the center update, and one task's whole loss.
 
 use super::{Rows, Storage};
 use crate::error::Result;
@@ -9,6 +9,27 @@ use crate::error::Result;
 pub struct LabelledRows<'a> {
     pub labels: &'a [usize],
     pub shape: Rows,
+}
+
+/// The rows of one task's loss: a label per row, the logits' width (`classes`), the
+/// embeddings' (`dim`), and the center term's weight λ.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TaskRows<'a> {
+    pub labels: &'a [usize],
+    pub classes: usize,
+    pub dim: usize,
+    pub lambda: f32,
+}
+
+impl TaskRows<'_> {
+    pub fn rows(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// The mean's factor over the rows, as `ops::mean` takes it.
+    pub fn mean_scale(&self) -> f32 {
+        1.0 / self.rows().max(1) as f32
+    }
 }
 
 pub trait LossOps {
@@ -24,4 +45,19 @@ pub trait LossOps {
     /// j among the labels, with ē_j the mean of its rows of `e` (summed in row order, in
     /// f32), `c_j − rest·(c_j − ē_j)`; the other classes unchanged. `rest` is 1 − α.
     fn center_update(&self, centers: &Storage, e: &Storage, on: LabelledRows, rest: f32) -> Result<Storage>;
+    /// One task's loss, `mean_r(CE(logits_r, y_r) + λ·½‖e_r − centers[y_r]‖²)`, in one pass:
+    /// `(loss[1], probs[rows, classes])`, each term rounded as `softmax_cross_entropy`,
+    /// `center_loss`, `add_scaled` and the mean (`sum_rows`, then `affine` by 1/rows) round
+    /// it (the mean's f64 sum in row order).
+    fn task_loss(&self, logits: &Storage, e: &Storage, centers: &Storage, on: TaskRows) -> Result<(Storage, Storage)>;
+    /// Its backward from `dloss[1]`: `(dlogits, de)`, with the roundings of the same ops'
+    /// backward passes.
+    fn task_loss_backward(
+        &self,
+        dloss: &Storage,
+        probs: &Storage,
+        e: &Storage,
+        centers: &Storage,
+        on: TaskRows,
+    ) -> Result<(Storage, Storage)>;
 }

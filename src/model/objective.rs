@@ -172,9 +172,7 @@ pub fn training_objective(
         let input = if samples.len() == batch.len() { z.clone() } else { ops::gather_rows(&z, &samples)? };
         let output = branch.forward(ctx, &input, branch_seed(dropout_seed, task))?;
         let labels: Vec<usize> = samples.iter().map(|&i| batch.labels[i]).collect();
-        let ce = ops::softmax_cross_entropy(&output.logits, &labels)?;
-        let center = ops::center_loss(&output.embeddings, centers, &labels)?;
-        let loss = ops::mean(&ops::add_scaled(&ce, &center, obj.center_loss_lambda)?)?;
+        let loss = ops::task_loss(&output.logits, &output.embeddings, centers, &labels, obj.center_loss_lambda)?;
         *slot = Some(TaskForward { task, samples, output, loss });
     }
     let present: Vec<&TaskForward> = tasks.iter().flatten().collect();

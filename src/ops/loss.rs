@@ -1,10 +1,10 @@
-//! Per-sample losses: softmax cross-entropy and the center loss.
+//! Per-sample losses: softmax cross-entropy and the center loss; a task's whole loss.
 
 use super::{check_inputs, non_empty, rank, rows_of, tensor_like};
 use crate::autograd::Var;
-use crate::backend::LabelledRows;
+use crate::backend::{LabelledRows, TaskRows};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{Shape, Tensor};
 
 fn check_labels(op: &'static str, x: &Var, labels: &[usize], classes: usize) -> Result<()> {
     if labels.len() != x.dims()[0] {
@@ -61,5 +61,34 @@ pub fn center_loss(embeddings: &Var, centers: &Tensor, labels: &[usize]) -> Resu
         let on = LabelledRows { labels: &labels, shape };
         let de = be.center_loss_backward(dy.storage(), et.storage(), centers.storage(), on)?;
         Ok(vec![Some(tensor_like(dy, de, [shape.rows, shape.cols]))])
+    })
+}
+
+/// One task's loss in one pass, `mean_b(CE(logits_b, y_b) + λ·½‖e_b − c_{y_b}‖²)` → `[1]`:
+/// what [`softmax_cross_entropy`], [`center_loss`], `add_scaled` and `mean` compute in turn,
+/// with their roundings (the mean's f64 sum in row order). The centers are a constant.
+pub fn task_loss(logits: &Var, embeddings: &Var, centers: &Tensor, labels: &[usize], lambda: f32) -> Result<Var> {
+    let op = "task_loss";
+    check_inputs(op, &[logits, embeddings])?;
+    rank(op, logits, 2)?;
+    rank(op, embeddings, 2)?;
+    non_empty(op, logits)?;
+    centers.expect_f32(op)?;
+    let (classes, dim) = (logits.dims()[1], embeddings.dims()[1]);
+    if embeddings.dims()[0] != logits.dims()[0] || centers.shape().rank() != 2 || centers.dims()[1] != dim {
+        return Err(Error::ShapeMismatch { op, lhs: embeddings.shape().clone(), rhs: centers.shape().clone() });
+    }
+    check_labels(op, logits, labels, classes.min(centers.dims()[0]))?;
+    let (lt, et) = (logits.value().clone(), embeddings.value().clone());
+    let labels = labels.to_vec();
+    let rows = TaskRows { labels: &labels, classes, dim, lambda };
+    let (loss, probs) = lt.device().backend().task_loss(lt.storage(), et.storage(), centers.storage(), rows)?;
+    let loss = tensor_like(&lt, loss, Shape::scalar());
+    let centers = centers.clone();
+    Var::record(op, &[logits, embeddings], loss, move |dy, _| {
+        let rows = TaskRows { labels: &labels, classes, dim, lambda };
+        let be = dy.device().backend();
+        let (dlogits, de) = be.task_loss_backward(dy.storage(), &probs, et.storage(), centers.storage(), rows)?;
+        Ok(vec![Some(tensor_like(dy, dlogits, lt.shape().clone())), Some(tensor_like(dy, de, et.shape().clone()))])
     })
 }

@@ -20,7 +20,7 @@ pub use conv::{conv2d, conv_bn_train, conv_geometry, Conv2dSpec, Padding};
 pub use dropout::dropout;
 pub use layout::{concat_channels, element, gather_rows, reshape, slice_channels};
 pub use linear::{linear, matmul};
-pub use loss::{center_loss, softmax_cross_entropy};
+pub use loss::{center_loss, softmax_cross_entropy, task_loss};
 pub use normalize::{l2_normalize, softmax};
 pub use pool::{global_avg_pool, max_pool2d, pool_geometry};
 

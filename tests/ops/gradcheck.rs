@@ -282,3 +282,34 @@ fn conv_bn_train_equals_conv_then_batch_norm() {
     };
     assert_eq!(run(true), run(false));
 }
+
+#[test]
+fn task_loss_matches_finite_differences_and_equals_its_composition() {
+    use cari::autograd::Tape;
+    let (logits, e) = (random([5, 4], 1), random([5, 3], 2));
+    let centers = random([4, 3], 3);
+    let labels = [2, 0, 3, 3, 1];
+    let c = centers.clone();
+    gradcheck(
+        "task_loss",
+        &[logits.clone(), e.clone()],
+        move |v| ops::task_loss(&v[0], &v[1], &c, &labels, 0.3),
+        EPS,
+        TOL,
+    );
+    let run = |fused: bool| {
+        let tape = Tape::new();
+        let (lv, ev) = (tape.leaf("logits", logits.clone()), tape.leaf("e", e.clone()));
+        let loss = if fused {
+            ops::task_loss(&lv, &ev, &centers, &labels, 0.3).unwrap()
+        } else {
+            let ce = ops::softmax_cross_entropy(&lv, &labels).unwrap();
+            let center = ops::center_loss(&ev, &centers, &labels).unwrap();
+            ops::mean(&ops::add_scaled(&ce, &center, 0.3).unwrap()).unwrap()
+        };
+        let g = ops::affine(&loss, 1.7, 0.0).unwrap().backward().unwrap();
+        let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        [bits(loss.value()), bits(g.require("logits").unwrap()), bits(g.require("e").unwrap())]
+    };
+    assert_eq!(run(true), run(false));
+}

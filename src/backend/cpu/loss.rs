@@ -11,9 +11,9 @@
 //!
 //! Row sums accumulate in `f64`; large inputs are processed in parallel row blocks.
 
-use super::elementwise::{block_rows, for_row_blocks, PAR_MIN};
+use super::elementwise::{add_scaled, affine, block_rows, broadcast_rows, for_row_blocks, sum_rows, PAR_MIN};
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{LabelledRows, LossOps, Rows, Storage};
+use crate::backend::{LabelledRows, LossOps, Rows, Storage, TaskRows};
 use crate::error::Result;
 use rayon::prelude::*;
 
@@ -137,6 +137,42 @@ pub fn center_update(centers: &[f32], e: &[f32], on: LabelledRows, rest: f32) ->
     c
 }
 
+/// One task's loss: the composition of [`softmax_cross_entropy`], [`center_loss`],
+/// `add_scaled` and the mean, as the separate ops compute it.
+pub fn task_loss(logits: &[f32], e: &[f32], centers: &[f32], on: TaskRows) -> (Vec<f32>, Vec<f32>) {
+    let rows = on.rows();
+    let (ce, probs) =
+        softmax_cross_entropy(logits, LabelledRows { labels: on.labels, shape: Rows { rows, cols: on.classes } });
+    let center = center_loss(e, centers, LabelledRows { labels: on.labels, shape: Rows { rows, cols: on.dim } });
+    let per_row = add_scaled(&ce, &center, on.lambda);
+    (affine(&sum_rows(&per_row, Rows { rows, cols: 1 }), on.mean_scale(), 0.0), probs)
+}
+
+/// [`task_loss`]'s backward from `dloss[1]`: `(dlogits, de)`.
+pub fn task_loss_backward(
+    dloss: &[f32],
+    probs: &[f32],
+    e: &[f32],
+    centers: &[f32],
+    on: TaskRows,
+) -> (Vec<f32>, Vec<f32>) {
+    let rows = on.rows();
+    let d = affine(&broadcast_rows(dloss, Rows { rows, cols: 1 }), on.mean_scale(), 0.0);
+    let d_center = affine(&d, on.lambda, 0.0);
+    let dlogits = softmax_cross_entropy_backward(
+        &d,
+        probs,
+        LabelledRows { labels: on.labels, shape: Rows { rows, cols: on.classes } },
+    );
+    let de = center_loss_backward(
+        &d_center,
+        e,
+        centers,
+        LabelledRows { labels: on.labels, shape: Rows { rows, cols: on.dim } },
+    );
+    (dlogits, de)
+}
+
 impl LossOps for CpuBackend {
     fn softmax_cross_entropy(&self, logits: &Storage, on: LabelledRows) -> Result<(Storage, Storage)> {
         let (loss, probs) = softmax_cross_entropy(f32s(logits, "softmax_cross_entropy")?, on);
@@ -161,6 +197,26 @@ impl LossOps for CpuBackend {
     fn center_update(&self, centers: &Storage, e: &Storage, on: LabelledRows, rest: f32) -> Result<Storage> {
         let op = "center_update";
         Ok(wrap(center_update(f32s(centers, op)?, f32s(e, op)?, on, rest)))
+    }
+
+    fn task_loss(&self, logits: &Storage, e: &Storage, centers: &Storage, on: TaskRows) -> Result<(Storage, Storage)> {
+        let op = "task_loss";
+        let (loss, probs) = task_loss(f32s(logits, op)?, f32s(e, op)?, f32s(centers, op)?, on);
+        Ok((wrap(loss), wrap(probs)))
+    }
+
+    fn task_loss_backward(
+        &self,
+        dloss: &Storage,
+        probs: &Storage,
+        e: &Storage,
+        centers: &Storage,
+        on: TaskRows,
+    ) -> Result<(Storage, Storage)> {
+        let op = "task_loss_backward";
+        let (dlogits, de) =
+            task_loss_backward(f32s(dloss, op)?, f32s(probs, op)?, f32s(e, op)?, f32s(centers, op)?, on);
+        Ok((wrap(dlogits), wrap(de)))
     }
 }
 

@@ -5,7 +5,7 @@ use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::shapes::row_groups;
 use super::{CudaBackend, DeviceBuffer, THREADS};
-use crate::backend::{LabelledRows, LossOps, Rows, Storage};
+use crate::backend::{LabelledRows, LossOps, Rows, Storage, TaskRows};
 use crate::error::Result;
 
 /// Uploads the labels after checking there is one per row and each is below `classes`:
@@ -96,4 +96,70 @@ impl LossOps for CudaBackend {
         self.launch(OP, launch.ptr(labels.ptr()).f32(rest).size(len).size(rows).size(cols.max(1)))?;
         Ok(Storage::Cuda(out))
     }
+
+    fn task_loss(&self, logits: &Storage, e: &Storage, centers: &Storage, on: TaskRows) -> Result<(Storage, Storage)> {
+        const OP: &str = "task_loss";
+        let o = task_operands(self, OP, [logits, e, centers], on)?;
+        let rows = on.rows();
+        let (loss, probs, values) =
+            (self.alloc_f32(OP, 1)?, self.alloc_f32(OP, rows * on.classes)?, self.alloc_f32(OP, rows)?);
+        let done = self.completion_counters(OP, 1)?;
+        let launch = row_groups(k::TASK_LOSS_FORWARD, o.shape).ptr(loss.buffer.ptr()).ptr(probs.buffer.ptr());
+        let launch =
+            launch.ptr(values.buffer.ptr()).ptr(done).ptr(o.logits).ptr(o.e).ptr(o.centers).ptr(o.labels.ptr());
+        self.launch(OP, launch.f32(on.lambda).f32(on.mean_scale()).size(rows).size(on.classes).size(on.dim))?;
+        Ok((Storage::Cuda(loss), Storage::Cuda(probs)))
+    }
+
+    fn task_loss_backward(
+        &self,
+        dloss: &Storage,
+        probs: &Storage,
+        e: &Storage,
+        centers: &Storage,
+        on: TaskRows,
+    ) -> Result<(Storage, Storage)> {
+        const OP: &str = "task_loss_backward";
+        let o = task_operands(self, OP, [probs, e, centers], on)?;
+        let rows = on.rows();
+        let dloss = self.input(OP, dloss, 1)?;
+        let (dlogits, de) = (self.alloc_f32(OP, rows * on.classes)?, self.alloc_f32(OP, rows * on.dim)?);
+        let launch = row_groups(k::TASK_LOSS_BACKWARD, o.shape).ptr(dlogits.buffer.ptr()).ptr(de.buffer.ptr());
+        let launch = launch.ptr(dloss).ptr(o.logits).ptr(o.e).ptr(o.centers).ptr(o.labels.ptr());
+        self.launch(OP, launch.f32(on.lambda).f32(on.mean_scale()).size(rows).size(on.classes).size(on.dim))?;
+        Ok((Storage::Cuda(dlogits), Storage::Cuda(de)))
+    }
+}
+
+/// A task loss's operands, checked: `[rows, classes]` logits (or probabilities), `[rows,
+/// dim]` embeddings, `[_, dim]` centers and the labels on the device; the row-group shape
+/// covers the wider of the two rows.
+struct TaskOperands {
+    logits: u64,
+    e: u64,
+    centers: u64,
+    labels: DeviceBuffer,
+    shape: Rows,
+}
+
+fn task_operands(
+    b: &CudaBackend,
+    op: &'static str,
+    [logits, e, centers]: [&Storage; 3],
+    on: TaskRows,
+) -> Result<TaskOperands> {
+    let rows = on.rows();
+    if rows == 0 {
+        return Err(b.fail(op, "a task loss over no rows"));
+    }
+    let logits = b.input(op, logits, rows * on.classes)?;
+    let e = b.input(op, e, rows * on.dim)?;
+    let (centers, classes) = centers_of(b, op, centers, on.dim)?;
+    let labels = labels_on_device(
+        b,
+        op,
+        LabelledRows { labels: on.labels, shape: Rows { rows, cols: on.classes } },
+        on.classes.min(classes),
+    )?;
+    Ok(TaskOperands { logits, e, centers, labels, shape: Rows { rows, cols: on.classes.max(on.dim) } })
 }

@@ -154,3 +154,33 @@ fn bad_labels_and_foreign_storage_are_errors_naming_the_op() {
         assert!(msg.expect_err("7 center values").to_string().contains("not whole rows of 3"));
     }
 }
+
+#[test]
+fn task_loss_and_its_backward_match_the_cpu() {
+    use cari::backend::TaskRows;
+    // (rows, classes, dim): one row, the network's shapes, more rows than a block's.
+    for (rows, classes, dim) in [(1, 3, 5), (30, 20, 128), (300, 7, 33)] {
+        let mut rng = Rng::new(fresh_seed());
+        let labels: Vec<usize> = (0..rows).map(|_| rng.below(classes)).collect();
+        let (logits, e) = (random(rows * classes, fresh_seed()), random(rows * dim, fresh_seed()));
+        let (centers, dloss) = (random(classes * dim, fresh_seed()), random(1, fresh_seed()));
+        let on = TaskRows { labels: &labels, classes, dim, lambda: 0.1 };
+        let run = |d: &cari::Device| {
+            let b = d.backend();
+            let (e, centers) = (up(d, &e), up(d, &centers));
+            let (loss, probs) =
+                b.task_loss(&up(d, &logits), &e, &centers, on).unwrap_or_else(|err| panic!("{d}: {err}"));
+            let (dlogits, de) = b.task_loss_backward(&up(d, &dloss), &probs, &e, &centers, on).unwrap();
+            [down(d, &loss), down(d, &probs), down(d, &dlogits), down(d, &de)]
+        };
+        let want = run(&cpu());
+        for device in devices() {
+            let got = run(&device);
+            // exp is within 2 ulp on the device; everything downstream a few roundings.
+            let tol = Tolerance { atol: 1e-6, rtol: 1e-5, reason: "expf within 2 ulp, then a few roundings" };
+            for ((what, g), w) in ["loss", "probs", "dlogits", "de"].iter().zip(&got).zip(&want) {
+                check(&format!("task loss {what} {rows}x{classes}/{dim}"), &device, g, w, tol);
+            }
+        }
+    }
+}
