@@ -10,6 +10,8 @@
 // center_update                   c_j ← c_j − rest·(c_j − mean of the rows labelled j)
 // task_loss_forward / _backward   a task's loss mean_r(CE_r + λ·center_r) and its backward,
 //                                 one launch each (the ops above in one pass, same roundings)
+// weighted_losses_forward / _backward   Σ_t w_t·L_t or Σ_t w_t/(L_t + σ) over a few scalars
+//                                 and its backward, one thread each
 //
 // Launch (all but center_update, a grid-stride loop over the centers): row groups, as in normalize.cu: block (group, rows_per_block), group a power of
 // two ≤ 1024 threads per row, group · rows_per_block = max(group, 256); grid.x blocks step
@@ -144,6 +146,54 @@ extern "C" __global__ void task_loss_backward(float* dlogits, float* dembeddings
             cross_entropy_row_backward(dlogits, d, probs, labels[row], row * classes, classes);
             center_row_backward(dembeddings, d_center, embeddings, centers, labels[row], row, dim);
         }
+    }
+}
+
+// One term of a weighted sum of losses (term 0: w·L; 1: w/(L + σ), with b = L·1 + σ).
+__device__ __forceinline__ float loss_term(float w, float loss, int inverse, float sigma, float* b) {
+    if (!inverse) return cari_mul_rn(w, loss);
+    *b = cari_mul_rn(loss, 1.0f) + sigma;
+    return w / *b;
+}
+
+// out[0] = Σ_t term(w[idx_t], *loss_t), added left to right; table holds `count` loss
+// addresses, then their `count` weight indices. One thread: the terms are a handful.
+extern "C" __global__ void weighted_losses_forward(float* out, const float* w, const unsigned long long* table,
+                                                   int count, int inverse, float sigma) {
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    float total = 0.0f, b = 0.0f;
+    for (int t = 0; t < count; ++t) {
+        const float term = loss_term(w[table[count + t]], *reinterpret_cast<const float*>(table[t]), inverse, sigma, &b);
+        total = t == 0 ? term : total + term;
+    }
+    out[0] = total;
+}
+
+// Its backward from dy[0]: dw[w_len] (zero where no term reads a weight) and, where table's
+// third run of `count` addresses is not 0, each loss's gradient there; the roundings of
+// mul's and div's backward passes (div: da = dy/b, db = (da·y)·(−1) + 0).
+extern "C" __global__ void weighted_losses_backward(float* dw, const float* dy, const float* w,
+                                                    const unsigned long long* table, int count, int w_len,
+                                                    int inverse, float sigma) {
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    for (int i = 0; i < w_len; ++i) dw[i] = 0.0f;
+    const float d = dy[0];
+    for (int t = 0; t < count; ++t) {
+        const i64 i = (i64)table[count + t];
+        const float loss = *reinterpret_cast<const float*>(table[t]);
+        float d_w, d_l, b = 0.0f;
+        if (!inverse) {
+            d_w = cari_mul_rn(d, loss);
+            d_l = cari_mul_rn(d, w[i]);
+        } else {
+            const float y = loss_term(w[i], loss, inverse, sigma, &b);
+            d_w = d / b;
+            d_l = cari_mul_rn(cari_mul_rn(d_w, y), -1.0f) + 0.0f;
+        }
+        bool seen = false;
+        for (int u = 0; u < t; ++u) seen = seen || table[count + u] == (unsigned long long)i;
+        dw[i] = seen ? dw[i] + d_w : d_w;
+        if (table[2 * count + t] != 0) *reinterpret_cast<float*>(table[2 * count + t]) = d_l;
     }
 }
 

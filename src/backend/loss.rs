@@ -32,6 +32,27 @@ impl TaskRows<'_> {
     }
 }
 
+/// How a weighted sum of task losses takes each loss (`LossOps::weighted_losses`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LossTerm {
+    /// `w·L`.
+    Product,
+    /// `w/(L + σ)` (the dynamic weight module's objective, eq. 12).
+    Inverse { sigma: f32 },
+}
+
+/// A weighted sum of task losses, `Σ_t term(weights[indices[t]], losses[t])`, the terms
+/// added in order: the objectives that combine the tasks' losses with their weights.
+#[derive(Clone, Copy)]
+pub struct WeightedLosses<'a> {
+    pub weights: &'a Storage,
+    /// One scalar (`[1]`) per term.
+    pub losses: &'a [&'a Storage],
+    /// Each term's weight, an index into `weights`.
+    pub indices: &'a [usize],
+    pub term: LossTerm,
+}
+
 pub trait LossOps {
     /// Per-row cross-entropy of `logits` against the labels: `(losses[rows], probs[rows, cols])`.
     fn softmax_cross_entropy(&self, logits: &Storage, on: LabelledRows) -> Result<(Storage, Storage)>;
@@ -60,4 +81,16 @@ pub trait LossOps {
         centers: &Storage,
         on: TaskRows,
     ) -> Result<(Storage, Storage)>;
+    /// `Σ_t term(w_{i_t}, L_t)` → `[1]`, in one pass, each operation rounded as `mul`,
+    /// `affine(L, 1, σ)`, `div` and the left-to-right `add`s of the separate ops round it.
+    fn weighted_losses(&self, on: WeightedLosses) -> Result<Storage>;
+    /// Its backward from `dy[1]`: the weights' gradient (zero where no term reads a
+    /// weight) and, when `want_losses`, each loss's (`[1]` each), as the separate ops'
+    /// backward passes round them.
+    fn weighted_losses_backward(
+        &self,
+        dy: &Storage,
+        on: WeightedLosses,
+        want_losses: bool,
+    ) -> Result<(Storage, Vec<Storage>)>;
 }

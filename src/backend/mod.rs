@@ -37,7 +37,7 @@ pub use device::Device;
 pub use dropout::DropoutOps;
 pub use elementwise::{BinaryOp, ElementwiseOps, ResidualTail};
 pub use layout::LayoutOps;
-pub use loss::{LabelledRows, LossOps, TaskRows};
+pub use loss::{LabelledRows, LossOps, LossTerm, TaskRows, WeightedLosses};
 pub use matmul::{MatmulGeometry, MatmulOps};
 pub use memory::MemoryOps;
 pub use normalize::NormalizeOps;

@@ -14,7 +14,7 @@ use crate::autograd::Var;
 use crate::batch::{Batch, Task};
 use crate::error::{Error, Result};
 use crate::nn::Ctx;
-use crate::ops;
+use crate::ops::{self, LossTerm};
 use crate::tensor::Tensor;
 
 pub struct TaskForward {
@@ -140,16 +140,13 @@ pub fn weight_objective(
     losses: &[(Task, Var)],
     sigma: f32,
 ) -> Result<Option<Var>> {
-    let mut terms = Vec::new();
-    for (task, loss) in losses {
-        let w_t = ops::element(weights, task.index())?;
-        terms.push(match weighting {
-            Weighting::Dynamic => ops::div(&w_t, &ops::affine(&loss.detach(), 1.0, sigma)?)?,
-            Weighting::Naive => ops::mul(&w_t, &loss.detach())?,
-            _ => return Ok(None),
-        });
-    }
-    sum(terms)
+    let term = match weighting {
+        Weighting::Dynamic => LossTerm::Inverse { sigma },
+        Weighting::Naive => LossTerm::Product,
+        _ => return Ok(None),
+    };
+    let losses: Vec<(usize, Var)> = losses.iter().map(|(task, loss)| (task.index(), loss.detach())).collect();
+    ops::weighted_losses(weights, &losses, term).map(Some)
 }
 
 /// The training forward of the multi-task model under `obj.weighting`.
@@ -188,15 +185,11 @@ pub fn training_objective(
             // into the trunk.
             let z_for_weights = if obj.reference_gradient_path { z.clone() } else { z.detach() };
             let weights = net.weight_module.forward(ctx, &z_for_weights)?;
-            let mut terms = Vec::new();
-            for t in &present {
-                let w_t = ops::element(&weights.weights, t.task.index())?;
-                let w_in_l = if obj.reference_gradient_path { w_t } else { w_t.detach() };
-                terms.push(ops::mul(&w_in_l, &t.loss)?);
-            }
+            let w_in_l = if obj.reference_gradient_path { weights.weights.clone() } else { weights.weights.detach() };
+            let task_losses: Vec<(usize, Var)> = present.iter().map(|t| (t.task.index(), t.loss.clone())).collect();
             let losses: Vec<(Task, Var)> = present.iter().map(|t| (t.task, t.loss.clone())).collect();
             let loss_w = weight_objective(obj.weighting, &weights.weights, &losses, obj.sigma)?;
-            (weights, sum(terms)?, loss_w)
+            (weights, Some(ops::weighted_losses(&w_in_l, &task_losses, LossTerm::Product)?), loss_w)
         }
         Weighting::Fixed(_) | Weighting::Single(_) => {
             let w = match obj.weighting {

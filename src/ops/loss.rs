@@ -1,10 +1,11 @@
-//! Per-sample losses: softmax cross-entropy and the center loss; a task's whole loss.
+//! Per-sample losses: softmax cross-entropy and the center loss; a task's whole loss; the
+//! weighted sums of the tasks' losses.
 
 use super::{check_inputs, non_empty, rank, rows_of, tensor_like};
 use crate::autograd::Var;
-use crate::backend::{LabelledRows, TaskRows};
+use crate::backend::{LabelledRows, LossTerm, TaskRows, WeightedLosses};
 use crate::error::{Error, Result};
-use crate::tensor::{Shape, Tensor};
+use crate::tensor::{Shape, Storage, Tensor};
 
 fn check_labels(op: &'static str, x: &Var, labels: &[usize], classes: usize) -> Result<()> {
     if labels.len() != x.dims()[0] {
@@ -90,5 +91,43 @@ pub fn task_loss(logits: &Var, embeddings: &Var, centers: &Tensor, labels: &[usi
         let be = dy.device().backend();
         let (dlogits, de) = be.task_loss_backward(dy.storage(), &probs, et.storage(), centers.storage(), rows)?;
         Ok(vec![Some(tensor_like(dy, dlogits, lt.shape().clone())), Some(tensor_like(dy, de, et.shape().clone()))])
+    })
+}
+
+/// `Σ_t term(weights[i_t], L_t)` → `[1]` over `losses = [(i_t, L_t)]` (each `[1]`), the
+/// terms `w·L` or `w/(L + σ)`, in one pass: the objectives that weight the tasks' losses.
+/// What `element`, `mul` (or `affine` and `div`) and the `add`s compute in turn, with
+/// their roundings; gradients reach whichever operands are not constants.
+pub fn weighted_losses(weights: &Var, losses: &[(usize, Var)], term: LossTerm) -> Result<Var> {
+    let op = "weighted_losses";
+    let mut inputs: Vec<&Var> = vec![weights];
+    inputs.extend(losses.iter().map(|(_, l)| l));
+    check_inputs(op, &inputs)?;
+    if losses.is_empty() {
+        return Err(Error::invalid(op, "no losses to weight"));
+    }
+    if let Some((_, l)) = losses.iter().find(|(_, l)| l.value().len() != 1) {
+        return Err(Error::InvalidShape { op, shape: l.shape().clone(), reason: "a loss is one value".into() });
+    }
+    let wt = weights.value().clone();
+    let values: Vec<Tensor> = losses.iter().map(|(_, l)| l.value().clone()).collect();
+    let indices: Vec<usize> = losses.iter().map(|&(i, _)| i).collect();
+    let y = {
+        let storages: Vec<&Storage> = values.iter().map(Tensor::storage).collect();
+        let on = WeightedLosses { weights: wt.storage(), losses: &storages, indices: &indices, term };
+        tensor_like(&wt, wt.device().backend().weighted_losses(on)?, Shape::scalar())
+    };
+    Var::record(op, &inputs, y, move |dy, needs| {
+        let storages: Vec<&Storage> = values.iter().map(Tensor::storage).collect();
+        let on = WeightedLosses { weights: wt.storage(), losses: &storages, indices: &indices, term };
+        let want_losses = needs[1..].iter().any(|&n| n);
+        let (dw, dlosses) = dy.device().backend().weighted_losses_backward(dy.storage(), on, want_losses)?;
+        let mut grads = vec![needs[0].then(|| tensor_like(dy, dw, wt.shape().clone()))];
+        let mut dlosses = dlosses.into_iter();
+        for (&need, v) in needs[1..].iter().zip(&values) {
+            let d = dlosses.next();
+            grads.push(d.filter(|_| need).map(|d| tensor_like(dy, d, v.shape().clone())));
+        }
+        Ok(grads)
     })
 }

@@ -13,14 +13,14 @@ mod loss;
 mod normalize;
 mod pool;
 
-pub use crate::backend::Activation;
+pub use crate::backend::{Activation, LossTerm};
 pub use arith::{add, add_bias, add_scaled, affine, div, exp, mean, mean_rows, mul, relu, residual_tail, sub, sum};
 pub use batch_norm::{batch_norm_infer, batch_norm_train, BatchNormStats};
 pub use conv::{conv2d, conv_bn_train, conv_geometry, Conv2dSpec, Padding};
 pub use dropout::dropout;
 pub use layout::{concat_channels, element, gather_rows, reshape, slice_channels};
 pub use linear::{linear, matmul};
-pub use loss::{center_loss, softmax_cross_entropy, task_loss};
+pub use loss::{center_loss, softmax_cross_entropy, task_loss, weighted_losses};
 pub use normalize::{l2_normalize, softmax};
 pub use pool::{global_avg_pool, max_pool2d, pool_geometry};
 

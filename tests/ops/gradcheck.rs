@@ -313,3 +313,43 @@ fn task_loss_matches_finite_differences_and_equals_its_composition() {
     };
     assert_eq!(run(true), run(false));
 }
+
+#[test]
+fn weighted_losses_match_finite_differences_and_equal_their_composition() {
+    use cari::autograd::Tape;
+    let w = Tensor::from_slice(&[0.2, 0.5, 0.3], [3], &cpu()).unwrap();
+    let ls: Vec<Tensor> = [1.3f32, 0.7, 2.1].iter().map(|&v| Tensor::from_slice(&[v], [1], &cpu()).unwrap()).collect();
+    for term in [ops::LossTerm::Product, ops::LossTerm::Inverse { sigma: 0.01 }] {
+        // Tasks 2 and 0 present, in that order.
+        let inputs = [w.clone(), ls[2].clone(), ls[0].clone()];
+        let f = move |v: &[Var]| ops::weighted_losses(&v[0], &[(2, v[1].clone()), (0, v[2].clone())], term);
+        gradcheck(&format!("weighted_losses {term:?}"), &inputs, f, EPS, TOL);
+        let run = |fused: bool| {
+            let tape = Tape::new();
+            let (wv, a, b) = (tape.leaf("w", w.clone()), tape.leaf("a", ls[2].clone()), tape.leaf("b", ls[0].clone()));
+            let y = if fused {
+                ops::weighted_losses(&wv, &[(2, a.clone()), (0, b.clone())], term).unwrap()
+            } else {
+                let one = |i: usize, l: &Var| {
+                    let w_i = ops::element(&wv, i).unwrap();
+                    match term {
+                        ops::LossTerm::Product => ops::mul(&w_i, l).unwrap(),
+                        ops::LossTerm::Inverse { sigma } => {
+                            ops::div(&w_i, &ops::affine(l, 1.0, sigma).unwrap()).unwrap()
+                        }
+                    }
+                };
+                ops::add(&one(2, &a), &one(0, &b)).unwrap()
+            };
+            let g = ops::affine(&y, -1.3, 0.0).unwrap().backward().unwrap();
+            let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            [
+                bits(y.value()),
+                bits(g.require("w").unwrap()),
+                bits(g.require("a").unwrap()),
+                bits(g.require("b").unwrap()),
+            ]
+        };
+        assert_eq!(run(true), run(false), "{term:?}");
+    }
+}

@@ -13,8 +13,8 @@
 
 use super::elementwise::{add_scaled, affine, block_rows, broadcast_rows, for_row_blocks, sum_rows, PAR_MIN};
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{LabelledRows, LossOps, Rows, Storage, TaskRows};
-use crate::error::Result;
+use crate::backend::{LabelledRows, LossOps, LossTerm, Rows, Storage, TaskRows, WeightedLosses};
+use crate::error::{Error, Result};
 use rayon::prelude::*;
 
 /// `f(r)` for every row `r`, in parallel when the matrix has at least [`PAR_MIN`] elements.
@@ -173,6 +173,64 @@ pub fn task_loss_backward(
     (dlogits, de)
 }
 
+/// Term `t` of a weighted sum of losses: `(its value, b)` with `b = L + σ` for the
+/// inverse form (`affine(L, 1, σ)` rounds `L·1 + σ`).
+fn loss_term(w: f32, loss: f32, term: LossTerm) -> (f32, f32) {
+    match term {
+        LossTerm::Product => (w * loss, 0.0),
+        LossTerm::Inverse { sigma } => {
+            let b = loss * 1.0 + sigma;
+            (w / b, b)
+        }
+    }
+}
+
+/// `Σ_t term(w[indices[t]], losses[t])`, added left to right.
+pub fn weighted_losses(w: &[f32], losses: &[f32], indices: &[usize], term: LossTerm) -> f32 {
+    let mut terms = losses.iter().zip(indices).map(|(&l, &i)| loss_term(w[i], l, term).0);
+    let first = terms.next().unwrap_or(0.0);
+    terms.fold(first, |acc, t| acc + t)
+}
+
+/// Its backward from `dy`: `(dw, dlosses)`, as `mul` and `div`'s backward passes round them
+/// (`div`: `da = dy/b`, `db = (da·y)·(−1) + 0`).
+pub fn weighted_losses_backward(
+    dy: f32,
+    w: &[f32],
+    losses: &[f32],
+    indices: &[usize],
+    term: LossTerm,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut dw = vec![0.0f32; w.len()];
+    let mut seen = vec![false; w.len()];
+    let mut dlosses = Vec::with_capacity(losses.len());
+    for (&l, &i) in losses.iter().zip(indices) {
+        let (d_w, d_l) = match term {
+            LossTerm::Product => (dy * l, dy * w[i]),
+            LossTerm::Inverse { .. } => {
+                let (y, b) = loss_term(w[i], l, term);
+                let da = dy / b;
+                (da, -(da * y) + 0.0)
+            }
+        };
+        dw[i] = if seen[i] { dw[i] + d_w } else { d_w };
+        seen[i] = true;
+        dlosses.push(d_l);
+    }
+    (dw, dlosses)
+}
+
+/// The scalars of a weighted sum's operands.
+fn weighted_operands<'a>(op: &'static str, on: &WeightedLosses<'a>) -> Result<(&'a [f32], Vec<f32>)> {
+    let w = f32s(on.weights, op)?;
+    if let Some(&i) = on.indices.iter().find(|&&i| i >= w.len()) {
+        return Err(Error::invalid(op, format!("weight index {i} of {} weights", w.len())));
+    }
+    let losses =
+        on.losses.iter().map(|l| Ok(f32s(l, op)?.first().copied().unwrap_or(f32::NAN))).collect::<Result<_>>()?;
+    Ok((w, losses))
+}
+
 impl LossOps for CpuBackend {
     fn softmax_cross_entropy(&self, logits: &Storage, on: LabelledRows) -> Result<(Storage, Storage)> {
         let (loss, probs) = softmax_cross_entropy(f32s(logits, "softmax_cross_entropy")?, on);
@@ -203,6 +261,25 @@ impl LossOps for CpuBackend {
         let op = "task_loss";
         let (loss, probs) = task_loss(f32s(logits, op)?, f32s(e, op)?, f32s(centers, op)?, on);
         Ok((wrap(loss), wrap(probs)))
+    }
+
+    fn weighted_losses(&self, on: WeightedLosses) -> Result<Storage> {
+        let (w, losses) = weighted_operands("weighted_losses", &on)?;
+        Ok(wrap(vec![weighted_losses(w, &losses, on.indices, on.term)]))
+    }
+
+    fn weighted_losses_backward(
+        &self,
+        dy: &Storage,
+        on: WeightedLosses,
+        want_losses: bool,
+    ) -> Result<(Storage, Vec<Storage>)> {
+        let op = "weighted_losses_backward";
+        let (w, losses) = weighted_operands(op, &on)?;
+        let dy = f32s(dy, op)?.first().copied().unwrap_or(f32::NAN);
+        let (dw, dlosses) = weighted_losses_backward(dy, w, &losses, on.indices, on.term);
+        let dlosses = if want_losses { dlosses.into_iter().map(|d| wrap(vec![d])).collect() } else { Vec::new() };
+        Ok((wrap(dw), dlosses))
     }
 
     fn task_loss_backward(

@@ -5,7 +5,7 @@ use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::shapes::row_groups;
 use super::{CudaBackend, DeviceBuffer, THREADS};
-use crate::backend::{LabelledRows, LossOps, Rows, Storage, TaskRows};
+use crate::backend::{LabelledRows, LossOps, LossTerm, Rows, Storage, TaskRows, WeightedLosses};
 use crate::error::Result;
 
 /// Uploads the labels after checking there is one per row and each is below `classes`:
@@ -128,6 +128,74 @@ impl LossOps for CudaBackend {
         let launch = launch.ptr(dloss).ptr(o.logits).ptr(o.e).ptr(o.centers).ptr(o.labels.ptr());
         self.launch(OP, launch.f32(on.lambda).f32(on.mean_scale()).size(rows).size(on.classes).size(on.dim))?;
         Ok((Storage::Cuda(dlogits), Storage::Cuda(de)))
+    }
+
+    fn weighted_losses(&self, on: WeightedLosses) -> Result<Storage> {
+        const OP: &str = "weighted_losses";
+        let (w, _, table) = weighted_table(self, OP, &on, &[])?;
+        let out = self.alloc_f32(OP, 1)?;
+        let (inverse, sigma) = term_args(on.term);
+        let launch = Launch::new(k::WEIGHTED_LOSSES_FORWARD, [1, 1, 1], [32, 1, 1]).ptr(out.buffer.ptr()).ptr(w);
+        self.launch(OP, launch.ptr(table.ptr()).i32(on.losses.len() as i32).i32(inverse).f32(sigma))?;
+        Ok(Storage::Cuda(out))
+    }
+
+    fn weighted_losses_backward(
+        &self,
+        dy: &Storage,
+        on: WeightedLosses,
+        want_losses: bool,
+    ) -> Result<(Storage, Vec<Storage>)> {
+        const OP: &str = "weighted_losses_backward";
+        let dlosses = if want_losses {
+            on.losses.iter().map(|_| self.alloc_f32(OP, 1)).collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
+        let outputs: Vec<u64> = match want_losses {
+            true => dlosses.iter().map(|d| d.buffer.ptr()).collect(),
+            false => vec![0; on.losses.len()],
+        };
+        let (w, w_len, table) = weighted_table(self, OP, &on, &outputs)?;
+        let dy = self.input(OP, dy, 1)?;
+        let dw = self.alloc_f32(OP, w_len)?;
+        let (inverse, sigma) = term_args(on.term);
+        let launch =
+            Launch::new(k::WEIGHTED_LOSSES_BACKWARD, [1, 1, 1], [32, 1, 1]).ptr(dw.buffer.ptr()).ptr(dy).ptr(w);
+        let launch = launch.ptr(table.ptr()).i32(on.losses.len() as i32).i32(w_len as i32);
+        self.launch(OP, launch.i32(inverse).f32(sigma))?;
+        Ok((Storage::Cuda(dw), dlosses.into_iter().map(Storage::Cuda).collect()))
+    }
+}
+
+/// A weighted sum's table on the device: the losses' addresses, their weight indices, then
+/// (for the backward) `outputs` (0 for none); checked against the weights' length.
+fn weighted_table(
+    b: &CudaBackend,
+    op: &'static str,
+    on: &WeightedLosses,
+    outputs: &[u64],
+) -> Result<(u64, usize, DeviceBuffer)> {
+    let (w, w_len) = b.f32_storage(op, on.weights)?;
+    if on.losses.len() != on.indices.len() || on.losses.is_empty() {
+        return Err(b.fail(op, format!("{} losses for {} weight indices", on.losses.len(), on.indices.len())));
+    }
+    if let Some(&i) = on.indices.iter().find(|&&i| i >= w_len) {
+        return Err(b.fail(op, format!("weight index {i} of {w_len} weights")));
+    }
+    let mut table = on.losses.iter().map(|l| b.input(op, l, 1)).collect::<Result<Vec<u64>>>()?;
+    table.extend(on.indices.iter().map(|&i| i as u64));
+    table.extend(outputs);
+    let buffer = DeviceBuffer::alloc(&b.gpu, op, table.len() * 8)?;
+    b.gpu.write(op, buffer.ptr(), bytemuck::cast_slice(&table))?;
+    Ok((w, w_len, buffer))
+}
+
+/// The kernels' `inverse, sigma` arguments of a term form.
+fn term_args(term: LossTerm) -> (i32, f32) {
+    match term {
+        LossTerm::Product => (0, 0.0),
+        LossTerm::Inverse { sigma } => (1, sigma),
     }
 }
 

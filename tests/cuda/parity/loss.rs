@@ -4,6 +4,7 @@
 use super::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance, EXACT};
 use cari::backend::{LabelledRows, Rows};
 use cari::rng::Rng;
+use cari::tensor::Storage;
 
 /// `[rows, cols]`, as in normalize.rs: from one class up to groups of 1024 threads.
 const SHAPES: [(usize, usize); 8] = [(1, 1), (300, 1), (7, 3), (37, 33), (300, 130), (1, 130), (3, 1000), (2, 10_000)];
@@ -180,6 +181,35 @@ fn task_loss_and_its_backward_match_the_cpu() {
             let tol = Tolerance { atol: 1e-6, rtol: 1e-5, reason: "expf within 2 ulp, then a few roundings" };
             for ((what, g), w) in ["loss", "probs", "dlogits", "de"].iter().zip(&got).zip(&want) {
                 check(&format!("task loss {what} {rows}x{classes}/{dim}"), &device, g, w, tol);
+            }
+        }
+    }
+}
+
+#[test]
+fn weighted_losses_match_exactly() {
+    use cari::backend::{LossTerm, WeightedLosses};
+    let w = random(3, fresh_seed()).iter().map(|v| v.abs() + 0.1).collect::<Vec<_>>();
+    let losses: Vec<f32> = random(3, fresh_seed()).iter().map(|v| v.abs() * 3.0).collect();
+    for term in [LossTerm::Product, LossTerm::Inverse { sigma: 0.01 }] {
+        for indices in [&[0usize, 1, 2][..], &[2, 0], &[1]] {
+            let run = |d: &cari::Device| {
+                let b = d.backend();
+                let ls: Vec<Storage> = indices.iter().map(|&i| up(d, &[losses[i]])).collect();
+                let refs: Vec<&Storage> = ls.iter().collect();
+                let on = WeightedLosses { weights: &up(d, &w), losses: &refs, indices, term };
+                let y = b.weighted_losses(on).unwrap_or_else(|e| panic!("{d}: {e}"));
+                let (dw, dls) = b.weighted_losses_backward(&up(d, &[0.7]), on, true).unwrap();
+                let mut out = vec![down(d, &y), down(d, &dw)];
+                out.extend(dls.iter().map(|x| down(d, x)));
+                out
+            };
+            let want = run(&cpu());
+            for device in devices() {
+                let got = run(&device);
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    check(&format!("weighted losses {term:?} {indices:?} output {i}"), &device, g, w, EXACT);
+                }
             }
         }
     }
