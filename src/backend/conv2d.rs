@@ -127,6 +127,12 @@ pub struct ConvBnBackward<'a> {
     pub dy: &'a Storage,
 }
 
+/// `(∂L/∂x, ∂L/∂w)` of a conv2d backward pass, each when it was asked for.
+pub type Conv2dGradients = (Option<Storage>, Option<Storage>);
+
+/// `(∂L/∂x, ∂L/∂w, ∂L/∂β)` of a conv + batch norm backward pass, the first two when asked for.
+pub type ConvBnGradients = (Option<Storage>, Option<Storage>, Storage);
+
 pub trait Conv2dOps {
     /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
     fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage>;
@@ -137,20 +143,10 @@ pub trait Conv2dOps {
     fn conv2d_with_stats(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)>;
     /// `(∂L/∂x, ∂L/∂w)`, each when `wanted`, in one pass where the backend can (one launch
     /// on CUDA: the two are independent given ∂L/∂y).
-    fn conv2d_backward(
-        &self,
-        on: Conv2dBackward,
-        g: &Conv2dGeometry,
-        wanted: Conv2dGrads,
-    ) -> Result<(Option<Storage>, Option<Storage>)>;
+    fn conv2d_backward(&self, on: Conv2dBackward, g: &Conv2dGeometry, wanted: Conv2dGrads) -> Result<Conv2dGradients>;
     /// The backward pass of a convolution and the training batch norm after it:
     /// `(∂L/∂x, ∂L/∂w, ∂L/∂β)`, the first two when `wanted`. On CUDA two launches, the
     /// batch norm's sums then the convolution's backward, which computes the batch norm's
     /// dx where it loads it (never stored).
-    fn conv2d_bn_backward(
-        &self,
-        on: ConvBnBackward,
-        g: &Conv2dGeometry,
-        wanted: Conv2dGrads,
-    ) -> Result<(Option<Storage>, Option<Storage>, Storage)>;
+    fn conv2d_bn_backward(&self, on: ConvBnBackward, g: &Conv2dGeometry, want: Conv2dGrads) -> Result<ConvBnGradients>;
 }

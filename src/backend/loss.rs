@@ -53,6 +53,17 @@ pub struct WeightedLosses<'a> {
     pub term: LossTerm,
 }
 
+/// What one task's loss reads beside its logits: the embeddings, the centers and the rows.
+#[derive(Clone, Copy)]
+pub struct TaskLoss<'a> {
+    pub e: &'a Storage,
+    pub centers: &'a Storage,
+    pub rows: TaskRows<'a>,
+}
+
+/// The gradients of a weighted sum of losses: the weights', and each loss's when asked for.
+pub type LossGradients = (Storage, Vec<Storage>);
+
 pub trait LossOps {
     /// Per-row cross-entropy of `logits` against the labels: `(losses[rows], probs[rows, cols])`.
     fn softmax_cross_entropy(&self, logits: &Storage, on: LabelledRows) -> Result<(Storage, Storage)>;
@@ -70,27 +81,15 @@ pub trait LossOps {
     /// `(loss[1], probs[rows, classes])`, each term rounded as `softmax_cross_entropy`,
     /// `center_loss`, `add_scaled` and the mean (`sum_rows`, then `affine` by 1/rows) round
     /// it (the mean's f64 sum in row order).
-    fn task_loss(&self, logits: &Storage, e: &Storage, centers: &Storage, on: TaskRows) -> Result<(Storage, Storage)>;
+    fn task_loss(&self, logits: &Storage, on: TaskLoss) -> Result<(Storage, Storage)>;
     /// Its backward from `dloss[1]`: `(dlogits, de)`, with the roundings of the same ops'
     /// backward passes.
-    fn task_loss_backward(
-        &self,
-        dloss: &Storage,
-        probs: &Storage,
-        e: &Storage,
-        centers: &Storage,
-        on: TaskRows,
-    ) -> Result<(Storage, Storage)>;
+    fn task_loss_backward(&self, dloss: &Storage, probs: &Storage, on: TaskLoss) -> Result<(Storage, Storage)>;
     /// `Σ_t term(w_{i_t}, L_t)` → `[1]`, in one pass, each operation rounded as `mul`,
     /// `affine(L, 1, σ)`, `div` and the left-to-right `add`s of the separate ops round it.
     fn weighted_losses(&self, on: WeightedLosses) -> Result<Storage>;
     /// Its backward from `dy[1]`: the weights' gradient (zero where no term reads a
     /// weight) and, when `want_losses`, each loss's (`[1]` each), as the separate ops'
     /// backward passes round them.
-    fn weighted_losses_backward(
-        &self,
-        dy: &Storage,
-        on: WeightedLosses,
-        want_losses: bool,
-    ) -> Result<(Storage, Vec<Storage>)>;
+    fn weighted_losses_backward(&self, dy: &Storage, on: WeightedLosses, want_losses: bool) -> Result<LossGradients>;
 }

@@ -32,12 +32,14 @@ mod profile;
 mod storage;
 
 pub use batch_norm::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps};
-pub use conv2d::{Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, ConvBnBackward, Padding};
+pub use conv2d::{
+    Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward, ConvBnGradients, Padding,
+};
 pub use device::Device;
 pub use dropout::DropoutOps;
 pub use elementwise::{BinaryOp, ElementwiseOps, ResidualTail};
 pub use layout::LayoutOps;
-pub use loss::{LabelledRows, LossOps, LossTerm, TaskRows, WeightedLosses};
+pub use loss::{LabelledRows, LossGradients, LossOps, LossTerm, TaskLoss, TaskRows, WeightedLosses};
 pub use matmul::{MatmulGeometry, MatmulOps};
 pub use memory::MemoryOps;
 pub use normalize::NormalizeOps;

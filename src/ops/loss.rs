@@ -3,7 +3,7 @@
 
 use super::{check_inputs, non_empty, rank, rows_of, tensor_like};
 use crate::autograd::Var;
-use crate::backend::{LabelledRows, LossTerm, TaskRows, WeightedLosses};
+use crate::backend::{LabelledRows, LossTerm, TaskLoss, TaskRows, WeightedLosses};
 use crate::error::{Error, Result};
 use crate::tensor::{Shape, Storage, Tensor};
 
@@ -83,13 +83,15 @@ pub fn task_loss(logits: &Var, embeddings: &Var, centers: &Tensor, labels: &[usi
     let (lt, et) = (logits.value().clone(), embeddings.value().clone());
     let labels = labels.to_vec();
     let rows = TaskRows { labels: &labels, classes, dim, lambda };
-    let (loss, probs) = lt.device().backend().task_loss(lt.storage(), et.storage(), centers.storage(), rows)?;
+    let on = TaskLoss { e: et.storage(), centers: centers.storage(), rows };
+    let (loss, probs) = lt.device().backend().task_loss(lt.storage(), on)?;
     let loss = tensor_like(&lt, loss, Shape::scalar());
     let centers = centers.clone();
     Var::record(op, &[logits, embeddings], loss, move |dy, _| {
         let rows = TaskRows { labels: &labels, classes, dim, lambda };
         let be = dy.device().backend();
-        let (dlogits, de) = be.task_loss_backward(dy.storage(), &probs, et.storage(), centers.storage(), rows)?;
+        let on = TaskLoss { e: et.storage(), centers: centers.storage(), rows };
+        let (dlogits, de) = be.task_loss_backward(dy.storage(), &probs, on)?;
         Ok(vec![Some(tensor_like(dy, dlogits, lt.shape().clone())), Some(tensor_like(dy, de, et.shape().clone()))])
     })
 }

@@ -32,7 +32,8 @@ use super::buffer;
 use super::matmul::{matmul_into, Dst, Threads};
 use super::{f32s, wrap, CpuBackend};
 use crate::backend::{
-    BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, ConvBnBackward, MatmulGeometry, Rows, Storage,
+    BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward,
+    ConvBnGradients, MatmulGeometry, Rows, Storage,
 };
 use crate::error::Result;
 use rayon::prelude::*;
@@ -335,12 +336,7 @@ impl Conv2dOps for CpuBackend {
         Ok((y, mean, var))
     }
 
-    fn conv2d_backward(
-        &self,
-        on: Conv2dBackward,
-        g: &Conv2dGeometry,
-        wanted: Conv2dGrads,
-    ) -> Result<(Option<Storage>, Option<Storage>)> {
+    fn conv2d_backward(&self, on: Conv2dBackward, g: &Conv2dGeometry, wanted: Conv2dGrads) -> Result<Conv2dGradients> {
         let op = "conv2d_backward";
         let dy = f32s(on.dy, op)?;
         let dx =
@@ -352,14 +348,9 @@ impl Conv2dOps for CpuBackend {
         Ok((dx, dw))
     }
 
-    fn conv2d_bn_backward(
-        &self,
-        on: ConvBnBackward,
-        g: &Conv2dGeometry,
-        wanted: Conv2dGrads,
-    ) -> Result<(Option<Storage>, Option<Storage>, Storage)> {
+    fn conv2d_bn_backward(&self, on: ConvBnBackward, g: &Conv2dGeometry, want: Conv2dGrads) -> Result<ConvBnGradients> {
         let (dy, dbeta) = self.batch_norm_backward(on.dy, on.bn)?;
-        let (dx, dw) = self.conv2d_backward(Conv2dBackward { x: on.x, w: on.w, dy: &dy }, g, wanted)?;
+        let (dx, dw) = self.conv2d_backward(Conv2dBackward { x: on.x, w: on.w, dy: &dy }, g, want)?;
         Ok((dx, dw, dbeta))
     }
 }

@@ -13,7 +13,9 @@
 
 use super::elementwise::{add_scaled, affine, block_rows, broadcast_rows, for_row_blocks, sum_rows, PAR_MIN};
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{LabelledRows, LossOps, LossTerm, Rows, Storage, TaskRows, WeightedLosses};
+use crate::backend::{
+    LabelledRows, LossGradients, LossOps, LossTerm, Rows, Storage, TaskLoss, TaskRows, WeightedLosses,
+};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -257,9 +259,9 @@ impl LossOps for CpuBackend {
         Ok(wrap(center_update(f32s(centers, op)?, f32s(e, op)?, on, rest)))
     }
 
-    fn task_loss(&self, logits: &Storage, e: &Storage, centers: &Storage, on: TaskRows) -> Result<(Storage, Storage)> {
+    fn task_loss(&self, logits: &Storage, on: TaskLoss) -> Result<(Storage, Storage)> {
         let op = "task_loss";
-        let (loss, probs) = task_loss(f32s(logits, op)?, f32s(e, op)?, f32s(centers, op)?, on);
+        let (loss, probs) = task_loss(f32s(logits, op)?, f32s(on.e, op)?, f32s(on.centers, op)?, on.rows);
         Ok((wrap(loss), wrap(probs)))
     }
 
@@ -268,12 +270,7 @@ impl LossOps for CpuBackend {
         Ok(wrap(vec![weighted_losses(w, &losses, on.indices, on.term)]))
     }
 
-    fn weighted_losses_backward(
-        &self,
-        dy: &Storage,
-        on: WeightedLosses,
-        want_losses: bool,
-    ) -> Result<(Storage, Vec<Storage>)> {
+    fn weighted_losses_backward(&self, dy: &Storage, on: WeightedLosses, want_losses: bool) -> Result<LossGradients> {
         let op = "weighted_losses_backward";
         let (w, losses) = weighted_operands(op, &on)?;
         let dy = f32s(dy, op)?.first().copied().unwrap_or(f32::NAN);
@@ -282,17 +279,10 @@ impl LossOps for CpuBackend {
         Ok((wrap(dw), dlosses))
     }
 
-    fn task_loss_backward(
-        &self,
-        dloss: &Storage,
-        probs: &Storage,
-        e: &Storage,
-        centers: &Storage,
-        on: TaskRows,
-    ) -> Result<(Storage, Storage)> {
+    fn task_loss_backward(&self, dloss: &Storage, probs: &Storage, on: TaskLoss) -> Result<(Storage, Storage)> {
         let op = "task_loss_backward";
         let (dlogits, de) =
-            task_loss_backward(f32s(dloss, op)?, f32s(probs, op)?, f32s(e, op)?, f32s(centers, op)?, on);
+            task_loss_backward(f32s(dloss, op)?, f32s(probs, op)?, f32s(on.e, op)?, f32s(on.centers, op)?, on.rows);
         Ok((wrap(dlogits), wrap(de)))
     }
 }

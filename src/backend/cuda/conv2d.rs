@@ -9,8 +9,8 @@ use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::{
-    Activation, BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGrads, Conv2dOps, ConvBnBackward, CudaStorage,
-    Rows, Storage,
+    Activation, BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward,
+    ConvBnGradients, CudaStorage, Rows, Storage,
 };
 use crate::error::Result;
 
@@ -189,23 +189,13 @@ impl Conv2dOps for CudaBackend {
         Ok((y, mean, var))
     }
 
-    fn conv2d_backward(
-        &self,
-        on: Conv2dBackward,
-        g: &Conv2dGeometry,
-        wanted: Conv2dGrads,
-    ) -> Result<(Option<Storage>, Option<Storage>)> {
+    fn conv2d_backward(&self, on: Conv2dBackward, g: &Conv2dGeometry, wanted: Conv2dGrads) -> Result<Conv2dGradients> {
         backward(self, "conv2d_backward", on, None, g, wanted)
     }
 
     /// The batch norm's sums (`batch_norm_backward_sums`), then [`backward`] with the batch
     /// norm's dx computed in its loaders.
-    fn conv2d_bn_backward(
-        &self,
-        on: ConvBnBackward,
-        g: &Conv2dGeometry,
-        wanted: Conv2dGrads,
-    ) -> Result<(Option<Storage>, Option<Storage>, Storage)> {
+    fn conv2d_bn_backward(&self, on: ConvBnBackward, g: &Conv2dGeometry, want: Conv2dGrads) -> Result<ConvBnGradients> {
         const OP: &str = "conv2d_bn_backward";
         let o = Operands::new(self, OP, on.bn)?;
         let rows_cols = o.geometry.shape;
@@ -218,7 +208,7 @@ impl Conv2dOps for CudaBackend {
         let dy = self.input(OP, on.dy, g.output_len())?;
         let (dbeta, means) = backward_sums(self, OP, dy, &o)?;
         let through = BnThrough { operands: &o, means: means.buffer.ptr() };
-        let (dx, dw) = backward(self, OP, Conv2dBackward { x: on.x, w: on.w, dy: on.dy }, Some(through), g, wanted)?;
+        let (dx, dw) = backward(self, OP, Conv2dBackward { x: on.x, w: on.w, dy: on.dy }, Some(through), g, want)?;
         Ok((dx, dw, Storage::Cuda(dbeta)))
     }
 }

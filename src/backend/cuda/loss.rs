@@ -5,7 +5,7 @@ use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::shapes::row_groups;
 use super::{CudaBackend, DeviceBuffer, THREADS};
-use crate::backend::{LabelledRows, LossOps, LossTerm, Rows, Storage, TaskRows, WeightedLosses};
+use crate::backend::{LabelledRows, LossGradients, LossOps, LossTerm, Rows, Storage, TaskLoss, WeightedLosses};
 use crate::error::Result;
 
 /// Uploads the labels after checking there is one per row and each is below `classes`:
@@ -97,9 +97,10 @@ impl LossOps for CudaBackend {
         Ok(Storage::Cuda(out))
     }
 
-    fn task_loss(&self, logits: &Storage, e: &Storage, centers: &Storage, on: TaskRows) -> Result<(Storage, Storage)> {
+    fn task_loss(&self, logits: &Storage, on: TaskLoss) -> Result<(Storage, Storage)> {
         const OP: &str = "task_loss";
-        let o = task_operands(self, OP, [logits, e, centers], on)?;
+        let o = task_operands(self, OP, logits, on)?;
+        let on = on.rows;
         let rows = on.rows();
         let (loss, probs, values) =
             (self.alloc_f32(OP, 1)?, self.alloc_f32(OP, rows * on.classes)?, self.alloc_f32(OP, rows)?);
@@ -111,16 +112,10 @@ impl LossOps for CudaBackend {
         Ok((Storage::Cuda(loss), Storage::Cuda(probs)))
     }
 
-    fn task_loss_backward(
-        &self,
-        dloss: &Storage,
-        probs: &Storage,
-        e: &Storage,
-        centers: &Storage,
-        on: TaskRows,
-    ) -> Result<(Storage, Storage)> {
+    fn task_loss_backward(&self, dloss: &Storage, probs: &Storage, on: TaskLoss) -> Result<(Storage, Storage)> {
         const OP: &str = "task_loss_backward";
-        let o = task_operands(self, OP, [probs, e, centers], on)?;
+        let o = task_operands(self, OP, probs, on)?;
+        let on = on.rows;
         let rows = on.rows();
         let dloss = self.input(OP, dloss, 1)?;
         let (dlogits, de) = (self.alloc_f32(OP, rows * on.classes)?, self.alloc_f32(OP, rows * on.dim)?);
@@ -140,12 +135,7 @@ impl LossOps for CudaBackend {
         Ok(Storage::Cuda(out))
     }
 
-    fn weighted_losses_backward(
-        &self,
-        dy: &Storage,
-        on: WeightedLosses,
-        want_losses: bool,
-    ) -> Result<(Storage, Vec<Storage>)> {
+    fn weighted_losses_backward(&self, dy: &Storage, on: WeightedLosses, want_losses: bool) -> Result<LossGradients> {
         const OP: &str = "weighted_losses_backward";
         let dlosses = if want_losses {
             on.losses.iter().map(|_| self.alloc_f32(OP, 1)).collect::<Result<Vec<_>>>()?
@@ -210,19 +200,15 @@ struct TaskOperands {
     shape: Rows,
 }
 
-fn task_operands(
-    b: &CudaBackend,
-    op: &'static str,
-    [logits, e, centers]: [&Storage; 3],
-    on: TaskRows,
-) -> Result<TaskOperands> {
+fn task_operands(b: &CudaBackend, op: &'static str, logits: &Storage, loss: TaskLoss) -> Result<TaskOperands> {
+    let on = loss.rows;
     let rows = on.rows();
     if rows == 0 {
         return Err(b.fail(op, "a task loss over no rows"));
     }
     let logits = b.input(op, logits, rows * on.classes)?;
-    let e = b.input(op, e, rows * on.dim)?;
-    let (centers, classes) = centers_of(b, op, centers, on.dim)?;
+    let e = b.input(op, loss.e, rows * on.dim)?;
+    let (centers, classes) = centers_of(b, op, loss.centers, on.dim)?;
     let labels = labels_on_device(
         b,
         op,

@@ -158,20 +158,22 @@ fn bad_labels_and_foreign_storage_are_errors_naming_the_op() {
 
 #[test]
 fn task_loss_and_its_backward_match_the_cpu() {
-    use cari::backend::TaskRows;
+    use cari::backend::{TaskLoss, TaskRows};
     // (rows, classes, dim): one row, the network's shapes, more rows than a block's.
     for (rows, classes, dim) in [(1, 3, 5), (30, 20, 128), (300, 7, 33)] {
         let mut rng = Rng::new(fresh_seed());
         let labels: Vec<usize> = (0..rows).map(|_| rng.below(classes)).collect();
         let (logits, e) = (random(rows * classes, fresh_seed()), random(rows * dim, fresh_seed()));
         let (centers, dloss) = (random(classes * dim, fresh_seed()), random(1, fresh_seed()));
-        let on = TaskRows { labels: &labels, classes, dim, lambda: 0.1 };
+        let rows_of_task = TaskRows { labels: &labels, classes, dim, lambda: 0.1 };
         let run = |d: &cari::Device| {
             let b = d.backend();
             let (e, centers) = (up(d, &e), up(d, &centers));
-            let (loss, probs) =
-                b.task_loss(&up(d, &logits), &e, &centers, on).unwrap_or_else(|err| panic!("{d}: {err}"));
-            let (dlogits, de) = b.task_loss_backward(&up(d, &dloss), &probs, &e, &centers, on).unwrap();
+            let (loss, probs) = b
+                .task_loss(&up(d, &logits), TaskLoss { e: &e, centers: &centers, rows: rows_of_task })
+                .unwrap_or_else(|err| panic!("{d}: {err}"));
+            let on = TaskLoss { e: &e, centers: &centers, rows: rows_of_task };
+            let (dlogits, de) = b.task_loss_backward(&up(d, &dloss), &probs, on).unwrap();
             [down(d, &loss), down(d, &probs), down(d, &dlogits), down(d, &de)]
         };
         let want = run(&cpu());
