@@ -3,16 +3,18 @@
 #
 #   tools/gpu_suite.sh build    # here, on the build machine: the test binaries and `cari`,
 #                               # stripped, into target/gpu-suite/ (carry that path)
-#   tools/gpu_suite.sh run      # on the GPU machine: every CUDA test on cuda:0, the
-#                               # benchmarks on cuda:0 and PyTorch's on the same shapes
-#                               # (tools/bench_pytorch.py --device cuda); results under $OUT
+#   tools/gpu_suite.sh run      # on the GPU machine, in one device call of under 8 minutes:
+#                               # every CUDA test on cuda:0, a training run, the whole
+#                               # step's timing and profile, the conv benchmarks on cuda:0
+#                               # and PyTorch's on the same shapes (tools/bench_pytorch.py
+#                               # --device cuda); results under $OUT, a table on stdout
 #
 # The GPU machine has no Rust: it runs the binaries built here (both x86-64 Linux).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUITE=target/gpu-suite
 TESTS=(cuda nvrtc_compile)
-BENCHES=(conv2d train_step)
+BENCHES=(conv2d)
 
 # The path of the executable of `cargo test --release --test NAME` (`executable test NAME`)
 # or of `cargo bench --bench NAME` (`executable bench NAME`).
@@ -37,33 +39,55 @@ build() {
     du -sh "$SUITE"
 }
 
+# Every step on the GPU machine within one device call: the whole run stops by DEADLINE
+# seconds (7.5 minutes, under the 8 a call may take), each step bounded by its own share
+# and by what is left; a step with under 15 s left is skipped and says so.
+DEADLINE=450
+
+# `timed SECONDS NAME CMD…`: runs CMD with a timeout of min(SECONDS, time left), output to
+# $OUT/NAME.txt; records pass, FAIL (exit code), timeout or skipped in status[NAME].
+timed() {
+    local share=$1 name=$2
+    shift 2
+    local left=$((DEADLINE - SECONDS))
+    if [ "$left" -lt 15 ]; then
+        status[$name]="skipped (${left}s left)"
+        return
+    fi
+    local limit=$((share < left ? share : left))
+    if timeout "$limit" "$@" >"$OUT/$name.txt" 2>&1; then
+        status[$name]=pass
+    else
+        local rc=$?
+        if [ "$rc" = 124 ]; then status[$name]="timeout (${limit}s)"; else status[$name]="FAIL ($rc)"; fi
+    fi
+}
+
 run() {
     : "${OUT:?set OUT to the results folder}"
+    SECONDS=0
     # NVRTC and the driver from the machine's CUDA installation.
     for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
         [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     done
     export CARI_TEST_CUDA=1 CARI_KERNEL_CACHE="$OUT/kernel-cache"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
-    declare -A status
-    for t in "${TESTS[@]}"; do
-        if timeout 300 "$SUITE/$t" --test-threads=1 >"$OUT/$t.txt" 2>&1; then status[$t]=pass; else status[$t]="FAIL ($?)"; fi
-    done
-    for dev in cpu cuda; do
-        timeout 120 "$SUITE/cari" train --device "$dev" --steps 5 --batch 32 --image-size 160 \
-            >"$OUT/train-$dev.txt" 2>&1 || echo "train on $dev failed: see train-$dev.txt"
-    done
-    # Short criterion runs on the GPU (every pass synchronised), then PyTorch on the same shapes.
-    for b in "${BENCHES[@]}"; do
-        CARI_BENCH_DEVICE=cuda:0 timeout 240 "$SUITE/bench_$b" --bench --warm-up-time 1 --measurement-time 2 \
-            >"$OUT/bench_$b.txt" 2>&1 || echo "bench $b failed: see bench_$b.txt"
-    done
-    timeout 240 python3 tools/bench_pytorch.py --device cuda --convs --json "$OUT/pytorch.json" \
-        >"$OUT/pytorch.txt" 2>&1 || echo "PyTorch baseline failed: see pytorch.txt"
-    echo "| suite | result |"
+    declare -gA status
+    local order=(nvrtc_compile cuda train bench-step conv2d pytorch)
+    # Kernels compile first (and fill the cache every later step uses); then every CUDA
+    # test (parity on cuda:0 beside the emulator); a short training run; the whole step's
+    # timing and profile at full size; the conv kernels; PyTorch on the same shapes.
+    timed 60 nvrtc_compile "$SUITE/nvrtc_compile" --test-threads=1
+    timed 120 cuda "$SUITE/cuda" --test-threads=4
+    timed 60 train "$SUITE/cari" train --device cuda --steps 5 --batch 32 --image-size 160 --out "$OUT/run"
+    timed 60 bench-step "$SUITE/cari" bench --device cuda --image-size 160 --batch 90 --identities 20 \
+        --steps 5 --warmup 6 --profile
+    CARI_BENCH_DEVICE=cuda:0 timed 90 conv2d "$SUITE/bench_conv2d" --bench --warm-up-time 0.5 --measurement-time 1
+    timed 90 pytorch python3 tools/bench_pytorch.py --device cuda --cudnn-benchmark --convs --json "$OUT/pytorch.json"
+    echo "| step | result |"
     echo "|---|---|"
-    for t in "${TESTS[@]}"; do echo "| $t | ${status[$t]} |"; done
-    for dev in cpu cuda; do echo "| train $dev | $(tail -n 1 "$OUT/train-$dev.txt") |"; done
+    for name in "${order[@]}"; do echo "| $name | ${status[$name]:-not run} |"; done
+    echo "total: ${SECONDS}s of ${DEADLINE}s"
 }
 
 case "${1:-}" in
