@@ -144,17 +144,42 @@ __device__ __forceinline__ void conv2d_tile_stats(const float* y, float* mean, f
     var[c] = (float)fmax(b / n - m * m, 0.0);
 }
 
-// `partials` null: y alone; else y's batch statistics too (conv2d_tile_stats).
+// The residual tail of an Inception-ResNet block in the up-conv's epilogue: y = act(x +
+// scale·(v + bias[c])) for the product v, each operation rounded as elementwise_residual_tail
+// rounds it (x the block's input, [M, O] like y).
+struct ResidualRows {
+    float* y;
+    const float* x;
+    const float* bias;
+    float scale;
+    int relu;
+    i64 ld, m0, m_end;
+    __device__ __forceinline__ float* row(int r) const {
+        return m0 + r < m_end ? y + (m0 + r) * ld : nullptr;
+    }
+    __device__ __forceinline__ float finish(int r, i64 c, float v) const {
+        const float out = x[(m0 + r) * ld + c] + cari_mul_rn(scale, v + bias[c]);
+        return !relu || out > 0.0f ? out : 0.0f;
+    }
+};
+
+// `partials` null: y alone; else y's batch statistics too (conv2d_tile_stats). `residual`
+// not null: y is the residual tail of the product instead (ResidualRows; no statistics).
 extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_forward(
-    float* y, float* mean, float* var, double* partials, unsigned* counters, const float* x, const float* w,
-    i64 batch, i64 in_h, i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w,
-    i64 pad_top, i64 pad_left, i64 out_h, i64 out_w) {
+    float* y, float* mean, float* var, double* partials, unsigned* counters, const float* residual,
+    const float* bias, float scale, int relu, const float* x, const float* w, i64 batch, i64 in_h, i64 in_w,
+    i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left,
+    i64 out_h, i64 out_w) {
     const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
     const i64 rows = batch * out_h * out_w, k = kernel_h * kernel_w * in_c;
     i64 m0, n0;
     gemm_tile_origin(rows, m0, n0);
     ForwardPatches a(x, s, m0, k);
     GemmMatrix<false> b{w, out_c, n0, out_c, k};
+    if (residual != nullptr) {
+        gemm_block(a, b, 0, k, ResidualRows{y, residual, bias, scale, relu, out_c, m0, rows}, n0, out_c);
+        return;
+    }
     gemm_block(a, b, 0, k, GemmRows{y, out_c, m0, rows}, n0, out_c);
     if (partials != nullptr) conv2d_tile_stats(y, mean, var, partials, counters, rows, out_c, m0, n0);
 }
@@ -252,6 +277,9 @@ struct InputGradRows {
         if (m0 + r >= m_end) return nullptr;
         const Radix3 p = radix3(m0 + r, count_h, count_w);
         return dx + ((p.hi * s.h + rh + p.mid * s.sh) * s.w + rw + p.lo * s.sw) * s.c;
+    }
+    __device__ __forceinline__ float finish(int, i64, float v) const {
+        return v;
     }
 };
 

@@ -76,7 +76,9 @@ __device__ __forceinline__ void gemm_stash(float (*slice)[GEMM_TILE + GEMM_PAD],
 }
 
 // The block's tile: C rows m0 + r for r < 64 via `out.row(r)` (a pointer to the row's column
-// 0, or null for a row outside C), columns n0.. below n_end, summed over k in
+// 0, or null for a row outside C), each value v of column c < n_end stored as
+// `out.finish(r, c, v)` (the epilogue: v itself for a plain product), columns n0.. below
+// n_end, summed over k in
 // [k_begin, k_end). Every thread of the block must call it; it writes every element of the
 // tile inside C (zeros when the k range is empty).
 template <class LoadA, class LoadB, class Out>
@@ -117,13 +119,16 @@ __device__ __forceinline__ void gemm_block(LoadA& a, LoadB& b, i64 k_begin, i64 
     }
     const i64 c = n0 + 4 * tx;
     for (int i = 0; i < 4; ++i) {
-        float* row = out.row(4 * ty + i);
+        const int r = 4 * ty + i;
+        float* row = out.row(r);
         if (row == nullptr) continue;
+        float v[4];
+        for (int j = 0; j < 4; ++j) v[j] = c + j < n_end ? out.finish(r, c + j, acc[i][j]) : 0.0f;
         if (c + 3 < n_end && (reinterpret_cast<unsigned long long>(row + c) & 15) == 0) {
-            *reinterpret_cast<float4*>(row + c) = make_float4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+            *reinterpret_cast<float4*>(row + c) = make_float4(v[0], v[1], v[2], v[3]);
         } else {
             for (int j = 0; j < 4; ++j)
-                if (c + j < n_end) row[c + j] = acc[i][j];
+                if (c + j < n_end) row[c + j] = v[j];
         }
     }
 }
@@ -134,5 +139,8 @@ struct GemmRows {
     i64 ld, m0, m_end;
     __device__ __forceinline__ float* row(int r) const {
         return m0 + r < m_end ? p + (m0 + r) * ld : nullptr;
+    }
+    __device__ __forceinline__ float finish(int, i64, float v) const {
+        return v;
     }
 };

@@ -1,7 +1,7 @@
 //! 2-D convolution over NHWC activations with HWIO weights: forward, input gradient and
 //! weight gradient.
 
-use super::{BatchNorm, Storage};
+use super::{BatchNorm, ResidualTail, Storage};
 use crate::error::Result;
 
 /// A convolution's full geometry, TF padding resolved to explicit top/left padding
@@ -127,6 +127,15 @@ pub struct ConvBnBackward<'a> {
     pub dy: &'a Storage,
 }
 
+/// The residual tail an up-conv's output goes into (`Conv2dOps::conv2d_residual`): the
+/// block's input `x` (the output's shape), the up-conv's bias, and the tail's numbers.
+#[derive(Clone, Copy)]
+pub struct ConvResidual<'a> {
+    pub x: &'a Storage,
+    pub bias: &'a Storage,
+    pub tail: ResidualTail,
+}
+
 /// `(∂L/∂x, ∂L/∂w)` of a conv2d backward pass, each when it was asked for.
 pub type Conv2dGradients = (Option<Storage>, Option<Storage>);
 
@@ -141,6 +150,10 @@ pub trait Conv2dOps {
     /// computes them (to f64 rounding), in one pass where the backend can (CUDA: from each
     /// output tile while it is in cache).
     fn conv2d_with_stats(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)>;
+    /// `residual_tail(x, conv2d(input, w), bias)`, in one pass where the backend can (CUDA:
+    /// in the convolution's epilogue, the product never stored), with the roundings of
+    /// `residual_tail`.
+    fn conv2d_residual(&self, input: &Storage, w: &Storage, g: &Conv2dGeometry, on: ConvResidual) -> Result<Storage>;
     /// `(∂L/∂x, ∂L/∂w)`, each when `wanted`, in one pass where the backend can (one launch
     /// on CUDA: the two are independent given ∂L/∂y).
     fn conv2d_backward(&self, on: Conv2dBackward, g: &Conv2dGeometry, wanted: Conv2dGrads) -> Result<Conv2dGradients>;

@@ -33,7 +33,8 @@ mod storage;
 
 pub use batch_norm::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps};
 pub use conv2d::{
-    Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward, ConvBnGradients, Padding,
+    Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward, ConvBnGradients,
+    ConvResidual, Padding,
 };
 pub use device::Device;
 pub use dropout::DropoutOps;

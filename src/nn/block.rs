@@ -82,9 +82,8 @@ impl Layer for ResidualBlock {
     fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
         let outs = self.towers.iter().map(|t| t.forward(ctx, x)).collect::<Result<Vec<_>>>()?;
         let mixed = ops::concat_channels(&outs.iter().collect::<Vec<_>>())?;
-        let (up, bias) = self.up.unbiased(ctx, &mixed)?;
         let act = if self.activation { Activation::Relu } else { Activation::Identity };
-        ops::residual_tail(x, &up, &bias, self.scale, act)
+        self.up.residual_tail(ctx, x, &mixed, self.scale, act)
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {

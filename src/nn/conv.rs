@@ -122,11 +122,11 @@ impl Conv {
         Conv { scope: scope.into(), spec, in_c }
     }
 
-    /// The convolution without its bias, and the bias: for a consumer that adds the bias
-    /// in its own pass (a residual block's tail).
-    pub fn unbiased(&self, ctx: &Ctx, x: &Var) -> Result<(Var, Var)> {
+    /// A residual block's tail on this up-projection of `mixed`: `act(x + scale·(conv +
+    /// bias))`, the bias added in the tail's pass.
+    pub fn residual_tail(&self, ctx: &Ctx, x: &Var, mixed: &Var, scale: f32, act: Activation) -> Result<Var> {
         let (w, b) = weights_and_biases(ctx, &self.scope)?;
-        Ok((ops::conv2d(x, &w, self.spec.conv2d())?, b))
+        ops::conv_residual_tail(x, mixed, &w, &b, self.spec.conv2d(), scale, act)
     }
 }
 
@@ -136,8 +136,8 @@ impl Layer for Conv {
     }
 
     fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
-        let (y, b) = self.unbiased(ctx, x)?;
-        ops::add_bias(&y, &b)
+        let (w, b) = weights_and_biases(ctx, &self.scope)?;
+        ops::add_bias(&ops::conv2d(x, &w, self.spec.conv2d())?, &b)
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {

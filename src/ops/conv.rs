@@ -5,7 +5,8 @@ use super::{check_inputs, non_empty, rank, tensor_like};
 use crate::autograd::Var;
 pub use crate::backend::Padding;
 use crate::backend::{
-    Activation, BatchNorm, BatchNormGeometry, Conv2dBackward, Conv2dGeometry, Conv2dGrads, ConvBnBackward, Rows,
+    Activation, BatchNorm, BatchNormGeometry, Conv2dBackward, Conv2dGeometry, Conv2dGrads, ConvBnBackward,
+    ConvResidual, ResidualTail, Rows,
 };
 use crate::error::{Error, Result};
 use crate::tensor::{Shape, Storage};
@@ -96,6 +97,46 @@ pub fn conv_bn_train(
         ])
     })?;
     Ok((y, stats))
+}
+
+/// The up-projection of a residual block and the block's tail as one op:
+/// `act(x + scale·(conv2d(mixed, w) + bias))`, the product never stored on CUDA (the tail
+/// runs in the convolution's epilogue). The same values as `conv2d`, then `residual_tail`,
+/// bit for bit; the backward is theirs.
+pub fn conv_residual_tail(
+    x: &Var,
+    mixed: &Var,
+    w: &Var,
+    bias: &Var,
+    spec: Conv2dSpec,
+    scale: f32,
+    act: Activation,
+) -> Result<Var> {
+    let g = checked_geometry(mixed, w, spec)?;
+    let op = "residual_tail";
+    check_inputs(op, &[x, bias])?;
+    let out_shape = [g.batch, g.out_h, g.out_w, g.out_c];
+    if x.dims() != out_shape || bias.dims() != [g.out_c] {
+        return Err(Error::ShapeMismatch { op, lhs: x.shape().clone(), rhs: Shape::new(out_shape) });
+    }
+    let tail = ResidualTail { shape: Rows { rows: g.batch * g.out_h * g.out_w, cols: g.out_c }, scale, act };
+    let (mt, wt) = (mixed.value().clone(), w.value().clone());
+    let on = ConvResidual { x: x.value().storage(), bias: bias.value().storage(), tail };
+    let y = tensor_like(&mt, mt.device().backend().conv2d_residual(mt.storage(), wt.storage(), &g, on)?, out_shape);
+    let saved = y.clone();
+    Var::record("conv_residual_tail", &[x, mixed, w, bias], y, move |dy, needs| {
+        let be = dy.device().backend();
+        let (dx, dup) = be.residual_tail_backward(dy.storage(), saved.storage(), tail)?;
+        let dbias = if needs[3] { Some(tensor_like(dy, be.sum_rows(&dup, tail.shape)?, [g.out_c])) } else { None };
+        let on = Conv2dBackward { x: mt.storage(), w: wt.storage(), dy: &dup };
+        let (dmixed, dw) = be.conv2d_backward(on, &g, Conv2dGrads { input: needs[1], weights: needs[2] })?;
+        Ok(vec![
+            needs[0].then(|| tensor_like(dy, dx, dy.shape().clone())),
+            dmixed.map(|d| tensor_like(dy, d, mt.shape().clone())),
+            dw.map(|d| tensor_like(dy, d, wt.shape().clone())),
+            dbias,
+        ])
+    })
 }
 
 fn checked_geometry(x: &Var, w: &Var, spec: Conv2dSpec) -> Result<Conv2dGeometry> {

@@ -353,3 +353,32 @@ fn weighted_losses_match_finite_differences_and_equal_their_composition() {
         assert_eq!(run(true), run(false), "{term:?}");
     }
 }
+
+#[test]
+fn conv_residual_tail_matches_finite_differences_and_equals_its_composition() {
+    use cari::autograd::Tape;
+    let spec = Conv2dSpec { stride: 1, padding: Padding::Same };
+    let (x, mixed, w, bias) =
+        (away_from_zero([2, 3, 3, 4], 1), random([2, 3, 3, 5], 2), random([1, 1, 5, 4], 3), random([4], 4));
+    for act in [Activation::Relu, Activation::Identity] {
+        let inputs = [x.clone(), mixed.clone(), w.clone(), bias.clone()];
+        let f = move |v: &[Var]| ops::conv_residual_tail(&v[0], &v[1], &v[2], &v[3], spec, 0.17, act);
+        gradcheck(&format!("conv_residual_tail {act:?}"), &inputs, f, EPS, TOL);
+        let run = |fused: bool| {
+            let tape = Tape::new();
+            let names = ["x", "mixed", "w", "bias"];
+            let v: Vec<Var> = names.iter().zip(&inputs).map(|(n, t)| tape.leaf(*n, t.clone())).collect();
+            let y = if fused {
+                ops::conv_residual_tail(&v[0], &v[1], &v[2], &v[3], spec, 0.17, act).unwrap()
+            } else {
+                ops::residual_tail(&v[0], &ops::conv2d(&v[1], &v[2], spec).unwrap(), &v[3], 0.17, act).unwrap()
+            };
+            let g = ops::sum(&ops::mul(&y, &y).unwrap()).unwrap().backward().unwrap();
+            let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let mut out = vec![bits(y.value())];
+            out.extend(names.iter().map(|n| bits(g.require(n).unwrap())));
+            out
+        };
+        assert_eq!(run(true), run(false), "{act:?}");
+    }
+}

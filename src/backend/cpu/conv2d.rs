@@ -33,7 +33,7 @@ use super::matmul::{matmul_into, Dst, Threads};
 use super::{f32s, wrap, CpuBackend};
 use crate::backend::{
     BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward,
-    ConvBnGradients, MatmulGeometry, Rows, Storage,
+    ConvBnGradients, ConvResidual, ElementwiseOps, MatmulGeometry, Rows, Storage,
 };
 use crate::error::Result;
 use rayon::prelude::*;
@@ -334,6 +334,11 @@ impl Conv2dOps for CpuBackend {
         let y = self.conv2d(x, w, g)?;
         let (mean, var) = self.batch_norm_stats(&y, Rows { rows: g.batch * g.out_h * g.out_w, cols: g.out_c })?;
         Ok((y, mean, var))
+    }
+
+    fn conv2d_residual(&self, input: &Storage, w: &Storage, g: &Conv2dGeometry, on: ConvResidual) -> Result<Storage> {
+        let up = self.conv2d(input, w, g)?;
+        self.residual_tail(on.x, &up, on.bias, on.tail)
     }
 
     fn conv2d_backward(&self, on: Conv2dBackward, g: &Conv2dGeometry, wanted: Conv2dGrads) -> Result<Conv2dGradients> {

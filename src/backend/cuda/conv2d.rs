@@ -10,7 +10,7 @@ use super::runtime::launch::Launch;
 use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::{
     Activation, BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward,
-    ConvBnGradients, CudaStorage, Rows, Storage,
+    ConvBnGradients, ConvResidual, CudaStorage, ElementwiseOps, Rows, Storage,
 };
 use crate::error::Result;
 
@@ -66,16 +66,23 @@ fn weight_grad_splits(rows: usize, tiles: usize) -> (usize, usize) {
     (split_rows, rows.div_ceil(split_rows))
 }
 
-/// The forward pass, and with `stats` its output's batch statistics from the same launch
-/// (`conv2d_forward` with its partials; an output or patch of no elements takes the
-/// separate `batch_norm_stats` instead).
+/// What the forward launch writes besides the product: nothing, its output's batch
+/// statistics, or (instead of the product) a residual block's tail.
+enum Epilogue<'a> {
+    Plain,
+    Stats,
+    Residual(ConvResidual<'a>),
+}
+
+/// The forward pass with its `epilogue`: `(y, the batch statistics when asked for)`. An
+/// output or patch of no elements takes the separate ops instead.
 fn forward(
     b: &CudaBackend,
     op: &'static str,
     x: &Storage,
     w: &Storage,
     g: &Conv2dGeometry,
-    stats: bool,
+    epilogue: Epilogue,
 ) -> Result<(Storage, Option<(Storage, Storage)>)> {
     let x = b.input(op, x, g.input_len())?;
     let w = b.input(op, w, g.weight_len())?;
@@ -86,21 +93,40 @@ fn forward(
             zero(b, op, y.buffer.ptr(), g.output_len())?;
         }
         let y = Storage::Cuda(y);
-        let stats = if stats { Some(b.batch_norm_stats(&y, shape)?) } else { None };
-        return Ok((y, stats));
+        return match epilogue {
+            Epilogue::Plain => Ok((y, None)),
+            Epilogue::Stats => {
+                let stats = b.batch_norm_stats(&y, shape)?;
+                Ok((y, Some(stats)))
+            }
+            Epilogue::Residual(on) => Ok((b.residual_tail(on.x, &y, on.bias, on.tail)?, None)),
+        };
     }
     let launch = tiled(k::CONV2D_FORWARD, rows(g), g.out_c, 1).flops(2 * g.macs()).ptr(y.buffer.ptr());
-    let (launch, outputs) = if stats {
-        let (mean, var) = (b.alloc_f32(op, g.out_c)?, b.alloc_f32(op, g.out_c)?);
-        let partials = DeviceBuffer::alloc(&b.gpu, op, rows(g).div_ceil(GEMM_TILE) * 2 * g.out_c * 8)?;
-        let counters = b.completion_counters(op, g.out_c.div_ceil(GEMM_TILE))?;
-        let launch = launch.ptr(mean.buffer.ptr()).ptr(var.buffer.ptr()).ptr(partials.ptr()).ptr(counters);
-        (launch, Some((mean, var, partials)))
-    } else {
-        (launch.ptr(0).ptr(0).ptr(0).ptr(0), None)
+    let mut stats = None;
+    let launch = match epilogue {
+        Epilogue::Plain => launch.ptr(0).ptr(0).ptr(0).ptr(0).ptr(0).ptr(0).f32(0.0).i32(0),
+        Epilogue::Stats => {
+            let (mean, var) = (b.alloc_f32(op, g.out_c)?, b.alloc_f32(op, g.out_c)?);
+            let partials = DeviceBuffer::alloc(&b.gpu, op, rows(g).div_ceil(GEMM_TILE) * 2 * g.out_c * 8)?;
+            let counters = b.completion_counters(op, g.out_c.div_ceil(GEMM_TILE))?;
+            let launch = launch.ptr(mean.buffer.ptr()).ptr(var.buffer.ptr()).ptr(partials.ptr()).ptr(counters);
+            stats = Some((mean, var, partials));
+            launch.ptr(0).ptr(0).f32(0.0).i32(0)
+        }
+        Epilogue::Residual(on) => {
+            if on.tail.shape != shape {
+                return Err(
+                    b.fail(op, format!("a residual tail over {:?} after a convolution to {shape:?}", on.tail.shape))
+                );
+            }
+            let (residual, bias) = (b.input(op, on.x, g.output_len())?, b.input(op, on.bias, g.out_c)?);
+            let relu = (on.tail.act == Activation::Relu) as i32;
+            launch.ptr(0).ptr(0).ptr(0).ptr(0).ptr(residual).ptr(bias).f32(on.tail.scale).i32(relu)
+        }
     };
     b.launch(op, with_geometry(launch.ptr(x).ptr(w), g))?;
-    Ok((Storage::Cuda(y), outputs.map(|(mean, var, _partials)| (Storage::Cuda(mean), Storage::Cuda(var)))))
+    Ok((Storage::Cuda(y), stats.map(|(mean, var, _partials)| (Storage::Cuda(mean), Storage::Cuda(var)))))
 }
 
 /// A batch norm whose dx the convolution's backward computes where it loads it.
@@ -180,13 +206,17 @@ fn backward(
 impl Conv2dOps for CudaBackend {
     /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
     fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-        Ok(forward(self, "conv2d", x, w, g, false)?.0)
+        Ok(forward(self, "conv2d", x, w, g, Epilogue::Plain)?.0)
     }
 
     fn conv2d_with_stats(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)> {
-        let (y, stats) = forward(self, "conv2d_with_stats", x, w, g, true)?;
+        let (y, stats) = forward(self, "conv2d_with_stats", x, w, g, Epilogue::Stats)?;
         let (mean, var) = stats.expect("statistics were asked for");
         Ok((y, mean, var))
+    }
+
+    fn conv2d_residual(&self, input: &Storage, w: &Storage, g: &Conv2dGeometry, on: ConvResidual) -> Result<Storage> {
+        Ok(forward(self, "conv2d_residual", input, w, g, Epilogue::Residual(on))?.0)
     }
 
     fn conv2d_backward(&self, on: Conv2dBackward, g: &Conv2dGeometry, wanted: Conv2dGrads) -> Result<Conv2dGradients> {

@@ -309,3 +309,44 @@ fn backward_through_a_batch_norm() {
         }
     }
 }
+
+/// The residual tail in the up-conv's epilogue: bit for bit the plain forward followed by
+/// `residual_tail` on the same device, and the CPU's to the convolution's tolerance.
+#[test]
+fn forward_into_a_residual_tail() {
+    use cari::backend::{Activation, ConvResidual, ResidualTail, Rows};
+    let cases = [
+        Conv2dGeometry::with_padding(2, (5, 6), 70, 33, (1, 1), (1, 1), SAME),
+        Conv2dGeometry::with_padding(3, (9, 9), 17, 70, (1, 1), (1, 1), SAME),
+    ];
+    for g in cases {
+        let shape = Rows { rows: g.batch * g.out_h * g.out_w, cols: g.out_c };
+        let (input, w) = (random(g.input_len(), fresh_seed()), random(g.weight_len(), fresh_seed()));
+        let (x, bias) = (random(g.output_len(), fresh_seed()), random(g.out_c, fresh_seed()));
+        for act in [Activation::Relu, Activation::Identity] {
+            let tail = ResidualTail { shape, scale: 0.17, act };
+            let run = |d: &cari::Device, fused: bool| {
+                let b = d.backend();
+                let (input, w, x, bias) = (up(d, &input), up(d, &w), up(d, &x), up(d, &bias));
+                let y = if fused {
+                    b.conv2d_residual(&input, &w, &g, ConvResidual { x: &x, bias: &bias, tail }).unwrap()
+                } else {
+                    b.residual_tail(&x, &b.conv2d(&input, &w, &g).unwrap(), &bias, tail).unwrap()
+                };
+                down(d, &y)
+            };
+            let want = run(&cpu(), true);
+            for d in devices() {
+                let fused = run(&d, true);
+                check(
+                    &format!("residual tail {g:?} {act:?} fused vs apart"),
+                    &d,
+                    &fused,
+                    &run(&d, false),
+                    super::harness::EXACT,
+                );
+                check(&format!("residual tail {g:?} {act:?}"), &d, &fused, &want, sum_tolerance(g.in_c * 4));
+            }
+        }
+    }
+}
