@@ -5,6 +5,10 @@
 // l2_normalize_backward   dx = dy/√eps where Σx² < eps, else (dy − x·⟨x, dy⟩/Σx²)/‖x‖
 // softmax_forward         y = exp(x − max) / Σ exp(x − max)
 // softmax_backward        dx = y ⊙ (dy − ⟨dy, y⟩)
+// weight_head_forward     π = softmax(l2_normalize(a + bias)·scale + 0): the dynamic weight
+//                         module's per-sample weights (eq. 5, 8) in one pass
+// weight_head_backward    its backward from dπ: softmax's, affine's, l2_normalize's in turn
+//                         (the bias gradient is the column sum of the result)
 //
 // Launch: row groups (common.cuh): block (group, rows_per_block) with group a power of
 // two ≤ 1024 threads per row and group · rows_per_block = max(group, 256); grid.x blocks
@@ -88,5 +92,76 @@ extern "C" __global__ void softmax_backward(float* dx, const float* dy, const fl
         const float d = (float)cari_row_sum_f64(dot, scratch);
         if (live)
             for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dx[at + c] = y[at + c] * (dy[at + c] - d);
+    }
+}
+
+// The weight module's logits of row element c after its normalisation: the roundings of
+// add_bias, l2_normalize (by `inv`) and affine(·, scale, 0) in turn.
+__device__ __forceinline__ float weight_head_logit(const float* a, const float* bias, i64 at, i64 c, float inv,
+                                                   float scale) {
+    return cari_mul_rn((a[at + c] + bias[c]) * inv, scale) + 0.0f;
+}
+
+extern "C" __global__ void weight_head_forward(float* pi, const float* a, const float* bias, i64 rows, i64 cols,
+                                               float scale, float eps) {
+    CARI_DYNAMIC_SHARED(double, scratch);
+    CARI_FOR_EACH_ROW_STEP(rows) {
+        const i64 row = first + threadIdx.y, at = row * cols;
+        const bool live = row < rows;
+        double sum_sq = 0.0;
+        if (live)
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
+                const double v = a[at + c] + bias[c];
+                sum_sq += v * v;
+            }
+        sum_sq = cari_row_sum_f64(sum_sq, scratch);
+        const float inv = (float)(1.0 / sqrt(fmax(sum_sq, (double)eps)));
+        float max = -INFINITY;
+        if (live)
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) max = fmaxf(max, weight_head_logit(a, bias, at, c, inv, scale));
+        max = cari_row_max(max, reinterpret_cast<float*>(scratch));
+        double sum = 0.0;
+        if (live)
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) sum += expf(weight_head_logit(a, bias, at, c, inv, scale) - max);
+        sum = cari_row_sum_f64(sum, scratch);
+        if (live) {
+            const float inv_sum = (float)(1.0 / sum);
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x)
+                pi[at + c] = expf(weight_head_logit(a, bias, at, c, inv, scale) - max) * inv_sum;
+        }
+    }
+}
+
+extern "C" __global__ void weight_head_backward(float* da, const float* dpi, const float* pi, const float* a,
+                                                const float* bias, i64 rows, i64 cols, float scale, float eps) {
+    CARI_DYNAMIC_SHARED(double, scratch);
+    CARI_FOR_EACH_ROW_STEP(rows) {
+        const i64 row = first + threadIdx.y, at = row * cols;
+        const bool live = row < rows;
+        double dot = 0.0;
+        if (live)
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dot += (double)dpi[at + c] * (double)pi[at + c];
+        const float d = (float)cari_row_sum_f64(dot, scratch);
+        // dn = affine(softmax's dx, scale, 0), then l2_normalize's backward with x = a + bias.
+        double sum_sq = 0.0, dot_n = 0.0;
+        if (live)
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
+                const double u = a[at + c] + bias[c];
+                const float dn = cari_mul_rn(pi[at + c] * (dpi[at + c] - d), scale) + 0.0f;
+                sum_sq += u * u;
+                dot_n += u * (double)dn;
+            }
+        sum_sq = cari_row_sum_f64(sum_sq, scratch);
+        dot_n = cari_row_sum_f64(dot_n, scratch);
+        if (live) {
+            const bool flat = sum_sq < (double)eps;
+            const float inv = (float)(1.0 / sqrt(flat ? (double)eps : sum_sq));
+            const float proj = flat ? 0.0f : (float)(dot_n / sum_sq);
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
+                const float u = a[at + c] + bias[c];
+                const float dn = cari_mul_rn(pi[at + c] * (dpi[at + c] - d), scale) + 0.0f;
+                da[at + c] = flat ? dn * inv : (dn - cari_mul_rn(u, proj)) * inv;
+            }
+        }
     }
 }

@@ -43,7 +43,7 @@ pub use layout::LayoutOps;
 pub use loss::{LabelledRows, LossGradients, LossOps, LossTerm, TaskLoss, TaskRows, WeightedLosses};
 pub use matmul::{MatmulGeometry, MatmulOps};
 pub use memory::MemoryOps;
-pub use normalize::NormalizeOps;
+pub use normalize::{NormalizeOps, WeightHead};
 pub use optim::{
     control_values, AdamStep, Blend, OptimOps, ParamUpdate, RmsPropStep, SgdStep, UpdateControl, CONTROL_LEN,
 };

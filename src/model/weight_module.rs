@@ -29,9 +29,8 @@ impl WeightModule {
     pub fn forward(&self, ctx: &Ctx, z: &Var) -> Result<TaskWeights> {
         let b = z.dims()[0];
         let flat = ops::reshape(z, [b, z.value().len() / b])?;
-        let a = self.fc.forward(ctx, &flat)?;
-        let a_hat = ops::l2_normalize(&a, 1e-10)?;
-        let per_sample = ops::softmax(&ops::affine(&a_hat, self.logit_scale, 0.0)?)?;
+        let (a, bias) = self.fc.unbiased(ctx, &flat)?;
+        let per_sample = ops::weight_head(&a, &bias, self.logit_scale, 1e-10)?;
         let weights = ops::mean_rows(&per_sample)?;
         Ok(TaskWeights { per_sample: Some(per_sample), weights })
     }

@@ -19,6 +19,13 @@ impl Linear {
     pub fn new(scope: impl Into<String>, in_features: usize, out_features: usize, group: ParamGroup) -> Linear {
         Linear { scope: scope.into(), in_features, out_features, group, init: Init::TruncatedNormal(0.1) }
     }
+
+    /// The product without its bias, and the bias: for a consumer that adds the bias in
+    /// its own pass (the weight module's head).
+    pub fn unbiased(&self, ctx: &Ctx, x: &Var) -> Result<(Var, Var)> {
+        let (w, b) = weights_and_biases(ctx, &self.scope)?;
+        Ok((ops::matmul(x, &w)?, b))
+    }
 }
 
 impl Layer for Linear {

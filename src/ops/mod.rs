@@ -21,7 +21,7 @@ pub use dropout::dropout;
 pub use layout::{concat_channels, element, gather_rows, reshape, slice_channels};
 pub use linear::{linear, matmul};
 pub use loss::{center_loss, softmax_cross_entropy, task_loss, weighted_losses};
-pub use normalize::{l2_normalize, softmax};
+pub use normalize::{l2_normalize, softmax, weight_head};
 pub use pool::{global_avg_pool, max_pool2d, pool_geometry};
 
 use crate::autograd::Var;

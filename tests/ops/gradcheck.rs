@@ -382,3 +382,26 @@ fn conv_residual_tail_matches_finite_differences_and_equals_its_composition() {
         assert_eq!(run(true), run(false), "{act:?}");
     }
 }
+
+#[test]
+fn weight_head_matches_finite_differences_and_equals_its_composition() {
+    use cari::autograd::Tape;
+    let (a, bias) = (random([5, 3], 1), random([3], 2));
+    let f = |v: &[Var]| ops::weight_head(&v[0], &v[1], 2.0, 1e-10);
+    gradcheck("weight_head", &[a.clone(), bias.clone()], f, EPS, TOL);
+    let dy = random([5, 3], 3);
+    let run = |fused: bool| {
+        let tape = Tape::new();
+        let (av, bv) = (tape.leaf("a", a.clone()), tape.leaf("bias", bias.clone()));
+        let pi = if fused {
+            ops::weight_head(&av, &bv, 2.0, 1e-10).unwrap()
+        } else {
+            let n = ops::l2_normalize(&ops::add_bias(&av, &bv).unwrap(), 1e-10).unwrap();
+            ops::softmax(&ops::affine(&n, 2.0, 0.0).unwrap()).unwrap()
+        };
+        let g = ops::sum(&ops::mul(&pi, &Var::constant(dy.clone())).unwrap()).unwrap().backward().unwrap();
+        let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        [bits(pi.value()), bits(g.require("a").unwrap()), bits(g.require("bias").unwrap())]
+    };
+    assert_eq!(run(true), run(false));
+}

@@ -11,9 +11,9 @@
 //! Row sums and dot products accumulate in `f64`. Rows are processed in parallel blocks
 //! for large inputs; each row's arithmetic is the same either way.
 
-use super::elementwise::for_row_blocks;
+use super::elementwise::{add_bias, affine, for_row_blocks};
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{NormalizeOps, Rows, Storage};
+use crate::backend::{NormalizeOps, Rows, Storage, WeightHead};
 use crate::error::Result;
 
 fn sum_squares(x: &[f32]) -> f64 {
@@ -95,6 +95,25 @@ pub fn softmax_backward(dy: &[f32], y: &[f32], shape: Rows) -> Vec<f32> {
     })
 }
 
+/// The weight head's `π` (`NormalizeOps::weight_head`), as the separate ops compute it.
+pub fn weight_head(a: &[f32], bias: &[f32], shape: Rows, scale: f32, eps: f32) -> Vec<f32> {
+    softmax(&affine(&l2_normalize(&add_bias(a, bias, shape), shape, eps), scale, 0.0), shape)
+}
+
+/// Its backward from `dπ` and `π`: `∂L/∂a`.
+pub fn weight_head_backward(
+    dpi: &[f32],
+    pi: &[f32],
+    a: &[f32],
+    bias: &[f32],
+    shape: Rows,
+    scale: f32,
+    eps: f32,
+) -> Vec<f32> {
+    let dn = affine(&softmax_backward(dpi, pi, shape), scale, 0.0);
+    l2_normalize_backward(&dn, &add_bias(a, bias, shape), shape, eps)
+}
+
 impl NormalizeOps for CpuBackend {
     fn l2_normalize(&self, x: &Storage, shape: Rows, eps: f32) -> Result<Storage> {
         Ok(wrap(l2_normalize(f32s(x, "l2_normalize")?, shape, eps)))
@@ -112,6 +131,17 @@ impl NormalizeOps for CpuBackend {
     fn softmax_backward(&self, dy: &Storage, y: &Storage, shape: Rows) -> Result<Storage> {
         let op = "softmax_backward";
         Ok(wrap(softmax_backward(f32s(dy, op)?, f32s(y, op)?, shape)))
+    }
+
+    fn weight_head(&self, on: WeightHead) -> Result<Storage> {
+        let op = "weight_head";
+        Ok(wrap(weight_head(f32s(on.a, op)?, f32s(on.bias, op)?, on.shape, on.scale, on.eps)))
+    }
+
+    fn weight_head_backward(&self, dpi: &Storage, pi: &Storage, on: WeightHead) -> Result<Storage> {
+        let op = "weight_head_backward";
+        let (dpi, pi, a, bias) = (f32s(dpi, op)?, f32s(pi, op)?, f32s(on.a, op)?, f32s(on.bias, op)?);
+        Ok(wrap(weight_head_backward(dpi, pi, a, bias, on.shape, on.scale, on.eps)))
     }
 }
 

@@ -4,7 +4,7 @@
 use super::runtime::kernels as k;
 use super::shapes::row_groups;
 use super::CudaBackend;
-use crate::backend::{NormalizeOps, Rows, Storage};
+use crate::backend::{NormalizeOps, Rows, Storage, WeightHead};
 use crate::error::Result;
 
 impl NormalizeOps for CudaBackend {
@@ -52,4 +52,31 @@ impl NormalizeOps for CudaBackend {
         )?;
         Ok(Storage::Cuda(dx))
     }
+
+    fn weight_head(&self, on: WeightHead) -> Result<Storage> {
+        const OP: &str = "weight_head";
+        let (a, bias) = head_operands(self, OP, &on)?;
+        let Rows { rows, cols } = on.shape;
+        let pi = self.alloc_f32(OP, rows * cols)?;
+        let launch = row_groups(k::WEIGHT_HEAD_FORWARD, on.shape).ptr(pi.buffer.ptr()).ptr(a).ptr(bias);
+        self.launch(OP, launch.size(rows).size(cols).f32(on.scale).f32(on.eps))?;
+        Ok(Storage::Cuda(pi))
+    }
+
+    fn weight_head_backward(&self, dpi: &Storage, pi: &Storage, on: WeightHead) -> Result<Storage> {
+        const OP: &str = "weight_head_backward";
+        let (a, bias) = head_operands(self, OP, &on)?;
+        let Rows { rows, cols } = on.shape;
+        let (dpi, pi) = (self.input(OP, dpi, rows * cols)?, self.input(OP, pi, rows * cols)?);
+        let da = self.alloc_f32(OP, rows * cols)?;
+        let launch =
+            row_groups(k::WEIGHT_HEAD_BACKWARD, on.shape).ptr(da.buffer.ptr()).ptr(dpi).ptr(pi).ptr(a).ptr(bias);
+        self.launch(OP, launch.size(rows).size(cols).f32(on.scale).f32(on.eps))?;
+        Ok(Storage::Cuda(da))
+    }
+}
+
+/// The weight head's `a` and bias, checked against its shape.
+fn head_operands(b: &CudaBackend, op: &'static str, on: &WeightHead) -> Result<(u64, u64)> {
+    Ok((b.input(op, on.a, on.shape.rows * on.shape.cols)?, b.input(op, on.bias, on.shape.cols)?))
 }

@@ -1,7 +1,7 @@
 //! Row-wise L2 normalisation and softmax, forward and backward, on rows from 1 to 10⁴
 //! columns (one thread per row up to 1024 threads per row).
 
-use super::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance};
+use super::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance, EXACT};
 use cari::backend::Rows;
 use cari::rng::Rng;
 
@@ -104,5 +104,48 @@ fn foreign_or_short_storage_is_an_error_naming_the_op() {
             msg.to_string().contains("l2_normalize_backward") && msg.to_string().contains("expected 6 values"),
             "{msg}"
         );
+    }
+}
+
+#[test]
+fn weight_head_matches_its_composition_exactly_and_the_cpu_closely() {
+    use cari::backend::WeightHead;
+    for (rows, cols) in [(1, 3), (90, 3), (300, 7), (5, 70)] {
+        let shape = Rows { rows, cols };
+        let (a, bias, dpi) =
+            (random(rows * cols, fresh_seed()), random(cols, fresh_seed()), random(rows * cols, fresh_seed()));
+        let run = |d: &cari::Device, fused: bool| {
+            let b = d.backend();
+            let (a, bias, dpi) = (up(d, &a), up(d, &bias), up(d, &dpi));
+            let on = WeightHead { a: &a, bias: &bias, shape, scale: 2.0, eps: 1e-10 };
+            let (pi, da) = if fused {
+                let pi = b.weight_head(on).unwrap_or_else(|e| panic!("{d}: {e}"));
+                let da = b.weight_head_backward(&dpi, &pi, on).unwrap();
+                (pi, da)
+            } else {
+                let u = b.add_bias(&a, &bias, shape).unwrap();
+                let z = b.affine(&b.l2_normalize(&u, shape, 1e-10).unwrap(), 2.0, 0.0).unwrap();
+                let pi = b.softmax(&z, shape).unwrap();
+                let dn = b.affine(&b.softmax_backward(&dpi, &pi, shape).unwrap(), 2.0, 0.0).unwrap();
+                let da = b.l2_normalize_backward(&dn, &u, shape, 1e-10).unwrap();
+                (pi, da)
+            };
+            [down(d, &pi), down(d, &da)]
+        };
+        let want = run(&cpu(), true);
+        let tol = Tolerance { atol: 1e-6, rtol: 1e-5, reason: "expf within 2 ulp, then a few roundings" };
+        for device in devices() {
+            let (fused, apart) = (run(&device, true), run(&device, false));
+            for (i, what) in ["π", "da"].iter().enumerate() {
+                check(
+                    &format!("weight head {what} {rows}x{cols} fused vs apart"),
+                    &device,
+                    &fused[i],
+                    &apart[i],
+                    EXACT,
+                );
+                check(&format!("weight head {what} {rows}x{cols}"), &device, &fused[i], &want[i], tol);
+            }
+        }
     }
 }
