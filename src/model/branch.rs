@@ -6,7 +6,7 @@ use crate::autograd::{ParamGroup, Var};
 use crate::batch::Task;
 use crate::error::Result;
 use crate::nn::{ConvSpec, Ctx, Layer, Linear, ParamSpec, ResidualBlock};
-use crate::ops;
+use crate::ops::{self, Activation};
 use crate::tensor::Shape;
 
 /// ε of the embedding's L2 normalisation (the reference's `tf.nn.l2_normalize(…, 1e-10)`).
@@ -69,8 +69,8 @@ impl Branch {
         let pooled = ops::global_avg_pool(&x)?;
         let prelogits = if ctx.training() { ops::dropout(&pooled, self.keep_prob, dropout_seed)? } else { pooled };
         let embeddings = ops::l2_normalize(&prelogits, EMBEDDING_EPS)?;
-        let logits = self.fc.forward(ctx, &prelogits)?;
-        let logits = if self.fc_relu { ops::relu(&logits)? } else { logits };
+        let act = if self.fc_relu { Activation::Relu } else { Activation::Identity };
+        let logits = self.fc.forward_with(ctx, &prelogits, act)?;
         Ok(BranchOutput { prelogits, embeddings, logits })
     }
 

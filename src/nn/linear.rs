@@ -3,7 +3,7 @@
 use super::{declare_weights_and_biases, weights_and_biases, Ctx, Init, Layer, ParamSpec};
 use crate::autograd::{ParamGroup, Var};
 use crate::error::{Error, Result};
-use crate::ops;
+use crate::ops::{self, Activation};
 use crate::tensor::Shape;
 
 pub struct Linear {
@@ -20,6 +20,12 @@ impl Linear {
         Linear { scope: scope.into(), in_features, out_features, group, init: Init::TruncatedNormal(0.1) }
     }
 
+    /// `act(x·W + b)`, the activation in the layer's own pass.
+    pub fn forward_with(&self, ctx: &Ctx, x: &Var, act: Activation) -> Result<Var> {
+        let (w, b) = weights_and_biases(ctx, &self.scope)?;
+        ops::linear(x, &w, &b, act)
+    }
+
     /// The product without its bias, and the bias: for a consumer that adds the bias in
     /// its own pass (the weight module's head).
     pub fn unbiased(&self, ctx: &Ctx, x: &Var) -> Result<(Var, Var)> {
@@ -34,8 +40,7 @@ impl Layer for Linear {
     }
 
     fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
-        let (w, b) = weights_and_biases(ctx, &self.scope)?;
-        ops::linear(x, &w, &b)
+        self.forward_with(ctx, x, Activation::Identity)
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {

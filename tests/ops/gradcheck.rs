@@ -106,7 +106,11 @@ fn layout_ops() {
 #[test]
 fn dense_ops() {
     let inputs = [random([3, 7], 1), random([7, 5], 2), random([5], 3)];
-    gradcheck("linear", &inputs, |v| ops::linear(&v[0], &v[1], &v[2]), EPS, TOL);
+    gradcheck("linear", &inputs, |v| ops::linear(&v[0], &v[1], &v[2], Activation::Identity), EPS, TOL);
+    // With the ReLU: inputs away from the kink (a large positive bias keeps most outputs
+    // clear of 0, a few negative ones clear of it too).
+    let relu_inputs = [away_from_zero([3, 7], 1), random([7, 5], 2), away_from_zero([5], 3)];
+    gradcheck("linear relu", &relu_inputs, |v| ops::linear(&v[0], &v[1], &v[2], Activation::Relu), EPS, TOL);
     let inputs = [random([1, 13], 4), random([13, 1], 5)];
     gradcheck("matmul 1x13x1", &inputs, |v| ops::matmul(&v[0], &v[1]), EPS, TOL);
 }
@@ -404,4 +408,35 @@ fn weight_head_matches_finite_differences_and_equals_its_composition() {
         [bits(pi.value()), bits(g.require("a").unwrap()), bits(g.require("bias").unwrap())]
     };
     assert_eq!(run(true), run(false));
+}
+
+#[test]
+fn linear_equals_matmul_add_bias_relu() {
+    use cari::autograd::Tape;
+    let (x, w, b, dy) = (random([6, 9], 1), random([9, 5], 2), random([5], 3), random([6, 5], 4));
+    for act in [Activation::Relu, Activation::Identity] {
+        let run = |fused: bool| {
+            let tape = Tape::new();
+            let (xv, wv, bv) = (tape.leaf("x", x.clone()), tape.leaf("w", w.clone()), tape.leaf("b", b.clone()));
+            let y = if fused {
+                ops::linear(&xv, &wv, &bv, act).unwrap()
+            } else {
+                let y = ops::add_bias(&ops::matmul(&xv, &wv).unwrap(), &bv).unwrap();
+                if act == Activation::Relu {
+                    ops::relu(&y).unwrap()
+                } else {
+                    y
+                }
+            };
+            let g = ops::sum(&ops::mul(&y, &Var::constant(dy.clone())).unwrap()).unwrap().backward().unwrap();
+            let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            [
+                bits(y.value()),
+                bits(g.require("x").unwrap()),
+                bits(g.require("w").unwrap()),
+                bits(g.require("b").unwrap()),
+            ]
+        };
+        assert_eq!(run(true), run(false), "{act:?}");
+    }
 }

@@ -742,7 +742,7 @@ fn linear(c: &Case) -> CaseResult {
     let x = c.leaf(&tape, "x")?;
     let w = c.leaf(&tape, "w")?;
     let b = c.leaf(&tape, "b")?;
-    let y = ops::linear(&x, &w, &b)?;
+    let y = ops::linear(&x, &w, &b, Activation::Identity)?;
     c.check_forward_backward(&y, LINEAR, &[("x", LINEAR), ("w", LINEAR), ("b", LINEAR)])
 }
 

@@ -11,8 +11,9 @@
 //!   or in a per-thread partial sum, with no extra copy.
 //! - [`reference::matmul`] is the naive triple loop the tests compare against.
 
+use super::elementwise::{add_bias, relu};
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{MatmulGeometry, MatmulOps, Storage};
+use crate::backend::{Activation, MatmulGeometry, MatmulOps, Rows, Storage};
 use crate::error::Result;
 
 /// What [`matmul_into`] does with the destination's previous contents.
@@ -94,6 +95,15 @@ pub fn matmul_into(c: &mut [f32], a: &[f32], b: &[f32], g: &MatmulGeometry, dst:
 impl MatmulOps for CpuBackend {
     fn matmul(&self, a: &Storage, b: &Storage, g: &MatmulGeometry) -> Result<Storage> {
         Ok(wrap(matmul(f32s(a, "matmul")?, f32s(b, "matmul")?, g)))
+    }
+
+    fn linear(&self, x: &Storage, w: &Storage, bias: &Storage, g: &MatmulGeometry, act: Activation) -> Result<Storage> {
+        let op = "linear";
+        let y = add_bias(&matmul(f32s(x, op)?, f32s(w, op)?, g), f32s(bias, op)?, Rows { rows: g.m, cols: g.n });
+        Ok(wrap(match act {
+            Activation::Relu => relu(&y),
+            Activation::Identity => y,
+        }))
     }
 }
 

@@ -4,7 +4,7 @@
 use super::runtime::kernels::{self as k, Kernel};
 use super::runtime::launch::Launch;
 use super::CudaBackend;
-use crate::backend::{MatmulGeometry, MatmulOps, Storage};
+use crate::backend::{Activation, MatmulGeometry, MatmulOps, Storage};
 use crate::error::Result;
 
 /// The C tile one block computes is `GEMM_TILE × GEMM_TILE`, with `GEMM_THREADS` threads
@@ -43,5 +43,20 @@ impl MatmulOps for CudaBackend {
             self.launch(OP, launch)?;
         }
         Ok(Storage::Cuda(c))
+    }
+
+    fn linear(&self, x: &Storage, w: &Storage, bias: &Storage, g: &MatmulGeometry, act: Activation) -> Result<Storage> {
+        const OP: &str = "linear";
+        if g.transpose_a || g.transpose_b {
+            return Err(self.fail(OP, "a fully connected layer's operands are not transposed"));
+        }
+        let (x, w, bias) = (self.input(OP, x, g.m * g.k)?, self.input(OP, w, g.k * g.n)?, self.input(OP, bias, g.n)?);
+        let y = self.alloc_f32(OP, g.m * g.n)?;
+        if g.m * g.n > 0 {
+            let launch = tiled(k::LINEAR_FORWARD, g.m, g.n, 1).flops(2 * g.m * g.n * g.k);
+            let launch = launch.ptr(y.buffer.ptr()).ptr(x).ptr(w).ptr(bias).i32((act == Activation::Relu) as i32);
+            self.launch(OP, launch.size(g.m).size(g.k).size(g.n))?;
+        }
+        Ok(Storage::Cuda(y))
     }
 }

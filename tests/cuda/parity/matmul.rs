@@ -1,7 +1,7 @@
 //! `matmul`: every transpose combination on sizes around the 64-wide tile and the 16-deep
 //! step (1, 7, 33, 65, 130).
 
-use super::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance};
+use super::harness::{check, cpu, devices, down, fresh_seed, random, up, Tolerance, EXACT};
 use cari::backend::MatmulGeometry;
 use cari::Error;
 
@@ -90,5 +90,39 @@ fn operand_of_the_wrong_length_is_refused() {
     for d in devices() {
         let err = d.backend().matmul(&up(&d, &[0.0; 5]), &up(&d, &[0.0; 12]), &g).expect_err("5 ≠ 2·3 must fail");
         assert!(err.to_string().contains("expected 6 values, an operand holds 5"), "{err}");
+    }
+}
+
+/// A fully connected layer in one launch: bit for bit matmul, add_bias and relu on the
+/// same device, and the CPU's to the product's tolerance.
+#[test]
+fn linear_with_its_bias_and_activation_in_the_epilogue() {
+    use cari::backend::{Activation, MatmulGeometry, Rows};
+    for (m, k, n) in [(1, 1, 1), (30, 512, 20), (90, 70, 130)] {
+        let g = MatmulGeometry { m, k, n, transpose_a: false, transpose_b: false };
+        let (x, w, bias) = (random(m * k, fresh_seed()), random(k * n, fresh_seed()), random(n, fresh_seed()));
+        for act in [Activation::Relu, Activation::Identity] {
+            let run = |d: &cari::Device, fused: bool| {
+                let b = d.backend();
+                let (x, w, bias) = (up(d, &x), up(d, &w), up(d, &bias));
+                let y = if fused {
+                    b.linear(&x, &w, &bias, &g, act).unwrap_or_else(|e| panic!("{d}: {e}"))
+                } else {
+                    let y = b.add_bias(&b.matmul(&x, &w, &g).unwrap(), &bias, Rows { rows: m, cols: n }).unwrap();
+                    if act == Activation::Relu {
+                        b.relu(&y).unwrap()
+                    } else {
+                        y
+                    }
+                };
+                down(d, &y)
+            };
+            let want = run(&cpu(), true);
+            for d in devices() {
+                let fused = run(&d, true);
+                check(&format!("linear {m}x{k}x{n} {act:?} fused vs apart"), &d, &fused, &run(&d, false), EXACT);
+                check(&format!("linear {m}x{k}x{n} {act:?}"), &d, &fused, &want, sum_tolerance(k));
+            }
+        }
     }
 }
