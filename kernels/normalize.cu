@@ -18,6 +18,35 @@
 // and meet in warp shuffles (and shared memory across the warps of a wider group).
 #include "common.cuh"
 
+// 1/√max(Σx², eps): l2_normalize's factor.
+__device__ __forceinline__ float l2_inv(double sum_sq, float eps) {
+    return (float)(1.0 / sqrt(fmax(sum_sq, (double)eps)));
+}
+
+// l2_normalize's backward for one row from Σx² and ⟨x, dy⟩: below eps the denominator is the
+// constant √eps; otherwise x is projected out.
+struct L2Backward {
+    bool flat;
+    float inv, proj;
+    __device__ __forceinline__ L2Backward(double sum_sq, double dot, float eps) {
+        flat = sum_sq < (double)eps;
+        inv = (float)(1.0 / sqrt(flat ? (double)eps : sum_sq));
+        proj = flat ? 0.0f : (float)(dot / sum_sq);
+    }
+    __device__ __forceinline__ float dx(float dy, float x) const {
+        return flat ? dy * inv : (dy - cari_mul_rn(x, proj)) * inv;
+    }
+};
+
+// softmax's ⟨dy, y⟩ over a row, in f64 (every thread of the block calls it).
+__device__ __forceinline__ float softmax_row_dot(const float* dy, const float* y, i64 at, i64 cols, bool live,
+                                                 double* scratch) {
+    double dot = 0.0;
+    if (live)
+        for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dot += (double)dy[at + c] * (double)y[at + c];
+    return (float)cari_row_sum_f64(dot, scratch);
+}
+
 extern "C" __global__ void l2_normalize_forward(float* y, const float* x, i64 rows, i64 cols, float eps) {
     CARI_DYNAMIC_SHARED(double, scratch);
     CARI_FOR_EACH_ROW_STEP(rows) {
@@ -31,7 +60,7 @@ extern "C" __global__ void l2_normalize_forward(float* y, const float* x, i64 ro
             }
         sum_sq = cari_row_sum_f64(sum_sq, scratch);
         if (live) {
-            const float inv = (float)(1.0 / sqrt(fmax(sum_sq, (double)eps)));
+            const float inv = l2_inv(sum_sq, eps);
             for (i64 c = threadIdx.x; c < cols; c += blockDim.x) y[at + c] = x[at + c] * inv;
         }
     }
@@ -53,12 +82,8 @@ extern "C" __global__ void l2_normalize_backward(float* dx, const float* dy, con
         sum_sq = cari_row_sum_f64(sum_sq, scratch);
         dot = cari_row_sum_f64(dot, scratch);
         if (live) {
-            // Below eps the denominator is the constant √eps; otherwise project out x.
-            const bool flat = sum_sq < (double)eps;
-            const float inv = (float)(1.0 / sqrt(flat ? (double)eps : sum_sq));
-            const float proj = flat ? 0.0f : (float)(dot / sum_sq);
-            for (i64 c = threadIdx.x; c < cols; c += blockDim.x)
-                dx[at + c] = flat ? dy[at + c] * inv : (dy[at + c] - cari_mul_rn(x[at + c], proj)) * inv;
+            const L2Backward back(sum_sq, dot, eps);
+            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dx[at + c] = back.dx(dy[at + c], x[at + c]);
         }
     }
 }
@@ -86,10 +111,7 @@ extern "C" __global__ void softmax_backward(float* dx, const float* dy, const fl
     CARI_FOR_EACH_ROW_STEP(rows) {
         const i64 row = first + threadIdx.y, at = row * cols;
         const bool live = row < rows;
-        double dot = 0.0;
-        if (live)
-            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dot += (double)dy[at + c] * (double)y[at + c];
-        const float d = (float)cari_row_sum_f64(dot, scratch);
+        const float d = softmax_row_dot(dy, y, at, cols, live, scratch);
         if (live)
             for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dx[at + c] = y[at + c] * (dy[at + c] - d);
     }
@@ -115,7 +137,7 @@ extern "C" __global__ void weight_head_forward(float* pi, const float* a, const 
                 sum_sq += v * v;
             }
         sum_sq = cari_row_sum_f64(sum_sq, scratch);
-        const float inv = (float)(1.0 / sqrt(fmax(sum_sq, (double)eps)));
+        const float inv = l2_inv(sum_sq, eps);
         float max = -INFINITY;
         if (live)
             for (i64 c = threadIdx.x; c < cols; c += blockDim.x) max = fmaxf(max, weight_head_logit(a, bias, at, c, inv, scale));
@@ -138,10 +160,7 @@ extern "C" __global__ void weight_head_backward(float* da, const float* dpi, con
     CARI_FOR_EACH_ROW_STEP(rows) {
         const i64 row = first + threadIdx.y, at = row * cols;
         const bool live = row < rows;
-        double dot = 0.0;
-        if (live)
-            for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dot += (double)dpi[at + c] * (double)pi[at + c];
-        const float d = (float)cari_row_sum_f64(dot, scratch);
+        const float d = softmax_row_dot(dpi, pi, at, cols, live, scratch);
         // dn = affine(softmax's dx, scale, 0), then l2_normalize's backward with x = a + bias.
         double sum_sq = 0.0, dot_n = 0.0;
         if (live)
@@ -154,13 +173,10 @@ extern "C" __global__ void weight_head_backward(float* da, const float* dpi, con
         sum_sq = cari_row_sum_f64(sum_sq, scratch);
         dot_n = cari_row_sum_f64(dot_n, scratch);
         if (live) {
-            const bool flat = sum_sq < (double)eps;
-            const float inv = (float)(1.0 / sqrt(flat ? (double)eps : sum_sq));
-            const float proj = flat ? 0.0f : (float)(dot_n / sum_sq);
+            const L2Backward back(sum_sq, dot_n, eps);
             for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
-                const float u = a[at + c] + bias[c];
                 const float dn = cari_mul_rn(pi[at + c] * (dpi[at + c] - d), scale) + 0.0f;
-                da[at + c] = flat ? dn * inv : (dn - cari_mul_rn(u, proj)) * inv;
+                da[at + c] = back.dx(dn, a[at + c] + bias[c]);
             }
         }
     }

@@ -242,14 +242,7 @@ fn residual_tail_equals_add_bias_add_scaled_relu() {
                 y
             }
         };
-        let g = ops::sum(&ops::mul(&y, &Var::constant(dy.clone())).unwrap()).unwrap().backward().unwrap();
-        let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        [
-            bits(y.value()),
-            bits(g.require("x").unwrap()),
-            bits(g.require("up").unwrap()),
-            bits(g.require("bias").unwrap()),
-        ]
+        value_and_grad_bits(&y, &dy, &["x", "up", "bias"])
     };
     for act in [Activation::Relu, Activation::Identity] {
         assert_eq!(run(true, act), run(false, act), "{act:?}");
@@ -272,17 +265,9 @@ fn conv_bn_train_equals_conv_then_batch_norm() {
         } else {
             ops::batch_norm_train(&ops::conv2d(&xv, &wv, spec).unwrap(), &bv, 1e-3, Activation::Relu).unwrap()
         };
-        let g = ops::sum(&ops::mul(&y, &Var::constant(dy.clone())).unwrap()).unwrap().backward().unwrap();
-        let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        [
-            y.value(),
-            &stats.mean,
-            &stats.variance,
-            g.require("x").unwrap(),
-            g.require("w").unwrap(),
-            g.require("beta").unwrap(),
-        ]
-        .map(bits)
+        let mut out = value_and_grad_bits(&y, &dy, &["x", "w", "beta"]);
+        out.extend([bits(&stats.mean), bits(&stats.variance)]);
+        out
     };
     assert_eq!(run(true), run(false));
 }
@@ -312,7 +297,6 @@ fn task_loss_matches_finite_differences_and_equals_its_composition() {
             ops::mean(&ops::add_scaled(&ce, &center, 0.3).unwrap()).unwrap()
         };
         let g = ops::affine(&loss, 1.7, 0.0).unwrap().backward().unwrap();
-        let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         [bits(loss.value()), bits(g.require("logits").unwrap()), bits(g.require("e").unwrap())]
     };
     assert_eq!(run(true), run(false));
@@ -346,7 +330,6 @@ fn weighted_losses_match_finite_differences_and_equal_their_composition() {
                 ops::add(&one(2, &a), &one(0, &b)).unwrap()
             };
             let g = ops::affine(&y, -1.3, 0.0).unwrap().backward().unwrap();
-            let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             [
                 bits(y.value()),
                 bits(g.require("w").unwrap()),
@@ -378,7 +361,6 @@ fn conv_residual_tail_matches_finite_differences_and_equals_its_composition() {
                 ops::residual_tail(&v[0], &ops::conv2d(&v[1], &v[2], spec).unwrap(), &v[3], 0.17, act).unwrap()
             };
             let g = ops::sum(&ops::mul(&y, &y).unwrap()).unwrap().backward().unwrap();
-            let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             let mut out = vec![bits(y.value())];
             out.extend(names.iter().map(|n| bits(g.require(n).unwrap())));
             out
@@ -403,9 +385,7 @@ fn weight_head_matches_finite_differences_and_equals_its_composition() {
             let n = ops::l2_normalize(&ops::add_bias(&av, &bv).unwrap(), 1e-10).unwrap();
             ops::softmax(&ops::affine(&n, 2.0, 0.0).unwrap()).unwrap()
         };
-        let g = ops::sum(&ops::mul(&pi, &Var::constant(dy.clone())).unwrap()).unwrap().backward().unwrap();
-        let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        [bits(pi.value()), bits(g.require("a").unwrap()), bits(g.require("bias").unwrap())]
+        value_and_grad_bits(&pi, &dy, &["a", "bias"])
     };
     assert_eq!(run(true), run(false));
 }
@@ -428,15 +408,19 @@ fn linear_equals_matmul_add_bias_relu() {
                     y
                 }
             };
-            let g = ops::sum(&ops::mul(&y, &Var::constant(dy.clone())).unwrap()).unwrap().backward().unwrap();
-            let bits = |t: &Tensor| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            [
-                bits(y.value()),
-                bits(g.require("x").unwrap()),
-                bits(g.require("w").unwrap()),
-                bits(g.require("b").unwrap()),
-            ]
+            value_and_grad_bits(&y, &dy, &["x", "w", "b"])
         };
         assert_eq!(run(true), run(false), "{act:?}");
     }
+}
+
+fn bits(t: &Tensor) -> Vec<u32> {
+    t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect()
+}
+
+/// The bits of `y` and of the gradients of the leaves `names` under the loss Σ y·dy: what a
+/// fused op and its composition must agree on exactly.
+fn value_and_grad_bits(y: &Var, dy: &Tensor, names: &[&str]) -> Vec<Vec<u32>> {
+    let g = ops::sum(&ops::mul(y, &Var::constant(dy.clone())).unwrap()).unwrap().backward().unwrap();
+    std::iter::once(y.value()).chain(names.iter().map(|n| g.require(n).unwrap())).map(bits).collect()
 }
