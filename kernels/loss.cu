@@ -16,7 +16,7 @@
 // Launch (all but center_update, a grid-stride loop over the centers): row groups, as in normalize.cu: block (group, rows_per_block), group a power of
 // two ≤ 1024 threads per row, group · rows_per_block = max(group, 256); grid.x blocks step
 // over rows; dynamic shared memory 32·rows_per_block doubles.
-#include "common.cuh"
+#include "tensor_list.cuh"
 
 // One row's cross-entropy: writes the row's probabilities and returns its loss (to thread
 // 0 of the row; 0 for a row past the end). Every thread of the block calls it.
@@ -201,8 +201,11 @@ extern "C" __global__ void weighted_losses_backward(float* dw, const float* dy, 
 // column i % cols), sums the rows labelled j in row order in f32 and moves the center by
 // rest·(c − mean), each product rounded on its own, as the CPU does. O(len·rows): the
 // centers are few and the batch small.
-extern "C" __global__ void center_update(float* out, const float* centers, const float* embeddings,
-                                         const long long* labels, float rest, i64 len, i64 rows, i64 cols) {
+// In place, and only when gate[0] is finite (a group control: a step that failed keeps its
+// centers).
+extern "C" __global__ void center_update(float* centers, const float* embeddings, const long long* labels,
+                                         const float* gate, float rest, i64 len, i64 rows, i64 cols) {
+    if (!cari_is_finite(gate[0])) return;
     for (i64 i = cari_global_id(); i < len; i += cari_grid_stride()) {
         const i64 j = i / cols, c = i % cols;
         float sum = 0.0f;
@@ -213,8 +216,6 @@ extern "C" __global__ void center_update(float* out, const float* centers, const
                 ++n;
             }
         }
-        float center = centers[i];
-        if (n > 0) center -= cari_mul_rn(rest, center - sum / (float)n);
-        out[i] = center;
+        if (n > 0) centers[i] -= cari_mul_rn(rest, centers[i] - sum / (float)n);
     }
 }

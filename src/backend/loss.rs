@@ -73,10 +73,18 @@ pub trait LossOps {
     fn center_loss(&self, embeddings: &Storage, centers: &Storage, on: LabelledRows) -> Result<Storage>;
     /// `de[r] = dy[r]·(e_r − centers[labels[r]])`.
     fn center_loss_backward(&self, dy: &Storage, e: &Storage, centers: &Storage, on: LabelledRows) -> Result<Storage>;
-    /// The centers after the batch's update (center loss, Wen et al. 2016): for every class
-    /// j among the labels, with ē_j the mean of its rows of `e` (summed in row order, in
-    /// f32), `c_j − rest·(c_j − ē_j)`; the other classes unchanged. `rest` is 1 − α.
-    fn center_update(&self, centers: &Storage, e: &Storage, on: LabelledRows, rest: f32) -> Result<Storage>;
+    /// The batch's update of the centers, in place (center loss, Wen et al. 2016): for every
+    /// class j among the labels, with ē_j the mean of its rows of `e` (summed in row order,
+    /// in f32), `c_j ← c_j − rest·(c_j − ē_j)`; the other classes unchanged. `rest` is 1 − α.
+    /// Runs only when `gate`'s first value is finite (a group control).
+    fn center_update(
+        &self,
+        centers: &mut Storage,
+        e: &Storage,
+        on: LabelledRows,
+        rest: f32,
+        gate: &Storage,
+    ) -> Result<()>;
     /// One task's loss, `mean_r(CE(logits_r, y_r) + λ·½‖e_r − centers[y_r]‖²)`, in one pass:
     /// `(loss[1], probs[rows, classes])`, each term rounded as `softmax_cross_entropy`,
     /// `center_loss`, `add_scaled` and the mean (`sum_rows`, then `affine` by 1/rows) round

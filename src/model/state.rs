@@ -78,8 +78,12 @@ pub fn update_centers(
         return Err(Error::invalid("labels", format!("label {l} is not below the {classes} classes of the centers")));
     }
     let on = LabelledRows { labels, shape: Rows { rows, cols: dim } };
-    let updated = centers.device().backend().center_update(centers.storage(), embeddings.storage(), on, 1.0 - alpha)?;
-    let updated = Tensor::from_storage(updated, centers.shape().clone(), centers.device());
-    // 0·c + 1·c' is c' exactly: the blend only decides whether the update is kept.
-    blend_into(params, vec![(CENTERS.to_string(), &updated, 1.0)], 0.0, gate)
+    let device = centers.device().clone();
+    device.backend().center_update(
+        params.get_mut(CENTERS)?.storage_mut()?,
+        embeddings.storage(),
+        on,
+        1.0 - alpha,
+        gate.storage(),
+    )
 }

@@ -122,18 +122,15 @@ impl Optimizer {
         let tensors = params.get_many_mut(&names)?.into_iter().zip(states).zip(grads);
         match self.config.rule {
             Rule::Sgd { momentum } => {
-                let group = tensors.map(|((p, s), grad)| {
-                    let [v] = s.as_mut_slice() else { unreachable!("SGD keeps one slot") };
-                    Ok(ParamUpdate { param: p.storage_mut()?, slots: [v.storage_mut()?], grad })
-                });
+                let group = tensors.map(|((p, s), grad)| slot_update(p, s, grad));
                 be.sgd_momentum(group.collect::<Result<_>>()?, SgdStep { lr, momentum }, control)
             }
             Rule::RmsProp { decay, momentum, epsilon } => {
-                let group = tensors.map(|((p, s), grad)| two_slot_update(p, s, grad));
+                let group = tensors.map(|((p, s), grad)| slot_update(p, s, grad));
                 be.rmsprop(group.collect::<Result<_>>()?, RmsPropStep { lr, decay, momentum, epsilon }, control)
             }
             Rule::Adam { beta1, beta2, epsilon } => {
-                let group = tensors.map(|((p, s), grad)| two_slot_update(p, s, grad));
+                let group = tensors.map(|((p, s), grad)| slot_update(p, s, grad));
                 let step = self.steps;
                 be.adam(group.collect::<Result<_>>()?, AdamStep { lr, beta1, beta2, epsilon, step }, control)
             }
@@ -186,14 +183,15 @@ impl Optimizer {
     }
 }
 
-/// The in-place update of a parameter with two state slots.
-fn two_slot_update<'a>(
+/// The in-place update of a parameter with its `SLOTS` state tensors (the rule's slots).
+fn slot_update<'a, const SLOTS: usize>(
     param: &'a mut Tensor,
     slots: &'a mut [Tensor],
     grad: &'a Storage,
-) -> Result<ParamUpdate<'a, 2>> {
-    let [a, b] = slots else { unreachable!("the rule keeps two slots") };
-    Ok(ParamUpdate { param: param.storage_mut()?, slots: [a.storage_mut()?, b.storage_mut()?], grad })
+) -> Result<ParamUpdate<'a, SLOTS>> {
+    let slots: Vec<&mut Storage> = slots.iter_mut().map(Tensor::storage_mut).collect::<Result<_>>()?;
+    let slots = slots.try_into().unwrap_or_else(|_| unreachable!("every rule's state has its own slots"));
+    Ok(ParamUpdate { param: param.storage_mut()?, slots, grad })
 }
 
 /// `g + decay·θ` for every `…/weights` gradient, the others unchanged.

@@ -12,7 +12,7 @@
 //! Row sums accumulate in `f64`; large inputs are processed in parallel row blocks.
 
 use super::elementwise::{add_scaled, affine, block_rows, broadcast_rows, for_row_blocks, sum_rows, PAR_MIN};
-use super::{f32s, wrap, CpuBackend};
+use super::{f32s, f32s_mut, wrap, CpuBackend};
 use crate::backend::{
     LabelledRows, LossGradients, LossOps, LossTerm, Rows, Storage, TaskLoss, TaskRows, WeightedLosses,
 };
@@ -120,7 +120,7 @@ pub fn center_loss_backward(dloss: &[f32], e: &[f32], centers: &[f32], on: Label
     })
 }
 
-pub fn center_update(centers: &[f32], e: &[f32], on: LabelledRows, rest: f32) -> Vec<f32> {
+pub fn center_update(centers: &mut [f32], e: &[f32], on: LabelledRows, rest: f32) {
     let LabelledRows { labels, shape: Rows { rows, cols } } = on;
     assert!(e.len() == rows * cols && labels.len() == rows);
     let mut sums = std::collections::BTreeMap::<usize, (Vec<f32>, usize)>::new();
@@ -129,14 +129,12 @@ pub fn center_update(centers: &[f32], e: &[f32], on: LabelledRows, rest: f32) ->
         sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
         *n += 1;
     }
-    let mut c = centers.to_vec();
     for (label, (sum, n)) in sums {
-        let cj = &mut c[label * cols..(label + 1) * cols];
+        let cj = &mut centers[label * cols..(label + 1) * cols];
         for (cv, s) in cj.iter_mut().zip(&sum) {
             *cv -= rest * (*cv - s / n as f32);
         }
     }
-    c
 }
 
 /// One task's loss: the composition of [`softmax_cross_entropy`], [`center_loss`],
@@ -254,9 +252,19 @@ impl LossOps for CpuBackend {
         Ok(wrap(center_loss_backward(f32s(dy, op)?, f32s(e, op)?, f32s(centers, op)?, on)))
     }
 
-    fn center_update(&self, centers: &Storage, e: &Storage, on: LabelledRows, rest: f32) -> Result<Storage> {
+    fn center_update(
+        &self,
+        centers: &mut Storage,
+        e: &Storage,
+        on: LabelledRows,
+        rest: f32,
+        gate: &Storage,
+    ) -> Result<()> {
         let op = "center_update";
-        Ok(wrap(center_update(f32s(centers, op)?, f32s(e, op)?, on, rest)))
+        if f32s(gate, op)?.first().is_some_and(|g| g.is_finite()) {
+            center_update(f32s_mut(centers, op)?, f32s(e, op)?, on, rest);
+        }
+        Ok(())
     }
 
     fn task_loss(&self, logits: &Storage, on: TaskLoss) -> Result<(Storage, Storage)> {
@@ -297,9 +305,10 @@ mod tests {
         let centers = [0.0, 1.0, 5.0, 5.0, -1.0, 0.0];
         let e = [1.0, 1.0, 4.0, 2.0, 3.0, -1.0];
         let on = LabelledRows { labels: &[0, 2, 0], shape: Rows { rows: 3, cols: 2 } };
-        let got = center_update(&centers, &e, on, 0.5);
+        let mut got = centers;
+        center_update(&mut got, &e, on, 0.5);
         // c − ½(c − ē): [0, 1] → [1, 0.5]; [5, 5] kept; [−1, 0] → [1.5, 1].
-        assert_eq!(got, vec![1.0, 0.5, 5.0, 5.0, 1.5, 1.0]);
+        assert_eq!(got, [1.0, 0.5, 5.0, 5.0, 1.5, 1.0]);
     }
     use super::*;
 

@@ -5,7 +5,9 @@ use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::shapes::row_groups;
 use super::{CudaBackend, DeviceBuffer, THREADS};
-use crate::backend::{LabelledRows, LossGradients, LossOps, LossTerm, Rows, Storage, TaskLoss, WeightedLosses};
+use crate::backend::{
+    LabelledRows, LossGradients, LossOps, LossTerm, Rows, Storage, TaskLoss, WeightedLosses, CONTROL_LEN,
+};
 use crate::error::Result;
 
 /// Uploads the labels after checking there is one per row and each is below `classes`:
@@ -84,17 +86,23 @@ impl LossOps for CudaBackend {
         Ok(Storage::Cuda(de))
     }
 
-    fn center_update(&self, centers: &Storage, e: &Storage, on: LabelledRows, rest: f32) -> Result<Storage> {
+    fn center_update(
+        &self,
+        centers: &mut Storage,
+        e: &Storage,
+        on: LabelledRows,
+        rest: f32,
+        gate: &Storage,
+    ) -> Result<()> {
         const OP: &str = "center_update";
         let Rows { rows, cols } = on.shape;
         let embeddings = self.input(OP, e, rows * cols)?;
+        let gate = self.input(OP, gate, CONTROL_LEN)?;
         let (centers, classes) = centers_of(self, OP, centers, cols)?;
         let labels = labels_on_device(self, OP, on, classes)?;
         let len = if cols == 0 { 0 } else { classes * cols };
-        let out = self.alloc_f32(OP, len)?;
-        let launch = Launch::linear(k::CENTER_UPDATE, len, THREADS).ptr(out.buffer.ptr()).ptr(centers).ptr(embeddings);
-        self.launch(OP, launch.ptr(labels.ptr()).f32(rest).size(len).size(rows).size(cols.max(1)))?;
-        Ok(Storage::Cuda(out))
+        let launch = Launch::linear(k::CENTER_UPDATE, len, THREADS).ptr(centers).ptr(embeddings).ptr(labels.ptr());
+        self.launch(OP, launch.ptr(gate).f32(rest).size(len).size(rows).size(cols.max(1)))
     }
 
     fn task_loss(&self, logits: &Storage, on: TaskLoss) -> Result<(Storage, Storage)> {

@@ -103,12 +103,18 @@ fn center_update_matches_the_cpu_exactly() {
         let labels = labels(rows, classes, &mut rng);
         let on = LabelledRows { labels: &labels, shape };
         let rest = 1.0 - 0.95f32;
-        let c = cpu();
-        let want = down(&c, &c.backend().center_update(&up(&c, &centers), &up(&c, &e), on, rest).unwrap());
+        // In place, under an open gate; a closed one (NaN) leaves the centers as they were.
+        let updated = |d: &cari::Device, gate: f32| {
+            let mut c = up(d, &centers);
+            d.backend().center_update(&mut c, &up(d, &e), on, rest, &up(d, &[gate, 0.0, 1.0])).unwrap();
+            down(d, &c)
+        };
+        let want = updated(&cpu(), 1.0);
         assert_eq!(want.len(), centers.len());
+        assert_eq!(updated(&cpu(), f32::NAN), centers, "a closed gate changed the centers on the CPU");
         for dev in devices() {
-            let got = dev.backend().center_update(&up(&dev, &centers), &up(&dev, &e), on, rest).unwrap();
-            check(&format!("center_update {rows}x{cols}, {classes} classes"), &dev, &down(&dev, &got), &want, EXACT);
+            check(&format!("center_update {rows}x{cols}, {classes} classes"), &dev, &updated(&dev, 1.0), &want, EXACT);
+            assert_eq!(updated(&dev, f32::NAN), centers, "a closed gate changed the centers on {dev}");
         }
     }
 }
