@@ -167,7 +167,7 @@ fn bench_conv(c: &mut Criterion) {
             h, w, ci, k.kernel.0, k.kernel.1, k.stride, k.padding, g.out_h, g.out_w, g.out_c
         );
         group.bench_function(BenchmarkId::new("fwd", &label), |b| {
-            b.iter(|| done(be.conv2d(x.storage(), wt.storage(), &g).expect("conv2d")))
+            b.iter(|| done(be.conv2d(x.storage().into(), wt.storage(), &g).expect("conv2d")))
         });
         if k.scope != "Conv2d_1a_3x3" {
             group.bench_function(BenchmarkId::new("dgrad", &label), |b| {

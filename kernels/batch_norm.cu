@@ -103,11 +103,10 @@ extern "C" __global__ void batch_norm_forward(float* __restrict__ y, const float
                                               int relu) {
     const ColumnTile t = column_tile(tile);
     if (t.channel < channels) {
-        const float m = mean[t.channel], inv = bn_inv_std(var[t.channel], eps), b = beta[t.channel];
-        const float floor = relu ? 0.0f : -INFINITY;
+        const BnChannel bn = bn_channel(mean[t.channel], var[t.channel], beta[t.channel], eps, relu);
         for (i64 r = t.first_row; r < rows; r += t.row_step) {
             const i64 i = r * channels + t.channel;
-            y[i] = fmaxf(cari_mul_rn(x[i] - m, inv) + b, floor);
+            y[i] = bn(x[i]);
         }
     }
 }

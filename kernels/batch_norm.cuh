@@ -9,6 +9,34 @@ __device__ __forceinline__ float bn_inv_std(float var, float eps) {
     return 1.0f / sqrtf(var + eps);
 }
 
+// The batch norm's output act((x − mean)·inv + β), rounded as batch_norm_forward writes it.
+struct BnChannel {
+    float mean, inv, beta, floor;
+    __device__ __forceinline__ float operator()(float x) const {
+        return fmaxf(cari_mul_rn(x - mean, inv) + beta, floor);
+    }
+};
+
+__device__ __forceinline__ BnChannel bn_channel(float mean, float var, float beta, float eps, int relu) {
+    return {mean, bn_inv_std(var, eps), beta, relu ? 0.0f : -INFINITY};
+}
+
+// An operand given as a batch norm's input (src/backend/batch_norm.rs, `Values::Normalized`):
+// its consumer normalises each value it loads, so the batch norm's output is never stored.
+// mean == nullptr: the values as stored.
+struct BnInput {
+    const float *mean, *var, *beta;
+    float eps;
+    int relu;
+
+    __device__ __forceinline__ bool active() const {
+        return mean != nullptr;
+    }
+    __device__ __forceinline__ BnChannel channel(i64 c) const {
+        return bn_channel(mean[c], var[c], beta[c], eps, relu);
+    }
+};
+
 // x̂ and the gradient through the activation, its derivative taken from x̂ + β exactly as
 // the forward pass (and the CPU) computes the pre-activation.
 struct Normalized {

@@ -5,7 +5,10 @@
 // [N, OH, OW, O]. Output (oh, ow) reads input (oh·SH + kh − PT, ow·SW + kw − PL); positions
 // outside the input read as zero. After their pointers, the kernels take the geometry as
 // batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left,
-// out_h, out_w. Launch: 256 threads per block, tiles numbered as in gemm.cuh.
+// out_h, out_w. Launch: 256 threads per block, tiles numbered as in gemm.cuh. Both kernels
+// take x with (x_mean, x_var, x_beta, x_eps, x_relu): given x_mean, x is a batch norm's input
+// and the convolution's input is that batch norm's output, computed as the patches are
+// loaded (BnInput, batch_norm.cuh): the normalised activations are never stored.
 //
 // conv2d_forward: y[M = N·OH·OW, O] = P[M, K = KH·KW·C]·w[K, O], P the patches of x, and
 //   (when `partials` is given) y's per-channel batch statistics, the batch norm's that
@@ -68,13 +71,14 @@ __device__ __forceinline__ bool conv_inside(i64 i, i64 n) {
 struct ForwardPatches {
     static constexpr bool K_FASTEST = true;  // c runs fastest in both the column and x
     const float* x;
+    const BnInput& in;  // x is a batch norm's input: its output is computed here
     const ConvShape& s;
     i64 k_end;
     i64 base[GEMM_LOADS], ih0[GEMM_LOADS], iw0[GEMM_LOADS];  // per row slot: x offset and input position of tap (0, 0)
     Radix3 tap, step;                                       // this thread's column, and GEMM_BK, as (kh, kw, c)
 
-    __device__ __forceinline__ ForwardPatches(const float* x_, const ConvShape& s_, i64 m0, i64 k)
-        : x(x_), s(s_), k_end(k) {
+    __device__ __forceinline__ ForwardPatches(const float* x_, const BnInput& in_, const ConvShape& s_, i64 m0, i64 k)
+        : x(x_), in(in_), s(s_), k_end(k) {
         const int t = threadIdx.x;
         const i64 rows = s.batch * s.oh * s.ow;
         for (int j = 0; j < GEMM_LOADS; ++j) {
@@ -92,9 +96,13 @@ struct ForwardPatches {
     __device__ __forceinline__ void load(i64 k0, float (&v)[GEMM_LOADS]) {
         const bool live = k0 + gemm_slot_k<true>(threadIdx.x, 0) < k_end;
         const i64 offset = (tap.hi * s.w + tap.mid) * s.c + tap.lo;
+        // Every slot of this thread loads channel tap.lo; padding stays zero after the batch norm.
+        const bool normalize = live && in.active();
+        const BnChannel bn = normalize ? in.channel(tap.lo) : BnChannel{};
         for (int j = 0; j < GEMM_LOADS; ++j) {
             const bool inside = live && conv_inside(ih0[j] + tap.hi, s.h) && conv_inside(iw0[j] + tap.mid, s.w);
-            v[j] = inside ? x[base[j] + offset] : 0.0f;
+            const float value = inside ? x[base[j] + offset] : 0.0f;
+            v[j] = inside && normalize ? bn(value) : value;
         }
         radix3_add(tap, step, s.kw, s.c);
     }
@@ -167,14 +175,15 @@ struct ResidualRows {
 // not null: y is the residual tail of the product instead (ResidualRows; no statistics).
 extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_forward(
     float* y, float* mean, float* var, double* partials, unsigned* counters, const float* residual,
-    const float* bias, float scale, int relu, const float* x, const float* w, i64 batch, i64 in_h, i64 in_w,
-    i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left,
-    i64 out_h, i64 out_w) {
+    const float* bias, float scale, int relu, const float* x, const float* x_mean, const float* x_var,
+    const float* x_beta, float x_eps, int x_relu, const float* w, i64 batch, i64 in_h, i64 in_w, i64 in_c, i64 out_c,
+    i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h, i64 out_w) {
     const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
+    const BnInput in{x_mean, x_var, x_beta, x_eps, x_relu};
     const i64 rows = batch * out_h * out_w, k = kernel_h * kernel_w * in_c;
     i64 m0, n0;
     gemm_tile_origin(rows, m0, n0);
-    ForwardPatches a(x, s, m0, k);
+    ForwardPatches a(x, in, s, m0, k);
     GemmMatrix<false> b{w, out_c, n0, out_c, k};
     if (residual != nullptr) {
         gemm_block(a, b, 0, k, ResidualRows{y, residual, bias, scale, relu, out_c, m0, rows}, n0, out_c);
@@ -310,11 +319,13 @@ struct WeightGradPatches {
     const ConvShape& s;
     i64 k_end;
     i64 kh, kw, c;     // this thread's patch column
+    bool normalize;    // x is a batch norm's input: its output (channel c's) is computed here
+    BnChannel bn;
     Radix3 row, step;  // (n, oh, ow) of this thread's first row of the step; GEMM_BK rows
     Radix3 one;        // one row, in the same radix
 
-    __device__ __forceinline__ WeightGradPatches(const float* x_, const ConvShape& s_, i64 m0, i64 k, i64 k_begin,
-                                                 i64 k_end_)
+    __device__ __forceinline__ WeightGradPatches(const float* x_, const BnInput& in, const ConvShape& s_, i64 m0, i64 k,
+                                                 i64 k_begin, i64 k_end_)
         : x(x_), s(s_), k_end(k_end_) {
         const int t = threadIdx.x;
         const i64 column = m0 + gemm_slot_row<false>(t, 0);
@@ -323,6 +334,8 @@ struct WeightGradPatches {
         kh = column < k ? p.hi : s.h + s.pt;
         kw = p.mid;
         c = p.lo;
+        normalize = in.active();
+        bn = normalize ? in.channel(c) : BnChannel{};
         row = radix3(k_begin + gemm_slot_k<false>(t, 0), s.oh, s.ow);
         step = radix3(GEMM_BK, s.oh, s.ow);
         one = radix3(1, s.oh, s.ow);
@@ -334,7 +347,8 @@ struct WeightGradPatches {
         for (int j = 0; j < GEMM_LOADS; ++j) {
             const i64 ih = p.mid * s.sh + kh - s.pt, iw = p.lo * s.sw + kw - s.pl;
             const bool inside = k0 + gemm_slot_k<false>(t, j) < k_end && conv_inside(ih, s.h) && conv_inside(iw, s.w);
-            v[j] = inside ? x[((p.hi * s.h + ih) * s.w + iw) * s.c + c] : 0.0f;
+            const float value = inside ? x[((p.hi * s.h + ih) * s.w + iw) * s.c + c] : 0.0f;
+            v[j] = inside && normalize ? bn(value) : value;
             radix3_add(p, one, s.oh, s.ow);
         }
         radix3_add(row, step, s.oh, s.ow);
@@ -363,7 +377,8 @@ struct WeightGradOutputs {
 // counts its arrivals on counters[t]). Block x takes one of the ⌈K/64⌉·⌈O/64⌉ tiles (past
 // them, nothing to do).
 __device__ __forceinline__ void conv2d_weight_grad_block(float* dw, float* partial, unsigned* counters,
-                                                         const float* x, const float* dy, const BnThrough& bn,
+                                                         const float* x, const BnInput& in, const float* dy,
+                                                         const BnThrough& bn,
                                                          const ConvShape& s, i64 split_rows, i64 splits, i64 split) {
     const i64 rows = s.batch * s.oh * s.ow, k = s.kh * s.kw * s.c;
     const i64 k_begin = split * split_rows, k_end = min(rows, k_begin + split_rows);
@@ -371,7 +386,7 @@ __device__ __forceinline__ void conv2d_weight_grad_block(float* dw, float* parti
     gemm_tile_origin(k, m0, n0);
     if (n0 >= s.o) return;  // the whole block: no barrier has run
     float* out = splits == 1 ? dw : partial + split * k * s.o;
-    WeightGradPatches a(x, s, m0, k, k_begin, k_end);
+    WeightGradPatches a(x, in, s, m0, k, k_begin, k_end);
     WeightGradOutputs b{dy, bn, s.o, n0, k_end};
     gemm_block(a, b, k_begin, k_end, GemmRows{out, s.o, m0, k}, n0, s.o);
     if (splits == 1 || !cari_last_arrival(counters + blockIdx.x, (unsigned)splits)) return;
@@ -394,15 +409,17 @@ __device__ __forceinline__ void conv2d_weight_grad_block(float* dw, float* parti
 // batch_norm_backward_dx.
 extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_backward(
     float* dx, float* dw, float* partial, unsigned* counters, const float* dy, const float* bn_x, const float* mean,
-    const float* var, const float* beta, const float* means, float eps, int relu, const float* x, const float* w,
-    i64 batch, i64 in_h, i64 in_w, i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w,
-    i64 pad_top, i64 pad_left, i64 out_h, i64 out_w, i64 split_rows, i64 input_layers) {
+    const float* var, const float* beta, const float* means, float eps, int relu, const float* x, const float* x_mean,
+    const float* x_var, const float* x_beta, float x_eps, int x_relu, const float* w, i64 batch, i64 in_h, i64 in_w,
+    i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left,
+    i64 out_h, i64 out_w, i64 split_rows, i64 input_layers) {
     const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
+    const BnInput in{x_mean, x_var, x_beta, x_eps, x_relu};
     const BnThrough bn{bn_x, mean, var, beta, means, out_c, eps, relu};
     const i64 layer = blockIdx.z;
     if (layer < input_layers)
         conv2d_input_grad_block(dx, dy, bn, w, s, layer);
     else
-        conv2d_weight_grad_block(dw, partial, counters, x, dy, bn, s, split_rows, gridDim.z - input_layers,
+        conv2d_weight_grad_block(dw, partial, counters, x, in, dy, bn, s, split_rows, gridDim.z - input_layers,
                                  layer - input_layers);
 }

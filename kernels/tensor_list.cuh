@@ -7,7 +7,7 @@
 #include "common.cuh"
 
 struct CariTensorEntry {
-    unsigned long long ptr[4];  // the tensor's operands, in the order the kernel names (unused: 0)
+    unsigned long long ptr[5];  // the tensor's operands, in the order the kernel names (unused: 0)
     i64 n;                      // elements of each operand
     i64 first_block;            // the grid's first block serving this tensor
     i64 blocks;                 // how many blocks serve it

@@ -33,7 +33,39 @@ pub struct BatchNorm<T> {
     pub geometry: BatchNormGeometry,
 }
 
+/// Values an op reads: stored, or a batch norm's output that the op computes from the batch
+/// norm's input as it loads each value, so the normalised tensor is never written (the
+/// convolutions' loaders and the concatenation do this on CUDA; see
+/// [`BatchNormOps::normalizes_where_loaded`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Values<'a> {
+    Stored(&'a Storage),
+    Normalized(BatchNorm<&'a Storage>),
+}
+
+impl<'a> From<&'a Storage> for Values<'a> {
+    fn from(s: &'a Storage) -> Values<'a> {
+        Values::Stored(s)
+    }
+}
+
+impl<'a> Values<'a> {
+    /// The stored values (a normalised operand's input for `Normalized`).
+    pub fn storage(&self) -> &'a Storage {
+        match self {
+            Values::Stored(s) => s,
+            Values::Normalized(bn) => bn.x,
+        }
+    }
+}
+
 pub trait BatchNormOps {
+    /// Whether [`Values::Normalized`] operands cost no pass of their own here: when not
+    /// (the CPU), ops write a batch norm's output once and hand consumers the stored values.
+    fn normalizes_where_loaded(&self) -> bool {
+        false
+    }
+
     /// Per-channel batch mean and biased variance of `x[rows, channels]`.
     fn batch_norm_stats(&self, x: &Storage, shape: Rows) -> Result<(Storage, Storage)>;
     /// `act((x − mean)/√(var + eps) + beta)`.

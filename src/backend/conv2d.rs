@@ -1,7 +1,7 @@
 //! 2-D convolution over NHWC activations with HWIO weights: forward, input gradient and
 //! weight gradient.
 
-use super::{BatchNorm, ResidualTail, Storage};
+use super::{BatchNorm, ResidualTail, Storage, Values};
 use crate::error::Result;
 
 /// A convolution's full geometry, TF padding resolved to explicit top/left padding
@@ -121,7 +121,7 @@ pub struct Conv2dBackward<'a> {
 /// output.
 #[derive(Clone, Copy)]
 pub struct ConvBnBackward<'a> {
-    pub x: &'a Storage,
+    pub x: Values<'a>,
     pub w: &'a Storage,
     pub bn: BatchNorm<&'a Storage>,
     pub dy: &'a Storage,
@@ -144,12 +144,13 @@ pub type ConvBnGradients = (Option<Storage>, Option<Storage>, Storage);
 
 pub trait Conv2dOps {
     /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
-    fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage>;
+    /// `x` may be a batch norm's output computed as the patches are loaded.
+    fn conv2d(&self, x: Values, w: &Storage, g: &Conv2dGeometry) -> Result<Storage>;
     /// `conv2d` and the per-channel batch statistics of its output viewed as
     /// `[batch·out_h·out_w, out_c]`: `(y, mean, var)`, the statistics as `batch_norm_stats`
     /// computes them (to f64 rounding), in one pass where the backend can (CUDA: from each
     /// output tile while it is in cache).
-    fn conv2d_with_stats(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)>;
+    fn conv2d_with_stats(&self, x: Values, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)>;
     /// `residual_tail(x, conv2d(input, w), bias)`, in one pass where the backend can (CUDA:
     /// in the convolution's epilogue, the product never stored), with the roundings of
     /// `residual_tail`.

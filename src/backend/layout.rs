@@ -1,13 +1,14 @@
 //! Moving values between positions: column concatenation and slicing, row gather and
 //! its adjoint, scatter-add.
 
-use super::{Rows, Storage};
+use super::{Rows, Storage, Values};
 use crate::error::Result;
 use std::ops::Range;
 
 pub trait LayoutOps {
-    /// Concatenates `[rows, c_i]` parts along columns.
-    fn concat_cols(&self, parts: &[(&Storage, usize)], rows: usize) -> Result<Storage>;
+    /// Concatenates `[rows, c_i]` parts along columns (a part may be a batch norm's output,
+    /// computed as it is copied).
+    fn concat_cols(&self, parts: &[(Values, usize)], rows: usize) -> Result<Storage>;
     /// Each column range of `ranges` of `x[rows, cols]`, in one pass (the parts of a
     /// concatenation's gradient, or one slice).
     fn slice_cols(&self, x: &Storage, shape: Rows, ranges: &[Range<usize>]) -> Result<Vec<Storage>>;

@@ -6,7 +6,7 @@ use crate::autograd::{ParamGroup, Var};
 use crate::batch::Task;
 use crate::error::Result;
 use crate::nn::{ConvSpec, Ctx, Layer, Linear, ParamSpec, ResidualBlock};
-use crate::ops::{self, Activation};
+use crate::ops::{self, Activation, Features};
 use crate::tensor::Shape;
 
 /// ε of the embedding's L2 normalisation (the reference's `tf.nn.l2_normalize(…, 1e-10)`).
@@ -62,11 +62,11 @@ impl Branch {
     }
 
     pub fn forward(&self, ctx: &Ctx, z: &Var, dropout_seed: u64) -> Result<BranchOutput> {
-        let mut x = z.clone();
+        let mut x = Features::Value(z.clone());
         for b in &self.blocks {
             x = b.forward(ctx, &x)?;
         }
-        let pooled = ops::global_avg_pool(&x)?;
+        let pooled = ops::global_avg_pool(&x.var()?)?;
         let prelogits = if ctx.training() { ops::dropout(&pooled, self.keep_prob, dropout_seed)? } else { pooled };
         let embeddings = ops::l2_normalize(&prelogits, EMBEDDING_EPS)?;
         let act = if self.fc_relu { Activation::Relu } else { Activation::Identity };

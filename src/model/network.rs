@@ -7,6 +7,7 @@ use crate::backend::Device;
 use crate::batch::Task;
 use crate::error::{Error, Result};
 use crate::nn::{trainable_count, ConvBn, ConvSpec, Ctx, Init, Layer, MaxPool, ParamSpec, Reduction, ResidualBlock};
+use crate::ops::Features;
 use crate::tensor::{Shape, Tensor};
 
 /// One line of `cari info`.
@@ -151,11 +152,11 @@ impl MultiTaskNet {
                 reason: format!("expected [batch, {size}, {size}, 3]"),
             });
         }
-        let mut x = images.clone();
+        let mut x = Features::Value(images.clone());
         for l in &self.trunk {
             x = l.forward(ctx, &x)?;
         }
-        Ok(x)
+        x.var()
     }
 
     /// Verification embeddings (branch 1, no dropout) of a batch of images, in

@@ -3,9 +3,8 @@
 //! with a scale, then an optional ReLU.
 
 use super::{Conv, ConvBn, ConvSpec, Ctx, Layer, ParamSpec};
-use crate::autograd::Var;
 use crate::error::{Error, Result};
-use crate::ops::{self, Activation};
+use crate::ops::{self, Activation, Features};
 use crate::tensor::Shape;
 
 /// A chain of conv + BN + ReLU layers named `<scope>/<branch>/<conv name>`.
@@ -31,7 +30,7 @@ impl Tower {
         self.layers.last().map(ConvBn::out_c).unwrap_or(0)
     }
 
-    pub(super) fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
+    pub(super) fn forward(&self, ctx: &Ctx, x: &Features) -> Result<Features> {
         let mut y = x.clone();
         for l in &self.layers {
             y = l.forward(ctx, &y)?;
@@ -79,11 +78,13 @@ impl Layer for ResidualBlock {
         &self.scope
     }
 
-    fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
-        let outs = self.towers.iter().map(|t| t.forward(ctx, x)).collect::<Result<Vec<_>>>()?;
-        let mixed = ops::concat_channels(&outs.iter().collect::<Vec<_>>())?;
+    fn forward(&self, ctx: &Ctx, x: &Features) -> Result<Features> {
+        // The input feeds the towers and the residual sum: stored once for all of them.
+        let x = Features::Value(x.var()?);
+        let outs = self.towers.iter().map(|t| t.forward(ctx, &x)).collect::<Result<Vec<_>>>()?;
+        let mixed = ops::concat_features(&outs)?;
         let act = if self.activation { Activation::Relu } else { Activation::Identity };
-        self.up.residual_tail(ctx, x, &mixed, self.scale, act)
+        Ok(self.up.residual_tail(ctx, &x.var()?, &mixed, self.scale, act)?.into())
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {

@@ -3,7 +3,7 @@
 use super::{declare_weights_and_biases, weights_and_biases, Ctx, Init, Layer, ParamSpec, BN_EPS};
 use crate::autograd::{ParamGroup, Var};
 use crate::error::Result;
-use crate::ops::{self, conv_geometry, Activation, Conv2dSpec, Padding};
+use crate::ops::{self, conv_geometry, Activation, Conv2dSpec, Features, Padding};
 use crate::tensor::Shape;
 
 /// One convolution of a block: its name within the block, kernel, output channels,
@@ -73,7 +73,7 @@ impl Layer for ConvBn {
         &self.scope
     }
 
-    fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
+    fn forward(&self, ctx: &Ctx, x: &Features) -> Result<Features> {
         let w = ctx.param(&self.name("weights"))?;
         let beta = ctx.param(&self.name("BatchNorm/beta"))?;
         let act = if self.relu { Activation::Relu } else { Activation::Identity };
@@ -82,10 +82,9 @@ impl Layer for ConvBn {
             ctx.push_bn_stats(self.scope.clone(), stats);
             Ok(y)
         } else {
-            let y = ops::conv2d(x, &w, self.spec.conv2d())?;
             let mean = ctx.params.get(&self.name("BatchNorm/moving_mean"))?;
             let var = ctx.params.get(&self.name("BatchNorm/moving_variance"))?;
-            ops::batch_norm_infer(&y, &beta, mean, var, BN_EPS, act)
+            ops::conv_bn_infer(x, &w, &beta, mean, var, self.spec.conv2d(), BN_EPS, act)
         }
     }
 
@@ -135,9 +134,9 @@ impl Layer for Conv {
         &self.scope
     }
 
-    fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
+    fn forward(&self, ctx: &Ctx, x: &Features) -> Result<Features> {
         let (w, b) = weights_and_biases(ctx, &self.scope)?;
-        ops::add_bias(&ops::conv2d(x, &w, self.spec.conv2d())?, &b)
+        Ok(ops::add_bias(&ops::conv2d(&x.var()?, &w, self.spec.conv2d())?, &b)?.into())
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {

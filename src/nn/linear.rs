@@ -3,7 +3,7 @@
 use super::{declare_weights_and_biases, weights_and_biases, Ctx, Init, Layer, ParamSpec};
 use crate::autograd::{ParamGroup, Var};
 use crate::error::{Error, Result};
-use crate::ops::{self, Activation};
+use crate::ops::{self, Activation, Features};
 use crate::tensor::Shape;
 
 pub struct Linear {
@@ -39,8 +39,8 @@ impl Layer for Linear {
         &self.scope
     }
 
-    fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
-        self.forward_with(ctx, x, Activation::Identity)
+    fn forward(&self, ctx: &Ctx, x: &Features) -> Result<Features> {
+        Ok(self.forward_with(ctx, &x.var()?, Activation::Identity)?.into())
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {

@@ -13,7 +13,7 @@ pub use reduction::{MaxPool, Reduction};
 
 use crate::autograd::{ParamGroup, ParamStore, Tape, Var};
 use crate::error::Result;
-use crate::ops::BatchNormStats;
+use crate::ops::{BatchNormStats, Features};
 use crate::tensor::Shape;
 use std::cell::RefCell;
 
@@ -92,7 +92,7 @@ pub struct ParamSpec {
 pub trait Layer {
     /// The scope its parameters live under.
     fn scope(&self) -> &str;
-    fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var>;
+    fn forward(&self, ctx: &Ctx, x: &Features) -> Result<Features>;
     /// The output shape for `input`, or the error the forward pass would give.
     fn output_shape(&self, input: &Shape) -> Result<Shape>;
     /// Appends the layer's parameters and buffers.

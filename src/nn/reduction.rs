@@ -3,9 +3,8 @@
 
 use super::block::Tower;
 use super::{ConvSpec, Ctx, Layer, ParamSpec};
-use crate::autograd::Var;
 use crate::error::{Error, Result};
-use crate::ops::{self, pool_geometry};
+use crate::ops::{self, pool_geometry, Features};
 use crate::tensor::Shape;
 
 /// 3×3 stride-2 VALID max pooling, the only pooling the network uses.
@@ -27,8 +26,8 @@ impl Layer for MaxPool {
         &self.scope
     }
 
-    fn forward(&self, _ctx: &Ctx, x: &Var) -> Result<Var> {
-        ops::max_pool2d(x, Self::WINDOW, Self::STRIDE)
+    fn forward(&self, _ctx: &Ctx, x: &Features) -> Result<Features> {
+        Ok(ops::max_pool2d(&x.var()?, Self::WINDOW, Self::STRIDE)?.into())
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {
@@ -64,10 +63,12 @@ impl Layer for Reduction {
         &self.scope
     }
 
-    fn forward(&self, ctx: &Ctx, x: &Var) -> Result<Var> {
-        let mut outs = self.towers.iter().map(|t| t.forward(ctx, x)).collect::<Result<Vec<_>>>()?;
-        outs.push(self.pool.forward(ctx, x)?);
-        ops::concat_channels(&outs.iter().collect::<Vec<_>>())
+    fn forward(&self, ctx: &Ctx, x: &Features) -> Result<Features> {
+        // The input feeds every tower and the pool: stored once for all of them.
+        let x = Features::Value(x.var()?);
+        let mut outs = self.towers.iter().map(|t| t.forward(ctx, &x)).collect::<Result<Vec<_>>>()?;
+        outs.push(self.pool.forward(ctx, &x)?);
+        Ok(ops::concat_features(&outs)?.into())
     }
 
     fn output_shape(&self, input: &Shape) -> Result<Shape> {

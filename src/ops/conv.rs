@@ -1,15 +1,16 @@
 //! 2-D convolution with TensorFlow's padding rules, NHWC input, HWIO weights.
 
+use super::features::{Features, Normalization};
 use super::BatchNormStats;
 use super::{check_inputs, non_empty, rank, tensor_like};
 use crate::autograd::Var;
 pub use crate::backend::Padding;
 use crate::backend::{
-    Activation, BatchNorm, BatchNormGeometry, Conv2dBackward, Conv2dGeometry, Conv2dGrads, ConvBnBackward,
-    ConvResidual, ResidualTail, Rows,
+    Activation, BatchNormGeometry, Conv2dBackward, Conv2dGeometry, Conv2dGrads, ConvBnBackward, ConvResidual,
+    ResidualTail, Rows,
 };
 use crate::error::{Error, Result};
-use crate::tensor::{Shape, Storage};
+use crate::tensor::{Shape, Storage, Tensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dSpec {
@@ -55,7 +56,7 @@ pub fn conv_geometry(x: &Shape, w: &Shape, spec: Conv2dSpec) -> Result<Conv2dGeo
 pub fn conv2d(x: &Var, w: &Var, spec: Conv2dSpec) -> Result<Var> {
     let g = checked_geometry(x, w, spec)?;
     let (xt, wt) = (x.value(), w.value());
-    let y = xt.device().backend().conv2d(xt.storage(), wt.storage(), &g)?;
+    let y = xt.device().backend().conv2d(xt.storage().into(), wt.storage(), &g)?;
     record(x, w, g, y)
 }
 
@@ -63,40 +64,100 @@ pub fn conv2d(x: &Var, w: &Var, spec: Conv2dSpec) -> Result<Var> {
 /// op: the batch statistics come from the convolution's own pass over its output, and the
 /// backward pass computes the batch norm's gradient where the convolution's backward loads
 /// it (`Conv2dOps::conv2d_bn_backward`). The same values as `conv2d` then
-/// `batch_norm_train`, bit for bit.
+/// `batch_norm_train`, bit for bit. The input may be a deferred batch norm's output (the
+/// convolution normalises it as it loads it); the output is one too where the backend
+/// computes such outputs where they are loaded.
 pub fn conv_bn_train(
-    x: &Var,
+    x: &Features,
     w: &Var,
     beta: &Var,
     spec: Conv2dSpec,
     eps: f32,
     act: Activation,
-) -> Result<(Var, BatchNormStats)> {
-    let g = checked_geometry(x, w, spec)?;
-    check_inputs("batch_norm", &[beta])?;
-    if beta.shape().dims() != [g.out_c] {
-        return Err(Error::ShapeMismatch { op: "batch_norm", lhs: w.shape().clone(), rhs: beta.shape().clone() });
-    }
-    let (xt, wt, bt) = (x.value().clone(), w.value().clone(), beta.value().clone());
+) -> Result<(Features, BatchNormStats)> {
+    let g = checked_geometry(x.node(), w, spec)?;
+    check_bn_shift(&g, w, beta)?;
+    let (input, wt, bt) = (x.operand(), w.value().clone(), beta.value().clone());
+    let xt = input.like().clone();
     let be = xt.device().backend();
-    let (conv, mean, var) = be.conv2d_with_stats(xt.storage(), wt.storage(), &g)?;
+    let (conv, mean, var) = be.conv2d_with_stats(input.values(), wt.storage(), &g)?;
     let geometry = BatchNormGeometry { shape: Rows { rows: g.batch * g.out_h * g.out_w, cols: g.out_c }, eps, act };
-    let y = be.batch_norm(BatchNorm { x: &conv, mean: &mean, var: &var, beta: bt.storage(), geometry })?;
-    let y = tensor_like(&xt, y, [g.batch, g.out_h, g.out_w, g.out_c]);
-    let (mean, var) = (tensor_like(&xt, mean, [g.out_c]), tensor_like(&xt, var, [g.out_c]));
-    let stats = BatchNormStats { mean: mean.clone(), variance: var.clone(), count: geometry.shape.rows };
-    let y = Var::record("conv_bn", &[x, w, beta], y, move |dy, needs| {
-        let bn = BatchNorm { x: &conv, mean: mean.storage(), var: var.storage(), beta: bt.storage(), geometry };
-        let on = ConvBnBackward { x: xt.storage(), w: wt.storage(), bn, dy: dy.storage() };
+    let out_shape = [g.batch, g.out_h, g.out_w, g.out_c];
+    let (conv, mean, var) =
+        (tensor_like(&xt, conv, out_shape), tensor_like(&xt, mean, [g.out_c]), tensor_like(&xt, var, [g.out_c]));
+    let normalization = Normalization { x: conv, mean: mean.clone(), var: var.clone(), beta: bt, geometry };
+    let stats = BatchNormStats { mean, variance: var, count: geometry.shape.rows };
+    let deferred = be.normalizes_where_loaded();
+    // Deferred, the op's value is the batch norm's input; its gradient is the output's either way.
+    let value = if deferred {
+        normalization.x.clone()
+    } else {
+        tensor_like(&xt, be.batch_norm(normalization.batch_norm())?, out_shape)
+    };
+    let n = normalization.clone();
+    let y = Var::record("conv_bn", &[x.node(), w, beta], value, move |dy, needs| {
+        let on = ConvBnBackward { x: input.values(), w: wt.storage(), bn: n.batch_norm(), dy: dy.storage() };
         let wanted = Conv2dGrads { input: needs[0], weights: needs[1] };
         let (dx, dw, dbeta) = dy.device().backend().conv2d_bn_backward(on, &g, wanted)?;
         Ok(vec![
-            dx.map(|dx| tensor_like(dy, dx, xt.shape().clone())),
+            dx.map(|dx| tensor_like(dy, dx, input.like().shape().clone())),
             dw.map(|dw| tensor_like(dy, dw, wt.shape().clone())),
             Some(tensor_like(dy, dbeta, [g.out_c])),
         ])
     })?;
+    let y = if deferred { Features::deferred(y, normalization) } else { Features::Value(y) };
     Ok((y, stats))
+}
+
+/// A convolution and the inference batch norm after it (the moving `mean` and `variance`,
+/// shift `beta`, then `act`): `batch_norm_infer(conv2d(x, w))`. With nothing recorded and a
+/// backend that computes batch norm outputs where they are loaded, the output is deferred
+/// and the input may be.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_bn_infer(
+    x: &Features,
+    w: &Var,
+    beta: &Var,
+    mean: &Tensor,
+    variance: &Tensor,
+    spec: Conv2dSpec,
+    eps: f32,
+    act: Activation,
+) -> Result<Features> {
+    let recorded = x.node().is_recorded() || w.is_recorded() || beta.is_recorded();
+    if recorded || !w.device().backend().normalizes_where_loaded() {
+        let y = conv2d(&x.var()?, w, spec)?;
+        return Ok(Features::Value(super::batch_norm_infer(&y, beta, mean, variance, eps, act)?));
+    }
+    let g = checked_geometry(x.node(), w, spec)?;
+    check_bn_shift(&g, w, beta)?;
+    for s in [mean.shape(), variance.shape()] {
+        if s.dims() != [g.out_c] {
+            return Err(Error::ShapeMismatch { op: "batch_norm", lhs: w.shape().clone(), rhs: s.clone() });
+        }
+    }
+    let input = x.operand();
+    let xt = input.like();
+    let conv = xt.device().backend().conv2d(input.values(), w.value().storage(), &g)?;
+    let conv = tensor_like(xt, conv, [g.batch, g.out_h, g.out_w, g.out_c]);
+    let geometry = BatchNormGeometry { shape: Rows { rows: g.batch * g.out_h * g.out_w, cols: g.out_c }, eps, act };
+    let normalization = Normalization {
+        x: conv.clone(),
+        mean: mean.clone(),
+        var: variance.clone(),
+        beta: beta.value().clone(),
+        geometry,
+    };
+    Ok(Features::deferred(Var::constant(conv), normalization))
+}
+
+/// `beta` is one shift per output channel of the convolution `g`.
+fn check_bn_shift(g: &Conv2dGeometry, w: &Var, beta: &Var) -> Result<()> {
+    check_inputs("batch_norm", &[beta])?;
+    if beta.shape().dims() != [g.out_c] {
+        return Err(Error::ShapeMismatch { op: "batch_norm", lhs: w.shape().clone(), rhs: beta.shape().clone() });
+    }
+    Ok(())
 }
 
 /// The up-projection of a residual block and the block's tail as one op:

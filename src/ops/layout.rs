@@ -1,5 +1,6 @@
 //! Channel concat and slice, row gather, reshape, element pick.
 
+use super::features::Features;
 use super::{check_inputs, rows_of, tensor_like};
 use crate::autograd::Var;
 use crate::backend::Rows;
@@ -9,27 +10,35 @@ use std::ops::Range;
 
 /// Concatenates along the last dimension; all other dimensions must agree.
 pub fn concat_channels(parts: &[&Var]) -> Result<Var> {
+    concat_features(&parts.iter().map(|&p| Features::Value(p.clone())).collect::<Vec<_>>())
+}
+
+/// [`concat_channels`] of activations, a deferred batch norm's output computed as it is
+/// copied.
+pub fn concat_features(parts: &[Features]) -> Result<Var> {
     let op = "concat";
     let Some(first) = parts.first() else {
         return Err(Error::invalid(op, "no tensors to concatenate"));
     };
-    check_inputs(op, parts)?;
-    let lead = &first.dims()[..first.shape().rank().saturating_sub(1)];
+    let nodes: Vec<&Var> = parts.iter().map(Features::node).collect();
+    check_inputs(op, &nodes)?;
+    let lead = &first.shape().dims()[..first.shape().rank().saturating_sub(1)];
     for p in parts {
-        if p.shape().rank() != first.shape().rank() || &p.dims()[..lead.len()] != lead {
+        if p.shape().rank() != first.shape().rank() || &p.shape().dims()[..lead.len()] != lead {
             return Err(Error::ShapeMismatch { op, lhs: first.shape().clone(), rhs: p.shape().clone() });
         }
     }
     let rows = first.shape().rows();
     let widths: Vec<usize> = parts.iter().map(|p| p.shape().last()).collect();
     let total: usize = widths.iter().sum();
-    let storages: Vec<_> = parts.iter().zip(&widths).map(|(p, &c)| (p.value().storage(), c)).collect();
-    let ft = first.value();
-    let y = ft.device().backend().concat_cols(&storages, rows)?;
+    let operands: Vec<_> = parts.iter().map(Features::operand).collect();
+    let values: Vec<_> = operands.iter().zip(&widths).map(|(p, &c)| (p.values(), c)).collect();
+    let ft = operands[0].like();
+    let y = ft.device().backend().concat_cols(&values, rows)?;
     let out_shape = first.shape().with_last(total);
     let y = tensor_like(ft, y, out_shape);
     let in_shapes: Vec<Shape> = parts.iter().map(|p| p.shape().clone()).collect();
-    Var::record(op, parts, y, move |dy, needs| {
+    Var::record(op, &nodes, y, move |dy, needs| {
         // Every needed part's columns in one pass.
         let mut start = 0;
         let ranges: Vec<Range<usize>> = widths
@@ -74,8 +83,10 @@ pub fn slice_channels(x: &Var, start: usize, len: usize) -> Result<Var> {
         let be = dy.device().backend();
         let before = be.zeros(shape.rows * start)?;
         let after = be.zeros(shape.rows * (shape.cols - start - len))?;
-        let dx =
-            be.concat_cols(&[(&before, start), (dy.storage(), len), (&after, shape.cols - start - len)], shape.rows)?;
+        let dx = be.concat_cols(
+            &[(&before, start), (dy.storage(), len), (&after, shape.cols - start - len)].map(|(s, c)| (s.into(), c)),
+            shape.rows,
+        )?;
         Ok(vec![Some(tensor_like(dy, dx, in_shape.clone()))])
     })
 }

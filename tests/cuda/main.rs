@@ -2,6 +2,7 @@
 //! checks, every kernel's parity with the CPU backend, and whole training steps. The real
 //! GPU's cases run with `CARI_TEST_CUDA=1` (`tools/gpu_suite.sh`).
 
+mod deferred;
 mod emulator;
 mod parity;
 mod profile;

@@ -261,7 +261,8 @@ fn conv_bn_train_equals_conv_then_batch_norm() {
         let tape = Tape::new();
         let (xv, wv, bv) = (tape.leaf("x", x.clone()), tape.leaf("w", w.clone()), tape.leaf("beta", beta.clone()));
         let (y, stats) = if fused {
-            ops::conv_bn_train(&xv, &wv, &bv, spec, 1e-3, Activation::Relu).unwrap()
+            let (y, stats) = ops::conv_bn_train(&xv.clone().into(), &wv, &bv, spec, 1e-3, Activation::Relu).unwrap();
+            (y.var().unwrap(), stats)
         } else {
             ops::batch_norm_train(&ops::conv2d(&xv, &wv, spec).unwrap(), &bv, 1e-3, Activation::Relu).unwrap()
         };

@@ -136,7 +136,7 @@ impl BatchNormOps for CpuBackend {
 }
 
 /// The operands as f32 values of this backend.
-fn values<'a>(bn: BatchNorm<&'a Storage>, op: &'static str) -> Result<BatchNorm<&'a [f32]>> {
+pub(super) fn values<'a>(bn: BatchNorm<&'a Storage>, op: &'static str) -> Result<BatchNorm<&'a [f32]>> {
     let BatchNorm { x, mean, var, beta, geometry } = bn;
     Ok(BatchNorm { x: f32s(x, op)?, mean: f32s(mean, op)?, var: f32s(var, op)?, beta: f32s(beta, op)?, geometry })
 }

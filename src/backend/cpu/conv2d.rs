@@ -30,10 +30,10 @@
 
 use super::buffer;
 use super::matmul::{matmul_into, Dst, Threads};
-use super::{f32s, wrap, CpuBackend};
+use super::{f32s, operand, wrap, CpuBackend};
 use crate::backend::{
     BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward,
-    ConvBnGradients, ConvResidual, ElementwiseOps, MatmulGeometry, Rows, Storage,
+    ConvBnGradients, ConvResidual, ElementwiseOps, MatmulGeometry, Rows, Storage, Values,
 };
 use crate::error::Result;
 use rayon::prelude::*;
@@ -326,18 +326,18 @@ fn weight_grad_chunked(x: &[f32], dy: &[f32], g: &Conv2dGeometry, c: Chunking) -
 }
 
 impl Conv2dOps for CpuBackend {
-    fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
-        Ok(wrap(forward(f32s(x, "conv2d")?, f32s(w, "conv2d")?, g)))
+    fn conv2d(&self, x: Values, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
+        Ok(wrap(forward(&operand(x, "conv2d")?, f32s(w, "conv2d")?, g)))
     }
 
-    fn conv2d_with_stats(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)> {
+    fn conv2d_with_stats(&self, x: Values, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)> {
         let y = self.conv2d(x, w, g)?;
         let (mean, var) = self.batch_norm_stats(&y, Rows { rows: g.batch * g.out_h * g.out_w, cols: g.out_c })?;
         Ok((y, mean, var))
     }
 
     fn conv2d_residual(&self, input: &Storage, w: &Storage, g: &Conv2dGeometry, on: ConvResidual) -> Result<Storage> {
-        let up = self.conv2d(input, w, g)?;
+        let up = self.conv2d(input.into(), w, g)?;
         self.residual_tail(on.x, &up, on.bias, on.tail)
     }
 
@@ -355,7 +355,12 @@ impl Conv2dOps for CpuBackend {
 
     fn conv2d_bn_backward(&self, on: ConvBnBackward, g: &Conv2dGeometry, want: Conv2dGrads) -> Result<ConvBnGradients> {
         let (dy, dbeta) = self.batch_norm_backward(on.dy, on.bn)?;
-        let (dx, dw) = self.conv2d_backward(Conv2dBackward { x: on.x, w: on.w, dy: &dy }, g, want)?;
+        let x = match on.x {
+            Values::Stored(_) => None,
+            Values::Normalized(bn) => Some(self.batch_norm(bn)?),
+        };
+        let x = x.as_ref().unwrap_or(on.x.storage());
+        let (dx, dw) = self.conv2d_backward(Conv2dBackward { x, w: on.w, dy: &dy }, g, want)?;
         Ok((dx, dw, dbeta))
     }
 }

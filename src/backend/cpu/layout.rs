@@ -14,8 +14,8 @@
 
 use super::buffer;
 use super::elementwise::{for_row_blocks, PAR_MIN};
-use super::{f32s, wrap, CpuBackend};
-use crate::backend::{LayoutOps, Rows, Storage};
+use super::{f32s, operand, wrap, CpuBackend};
+use crate::backend::{LayoutOps, Rows, Storage, Values};
 use crate::error::Result;
 use std::ops::Range;
 
@@ -91,8 +91,9 @@ pub fn scatter_add_rows(src: &[f32], shape: Rows, index: &[usize]) -> Vec<f32> {
 }
 
 impl LayoutOps for CpuBackend {
-    fn concat_cols(&self, parts: &[(&Storage, usize)], rows: usize) -> Result<Storage> {
-        let parts = parts.iter().map(|(s, c)| Ok((f32s(s, "concat")?, *c))).collect::<Result<Vec<_>>>()?;
+    fn concat_cols(&self, parts: &[(Values, usize)], rows: usize) -> Result<Storage> {
+        let values = parts.iter().map(|&(s, _)| operand(s, "concat")).collect::<Result<Vec<_>>>()?;
+        let parts: Vec<(&[f32], usize)> = values.iter().zip(parts).map(|(v, &(_, c))| (&v[..], c)).collect();
         Ok(wrap(concat_cols(&parts, rows)))
     }
 

@@ -17,15 +17,25 @@ pub mod normalize;
 pub mod optim;
 pub mod pool;
 
-use super::{CpuStorage, DeviceOps, Storage};
+use super::{CpuStorage, DeviceOps, Storage, Values};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CpuBackend;
 
 fn f32s<'a>(x: &'a Storage, op: &'static str) -> Result<&'a [f32]> {
     x.host_f32().ok_or_else(|| not_cpu_f32(x, op))
+}
+
+/// The f32 values of an operand: borrowed when stored; a batch norm's output is written
+/// first (the CPU has no loaders to fold it into).
+fn operand<'a>(x: Values<'a>, op: &'static str) -> Result<Cow<'a, [f32]>> {
+    Ok(match x {
+        Values::Stored(s) => Cow::Borrowed(f32s(s, op)?),
+        Values::Normalized(bn) => Cow::Owned(batch_norm::forward(batch_norm::values(bn, op)?)),
+    })
 }
 
 fn f32s_mut<'a>(x: &'a mut Storage, op: &'static str) -> Result<&'a mut [f32]> {

@@ -6,7 +6,7 @@ use super::runtime::kernels::{self as k, Kernel};
 use super::runtime::launch::Launch;
 use super::shapes::{ColumnTiles, COLUMN_SUM_SHARED};
 use super::{CudaBackend, DeviceBuffer};
-use crate::backend::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps, CudaStorage, Rows, Storage};
+use crate::backend::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps, CudaStorage, Rows, Storage, Values};
 use crate::error::Result;
 
 /// One launch of a two-output column reduction (`batch_norm_stats`,
@@ -57,6 +57,42 @@ impl Operands {
     }
 }
 
+/// A batch norm's output as its consumer computes it where it loads each value
+/// (`BnInput` in kernels/batch_norm.cuh): the per-channel statistics and shift, ε, the ReLU.
+#[derive(Clone, Copy)]
+pub(super) struct Normalizing {
+    pub mean: u64,
+    pub var: u64,
+    pub beta: u64,
+    pub eps: f32,
+    pub relu: bool,
+}
+
+impl Normalizing {
+    /// `launch` with `mean, var, beta, eps, relu` (nulls and zeros for stored values).
+    pub fn append(this: Option<Normalizing>, launch: Launch) -> Launch {
+        let n = this.unwrap_or(Normalizing { mean: 0, var: 0, beta: 0, eps: 0.0, relu: false });
+        launch.ptr(n.mean).ptr(n.var).ptr(n.beta).f32(n.eps).i32(n.relu as i32)
+    }
+}
+
+/// The device address of an operand its consumer sees as `shape`, and, for a batch norm's
+/// output, how to compute it from the values at that address.
+pub(super) fn operand(b: &CudaBackend, op: &'static str, x: Values, shape: Rows) -> Result<(u64, Option<Normalizing>)> {
+    match x {
+        Values::Stored(x) => Ok((b.input(op, x, shape.rows * shape.cols)?, None)),
+        Values::Normalized(bn) => {
+            let o = Operands::new(b, op, bn)?;
+            if o.geometry.shape != shape {
+                return Err(b.fail(op, format!("a batch norm over {:?} as an operand of {shape:?}", o.geometry.shape)));
+            }
+            let [x, mean, var, beta] = o.ptrs;
+            let (eps, relu) = (o.geometry.eps, o.geometry.act == Activation::Relu);
+            Ok((x, Some(Normalizing { mean, var, beta, eps, relu })))
+        }
+    }
+}
+
 /// The backward's sums from `dy` (at that address): `(dβ, [mean(g), mean(g·x̂)])`.
 pub(super) fn backward_sums(
     b: &CudaBackend,
@@ -71,6 +107,10 @@ pub(super) fn backward_sums(
 }
 
 impl BatchNormOps for CudaBackend {
+    fn normalizes_where_loaded(&self) -> bool {
+        true
+    }
+
     fn batch_norm_stats(&self, x: &Storage, shape: Rows) -> Result<(Storage, Storage)> {
         const OP: &str = "batch_norm_stats";
         let Rows { rows, cols } = shape;

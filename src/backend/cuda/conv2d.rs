@@ -3,14 +3,14 @@
 //! patches from the activations, so no column buffer is allocated. Layouts and semantics
 //! as in `cpu/conv2d.rs`: NHWC activations, HWIO weights, explicit top/left padding.
 
-use super::batch_norm::{backward_sums, Operands};
+use super::batch_norm::{backward_sums, operand, Normalizing, Operands};
 use super::matmul::{tiled, tiles, GEMM_THREADS, GEMM_TILE};
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::{
     Activation, BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward,
-    ConvBnGradients, ConvResidual, CudaStorage, ElementwiseOps, Rows, Storage,
+    ConvBnGradients, ConvResidual, CudaStorage, ElementwiseOps, Rows, Storage, Values,
 };
 use crate::error::Result;
 
@@ -53,6 +53,26 @@ fn with_geometry(l: Launch, g: &Conv2dGeometry) -> Launch {
         .size(g.out_w)
 }
 
+/// The convolution's input as both kernels take it: `x`, and how its values are normalised
+/// as they are loaded when it is a batch norm's input.
+#[derive(Clone, Copy)]
+struct Input {
+    x: u64,
+    bn: Option<Normalizing>,
+}
+
+impl Input {
+    fn new(b: &CudaBackend, op: &'static str, x: Values, g: &Conv2dGeometry) -> Result<Input> {
+        let (x, bn) = operand(b, op, x, Rows { rows: g.batch * g.in_h * g.in_w, cols: g.in_c })?;
+        Ok(Input { x, bn })
+    }
+
+    /// `x, x_mean, x_var, x_beta, x_eps, x_relu`.
+    fn append(&self, launch: Launch) -> Launch {
+        Normalizing::append(self.bn, launch.ptr(self.x))
+    }
+}
+
 /// Writes zeros over `len` floats at `ptr`: the result of a product with nothing to sum.
 fn zero(b: &CudaBackend, op: &'static str, ptr: u64, len: usize) -> Result<()> {
     b.launch(op, Launch::linear(k::FILL_F32, len, THREADS).ptr(ptr).f32(0.0).size(len))
@@ -79,12 +99,12 @@ enum Epilogue<'a> {
 fn forward(
     b: &CudaBackend,
     op: &'static str,
-    x: &Storage,
+    x: Values,
     w: &Storage,
     g: &Conv2dGeometry,
     epilogue: Epilogue,
 ) -> Result<(Storage, Option<(Storage, Storage)>)> {
-    let x = b.input(op, x, g.input_len())?;
+    let x = Input::new(b, op, x, g)?;
     let w = b.input(op, w, g.weight_len())?;
     let y = b.alloc_f32(op, g.output_len())?;
     let shape = Rows { rows: rows(g), cols: g.out_c };
@@ -125,8 +145,15 @@ fn forward(
             launch.ptr(0).ptr(0).ptr(0).ptr(0).ptr(residual).ptr(bias).f32(on.tail.scale).i32(relu)
         }
     };
-    b.launch(op, with_geometry(launch.ptr(x).ptr(w), g))?;
+    b.launch(op, with_geometry(x.append(launch).ptr(w), g))?;
     Ok((Storage::Cuda(y), stats.map(|(mean, var, _partials)| (Storage::Cuda(mean), Storage::Cuda(var)))))
+}
+
+/// What the backward pass reads: [`Conv2dBackward`] with an input that may be normalised.
+struct BackwardOperands<'a> {
+    x: Values<'a>,
+    w: &'a Storage,
+    dy: &'a Storage,
 }
 
 /// A batch norm whose dx the convolution's backward computes where it loads it.
@@ -145,13 +172,13 @@ struct BnThrough<'a> {
 fn backward(
     b: &CudaBackend,
     op: &'static str,
-    on: Conv2dBackward,
+    on: BackwardOperands,
     bn: Option<BnThrough>,
     g: &Conv2dGeometry,
     wanted: Conv2dGrads,
 ) -> Result<(Option<Storage>, Option<Storage>)> {
     let dy = b.input(op, on.dy, g.output_len())?;
-    let x = b.input(op, on.x, g.input_len())?;
+    let x = Input::new(b, op, on.x, g)?;
     let w = b.input(op, on.w, g.weight_len())?;
     let dx = wanted.input.then(|| b.alloc_f32(op, g.input_len())).transpose()?;
     let dw = wanted.weights.then(|| b.alloc_f32(op, g.weight_len())).transpose()?;
@@ -198,28 +225,29 @@ fn backward(
         }
         None => launch.ptr(0).ptr(0).ptr(0).ptr(0).ptr(0).f32(0.0).i32(0),
     };
-    let launch = launch.ptr(x).ptr(w);
+    let launch = x.append(launch).ptr(w);
     b.launch(op, with_geometry(launch, g).size(split_rows).size(input_layers))?;
     Ok(into_storage(dx, dw))
 }
 
 impl Conv2dOps for CudaBackend {
     /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
-    fn conv2d(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
+    fn conv2d(&self, x: Values, w: &Storage, g: &Conv2dGeometry) -> Result<Storage> {
         Ok(forward(self, "conv2d", x, w, g, Epilogue::Plain)?.0)
     }
 
-    fn conv2d_with_stats(&self, x: &Storage, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)> {
+    fn conv2d_with_stats(&self, x: Values, w: &Storage, g: &Conv2dGeometry) -> Result<(Storage, Storage, Storage)> {
         let (y, stats) = forward(self, "conv2d_with_stats", x, w, g, Epilogue::Stats)?;
         let (mean, var) = stats.expect("statistics were asked for");
         Ok((y, mean, var))
     }
 
     fn conv2d_residual(&self, input: &Storage, w: &Storage, g: &Conv2dGeometry, on: ConvResidual) -> Result<Storage> {
-        Ok(forward(self, "conv2d_residual", input, w, g, Epilogue::Residual(on))?.0)
+        Ok(forward(self, "conv2d_residual", input.into(), w, g, Epilogue::Residual(on))?.0)
     }
 
     fn conv2d_backward(&self, on: Conv2dBackward, g: &Conv2dGeometry, wanted: Conv2dGrads) -> Result<Conv2dGradients> {
+        let on = BackwardOperands { x: on.x.into(), w: on.w, dy: on.dy };
         backward(self, "conv2d_backward", on, None, g, wanted)
     }
 
@@ -238,7 +266,7 @@ impl Conv2dOps for CudaBackend {
         let dy = self.input(OP, on.dy, g.output_len())?;
         let (dbeta, means) = backward_sums(self, OP, dy, &o)?;
         let through = BnThrough { operands: &o, means: means.buffer.ptr() };
-        let (dx, dw) = backward(self, OP, Conv2dBackward { x: on.x, w: on.w, dy: on.dy }, Some(through), g, want)?;
+        let (dx, dw) = backward(self, OP, BackwardOperands { x: on.x, w: on.w, dy: on.dy }, Some(through), g, want)?;
         Ok((dx, dw, Storage::Cuda(dbeta)))
     }
 }

@@ -1,10 +1,11 @@
 //! Column concatenation and slicing, row gather and scatter-add (`kernels/layout.cu`).
 
+use super::batch_norm::{operand, Normalizing};
 use super::runtime::kernels as k;
 use super::shapes::{grid_stride, grid_stride_blocks};
 use super::tensor_list::TensorList;
 use super::CudaBackend;
-use crate::backend::{LayoutOps, Rows, Storage};
+use crate::backend::{LayoutOps, Rows, Storage, Values};
 use crate::error::Result;
 use std::ops::Range;
 
@@ -15,13 +16,18 @@ pub(super) struct Block {
     pub src: (u64, usize),
     pub rows: usize,
     pub cols: usize,
+    /// `src` is a batch norm's input (of `cols` channels): the block's copy is its output.
+    pub bn: Option<Normalizing>,
 }
 
 /// Copies every block in one launch (empty ones left out; none left, no launch).
 pub(super) fn copy_blocks(b: &CudaBackend, op: &'static str, blocks: &[Block]) -> Result<()> {
     let mut list = TensorList::default();
-    for Block { dst, src, rows, cols } in blocks.iter().filter(|bl| bl.rows * bl.cols > 0) {
-        list.push(&[dst.0, src.0], rows * cols, grid_stride_blocks(rows * cols)).sizes([*cols, dst.1, src.1]);
+    for Block { dst, src, rows, cols, bn } in blocks.iter().filter(|bl| bl.rows * bl.cols > 0) {
+        let n = bn.unwrap_or(Normalizing { mean: 0, var: 0, beta: 0, eps: 0.0, relu: false });
+        list.push(&[dst.0, src.0, n.mean, n.var, n.beta], rows * cols, grid_stride_blocks(rows * cols))
+            .sizes([*cols, dst.1, src.1])
+            .scalars([n.eps, f32::from(n.relu)]);
     }
     if list.blocks() == 0 {
         return Ok(());
@@ -39,14 +45,14 @@ fn check_index(b: &CudaBackend, op: &'static str, index: &[usize], rows: usize) 
 }
 
 impl LayoutOps for CudaBackend {
-    fn concat_cols(&self, parts: &[(&Storage, usize)], rows: usize) -> Result<Storage> {
+    fn concat_cols(&self, parts: &[(Values, usize)], rows: usize) -> Result<Storage> {
         let op = "concat_cols";
         let total: usize = parts.iter().map(|&(_, c)| c).sum();
         let out = self.alloc_f32(op, rows * total)?;
         let (mut blocks, mut at) = (Vec::with_capacity(parts.len()), 0);
         for &(part, cols) in parts {
-            let src = self.input(op, part, rows * cols)?;
-            blocks.push(Block { dst: (out.buffer.ptr() + 4 * at as u64, total), src: (src, cols), rows, cols });
+            let (src, bn) = operand(self, op, part, Rows { rows, cols })?;
+            blocks.push(Block { dst: (out.buffer.ptr() + 4 * at as u64, total), src: (src, cols), rows, cols, bn });
             at += cols;
         }
         copy_blocks(self, op, &blocks)?;
@@ -69,6 +75,7 @@ impl LayoutOps for CudaBackend {
                 src: (x + 4 * r.start as u64, cols),
                 rows,
                 cols: r.len(),
+                bn: None,
             })
             .collect();
         copy_blocks(self, op, &blocks)?;

@@ -43,7 +43,7 @@ impl MemoryOps for CudaBackend {
         let (mut blocks, mut offset) = (Vec::with_capacity(inputs.len()), 0);
         for &(ptr, n) in &inputs {
             let dst = packed.buffer.ptr() + 4 * offset as u64;
-            blocks.push(Block { dst: (dst, n), src: (ptr, n), rows: 1, cols: n });
+            blocks.push(Block { dst: (dst, n), src: (ptr, n), rows: 1, cols: n, bn: None });
             offset += n;
         }
         copy_blocks(self, op, &blocks)?;

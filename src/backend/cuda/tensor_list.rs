@@ -12,7 +12,7 @@ use bytemuck::{Pod, Zeroable};
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 struct Entry {
-    ptr: [u64; 4],
+    ptr: [u64; 5],
     n: i64,
     first_block: i64,
     blocks: i64,
@@ -46,7 +46,7 @@ impl TensorList {
     /// Adds a tensor of `n` elements with its operands (in the kernel's order), served by
     /// `blocks` blocks (at least one).
     pub fn push(&mut self, operands: &[u64], n: usize, blocks: usize) -> Pushed<'_> {
-        let mut ptr = [0; 4];
+        let mut ptr = [0; 5];
         ptr[..operands.len()].copy_from_slice(operands);
         let blocks = blocks.max(1);
         let (n, first_block) = (n as i64, self.blocks as i64);

@@ -32,7 +32,7 @@ fn case(g: Conv2dGeometry) {
     let dy = random(g.output_len(), fresh_seed());
     let c = cpu();
     let cb = c.backend();
-    let want_y = down(&c, &cb.conv2d(&up(&c, &x), &up(&c, &w), &g).unwrap());
+    let want_y = down(&c, &cb.conv2d((&up(&c, &x)).into(), &up(&c, &w), &g).unwrap());
     let (want_dx, want_dw) = backward(cb, [&up(&c, &x), &up(&c, &w), &up(&c, &dy)], &g, Conv2dGrads::BOTH).unwrap();
     let (want_dx, want_dw) = (down(&c, &want_dx.unwrap()), down(&c, &want_dw.unwrap()));
     let patch = g.kernel_h * g.kernel_w * g.in_c;
@@ -41,7 +41,7 @@ fn case(g: Conv2dGeometry) {
         let (x, w, dy) = (up(&d, &x), up(&d, &w), up(&d, &dy));
         let result =
             |pass: &str, r: cari::Result<Storage>| down(&d, &r.unwrap_or_else(|e| panic!("{pass} {g:?}: {e}")));
-        let y = result("conv2d", b.conv2d(&x, &w, &g));
+        let y = result("conv2d", b.conv2d((&x).into(), &w, &g));
         check(&format!("conv2d {g:?}"), &d, &y, &want_y, sum_tolerance(patch));
         let (taps, rows) = (g.kernel_h * g.kernel_w * g.out_c, g.batch * g.out_h * g.out_w);
         for wanted in [Conv2dGrads::INPUT, Conv2dGrads::WEIGHTS, Conv2dGrads::BOTH] {
@@ -194,7 +194,7 @@ fn storage_of_another_device_is_refused() {
         let b = d.backend();
         let here = |len| up(&d, &random(len, fresh_seed()));
         let errors = [
-            ("conv2d", b.conv2d(&on_cpu(g.input_len()), &here(g.weight_len()), &g).err()),
+            ("conv2d", b.conv2d((&on_cpu(g.input_len())).into(), &here(g.weight_len()), &g).err()),
             (
                 "conv2d_backward",
                 backward(
@@ -242,8 +242,9 @@ fn forward_with_batch_statistics() {
         for d in devices() {
             let b = d.backend();
             let (x, w) = (up(&d, &x), up(&d, &w));
-            let (y, mean, var) = b.conv2d_with_stats(&x, &w, &g).unwrap_or_else(|e| panic!("{g:?} on {d}: {e}"));
-            let plain = b.conv2d(&x, &w, &g).unwrap();
+            let (y, mean, var) =
+                b.conv2d_with_stats((&x).into(), &w, &g).unwrap_or_else(|e| panic!("{g:?} on {d}: {e}"));
+            let plain = b.conv2d((&x).into(), &w, &g).unwrap();
             assert_eq!(down(&d, &y), down(&d, &plain), "{g:?} on {d}: y differs from the plain forward");
             let (want_mean, want_var) = b.batch_norm_stats(&plain, shape).unwrap();
             let ulp = super::harness::Tolerance {
@@ -278,10 +279,11 @@ fn backward_through_a_batch_norm() {
             let run = |d: &cari::Device, fused: bool| {
                 let b = d.backend();
                 let (x, w, beta, dy) = (up(d, &x), up(d, &w), up(d, &beta), up(d, &dy));
-                let (conv, mean, var) = b.conv2d_with_stats(&x, &w, &g).unwrap();
+                let (conv, mean, var) = b.conv2d_with_stats((&x).into(), &w, &g).unwrap();
                 let bn = BatchNorm { x: &conv, mean: &mean, var: &var, beta: &beta, geometry };
                 let (dx, dw, dbeta) = if fused {
-                    b.conv2d_bn_backward(ConvBnBackward { x: &x, w: &w, bn, dy: &dy }, &g, Conv2dGrads::BOTH).unwrap()
+                    b.conv2d_bn_backward(ConvBnBackward { x: (&x).into(), w: &w, bn, dy: &dy }, &g, Conv2dGrads::BOTH)
+                        .unwrap()
                 } else {
                     let (dconv, dbeta) = b.batch_norm_backward(&dy, bn).unwrap();
                     let (dx, dw) = backward(b, [&x, &w, &dconv], &g, Conv2dGrads::BOTH).unwrap();
@@ -331,7 +333,7 @@ fn forward_into_a_residual_tail() {
                 let y = if fused {
                     b.conv2d_residual(&input, &w, &g, ConvResidual { x: &x, bias: &bias, tail }).unwrap()
                 } else {
-                    b.residual_tail(&x, &b.conv2d(&input, &w, &g).unwrap(), &bias, tail).unwrap()
+                    b.residual_tail(&x, &b.conv2d((&input).into(), &w, &g).unwrap(), &bias, tail).unwrap()
                 };
                 down(d, &y)
             };
@@ -346,6 +348,75 @@ fn forward_into_a_residual_tail() {
                     super::harness::EXACT,
                 );
                 check(&format!("residual tail {g:?} {act:?}"), &d, &fused, &want, sum_tolerance(g.in_c * 4));
+            }
+        }
+    }
+}
+
+/// A batch norm's output as the convolution's input, computed in the loaders of the
+/// forward pass (with and without its own statistics) and of the weight gradient: bit for
+/// bit the same passes over the stored batch-norm output on the same device, and the CPU's
+/// to the convolution's tolerance. Padding stays zero after the normalisation (a ReLU of a
+/// shift would not be).
+#[test]
+fn normalized_input() {
+    use cari::backend::{Activation, BatchNorm, BatchNormGeometry, ConvBnBackward, Rows, Values};
+    let cases = [
+        Conv2dGeometry::with_padding(2, (7, 6), 3, 5, (3, 3), (1, 1), SAME),
+        Conv2dGeometry::with_padding(2, (15, 16), 70, 9, (3, 3), (2, 2), VALID),
+        Conv2dGeometry::with_padding(3, (9, 9), 33, 17, (1, 7), (1, 1), SAME),
+    ];
+    for g in cases {
+        let in_shape = Rows { rows: g.batch * g.in_h * g.in_w, cols: g.in_c };
+        let out_shape = Rows { rows: g.batch * g.out_h * g.out_w, cols: g.out_c };
+        let (x, w, dy) = (
+            random(g.input_len(), fresh_seed()),
+            random(g.weight_len(), fresh_seed()),
+            random(g.output_len(), fresh_seed()),
+        );
+        let (mean, beta) = (random(g.in_c, fresh_seed()), random(g.in_c, fresh_seed()));
+        let var: Vec<f32> = random(g.in_c, fresh_seed()).iter().map(|v| v.abs() + 0.1).collect();
+        let out_beta = random(g.out_c, fresh_seed());
+        for act in [Activation::Relu, Activation::Identity] {
+            let run = |d: &cari::Device, in_loaders: bool| {
+                let b = d.backend();
+                let (x, w, dy, mean, var, beta) =
+                    (up(d, &x), up(d, &w), up(d, &dy), up(d, &mean), up(d, &var), up(d, &beta));
+                let input = BatchNorm {
+                    x: &x,
+                    mean: &mean,
+                    var: &var,
+                    beta: &beta,
+                    geometry: BatchNormGeometry { shape: in_shape, eps: 1e-3, act },
+                };
+                let stored = b.batch_norm(input).unwrap();
+                let values = if in_loaders { Values::Normalized(input) } else { Values::Stored(&stored) };
+                let y = b.conv2d(values, &w, &g).unwrap();
+                let (conv, out_mean, out_var) = b.conv2d_with_stats(values, &w, &g).unwrap();
+                let out_beta = up(d, &out_beta);
+                let geometry = BatchNormGeometry { shape: out_shape, eps: 1e-3, act: Activation::Relu };
+                let bn = BatchNorm { x: &conv, mean: &out_mean, var: &out_var, beta: &out_beta, geometry };
+                let (dx, dw, dbeta) = b
+                    .conv2d_bn_backward(ConvBnBackward { x: values, w: &w, bn, dy: &dy }, &g, Conv2dGrads::BOTH)
+                    .unwrap();
+                [y, conv, out_mean, out_var, dx.unwrap(), dw.unwrap(), dbeta].map(|s| down(d, &s))
+            };
+            let want = run(&cpu(), true);
+            assert_eq!(want, run(&cpu(), false), "{g:?} {act:?}: the CPU's composition");
+            let patch = g.kernel_h * g.kernel_w * g.in_c;
+            for d in devices() {
+                let (fused, apart) = (run(&d, true), run(&d, false));
+                for (i, what) in ["y", "y (with stats)", "mean", "var", "dx", "dw", "dβ"].iter().enumerate() {
+                    check(
+                        &format!("{what} {g:?} {act:?} in the loaders vs stored"),
+                        &d,
+                        &fused[i],
+                        &apart[i],
+                        super::harness::EXACT,
+                    );
+                }
+                check(&format!("y {g:?} {act:?}"), &d, &fused[0], &want[0], sum_tolerance(patch));
+                check(&format!("dw {g:?} {act:?}"), &d, &fused[5], &want[5], sum_tolerance(out_shape.rows * 8));
             }
         }
     }

@@ -21,8 +21,8 @@ fn concat_and_slice_match_exactly() {
             let parts: Vec<Vec<f32>> = widths.iter().map(|&c| random(rows * c, fresh_seed())).collect();
             let cpu_parts: Vec<_> = parts.iter().map(|p| up(&cpu(), p)).collect();
             let dev_parts: Vec<_> = parts.iter().map(|p| up(&device, p)).collect();
-            let cpu_views: Vec<_> = cpu_parts.iter().zip(widths.iter().copied()).collect();
-            let dev_views: Vec<_> = dev_parts.iter().zip(widths.iter().copied()).collect();
+            let cpu_views: Vec<_> = cpu_parts.iter().map(|p| p.into()).zip(widths.iter().copied()).collect();
+            let dev_views: Vec<_> = dev_parts.iter().map(|p| p.into()).zip(widths.iter().copied()).collect();
             let want = cpu().backend().concat_cols(&cpu_views, rows).unwrap();
             let got = device.backend().concat_cols(&dev_views, rows).unwrap();
             let what = format!("concat_cols {rows} rows of {widths:?}");
@@ -106,7 +106,48 @@ fn bad_indices_columns_and_devices_are_errors() {
         let err = be.slice_cols(&up(&device, &x), shape, &[0..1, 2..4]).unwrap_err().to_string();
         assert!(err.contains("slice_cols") && err.contains("2..4 of 3"), "{err}");
         let on_cpu = up(&cpu(), &x);
-        let err = be.concat_cols(&[(&up(&device, &x), 3), (&on_cpu, 3)], 2).unwrap_err().to_string();
+        let err = be.concat_cols(&[((&up(&device, &x)).into(), 3), ((&on_cpu).into(), 3)], 2).unwrap_err().to_string();
         assert!(err.contains("concat_cols") && err.contains(&device.name()) && err.contains("CPU"), "{err}");
+    }
+}
+
+/// A concatenation whose parts include batch norms' outputs, computed as they are copied:
+/// the CPU's (normalise, then copy) bit for bit.
+#[test]
+fn concat_of_batch_norm_outputs_matches_exactly() {
+    use cari::backend::{Activation, BatchNorm, BatchNormGeometry, Values};
+    let (rows, widths) = (37, [5usize, 33, 2]);
+    let parts: Vec<Vec<f32>> = widths.iter().map(|&c| random(rows * c, fresh_seed())).collect();
+    let stats: Vec<[Vec<f32>; 3]> = widths
+        .iter()
+        .map(|&c| {
+            [
+                random(c, fresh_seed()),
+                random(c, fresh_seed()).iter().map(|v| v.abs() + 0.1).collect(),
+                random(c, fresh_seed()),
+            ]
+        })
+        .collect();
+    let run = |d: &cari::Device| {
+        let parts: Vec<_> = parts.iter().map(|p| up(d, p)).collect();
+        let stats: Vec<_> = stats.iter().map(|s| s.clone().map(|v| up(d, &v))).collect();
+        let acts = [Activation::Relu, Activation::Identity, Activation::Relu];
+        let values: Vec<(Values, usize)> = (0..widths.len())
+            .map(|i| {
+                let geometry = BatchNormGeometry { shape: Rows { rows, cols: widths[i] }, eps: 1e-3, act: acts[i] };
+                let [mean, var, beta] = &stats[i];
+                let v = if i == 1 {
+                    Values::Stored(&parts[i])
+                } else {
+                    Values::Normalized(BatchNorm { x: &parts[i], mean, var, beta, geometry })
+                };
+                (v, widths[i])
+            })
+            .collect();
+        down(d, &d.backend().concat_cols(&values, rows).unwrap())
+    };
+    let want = run(&cpu());
+    for d in devices() {
+        check("concat of batch norm outputs", &d, &run(&d), &want, EXACT);
     }
 }

@@ -6,7 +6,7 @@
 //! missing `__syncthreads`), and on `cuda:0` as well when `CARI_TEST_CUDA=1` (the GPU
 //! machine's suite). Tolerances are `atol + rtol·|ref|`, each with its reason.
 
-mod harness;
+pub mod harness;
 
 mod batch_norm;
 mod conv2d;
