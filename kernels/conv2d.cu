@@ -15,6 +15,9 @@
 //   follows, from each block's tile while it is in cache: no second pass over y.
 //   Grid ⌈M/64⌉·⌈O/64⌉; needs M, K, O ≥ 1.
 // conv2d_backward: both gradients in one launch, grid.z layers [input phases, weight splits]
+//   (with x_partials given, x is a batch norm's input and the input-gradient tiles also
+//   yield that batch norm's backward sums, dβ and [mean(g), mean(g·x̂)], finished by the
+//   last tile of each column of tiles: its producer's backward needs no pass of its own)
 //   (either part may be absent), grid.x the larger part's tile count:
 // - the input gradient dx[N·H·W, C] = Σ over taps (kh, kw, o) of dy·w. Input row ih receives
 //   only from kernel rows kh ≡ ih + PT (mod SH), at oh = (ih + PT − kh)/SH, so the pixels
@@ -108,49 +111,75 @@ struct ForwardPatches {
     }
 };
 
-// The batch statistics of y's channels (what batch_norm_stats computes over y viewed as
-// [M, O]) from the block's own tile, which gemm_block has just written: per tile, f64 sums
-// of y and y² over its rows into partials[tile_m][0 or 1][O], then the last tile of each
-// column of tiles to finish (counted on counters[tile_n], zero before and after) adds the
-// column's partials in tile order and writes mean = Σy / M, var = max(Σy² / M − mean², 0).
-__device__ __forceinline__ void conv2d_tile_stats(const float* y, float* mean, float* var, double* partials,
-                                                  unsigned* counters, i64 rows, i64 out_c, i64 m0, i64 n0) {
+// Two per-channel f64 sums over the rows of the block's 64 × 64 tile, which gemm_block has
+// just written, for a reduction over all of a launch's tiles that finishes in its last
+// tile: `terms(r, c)` gives the two quantities (a TermPair) of tile row r at channel c (zeros for a row
+// outside the output); the block writes its column sums to partials[slot][0 or 1][channels],
+// then the last of the `slots` tiles of its column of tiles to finish (counted on
+// counters[n0 / 64], zero before and after) adds the column's partials in slot order and
+// hands each channel's totals to `finish(c, a, b)`.
+struct TermPair {
+    double a, b;
+};
+
+template <class Terms, class Finish>
+__device__ __forceinline__ void conv2d_tile_sums(const Terms& terms, const Finish& finish, double* partials,
+                                                 unsigned* counters, i64 slot, i64 slots, i64 channels, i64 n0) {
     __shared__ double sums[2][GEMM_THREADS / GEMM_TILE][GEMM_TILE];
-    const i64 tiles_m = (rows + GEMM_TILE - 1) / GEMM_TILE, tile_m = m0 / GEMM_TILE, tile_n = n0 / GEMM_TILE;
     const int col = threadIdx.x % GEMM_TILE, part = threadIdx.x / GEMM_TILE;
     constexpr int PART_ROWS = GEMM_TILE * GEMM_TILE / GEMM_THREADS;
     const i64 c = n0 + col;
     __syncthreads();  // the block's writes of its tile are visible to the whole block
-    double sum = 0.0, sum_sq = 0.0;
-    if (c < out_c)
-        for (int r = part * PART_ROWS; r < (part + 1) * PART_ROWS && m0 + r < rows; ++r) {
-            const double v = (double)y[(m0 + r) * out_c + c];
-            sum += v;
-            sum_sq += v * v;
-        }
-    sums[0][part][col] = sum;
-    sums[1][part][col] = sum_sq;
-    __syncthreads();
-    if (part == 0 && c < out_c) {
-        double a = 0.0, b = 0.0;
-        for (int p = 0; p < GEMM_THREADS / GEMM_TILE; ++p) {
-            a += sums[0][p][col];
-            b += sums[1][p][col];
-        }
-        partials[(2 * tile_m) * out_c + c] = a;
-        partials[(2 * tile_m + 1) * out_c + c] = b;
-    }
-    if (!cari_last_arrival(counters + tile_n, (unsigned)tiles_m) || part != 0 || c >= out_c) return;
-    const volatile double* all = partials;  // other blocks' writes, past the fence
     double a = 0.0, b = 0.0;
-    for (i64 t = 0; t < tiles_m; ++t) {
-        a += all[(2 * t) * out_c + c];
-        b += all[(2 * t + 1) * out_c + c];
+    if (c < channels)
+        for (int r = part * PART_ROWS; r < (part + 1) * PART_ROWS; ++r) {
+            const TermPair t = terms(r, c);
+            a += t.a;
+            b += t.b;
+        }
+    sums[0][part][col] = a;
+    sums[1][part][col] = b;
+    __syncthreads();
+    if (part == 0 && c < channels) {
+        double ta = 0.0, tb = 0.0;
+        for (int p = 0; p < GEMM_THREADS / GEMM_TILE; ++p) {
+            ta += sums[0][p][col];
+            tb += sums[1][p][col];
+        }
+        partials[(2 * slot) * channels + c] = ta;
+        partials[(2 * slot + 1) * channels + c] = tb;
     }
-    const double n = (double)rows, m = a / n;
-    mean[c] = (float)m;
-    var[c] = (float)fmax(b / n - m * m, 0.0);
+    if (!cari_last_arrival(counters + n0 / GEMM_TILE, (unsigned)slots) || part != 0 || c >= channels) return;
+    const volatile double* all = partials;  // other blocks' writes, past the fence
+    double ta = 0.0, tb = 0.0;
+    for (i64 t = 0; t < slots; ++t) {
+        ta += all[(2 * t) * channels + c];
+        tb += all[(2 * t + 1) * channels + c];
+    }
+    finish(c, ta, tb);
 }
+
+// The batch statistics of y's channels (what batch_norm_stats computes over y viewed as
+// [M, O]) from the block's own tile: f64 sums of y and y², then mean = Σy / M,
+// var = max(Σy² / M − mean², 0).
+struct TileMoments {
+    const float* y;
+    i64 rows, out_c, m0;
+    __device__ __forceinline__ TermPair operator()(int r, i64 c) const {
+        if (m0 + r >= rows) return {0.0, 0.0};
+        const double v = (double)y[(m0 + r) * out_c + c];
+        return {v, v * v};
+    }
+};
+struct MomentsOut {
+    float *mean, *var;
+    double n;
+    __device__ __forceinline__ void operator()(i64 c, double a, double b) const {
+        const double m = a / n;
+        mean[c] = (float)m;
+        var[c] = (float)fmax(b / n - m * m, 0.0);
+    }
+};
 
 // The residual tail of an Inception-ResNet block in the up-conv's epilogue: y = act(x +
 // scale·(v + bias[c])) for the product v, each operation rounded as elementwise_residual_tail
@@ -190,7 +219,9 @@ extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_forward(
         return;
     }
     gemm_block(a, b, 0, k, GemmRows{y, out_c, m0, rows}, n0, out_c);
-    if (partials != nullptr) conv2d_tile_stats(y, mean, var, partials, counters, rows, out_c, m0, n0);
+    if (partials != nullptr)
+        conv2d_tile_sums(TileMoments{y, rows, out_c, m0}, MomentsOut{mean, var, (double)rows}, partials, counters,
+                         m0 / GEMM_TILE, (rows + GEMM_TILE - 1) / GEMM_TILE, out_c, n0);
 }
 
 // ---- input gradient -----------------------------------------------------------------------
@@ -292,11 +323,48 @@ struct InputGradRows {
     }
 };
 
+// Where the backward sums of the batch norm whose output is the convolution's input go
+// (BnInput; partials == nullptr: not wanted): dβ[C], means[2·C], the tiles' partials and a
+// zeroed counter per column of tiles.
+struct InputBnSums {
+    double* partials;
+    unsigned* counters;
+    float *dbeta, *means;
+};
+
+// That batch norm's g = dx·act'(x̂ + β) and g·x̂ at tile row r, channel c of dx (x the
+// batch norm's input), as batch_norm_backward_sums forms them.
+struct InputBnTerms {
+    const InputGradRows& out;
+    const float *dx, *x;
+    const BnInput& in;
+    __device__ __forceinline__ TermPair operator()(int r, i64 c) const {
+        const float* row = out.row(r);
+        if (row == nullptr) return {0.0, 0.0};
+        const i64 i = (row - dx) + c;
+        const Normalized n = bn_normalized(dx[i], x[i], in.mean[c], bn_inv_std(in.var[c], in.eps), in.beta[c], in.relu);
+        return {(double)n.g, (double)(n.g * n.xhat)};
+    }
+};
+
+// dβ = Σg, means = [Σg / R, Σg·x̂ / R], rounded to f32 as batch_norm_backward_sums rounds them.
+struct BnSumsOut {
+    float *dbeta, *means;
+    i64 channels;
+    double n;
+    __device__ __forceinline__ void operator()(i64 c, double a, double b) const {
+        dbeta[c] = (float)a;
+        means[c] = (float)(a / n);
+        means[channels + c] = (float)(b / n);
+    }
+};
+
 // The input-gradient tiles of phase layer `layer` (phase_h·SW + phase_w): block x takes
 // one of the ⌈pixels of phase (0, 0), the largest/64⌉·⌈C/64⌉ tiles numbered as phase
 // (0, 0)'s; a block past its own phase's pixels, or past the tiles, has nothing to do.
 __device__ __forceinline__ void conv2d_input_grad_block(float* dx, const float* dy, const BnThrough& bn,
-                                                        const float* w, const ConvShape& s, i64 layer) {
+                                                        const float* w, const float* x, const BnInput& in,
+                                                        const InputBnSums& sums, const ConvShape& s, i64 layer) {
     const i64 phase_h = layer / s.sw, phase_w = layer % s.sw;
     const ConvPhase ph = conv_phase(phase_h, s.h, s.kh, s.sh, s.pt);
     const ConvPhase pw = conv_phase(phase_w, s.w, s.kw, s.sw, s.pl);
@@ -307,7 +375,19 @@ __device__ __forceinline__ void conv2d_input_grad_block(float* dx, const float* 
     if (m0 >= rows || n0 >= s.c) return;  // the whole block: no barrier has run
     InputGradTaps a(dy, bn, s, ph, pw, m0, k);
     InputGradWeights b(w, s, ph, pw, n0, k);
-    gemm_block(a, b, 0, k, InputGradRows{dx, s, phase_h, phase_w, ph.count, pw.count, m0, rows}, n0, s.c);
+    const InputGradRows out{dx, s, phase_h, phase_w, ph.count, pw.count, m0, rows};
+    gemm_block(a, b, 0, k, out, n0, s.c);
+    if (sums.partials == nullptr) return;
+    // The phases' tiles in layer order are the reduction's slots.
+    i64 slot = m0 / GEMM_TILE, slots = 0;
+    for (i64 l = 0; l < s.sh * s.sw; ++l) {
+        const ConvPhase lh = conv_phase(l / s.sw, s.h, s.kh, s.sh, s.pt), lw = conv_phase(l % s.sw, s.w, s.kw, s.sw, s.pl);
+        const i64 tiles = (s.batch * lh.count * lw.count + GEMM_TILE - 1) / GEMM_TILE;
+        if (l < layer) slot += tiles;
+        slots += tiles;
+    }
+    const BnSumsOut finish{sums.dbeta, sums.means, s.c, (double)(s.batch * s.h * s.w)};
+    conv2d_tile_sums(InputBnTerms{out, dx, x, in}, finish, sums.partials, sums.counters, slot, slots, s.c, n0);
 }
 
 // ---- weight gradient ----------------------------------------------------------------------
@@ -410,15 +490,17 @@ __device__ __forceinline__ void conv2d_weight_grad_block(float* dw, float* parti
 extern "C" __global__ __launch_bounds__(GEMM_THREADS) void conv2d_backward(
     float* dx, float* dw, float* partial, unsigned* counters, const float* dy, const float* bn_x, const float* mean,
     const float* var, const float* beta, const float* means, float eps, int relu, const float* x, const float* x_mean,
-    const float* x_var, const float* x_beta, float x_eps, int x_relu, const float* w, i64 batch, i64 in_h, i64 in_w,
-    i64 in_c, i64 out_c, i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left,
-    i64 out_h, i64 out_w, i64 split_rows, i64 input_layers) {
+    const float* x_var, const float* x_beta, float x_eps, int x_relu, double* x_partials, unsigned* x_counters,
+    float* x_dbeta, float* x_means, const float* w, i64 batch, i64 in_h, i64 in_w, i64 in_c, i64 out_c,
+    i64 kernel_h, i64 kernel_w, i64 stride_h, i64 stride_w, i64 pad_top, i64 pad_left, i64 out_h, i64 out_w,
+    i64 split_rows, i64 input_layers) {
     const ConvShape s{batch, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, out_h, out_w};
     const BnInput in{x_mean, x_var, x_beta, x_eps, x_relu};
+    const InputBnSums sums{x_partials, x_counters, x_dbeta, x_means};
     const BnThrough bn{bn_x, mean, var, beta, means, out_c, eps, relu};
     const i64 layer = blockIdx.z;
     if (layer < input_layers)
-        conv2d_input_grad_block(dx, dy, bn, w, s, layer);
+        conv2d_input_grad_block(dx, dy, bn, w, x, in, sums, s, layer);
     else
         conv2d_weight_grad_block(dw, partial, counters, x, in, dy, bn, s, split_rows, gridDim.z - input_layers,
                                  layer - input_layers);

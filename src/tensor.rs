@@ -80,6 +80,11 @@ impl Tensor {
         &self.storage
     }
 
+    /// Whether both are the same storage (one tensor and its clones), not merely equal values.
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
     /// The storage, for an in-place update. Copies it first when another tensor shares
     /// it, so no other tensor ever sees the change, or when it is read in place from a
     /// file map, so the file never changes.

@@ -33,6 +33,15 @@ pub struct BatchNorm<T> {
     pub geometry: BatchNormGeometry,
 }
 
+/// A training batch norm's backward sums over its output gradient dy, with g = dy·act'(x̂ + β):
+/// `dbeta = Σg` (`[channels]`) and `means = [mean(g), mean(g·x̂)]` (`[2·channels]`), what
+/// its dx needs besides dy.
+#[derive(Clone, Copy, Debug)]
+pub struct BnSums<T> {
+    pub dbeta: T,
+    pub means: T,
+}
+
 /// Values an op reads: stored, or a batch norm's output that the op computes from the batch
 /// norm's input as it loads each value, so the normalised tensor is never written (the
 /// convolutions' loaders and the concatenation do this on CUDA; see
@@ -70,6 +79,8 @@ pub trait BatchNormOps {
     fn batch_norm_stats(&self, x: &Storage, shape: Rows) -> Result<(Storage, Storage)>;
     /// `act((x − mean)/√(var + eps) + beta)`.
     fn batch_norm(&self, bn: BatchNorm<&Storage>) -> Result<Storage>;
+    /// The training-mode backward's sums over `dy` (see [`BnSums`]).
+    fn batch_norm_backward_sums(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<BnSums<Storage>>;
     /// Gradient of the training-mode batch norm (`mean` and `var` are `x`'s batch
     /// statistics) followed by `act`: `(dx, dbeta)`. The activation's derivative is
     /// recomputed from `x`.

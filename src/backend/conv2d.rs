@@ -1,7 +1,7 @@
 //! 2-D convolution over NHWC activations with HWIO weights: forward, input gradient and
 //! weight gradient.
 
-use super::{BatchNorm, ResidualTail, Storage, Values};
+use super::{BatchNorm, BnSums, ResidualTail, Storage, Values};
 use crate::error::Result;
 
 /// A convolution's full geometry, TF padding resolved to explicit top/left padding
@@ -125,6 +125,19 @@ pub struct ConvBnBackward<'a> {
     pub w: &'a Storage,
     pub bn: BatchNorm<&'a Storage>,
     pub dy: &'a Storage,
+    /// The batch norm's backward sums over `dy`, when its consumer computed them already
+    /// (see `input_sums`): the pass then skips its own.
+    pub sums: Option<BnSums<&'a Storage>>,
+    /// Also the backward sums, over ∂L/∂x, of the batch norm whose output `x` is (`x` is
+    /// `Values::Normalized` and ∂L/∂x is wanted): its producer's `sums`.
+    pub input_sums: bool,
+}
+
+impl<'a> ConvBnBackward<'a> {
+    /// The pass with nothing computed ahead and no sums of the input's batch norm.
+    pub fn new(x: Values<'a>, w: &'a Storage, bn: BatchNorm<&'a Storage>, dy: &'a Storage) -> ConvBnBackward<'a> {
+        ConvBnBackward { x, w, bn, dy, sums: None, input_sums: false }
+    }
 }
 
 /// The residual tail an up-conv's output goes into (`Conv2dOps::conv2d_residual`): the
@@ -139,8 +152,15 @@ pub struct ConvResidual<'a> {
 /// `(∂L/∂x, ∂L/∂w)` of a conv2d backward pass, each when it was asked for.
 pub type Conv2dGradients = (Option<Storage>, Option<Storage>);
 
-/// `(∂L/∂x, ∂L/∂w, ∂L/∂β)` of a conv + batch norm backward pass, the first two when asked for.
-pub type ConvBnGradients = (Option<Storage>, Option<Storage>, Storage);
+/// What a conv + batch norm backward pass gives: ∂L/∂x and ∂L/∂w when asked for, ∂L/∂β
+/// unless its sums were given (it is their `dbeta`), and the input's batch norm's sums when
+/// asked for.
+pub struct ConvBnGradients {
+    pub dx: Option<Storage>,
+    pub dw: Option<Storage>,
+    pub dbeta: Option<Storage>,
+    pub input_sums: Option<BnSums<Storage>>,
+}
 
 pub trait Conv2dOps {
     /// `y[n, oh, ow, o] = Σ x[n, ih, iw, i]·w[kh, kw, i, o]`.
@@ -158,9 +178,10 @@ pub trait Conv2dOps {
     /// `(∂L/∂x, ∂L/∂w)`, each when `wanted`, in one pass where the backend can (one launch
     /// on CUDA: the two are independent given ∂L/∂y).
     fn conv2d_backward(&self, on: Conv2dBackward, g: &Conv2dGeometry, wanted: Conv2dGrads) -> Result<Conv2dGradients>;
-    /// The backward pass of a convolution and the training batch norm after it:
-    /// `(∂L/∂x, ∂L/∂w, ∂L/∂β)`, the first two when `wanted`. On CUDA two launches, the
-    /// batch norm's sums then the convolution's backward, which computes the batch norm's
-    /// dx where it loads it (never stored).
+    /// The backward pass of a convolution and the training batch norm after it (see
+    /// [`ConvBnBackward`], [`ConvBnGradients`]). On CUDA one launch, the convolution's
+    /// backward, which computes the batch norm's dx where it loads it (never stored) and the
+    /// input's batch norm's sums from its input-gradient tiles, after one for the batch
+    /// norm's sums unless they are given.
     fn conv2d_bn_backward(&self, on: ConvBnBackward, g: &Conv2dGeometry, want: Conv2dGrads) -> Result<ConvBnGradients>;
 }

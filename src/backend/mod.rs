@@ -31,7 +31,7 @@ mod pool;
 mod profile;
 mod storage;
 
-pub use batch_norm::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps, Values};
+pub use batch_norm::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps, BnSums, Values};
 pub use conv2d::{
     Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward, ConvBnGradients,
     ConvResidual, Padding,

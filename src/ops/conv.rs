@@ -1,16 +1,17 @@
 //! 2-D convolution with TensorFlow's padding rules, NHWC input, HWIO weights.
 
-use super::features::{Features, Normalization};
+use super::features::{ConsumerSums, Features, Normalization};
 use super::BatchNormStats;
 use super::{check_inputs, non_empty, rank, tensor_like};
 use crate::autograd::Var;
 pub use crate::backend::Padding;
 use crate::backend::{
-    Activation, BatchNormGeometry, Conv2dBackward, Conv2dGeometry, Conv2dGrads, ConvBnBackward, ConvResidual,
+    Activation, BatchNormGeometry, BnSums, Conv2dBackward, Conv2dGeometry, Conv2dGrads, ConvBnBackward, ConvResidual,
     ResidualTail, Rows,
 };
 use crate::error::{Error, Result};
 use crate::tensor::{Shape, Storage, Tensor};
+use std::rc::Rc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dSpec {
@@ -94,18 +95,34 @@ pub fn conv_bn_train(
     } else {
         tensor_like(&xt, be.batch_norm(normalization.batch_norm())?, out_shape)
     };
-    let n = normalization.clone();
+    let (n, own_sums) = (normalization.clone(), Rc::new(ConsumerSums::default()));
+    let sums_left = own_sums.clone();
     let y = Var::record("conv_bn", &[x.node(), w, beta], value, move |dy, needs| {
-        let on = ConvBnBackward { x: input.values(), w: wt.storage(), bn: n.batch_norm(), dy: dy.storage() };
+        let given = sums_left.take_for(dy);
+        let input_sums = if needs[0] { input.sums_wanted() } else { None };
+        let on = ConvBnBackward {
+            x: input.values(),
+            w: wt.storage(),
+            bn: n.batch_norm(),
+            dy: dy.storage(),
+            sums: given.as_ref().map(|s| BnSums { dbeta: s.dbeta.storage(), means: s.means.storage() }),
+            input_sums: input_sums.is_some(),
+        };
         let wanted = Conv2dGrads { input: needs[0], weights: needs[1] };
-        let (dx, dw, dbeta) = dy.device().backend().conv2d_bn_backward(on, &g, wanted)?;
-        Ok(vec![
-            dx.map(|dx| tensor_like(dy, dx, input.like().shape().clone())),
-            dw.map(|dw| tensor_like(dy, dw, wt.shape().clone())),
-            Some(tensor_like(dy, dbeta, [g.out_c])),
-        ])
+        let r = dy.device().backend().conv2d_bn_backward(on, &g, wanted)?;
+        let dx = r.dx.map(|dx| tensor_like(dy, dx, input.like().shape().clone()));
+        if let (Some(slot), Some(s), Some(dx)) = (input_sums, r.input_sums, &dx) {
+            let c = g.in_c;
+            slot.leave(dx, BnSums { dbeta: tensor_like(dy, s.dbeta, [c]), means: tensor_like(dy, s.means, [2 * c]) });
+        }
+        let dbeta = match (r.dbeta, given) {
+            (Some(dbeta), _) => tensor_like(dy, dbeta, [g.out_c]),
+            (None, Some(given)) => given.dbeta,
+            (None, None) => return Err(Error::invalid("conv_bn", "the backend gave no dβ and none was given")),
+        };
+        Ok(vec![dx, r.dw.map(|dw| tensor_like(dy, dw, wt.shape().clone())), Some(dbeta)])
     })?;
-    let y = if deferred { Features::deferred(y, normalization) } else { Features::Value(y) };
+    let y = if deferred { Features::deferred(y, normalization, own_sums) } else { Features::Value(y) };
     Ok((y, stats))
 }
 
@@ -148,7 +165,7 @@ pub fn conv_bn_infer(
         beta: beta.value().clone(),
         geometry,
     };
-    Ok(Features::deferred(Var::constant(conv), normalization))
+    Ok(Features::deferred(Var::constant(conv), normalization, Rc::default()))
 }
 
 /// `beta` is one shift per output channel of the convolution `g`.

@@ -5,10 +5,10 @@
 //! the training step writes and reads each of those activations once less.
 
 use crate::autograd::Var;
-use crate::backend::{BatchNorm, BatchNormGeometry, Values};
+use crate::backend::{BatchNorm, BatchNormGeometry, BnSums, Values};
 use crate::error::Result;
 use crate::tensor::{Shape, Tensor};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// A batch norm as tensors: its input `x`, the statistics it normalises with, its shift.
@@ -33,19 +33,49 @@ impl Normalization {
     }
 }
 
+/// A deferred batch norm's backward sums as its one consumer can leave them: computed in
+/// the consumer's backward pass over the gradient it hands back (a convolution's
+/// input-gradient tiles), so the batch norm's own backward skips that pass. They serve only
+/// the very gradient they were computed from: with more consumers the tape adds theirs
+/// into another tensor first.
+#[derive(Default)]
+pub(super) struct ConsumerSums {
+    consumers: Cell<usize>,
+    left: RefCell<Option<(Tensor, BnSums<Tensor>)>>,
+}
+
+impl ConsumerSums {
+    /// Whether a consumer's sums could serve: it is the only consumer.
+    pub fn wanted(&self) -> bool {
+        self.consumers.get() == 1
+    }
+
+    /// Leaves `sums`, computed over the gradient `dy` the consumer hands back.
+    pub fn leave(&self, dy: &Tensor, sums: BnSums<Tensor>) {
+        *self.left.borrow_mut() = Some((dy.clone(), sums));
+    }
+
+    /// The sums left for exactly this gradient, if any (taken: each serves one backward pass).
+    pub fn take_for(&self, dy: &Tensor) -> Option<BnSums<Tensor>> {
+        let left = self.left.borrow_mut().take()?;
+        left.0.shares_storage(dy).then_some(left.1)
+    }
+}
+
 /// What a consumer's backward keeps of its input: the stored tensor, or the batch norm
-/// whose output it computed (held as tensors, not variables, so the tape holds no cycle).
+/// whose output it computed (held as tensors, not variables, so the tape holds no cycle)
+/// with the place to leave that batch norm's backward sums.
 #[derive(Clone)]
 pub(super) enum Operand {
     Stored(Tensor),
-    Normalized(Normalization),
+    Normalized(Normalization, Rc<ConsumerSums>),
 }
 
 impl Operand {
     pub fn values(&self) -> Values<'_> {
         match self {
             Operand::Stored(t) => Values::Stored(t.storage()),
-            Operand::Normalized(n) => Values::Normalized(n.batch_norm()),
+            Operand::Normalized(n, _) => Values::Normalized(n.batch_norm()),
         }
     }
 
@@ -53,7 +83,15 @@ impl Operand {
     pub fn like(&self) -> &Tensor {
         match self {
             Operand::Stored(t) => t,
-            Operand::Normalized(n) => &n.x,
+            Operand::Normalized(n, _) => &n.x,
+        }
+    }
+
+    /// Where this consumer leaves the input batch norm's backward sums, when they would serve.
+    pub fn sums_wanted(&self) -> Option<&ConsumerSums> {
+        match self {
+            Operand::Normalized(_, sums) if sums.wanted() => Some(sums),
+            _ => None,
         }
     }
 }
@@ -64,6 +102,7 @@ impl Operand {
 pub struct DeferredBatchNorm {
     node: Var,
     normalization: Normalization,
+    sums: Rc<ConsumerSums>,
     written: RefCell<Option<Var>>,
 }
 
@@ -82,9 +121,10 @@ impl From<Var> for Features {
 
 impl Features {
     /// The output of the batch norm on `node`'s op whose input and statistics are
-    /// `normalization` (`node`'s value is that input).
-    pub(super) fn deferred(node: Var, normalization: Normalization) -> Features {
-        Features::Deferred(Rc::new(DeferredBatchNorm { node, normalization, written: RefCell::new(None) }))
+    /// `normalization` (`node`'s value is that input); its one consumer may leave the
+    /// backward sums in `sums`.
+    pub(super) fn deferred(node: Var, normalization: Normalization, sums: Rc<ConsumerSums>) -> Features {
+        Features::Deferred(Rc::new(DeferredBatchNorm { node, normalization, sums, written: RefCell::new(None) }))
     }
 
     pub fn shape(&self) -> &Shape {
@@ -103,6 +143,7 @@ impl Features {
             return Ok(v.clone());
         }
         let n = &d.normalization;
+        d.sums.consumers.set(d.sums.consumers.get() + 1);
         let y = n.x.device().backend().batch_norm(n.batch_norm())?;
         let y = Tensor::from_storage(y, n.x.shape().clone(), n.x.device());
         let v = Var::record("batch_norm_output", &[&d.node], y, |dy, _| Ok(vec![Some(dy.clone())]))?;
@@ -118,11 +159,14 @@ impl Features {
         }
     }
 
-    /// What a consumer reads, for its forward pass and its backward.
+    /// What a consumer reads, for its forward pass and its backward (counted as a consumer).
     pub(super) fn operand(&self) -> Operand {
         match self {
             Features::Value(v) => Operand::Stored(v.value().clone()),
-            Features::Deferred(d) => Operand::Normalized(d.normalization.clone()),
+            Features::Deferred(d) => {
+                d.sums.consumers.set(d.sums.consumers.get() + 1);
+                Operand::Normalized(d.normalization.clone(), d.sums.clone())
+            }
         }
     }
 }

@@ -17,7 +17,7 @@
 use super::buffer;
 use super::elementwise::{column_sums, for_row_blocks};
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps, Rows, Storage};
+use crate::backend::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps, BnSums, Rows, Storage};
 use crate::error::Result;
 
 fn inv_std(var: &[f32], eps: f32) -> Vec<f32> {
@@ -65,24 +65,40 @@ pub fn forward(bn: BatchNorm<&[f32]>) -> Vec<f32> {
 }
 
 pub fn backward(dy: &[f32], bn: BatchNorm<&[f32]>) -> (Vec<f32>, Vec<f32>) {
+    let BnSums { dbeta, means } = backward_sums(dy, bn);
+    (backward_dx(dy, bn, &means), dbeta)
+}
+
+/// The backward's sums over `dy`: `dβ = Σg` and `[mean(g), mean(g·x̂)]`.
+pub fn backward_sums(dy: &[f32], bn: BatchNorm<&[f32]>) -> BnSums<Vec<f32>> {
     match bn.geometry.act {
-        Activation::Identity => backward_with::<false>(dy, bn),
-        Activation::Relu => backward_with::<true>(dy, bn),
+        Activation::Identity => backward_sums_with::<false>(dy, bn),
+        Activation::Relu => backward_sums_with::<true>(dy, bn),
     }
 }
 
-/// `backward`, compiled once per activation so the inner loops carry no branch on it.
-fn backward_with<const RELU: bool>(dy: &[f32], bn: BatchNorm<&[f32]>) -> (Vec<f32>, Vec<f32>) {
+/// dx = inv·(g − mean(g) − x̂·mean(g·x̂)) from `means` = `[mean(g), mean(g·x̂)]`.
+pub fn backward_dx(dy: &[f32], bn: BatchNorm<&[f32]>, means: &[f32]) -> Vec<f32> {
+    match bn.geometry.act {
+        Activation::Identity => backward_dx_with::<false>(dy, bn, means),
+        Activation::Relu => backward_dx_with::<true>(dy, bn, means),
+    }
+}
+
+/// x̂ and dy through the activation, its derivative taken from the pre-activation x̂ + β
+/// computed exactly as the forward pass computed it.
+#[inline(always)]
+fn xhat_and_grad<const RELU: bool>(dy: f32, x: f32, m: f32, iv: f32, b: f32) -> (f32, f32) {
+    let xhat = (x - m) * iv;
+    (xhat, if RELU && xhat + b <= 0.0 { 0.0 } else { dy })
+}
+
+/// The per-activation loops, compiled once per activation so they carry no branch on it.
+fn backward_sums_with<const RELU: bool>(dy: &[f32], bn: BatchNorm<&[f32]>) -> BnSums<Vec<f32>> {
     let BatchNorm { x, mean, var, beta, geometry: BatchNormGeometry { shape: Rows { rows, cols }, eps, .. } } = bn;
     assert!(dy.len() == rows * cols && x.len() == rows * cols);
     assert!(mean.len() == cols && var.len() == cols && beta.len() == cols);
     let inv = inv_std(var, eps);
-    // x̂ and dy through the activation, its derivative taken from the pre-activation
-    // x̂ + β computed exactly as the forward pass computed it.
-    let xhat_and_grad = |dy: f32, x: f32, m: f32, iv: f32, b: f32| {
-        let xhat = (x - m) * iv;
-        (xhat, if RELU && xhat + b <= 0.0 { 0.0 } else { dy })
-    };
     // One pass for both reductions: acc[..cols] collects Σ g, acc[cols..] collects Σ g·x̂.
     let sums = column_sums(Rows { rows, cols: 2 * cols }, |r, acc| {
         let (sum_g, sum_g_xhat) = acc.split_at_mut(cols);
@@ -91,7 +107,7 @@ fn backward_with<const RELU: bool>(dy: &[f32], bn: BatchNorm<&[f32]>) -> (Vec<f3
             let params = mean.iter().zip(&inv).zip(beta);
             let accs = sum_g.iter_mut().zip(sum_g_xhat.iter_mut());
             for (((sg, sgx), (&dy, &x)), ((&m, &iv), &b)) in accs.zip(dyrow.iter().zip(xrow)).zip(params) {
-                let (xhat, g) = xhat_and_grad(dy, x, m, iv, b);
+                let (xhat, g) = xhat_and_grad::<RELU>(dy, x, m, iv, b);
                 *sg += g as f64;
                 *sgx += (g * xhat) as f64;
             }
@@ -99,23 +115,30 @@ fn backward_with<const RELU: bool>(dy: &[f32], bn: BatchNorm<&[f32]>) -> (Vec<f3
     });
     let n = rows as f64;
     let dbeta: Vec<f32> = sums[..cols].iter().map(|&s| s as f32).collect();
-    let mean_g: Vec<f32> = sums[..cols].iter().map(|&s| (s / n) as f32).collect();
-    let mean_g_xhat: Vec<f32> = sums[cols..].iter().map(|&s| (s / n) as f32).collect();
+    let means: Vec<f32> = sums.iter().map(|&s| (s / n) as f32).collect();
+    BnSums { dbeta, means }
+}
+
+fn backward_dx_with<const RELU: bool>(dy: &[f32], bn: BatchNorm<&[f32]>, means: &[f32]) -> Vec<f32> {
+    let BatchNorm { x, mean, var, beta, geometry: BatchNormGeometry { shape: Rows { cols, .. }, eps, .. } } = bn;
+    assert!(means.len() == 2 * cols && dy.len() == x.len());
+    let inv = inv_std(var, eps);
+    let (mean_g, mean_g_xhat) = means.split_at(cols);
     let mut dx = buffer::uninit(x.len());
     for_row_blocks(&mut dx, cols, x.len(), |first, block| {
         let range = first * cols..first * cols + block.len();
         let rows_in = block.chunks_exact_mut(cols).zip(dy[range.clone()].chunks_exact(cols));
         for ((dxrow, dyrow), xrow) in rows_in.zip(x[range].chunks_exact(cols)) {
-            let params = mean.iter().zip(&inv).zip(beta).zip(mean_g.iter().zip(&mean_g_xhat));
+            let params = mean.iter().zip(&inv).zip(beta).zip(mean_g.iter().zip(mean_g_xhat));
             for ((d, (&dy, &x)), (((&m, &iv), &b), (&mg, &mgx))) in
                 dxrow.iter_mut().zip(dyrow.iter().zip(xrow)).zip(params)
             {
-                let (xhat, g) = xhat_and_grad(dy, x, m, iv, b);
+                let (xhat, g) = xhat_and_grad::<RELU>(dy, x, m, iv, b);
                 *d = iv * (g - mg - xhat * mgx);
             }
         }
     });
-    (dx, dbeta)
+    dx
 }
 
 impl BatchNormOps for CpuBackend {
@@ -126,6 +149,12 @@ impl BatchNormOps for CpuBackend {
 
     fn batch_norm(&self, bn: BatchNorm<&Storage>) -> Result<Storage> {
         Ok(wrap(forward(values(bn, "batch_norm")?)))
+    }
+
+    fn batch_norm_backward_sums(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<BnSums<Storage>> {
+        let op = "batch_norm_backward_sums";
+        let BnSums { dbeta, means } = backward_sums(f32s(dy, op)?, values(bn, op)?);
+        Ok(BnSums { dbeta: wrap(dbeta), means: wrap(means) })
     }
 
     fn batch_norm_backward(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<(Storage, Storage)> {

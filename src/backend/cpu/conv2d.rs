@@ -30,9 +30,9 @@
 
 use super::buffer;
 use super::matmul::{matmul_into, Dst, Threads};
-use super::{f32s, operand, wrap, CpuBackend};
+use super::{batch_norm, f32s, operand, wrap, CpuBackend};
 use crate::backend::{
-    BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward,
+    BatchNormOps, BnSums, Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward,
     ConvBnGradients, ConvResidual, ElementwiseOps, MatmulGeometry, Rows, Storage, Values,
 };
 use crate::error::Result;
@@ -354,14 +354,31 @@ impl Conv2dOps for CpuBackend {
     }
 
     fn conv2d_bn_backward(&self, on: ConvBnBackward, g: &Conv2dGeometry, want: Conv2dGrads) -> Result<ConvBnGradients> {
-        let (dy, dbeta) = self.batch_norm_backward(on.dy, on.bn)?;
-        let x = match on.x {
-            Values::Stored(_) => None,
-            Values::Normalized(bn) => Some(self.batch_norm(bn)?),
+        let op = "conv2d_bn_backward";
+        let (dy, bn) = (f32s(on.dy, op)?, batch_norm::values(on.bn, op)?);
+        let (dbeta, dconv) = match on.sums {
+            Some(sums) => (None, batch_norm::backward_dx(dy, bn, f32s(sums.means, op)?)),
+            None => {
+                let BnSums { dbeta, means } = batch_norm::backward_sums(dy, bn);
+                (Some(wrap(dbeta)), batch_norm::backward_dx(dy, bn, &means))
+            }
         };
-        let x = x.as_ref().unwrap_or(on.x.storage());
-        let (dx, dw) = self.conv2d_backward(Conv2dBackward { x, w: on.w, dy: &dy }, g, want)?;
-        Ok((dx, dw, dbeta))
+        let x = operand(on.x, op)?;
+        let w = f32s(on.w, op)?;
+        let dx = want.input.then(|| wrap(input_grad(&dconv, w, g)));
+        let dw = want.weights.then(|| wrap(weight_grad(&x, &dconv, g)));
+        let input_sums = match (on.input_sums, on.x, &dx) {
+            (false, ..) => None,
+            (true, Values::Normalized(input), Some(dx)) => {
+                let sums = batch_norm::backward_sums(f32s(dx, op)?, batch_norm::values(input, op)?);
+                Some(BnSums { dbeta: wrap(sums.dbeta), means: wrap(sums.means) })
+            }
+            (true, ..) => {
+                let why = "the input's batch-norm sums need a normalised input and its gradient";
+                return Err(crate::error::Error::invalid(op, why));
+            }
+        };
+        Ok(ConvBnGradients { dx, dw, dbeta, input_sums })
     }
 }
 

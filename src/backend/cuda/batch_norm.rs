@@ -6,7 +6,9 @@ use super::runtime::kernels::{self as k, Kernel};
 use super::runtime::launch::Launch;
 use super::shapes::{ColumnTiles, COLUMN_SUM_SHARED};
 use super::{CudaBackend, DeviceBuffer};
-use crate::backend::{Activation, BatchNorm, BatchNormGeometry, BatchNormOps, CudaStorage, Rows, Storage, Values};
+use crate::backend::{
+    Activation, BatchNorm, BatchNormGeometry, BatchNormOps, BnSums, CudaStorage, Rows, Storage, Values,
+};
 use crate::error::Result;
 
 /// One launch of a two-output column reduction (`batch_norm_stats`,
@@ -131,6 +133,14 @@ impl BatchNormOps for CudaBackend {
         let launch = o.tiles.launch(k::BATCH_NORM_FORWARD, o.tiles.splits(rows, 4)).ptr(y.buffer.ptr());
         self.launch(OP, o.append(launch))?;
         Ok(Storage::Cuda(y))
+    }
+
+    fn batch_norm_backward_sums(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<BnSums<Storage>> {
+        const OP: &str = "batch_norm_backward_sums";
+        let o = Operands::new(self, OP, bn)?;
+        let Rows { rows, cols } = o.geometry.shape;
+        let (dbeta, means) = backward_sums(self, OP, self.input(OP, dy, rows * cols)?, &o)?;
+        Ok(BnSums { dbeta: Storage::Cuda(dbeta), means: Storage::Cuda(means) })
     }
 
     fn batch_norm_backward(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<(Storage, Storage)> {

@@ -9,8 +9,8 @@ use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::{CudaBackend, DeviceBuffer, THREADS};
 use crate::backend::{
-    Activation, BatchNormOps, Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps, ConvBnBackward,
-    ConvBnGradients, ConvResidual, CudaStorage, ElementwiseOps, Rows, Storage, Values,
+    Activation, BatchNormOps, BnSums, Conv2dBackward, Conv2dGeometry, Conv2dGradients, Conv2dGrads, Conv2dOps,
+    ConvBnBackward, ConvBnGradients, ConvResidual, CudaStorage, ElementwiseOps, Rows, Storage, Values,
 };
 use crate::error::Result;
 
@@ -149,11 +149,26 @@ fn forward(
     Ok((Storage::Cuda(y), stats.map(|(mean, var, _partials)| (Storage::Cuda(mean), Storage::Cuda(var)))))
 }
 
-/// What the backward pass reads: [`Conv2dBackward`] with an input that may be normalised.
+/// What the backward pass reads: [`Conv2dBackward`] with an input that may be normalised,
+/// and whether the input-gradient tiles also give that normalisation's backward sums.
 struct BackwardOperands<'a> {
     x: Values<'a>,
     w: &'a Storage,
     dy: &'a Storage,
+    input_sums: bool,
+}
+
+/// What the backward launch gives: ∂L/∂x, ∂L/∂w, the input's batch-norm sums.
+type BackwardResults = (Option<Storage>, Option<Storage>, Option<BnSums<Storage>>);
+
+/// The input-gradient tiles over all stride phases, in layer order: the slots of the input
+/// batch-norm sums' reduction (as `conv2d_input_grad_block` numbers them).
+fn input_sum_slots(g: &Conv2dGeometry) -> usize {
+    let count = |r: usize, input: usize, stride: usize| (input - r).div_ceil(stride);
+    let phases = (0..g.stride_h).flat_map(|h| (0..g.stride_w).map(move |w| (h, w)));
+    phases
+        .map(|(h, w)| (g.batch * count(h, g.in_h, g.stride_h) * count(w, g.in_w, g.stride_w)).div_ceil(GEMM_TILE))
+        .sum()
 }
 
 /// A batch norm whose dx the convolution's backward computes where it loads it.
@@ -168,7 +183,9 @@ struct BnThrough<'a> {
 /// each covering exactly its pixels, so together they write every element of `dx`; the
 /// weight gradient as a layer per split of its reduction. With several splits, each
 /// writes its partial sum to a scratch buffer and each tile's last split to finish adds
-/// them in split order, so the result is the same on every run.
+/// them in split order, so the result is the same on every run. With `on.input_sums`, the
+/// input-gradient tiles also sum the input's batch-norm terms per column of tiles, the
+/// last tile of each column finishing them (`None` when no tile ran: empty shapes).
 fn backward(
     b: &CudaBackend,
     op: &'static str,
@@ -176,14 +193,14 @@ fn backward(
     bn: Option<BnThrough>,
     g: &Conv2dGeometry,
     wanted: Conv2dGrads,
-) -> Result<(Option<Storage>, Option<Storage>)> {
+) -> Result<BackwardResults> {
     let dy = b.input(op, on.dy, g.output_len())?;
     let x = Input::new(b, op, on.x, g)?;
     let w = b.input(op, on.w, g.weight_len())?;
     let dx = wanted.input.then(|| b.alloc_f32(op, g.input_len())).transpose()?;
     let dw = wanted.weights.then(|| b.alloc_f32(op, g.weight_len())).transpose()?;
     let into_storage =
-        |dx: Option<CudaStorage>, dw: Option<CudaStorage>| (dx.map(Storage::Cuda), dw.map(Storage::Cuda));
+        |dx: Option<CudaStorage>, dw: Option<CudaStorage>| (dx.map(Storage::Cuda), dw.map(Storage::Cuda), None);
     if g.output_len() == 0 {
         // Nothing reaches back from an empty output: both gradients are zero.
         for (out, len) in [(&dx, g.input_len()), (&dw, g.weight_len())] {
@@ -207,7 +224,20 @@ fn backward(
     let weight_tiles = if splits > 0 { tiles(patch_len(g), g.out_c) } else { 0 };
     let len = g.weight_len();
     let partial = if splits > 1 { Some(b.alloc_f32(op, splits * len)?) } else { None };
-    let counters = if partial.is_some() { b.completion_counters(op, weight_tiles)? } else { 0 };
+    let sum_slots = if on.input_sums && input_layers > 0 { input_sum_slots(g) } else { 0 };
+    // The weight splits' counters first, then the input sums' (one per column of tiles).
+    let channel_tiles = g.in_c.div_ceil(GEMM_TILE);
+    let counters =
+        if partial.is_some() || sum_slots > 0 { b.completion_counters(op, weight_tiles + channel_tiles)? } else { 0 };
+    let input_sums = match x.bn {
+        Some(_) if sum_slots > 0 => Some((
+            DeviceBuffer::alloc(&b.gpu, op, sum_slots * 2 * g.in_c * 8)?,
+            b.alloc_f32(op, g.in_c)?,
+            b.alloc_f32(op, 2 * g.in_c)?,
+        )),
+        None if on.input_sums => return Err(b.fail(op, "the input's batch-norm sums asked of a stored input")),
+        _ => None,
+    };
     let ptr = |s: &Option<CudaStorage>| s.as_ref().map_or(0, |s| s.buffer.ptr());
     let grid = [input_tiles.max(weight_tiles) as u32, 1, (input_layers + splits) as u32];
     // Each gradient takes the forward pass's multiply-adds (the input gradient's phases
@@ -225,9 +255,18 @@ fn backward(
         }
         None => launch.ptr(0).ptr(0).ptr(0).ptr(0).ptr(0).f32(0.0).i32(0),
     };
-    let launch = x.append(launch).ptr(w);
-    b.launch(op, with_geometry(launch, g).size(split_rows).size(input_layers))?;
-    Ok(into_storage(dx, dw))
+    let launch = x.append(launch);
+    let launch = match &input_sums {
+        Some((partials, dbeta, means)) => {
+            let sum_counters = counters + 4 * weight_tiles as u64;
+            launch.ptr(partials.ptr()).ptr(sum_counters).ptr(dbeta.buffer.ptr()).ptr(means.buffer.ptr())
+        }
+        None => launch.ptr(0).ptr(0).ptr(0).ptr(0),
+    };
+    b.launch(op, with_geometry(launch.ptr(w), g).size(split_rows).size(input_layers))?;
+    let (dx, dw, _) = into_storage(dx, dw);
+    let sums = input_sums.map(|(_, dbeta, means)| BnSums { dbeta: Storage::Cuda(dbeta), means: Storage::Cuda(means) });
+    Ok((dx, dw, sums))
 }
 
 impl Conv2dOps for CudaBackend {
@@ -247,12 +286,13 @@ impl Conv2dOps for CudaBackend {
     }
 
     fn conv2d_backward(&self, on: Conv2dBackward, g: &Conv2dGeometry, wanted: Conv2dGrads) -> Result<Conv2dGradients> {
-        let on = BackwardOperands { x: on.x.into(), w: on.w, dy: on.dy };
-        backward(self, "conv2d_backward", on, None, g, wanted)
+        let on = BackwardOperands { x: on.x.into(), w: on.w, dy: on.dy, input_sums: false };
+        let (dx, dw, _) = backward(self, "conv2d_backward", on, None, g, wanted)?;
+        Ok((dx, dw))
     }
 
-    /// The batch norm's sums (`batch_norm_backward_sums`), then [`backward`] with the batch
-    /// norm's dx computed in its loaders.
+    /// The batch norm's sums (`batch_norm_backward_sums`) unless given, then [`backward`]
+    /// with the batch norm's dx computed in its loaders.
     fn conv2d_bn_backward(&self, on: ConvBnBackward, g: &Conv2dGeometry, want: Conv2dGrads) -> Result<ConvBnGradients> {
         const OP: &str = "conv2d_bn_backward";
         let o = Operands::new(self, OP, on.bn)?;
@@ -264,9 +304,23 @@ impl Conv2dOps for CudaBackend {
             ));
         }
         let dy = self.input(OP, on.dy, g.output_len())?;
-        let (dbeta, means) = backward_sums(self, OP, dy, &o)?;
-        let through = BnThrough { operands: &o, means: means.buffer.ptr() };
-        let (dx, dw) = backward(self, OP, BackwardOperands { x: on.x, w: on.w, dy: on.dy }, Some(through), g, want)?;
-        Ok((dx, dw, Storage::Cuda(dbeta)))
+        let (dbeta, means) = match on.sums {
+            Some(sums) => (None, self.input(OP, sums.means, 2 * g.out_c)?),
+            None => {
+                let (dbeta, means) = backward_sums(self, OP, dy, &o)?;
+                let ptr = means.buffer.ptr();
+                (Some((Storage::Cuda(dbeta), Storage::Cuda(means))), ptr)
+            }
+        };
+        let through = BnThrough { operands: &o, means };
+        let operands = BackwardOperands { x: on.x, w: on.w, dy: on.dy, input_sums: on.input_sums };
+        let (dx, dw, mut input_sums) = backward(self, OP, operands, Some(through), g, want)?;
+        if let (true, None, Some(dx), Values::Normalized(input)) = (on.input_sums, &input_sums, &dx, on.x) {
+            // No input-gradient tile ran (an empty shape): the sums in a pass of their own.
+            let (dbeta, means) =
+                backward_sums(self, OP, self.input(OP, dx, g.input_len())?, &Operands::new(self, OP, input)?)?;
+            input_sums = Some(BnSums { dbeta: Storage::Cuda(dbeta), means: Storage::Cuda(means) });
+        }
+        Ok(ConvBnGradients { dx, dw, dbeta: dbeta.map(|(dbeta, _means)| dbeta), input_sums })
     }
 }

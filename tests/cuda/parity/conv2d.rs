@@ -264,7 +264,7 @@ fn forward_with_batch_statistics() {
 /// convolution's tolerance.
 #[test]
 fn backward_through_a_batch_norm() {
-    use cari::backend::{Activation, BatchNorm, BatchNormGeometry, ConvBnBackward, Rows};
+    use cari::backend::{Activation, BatchNorm, BatchNormGeometry, BnSums, ConvBnBackward, Rows};
     let cases = [
         Conv2dGeometry::with_padding(2, (7, 6), 3, 5, (3, 3), (1, 1), SAME),
         Conv2dGeometry::with_padding(2, (15, 16), 4, 70, (3, 3), (2, 2), VALID),
@@ -276,14 +276,20 @@ fn backward_through_a_batch_norm() {
         let (beta, dy) = (random(g.out_c, fresh_seed()), random(g.output_len(), fresh_seed()));
         for act in [Activation::Relu, Activation::Identity] {
             let geometry = BatchNormGeometry { shape, eps: 1e-3, act };
-            let run = |d: &cari::Device, fused: bool| {
+            // The batch norm's sums in the pass, given to it (from a pass of their own), or
+            // the two passes apart.
+            let run = |d: &cari::Device, mode: usize| {
                 let b = d.backend();
                 let (x, w, beta, dy) = (up(d, &x), up(d, &w), up(d, &beta), up(d, &dy));
                 let (conv, mean, var) = b.conv2d_with_stats((&x).into(), &w, &g).unwrap();
                 let bn = BatchNorm { x: &conv, mean: &mean, var: &var, beta: &beta, geometry };
-                let (dx, dw, dbeta) = if fused {
-                    b.conv2d_bn_backward(ConvBnBackward { x: (&x).into(), w: &w, bn, dy: &dy }, &g, Conv2dGrads::BOTH)
-                        .unwrap()
+                let (dx, dw, dbeta) = if mode < 2 {
+                    let sums = b.batch_norm_backward_sums(&dy, bn).unwrap();
+                    let mut on = ConvBnBackward::new((&x).into(), &w, bn, &dy);
+                    on.sums = (mode == 1).then_some(BnSums { dbeta: &sums.dbeta, means: &sums.means });
+                    let r = b.conv2d_bn_backward(on, &g, Conv2dGrads::BOTH).unwrap();
+                    assert_eq!(r.dbeta.is_some(), mode == 0, "dβ is the given sums' when they are given");
+                    (r.dx, r.dw, r.dbeta.unwrap_or(sums.dbeta))
                 } else {
                     let (dconv, dbeta) = b.batch_norm_backward(&dy, bn).unwrap();
                     let (dx, dw) = backward(b, [&x, &w, &dconv], &g, Conv2dGrads::BOTH).unwrap();
@@ -291,17 +297,15 @@ fn backward_through_a_batch_norm() {
                 };
                 [down(d, &dx.unwrap()), down(d, &dw.unwrap()), down(d, &dbeta)]
             };
-            let want = run(&cpu(), true);
+            let want = run(&cpu(), 0);
             for d in devices() {
-                let (fused, apart) = (run(&d, true), run(&d, false));
-                for (i, what) in ["dx", "dw", "dβ"].iter().enumerate() {
-                    check(
-                        &format!("{what} {g:?} {act:?} fused vs apart"),
-                        &d,
-                        &fused[i],
-                        &apart[i],
-                        super::harness::EXACT,
-                    );
+                let fused = run(&d, 0);
+                for (mode, how) in [(1, "sums given"), (2, "apart")] {
+                    let other = run(&d, mode);
+                    for (i, what) in ["dx", "dw", "dβ"].iter().enumerate() {
+                        let what = format!("{what} {g:?} {act:?} fused vs {how}");
+                        check(&what, &d, &fused[i], &other[i], super::harness::EXACT);
+                    }
                 }
                 // The batch norm's dx amplifies rounding by 1/σ: compare to the CPU loosely.
                 let taps = g.kernel_h * g.kernel_w * g.out_c * 8;
@@ -396,10 +400,17 @@ fn normalized_input() {
                 let out_beta = up(d, &out_beta);
                 let geometry = BatchNormGeometry { shape: out_shape, eps: 1e-3, act: Activation::Relu };
                 let bn = BatchNorm { x: &conv, mean: &out_mean, var: &out_var, beta: &out_beta, geometry };
-                let (dx, dw, dbeta) = b
-                    .conv2d_bn_backward(ConvBnBackward { x: values, w: &w, bn, dy: &dy }, &g, Conv2dGrads::BOTH)
-                    .unwrap();
-                [y, conv, out_mean, out_var, dx.unwrap(), dw.unwrap(), dbeta].map(|s| down(d, &s))
+                let mut on = ConvBnBackward::new(values, &w, bn, &dy);
+                on.input_sums = in_loaders;
+                let r = b.conv2d_bn_backward(on, &g, Conv2dGrads::BOTH).unwrap();
+                let dx = r.dx.unwrap();
+                // The input batch norm's sums from the input-gradient tiles, or a pass of their own.
+                let sums = match r.input_sums {
+                    Some(sums) => sums,
+                    None => b.batch_norm_backward_sums(&dx, input).unwrap(),
+                };
+                [y, conv, out_mean, out_var, dx, r.dw.unwrap(), r.dbeta.unwrap(), sums.dbeta, sums.means]
+                    .map(|s| down(d, &s))
             };
             let want = run(&cpu(), true);
             assert_eq!(want, run(&cpu(), false), "{g:?} {act:?}: the CPU's composition");
@@ -413,6 +424,20 @@ fn normalized_input() {
                         &fused[i],
                         &apart[i],
                         super::harness::EXACT,
+                    );
+                }
+                let last_bit = super::harness::Tolerance {
+                    atol: 1e-7,
+                    rtol: 2.5e-7,
+                    reason: "f64 sums over the tiles vs over row splits, one f32 rounding",
+                };
+                for (i, what) in [(7, "input dβ"), (8, "input means")] {
+                    check(
+                        &format!("{what} {g:?} {act:?} from the tiles vs a pass"),
+                        &d,
+                        &fused[i],
+                        &apart[i],
+                        last_bit,
                     );
                 }
                 check(&format!("y {g:?} {act:?}"), &d, &fused[0], &want[0], sum_tolerance(patch));
