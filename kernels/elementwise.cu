@@ -9,9 +9,9 @@
 //   elementwise_relu / elementwise_relu_backward
 //   elementwise_add_bias(out, x[rows, cols], bias[cols])
 //   elementwise_residual_tail(out, x, up, bias[cols], scale, relu, n, cols)  out = act(x + scale·(up + bias))
-//   elementwise_residual_tail_backward(dx, dup, dy, y, scale, relu, n)      dx = act'·dy, dup = dx·scale + 0
 //   elementwise_broadcast_rows(out[rows, cols], x[cols])
-//   elementwise_column_sums                          sum_rows: x[rows, cols] → [cols] in f64
+//   elementwise_column_sums                          sum_rows: x[rows, cols] → [cols] in f64, or the
+//                                                    residual tail's backward with its bias gradient
 //
 // The maps are grid-stride loops over a 1-D grid of any size (Launch::linear). Every
 // product is rounded on its own (cari_mul_rn) and division is IEEE (NVRTC's default
@@ -94,17 +94,6 @@ extern "C" __global__ void elementwise_residual_tail(float* __restrict__ out, co
 }
 
 // The roundings of relu_backward and affine(·, scale, 0) in turn.
-extern "C" __global__ void elementwise_residual_tail_backward(float* __restrict__ dx, float* __restrict__ dup,
-                                                              const float* __restrict__ dy,
-                                                              const float* __restrict__ y, float scale, int relu,
-                                                              i64 n) {
-    for (i64 i = cari_global_id(); i < n; i += cari_grid_stride()) {
-        const float g = !relu || y[i] > 0.0f ? dy[i] : 0.0f;
-        dx[i] = g;
-        dup[i] = cari_mul_rn(g, scale) + 0.0f;
-    }
-}
-
 // n = rows·cols > 0 (cols > 0).
 extern "C" __global__ void elementwise_broadcast_rows(float* __restrict__ out, const float* __restrict__ x, i64 n,
                                                       i64 cols) {
@@ -119,17 +108,32 @@ extern "C" __global__ void elementwise_broadcast_rows(float* __restrict__ out, c
 // `partial[by, col]`, and the last chunk of column tile bx to finish (counted on
 // counters[bx], zero before, left zero) adds the tile's partials, a warp per column: lane l
 // adds chunks l, l + 32, … in order, then the warp's fixed shuffle tree adds the lanes.
+// With `dx` given, x is a residual tail's dy and each element is first taken through the
+// tail's backward (dx = act'·dy, the ReLU's mask from the output y, and dup = dx·scale + 0,
+// rounded as the CPU's residual_tail_backward; both written), and the sums are dup's: the
+// bias gradient.
 extern "C" __global__ void elementwise_column_sums(float* __restrict__ out, double* __restrict__ partial,
                                                    unsigned* __restrict__ counters, const float* __restrict__ x,
-                                                   i64 rows, i64 cols, i64 chunk_rows) {
+                                                   float* __restrict__ dx, float* __restrict__ dup,
+                                                   const float* __restrict__ y, float scale, int relu, i64 rows,
+                                                   i64 cols, i64 chunk_rows) {
     CARI_DYNAMIC_SHARED(double, sums);
     const int tx = threadIdx.x, ty = threadIdx.y, row_threads = blockDim.y;
     const i64 col = (i64)blockIdx.x * 32 + tx;
     const i64 first = (i64)blockIdx.y * chunk_rows;
     const i64 end = first + chunk_rows < rows ? first + chunk_rows : rows;
     double acc = 0.0;
-    if (col < cols) {
+    if (col < cols && dx == nullptr) {
         for (i64 r = first + ty; r < end; r += row_threads) acc += (double)x[r * cols + col];
+    } else if (col < cols) {
+        for (i64 r = first + ty; r < end; r += row_threads) {
+            const i64 i = r * cols + col;
+            const float g = !relu || y[i] > 0.0f ? x[i] : 0.0f;
+            const float d = cari_mul_rn(g, scale) + 0.0f;
+            dx[i] = g;
+            dup[i] = d;
+            acc += (double)d;
+        }
     }
     sums[ty * 32 + tx] = acc;
     __syncthreads();

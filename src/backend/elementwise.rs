@@ -20,6 +20,15 @@ pub struct ResidualTail {
     pub act: Activation,
 }
 
+/// The gradients of a residual tail: `dx = act'·dy` (the ReLU's mask from the output, as
+/// `relu_backward`), `dup = dx·scale + 0` (as `affine` rounds it) and the bias's,
+/// `dbias = sum_rows(dup)` (as `sum_rows` computes it, to the order of its f64 sums).
+pub struct ResidualTailGradients {
+    pub dx: Storage,
+    pub dup: Storage,
+    pub dbias: Storage,
+}
+
 pub trait ElementwiseOps {
     fn binary(&self, op: BinaryOp, a: &Storage, b: &Storage) -> Result<Storage>;
     /// `x·mul + add`.
@@ -40,10 +49,8 @@ pub trait ElementwiseOps {
     /// The tail of a residual block in one pass, `act(x + scale·(up + bias[c]))` over
     /// `[rows, cols]`, each operation rounded as `add_bias`, `add_scaled` and `relu` round it.
     fn residual_tail(&self, x: &Storage, up: &Storage, bias: &Storage, tail: ResidualTail) -> Result<Storage>;
-    /// Its backward from `dy` and the output `y`, in one pass: `(dx, dup)` with
-    /// `dx = act'·dy` (the ReLU's mask from `y`, as `relu_backward`) and `dup = dx·scale + 0`
-    /// (as `affine` rounds it); the bias gradient is `sum_rows(dup)`.
-    fn residual_tail_backward(&self, dy: &Storage, y: &Storage, tail: ResidualTail) -> Result<(Storage, Storage)>;
+    /// Its backward from `dy` and the output `y`, in one pass (see [`ResidualTailGradients`]).
+    fn residual_tail_backward(&self, dy: &Storage, y: &Storage, tail: ResidualTail) -> Result<ResidualTailGradients>;
     /// Column sums of `x[rows, cols]` → `[cols]` (bias gradients, batch means).
     fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage>;
     /// `[cols]` repeated `rows` times → `[rows, cols]`.

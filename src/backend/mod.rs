@@ -38,7 +38,7 @@ pub use conv2d::{
 };
 pub use device::Device;
 pub use dropout::DropoutOps;
-pub use elementwise::{BinaryOp, ElementwiseOps, ResidualTail};
+pub use elementwise::{BinaryOp, ElementwiseOps, ResidualTail, ResidualTailGradients};
 pub use layout::LayoutOps;
 pub use loss::{LabelledRows, LossGradients, LossOps, LossTerm, TaskLoss, TaskRows, WeightedLosses};
 pub use matmul::{MatmulGeometry, MatmulOps};

@@ -125,9 +125,9 @@ pub fn residual_tail(x: &Var, up: &Var, bias: &Var, scale: f32, act: Activation)
     let saved = y.clone();
     Var::record(op, &[x, up, bias], y, move |dy, needs| {
         let be = dy.device().backend();
-        let (dx, dup) = be.residual_tail_backward(dy.storage(), saved.storage(), tail)?;
-        let db = if needs[2] { Some(tensor_like(dy, be.sum_rows(&dup, shape)?, [shape.cols])) } else { None };
-        let (dx, dup) = (tensor_like(dy, dx, dy.shape().clone()), tensor_like(dy, dup, dy.shape().clone()));
+        let r = be.residual_tail_backward(dy.storage(), saved.storage(), tail)?;
+        let db = needs[2].then(|| tensor_like(dy, r.dbias, [shape.cols]));
+        let (dx, dup) = (tensor_like(dy, r.dx, dy.shape().clone()), tensor_like(dy, r.dup, dy.shape().clone()));
         Ok(vec![needs[0].then_some(dx), needs[1].then_some(dup), db])
     })
 }

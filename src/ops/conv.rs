@@ -204,8 +204,9 @@ pub fn conv_residual_tail(
     let saved = y.clone();
     Var::record("conv_residual_tail", &[x, mixed, w, bias], y, move |dy, needs| {
         let be = dy.device().backend();
-        let (dx, dup) = be.residual_tail_backward(dy.storage(), saved.storage(), tail)?;
-        let dbias = if needs[3] { Some(tensor_like(dy, be.sum_rows(&dup, tail.shape)?, [g.out_c])) } else { None };
+        let r = be.residual_tail_backward(dy.storage(), saved.storage(), tail)?;
+        let (dx, dup) = (r.dx, r.dup);
+        let dbias = needs[3].then(|| tensor_like(dy, r.dbias, [g.out_c]));
         let on = Conv2dBackward { x: mt.storage(), w: wt.storage(), dy: &dup };
         let (dmixed, dw) = be.conv2d_backward(on, &g, Conv2dGrads { input: needs[1], weights: needs[2] })?;
         Ok(vec![

@@ -14,7 +14,7 @@
 
 use super::buffer;
 use super::{f32s, wrap, CpuBackend};
-use crate::backend::{Activation, BinaryOp, ElementwiseOps, ResidualTail, Rows, Storage};
+use crate::backend::{Activation, BinaryOp, ElementwiseOps, ResidualTail, ResidualTailGradients, Rows, Storage};
 use crate::error::Result;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -319,10 +319,11 @@ impl ElementwiseOps for CpuBackend {
         Ok(wrap(residual_tail(f32s(x, op)?, f32s(up, op)?, f32s(bias, op)?, tail)))
     }
 
-    fn residual_tail_backward(&self, dy: &Storage, y: &Storage, tail: ResidualTail) -> Result<(Storage, Storage)> {
+    fn residual_tail_backward(&self, dy: &Storage, y: &Storage, tail: ResidualTail) -> Result<ResidualTailGradients> {
         let op = "residual_tail_backward";
         let (dx, dup) = residual_tail_backward(f32s(dy, op)?, f32s(y, op)?, tail);
-        Ok((wrap(dx), wrap(dup)))
+        let dbias = sum_rows(&dup, tail.shape);
+        Ok(ResidualTailGradients { dx: wrap(dx), dup: wrap(dup), dbias: wrap(dbias) })
     }
 
     fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {

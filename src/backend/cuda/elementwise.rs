@@ -4,8 +4,10 @@
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::shapes::{grid_stride, TARGET_BLOCKS};
-use super::{CudaBackend, DeviceBuffer};
-use crate::backend::{Activation, BinaryOp, ElementwiseOps, ResidualTail, Rows, Storage};
+use super::{CudaBackend, DeviceBuffer, THREADS};
+use crate::backend::{
+    Activation, BinaryOp, CudaStorage, ElementwiseOps, ResidualTail, ResidualTailGradients, Rows, Storage,
+};
 use crate::error::Result;
 
 /// Runs an element-wise kernel `kernel(out, inputs…, scalars…, n)` into fresh
@@ -120,15 +122,15 @@ impl ElementwiseOps for CudaBackend {
         Ok(Storage::Cuda(out))
     }
 
-    fn residual_tail_backward(&self, dy: &Storage, y: &Storage, tail: ResidualTail) -> Result<(Storage, Storage)> {
+    /// One launch of the column sums walking dy through the tail's backward.
+    fn residual_tail_backward(&self, dy: &Storage, y: &Storage, tail: ResidualTail) -> Result<ResidualTailGradients> {
         let op = "residual_tail_backward";
-        let (dy, n) = self.f32_storage(op, dy)?;
-        let y = self.input(op, y, n)?;
+        let n = tail.shape.rows * tail.shape.cols;
+        let (dy, y) = (self.input(op, dy, n)?, self.input(op, y, n)?);
         let (dx, dup) = (self.alloc_f32(op, n)?, self.alloc_f32(op, n)?);
-        let launch = grid_stride(k::ELEMENTWISE_RESIDUAL_TAIL_BACKWARD, n).ptr(dx.buffer.ptr()).ptr(dup.buffer.ptr());
-        let relu = (tail.act == Activation::Relu) as i32;
-        self.launch(op, launch.ptr(dy).ptr(y).f32(tail.scale).i32(relu).size(n))?;
-        Ok((Storage::Cuda(dx), Storage::Cuda(dup)))
+        let through = TailThrough { dx: dx.buffer.ptr(), dup: dup.buffer.ptr(), y, tail };
+        let dbias = column_sums(self, op, dy, tail.shape, Some(through))?;
+        Ok(ResidualTailGradients { dx: Storage::Cuda(dx), dup: Storage::Cuda(dup), dbias: Storage::Cuda(dbias) })
     }
 
     fn broadcast_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {
@@ -147,28 +149,55 @@ impl ElementwiseOps for CudaBackend {
     /// two differ only in the order of f64 additions, so by at most one f32 rounding.
     fn sum_rows(&self, x: &Storage, shape: Rows) -> Result<Storage> {
         let op = "sum_rows";
-        let Rows { rows, cols } = shape;
-        let x = self.input(op, x, rows * cols)?;
-        let out = self.alloc_f32(op, cols)?;
-        if cols == 0 {
-            return Ok(Storage::Cuda(out));
-        }
-        let (chunks, chunk_rows) = column_chunks(shape);
-        let tiles = cols.div_ceil(32);
-        let partial = if chunks > 1 { Some(DeviceBuffer::alloc(&self.gpu, op, chunks * cols * 8)?) } else { None };
-        let partial_ptr = partial.as_ref().map_or(0, DeviceBuffer::ptr);
-        let counters = if chunks > 1 { self.completion_counters(op, tiles)? } else { 0 };
-        let launch =
-            Launch::new(k::ELEMENTWISE_COLUMN_SUMS, [tiles as u32, chunks as u32, 1], [32, COLUMN_ROW_THREADS, 1])
-                .shared(32 * COLUMN_ROW_THREADS as usize * 8)
-                .ptr(out.buffer.ptr())
-                .ptr(partial_ptr)
-                .ptr(counters)
-                .ptr(x)
-                .size(rows)
-                .size(cols)
-                .size(chunk_rows);
-        self.launch(op, launch)?;
-        Ok(Storage::Cuda(out))
+        let x = self.input(op, x, shape.rows * shape.cols)?;
+        Ok(Storage::Cuda(column_sums(self, op, x, shape, None)?))
     }
+}
+
+/// A residual tail's backward that the column sums take each element through first: where
+/// they write dx and dup, the tail's output y and its numbers.
+struct TailThrough {
+    dx: u64,
+    dup: u64,
+    y: u64,
+    tail: ResidualTail,
+}
+
+/// `elementwise_column_sums` over `x[rows, cols]` (at that address), or over `dup` of the
+/// residual tail's backward `through` computes on the way.
+fn column_sums(
+    b: &CudaBackend,
+    op: &'static str,
+    x: u64,
+    shape: Rows,
+    through: Option<TailThrough>,
+) -> Result<CudaStorage> {
+    let Rows { rows, cols } = shape;
+    let out = b.alloc_f32(op, cols)?;
+    if cols == 0 || (rows == 0 && through.is_some()) {
+        if cols > 0 {
+            b.launch(op, Launch::linear(k::FILL_F32, cols, THREADS).ptr(out.buffer.ptr()).f32(0.0).size(cols))?;
+        }
+        return Ok(out);
+    }
+    let (chunks, chunk_rows) = column_chunks(shape);
+    let tiles = cols.div_ceil(32);
+    let partial = if chunks > 1 { Some(DeviceBuffer::alloc(&b.gpu, op, chunks * cols * 8)?) } else { None };
+    let partial_ptr = partial.as_ref().map_or(0, DeviceBuffer::ptr);
+    let counters = if chunks > 1 { b.completion_counters(op, tiles)? } else { 0 };
+    let launch = Launch::new(k::ELEMENTWISE_COLUMN_SUMS, [tiles as u32, chunks as u32, 1], [32, COLUMN_ROW_THREADS, 1])
+        .shared(32 * COLUMN_ROW_THREADS as usize * 8)
+        .ptr(out.buffer.ptr())
+        .ptr(partial_ptr)
+        .ptr(counters)
+        .ptr(x);
+    let launch = match through {
+        Some(t) => {
+            let relu = (t.tail.act == Activation::Relu) as i32;
+            launch.ptr(t.dx).ptr(t.dup).ptr(t.y).f32(t.tail.scale).i32(relu)
+        }
+        None => launch.ptr(0).ptr(0).ptr(0).f32(0.0).i32(0),
+    };
+    b.launch(op, launch.size(rows).size(cols).size(chunk_rows))?;
+    Ok(out)
 }

@@ -196,13 +196,23 @@ fn residual_tail_and_its_backward_match_exactly() {
                 let on = |d: &cari::Device| {
                     let be = d.backend();
                     let y = be.residual_tail(&up(d, &x), &up(d, &u), &up(d, &bias), tail).unwrap();
-                    let (dx, dup) = be.residual_tail_backward(&up(d, &dy), &y, tail).unwrap();
-                    [down(d, &y), down(d, &dx), down(d, &dup)]
+                    let r = be.residual_tail_backward(&up(d, &dy), &y, tail).unwrap();
+                    let summed = be.sum_rows(&r.dup, tail.shape).unwrap();
+                    [down(d, &y), down(d, &r.dx), down(d, &r.dup), down(d, &r.dbias), down(d, &summed)]
                 };
                 let (got, want) = (on(&device), on(&cpu()));
                 for (what, g, w) in [("y", &got[0], &want[0]), ("dx", &got[1], &want[1]), ("dup", &got[2], &want[2])] {
                     check(&format!("residual tail {what} {rows}x{cols} {act:?}"), &device, g, w, EXACT);
                 }
+                // The bias gradient in the same pass is sum_rows(dup), on the device as on the CPU.
+                check(&format!("residual tail dbias {rows}x{cols} {act:?}"), &device, &got[3], &got[4], EXACT);
+                check(
+                    &format!("residual tail dbias {rows}x{cols} {act:?} vs the CPU"),
+                    &device,
+                    &got[3],
+                    &want[3],
+                    COLUMN_SUM,
+                );
             }
         }
     }
