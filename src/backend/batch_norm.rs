@@ -79,8 +79,9 @@ pub trait BatchNormOps {
     fn batch_norm_stats(&self, x: &Storage, shape: Rows) -> Result<(Storage, Storage)>;
     /// `act((x − mean)/√(var + eps) + beta)`.
     fn batch_norm(&self, bn: BatchNorm<&Storage>) -> Result<Storage>;
-    /// The training-mode backward's sums over `dy` (see [`BnSums`]).
-    fn batch_norm_backward_sums(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<BnSums<Storage>>;
+    /// The training-mode backward's sums (see [`BnSums`]) of each batch norm of `parts`
+    /// over its `dy`, in one pass where the backend can (one launch on CUDA).
+    fn batch_norm_backward_sums(&self, parts: &[(&Storage, BatchNorm<&Storage>)]) -> Result<Vec<BnSums<Storage>>>;
     /// Gradient of the training-mode batch norm (`mean` and `var` are `x`'s batch
     /// statistics) followed by `act`: `(dx, dbeta)`. The activation's derivative is
     /// recomputed from `x`.

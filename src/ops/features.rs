@@ -87,6 +87,14 @@ impl Operand {
         }
     }
 
+    /// The batch norm whose output the consumer computes, if it does.
+    pub fn normalization(&self) -> Option<&Normalization> {
+        match self {
+            Operand::Normalized(n, _) => Some(n),
+            Operand::Stored(_) => None,
+        }
+    }
+
     /// Where this consumer leaves the input batch norm's backward sums, when they would serve.
     pub fn sums_wanted(&self) -> Option<&ConsumerSums> {
         match self {

@@ -3,9 +3,9 @@
 use super::features::Features;
 use super::{check_inputs, rows_of, tensor_like};
 use crate::autograd::Var;
-use crate::backend::Rows;
+use crate::backend::{BnSums, Rows};
 use crate::error::{Error, Result};
-use crate::tensor::Shape;
+use crate::tensor::{Shape, Tensor};
 use std::ops::Range;
 
 /// Concatenates along the last dimension; all other dimensions must agree.
@@ -49,15 +49,28 @@ pub fn concat_features(parts: &[Features]) -> Result<Var> {
             })
             .collect();
         let needed: Vec<Range<usize>> = ranges.iter().zip(needs).filter(|(_, &n)| n).map(|(r, _)| r.clone()).collect();
-        let mut slices =
-            dy.device().backend().slice_cols(dy.storage(), Rows { rows, cols: total }, &needed)?.into_iter();
-        Ok(needs
+        let be = dy.device().backend();
+        let mut slices = be.slice_cols(dy.storage(), Rows { rows, cols: total }, &needed)?.into_iter();
+        let grads: Vec<Option<Tensor>> = needs
             .iter()
             .zip(&in_shapes)
             .map(|(&need, shape)| {
                 need.then(|| tensor_like(dy, slices.next().expect("a slice per needed part"), shape.clone()))
             })
-            .collect())
+            .collect();
+        // The deferred parts this concatenation alone consumes: their batch norms' backward
+        // sums over their slices, all in one pass, left for the batch norms' own backward.
+        let deferred: Vec<_> = operands
+            .iter()
+            .zip(&grads)
+            .filter_map(|(p, g)| Some((p.sums_wanted()?, p.normalization()?, g.as_ref()?)))
+            .collect();
+        let parts: Vec<_> = deferred.iter().map(|(_, n, g)| (g.storage(), n.batch_norm())).collect();
+        for ((slot, n, g), sums) in deferred.iter().zip(be.batch_norm_backward_sums(&parts)?) {
+            let c = n.x.shape().last();
+            slot.leave(g, BnSums { dbeta: tensor_like(g, sums.dbeta, [c]), means: tensor_like(g, sums.means, [2 * c]) });
+        }
+        Ok(grads)
     })
 }
 

@@ -59,7 +59,7 @@ fn the_dry_run_counts_a_training_step_as_the_running_emulation_does() {
     assert_eq!(dry.name(), "cuda-emu:count");
     let counted = |dev: &Device| profile_of(dev, || drop(train_on(dev)));
     let (want, got) = (counted(&running), counted(&dry));
-    assert!(want.launches() > 500 && want.allocations > 500 && want.reads > 0, "{want:?}");
+    assert!(want.launches() > 400 && want.allocations > 500 && want.reads > 0, "{want:?}");
     assert_eq!(got, want);
 }
 

@@ -151,10 +151,13 @@ impl BatchNormOps for CpuBackend {
         Ok(wrap(forward(values(bn, "batch_norm")?)))
     }
 
-    fn batch_norm_backward_sums(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<BnSums<Storage>> {
+    fn batch_norm_backward_sums(&self, parts: &[(&Storage, BatchNorm<&Storage>)]) -> Result<Vec<BnSums<Storage>>> {
         let op = "batch_norm_backward_sums";
-        let BnSums { dbeta, means } = backward_sums(f32s(dy, op)?, values(bn, op)?);
-        Ok(BnSums { dbeta: wrap(dbeta), means: wrap(means) })
+        let sums = |&(dy, bn): &(&Storage, BatchNorm<&Storage>)| {
+            let BnSums { dbeta, means } = backward_sums(f32s(dy, op)?, values(bn, op)?);
+            Ok(BnSums { dbeta: wrap(dbeta), means: wrap(means) })
+        };
+        parts.iter().map(sums).collect()
     }
 
     fn batch_norm_backward(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<(Storage, Storage)> {

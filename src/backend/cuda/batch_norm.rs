@@ -5,11 +5,13 @@
 use super::runtime::kernels::{self as k, Kernel};
 use super::runtime::launch::Launch;
 use super::shapes::{ColumnTiles, COLUMN_SUM_SHARED};
+use super::THREADS;
 use super::{CudaBackend, DeviceBuffer};
 use crate::backend::{
     Activation, BatchNorm, BatchNormGeometry, BatchNormOps, BnSums, CudaStorage, Rows, Storage, Values,
 };
 use crate::error::Result;
+use bytemuck::{Pod, Zeroable};
 
 /// One launch of a two-output column reduction (`batch_norm_stats`,
 /// `batch_norm_backward_sums`): per-split f64 column sums of two quantities into a
@@ -30,6 +32,31 @@ fn column_reduction(
     let launch = tiles.launch(kernel, splits).shared(COLUMN_SUM_SHARED);
     let launch = launch.ptr(first.buffer.ptr()).ptr(second.buffer.ptr()).ptr(partials.ptr()).ptr(done);
     b.launch(op, args(launch))
+}
+
+/// `BnSumsJob` of `kernels/batch_norm.cu`, field for field: one batch norm of a
+/// `batch_norm_backward_sums_list` launch.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct SumsJob {
+    dy: u64,
+    x: u64,
+    mean: u64,
+    var: u64,
+    beta: u64,
+    dbeta: u64,
+    means: u64,
+    partials: u64,
+    done: u64,
+    rows: i64,
+    channels: i64,
+    tiles: i64,
+    splits: i64,
+    first_block: i64,
+    tile: i32,
+    relu: i32,
+    eps: f32,
+    unused: i32,
 }
 
 /// A batch norm's operands as the kernels take them, checked: the device addresses of
@@ -135,12 +162,68 @@ impl BatchNormOps for CudaBackend {
         Ok(Storage::Cuda(y))
     }
 
-    fn batch_norm_backward_sums(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<BnSums<Storage>> {
+    /// One launch over the list of jobs (`batch_norm_backward_sums_list`), each with its
+    /// own column-tile blocks, partials and counter.
+    fn batch_norm_backward_sums(&self, parts: &[(&Storage, BatchNorm<&Storage>)]) -> Result<Vec<BnSums<Storage>>> {
         const OP: &str = "batch_norm_backward_sums";
-        let o = Operands::new(self, OP, bn)?;
-        let Rows { rows, cols } = o.geometry.shape;
-        let (dbeta, means) = backward_sums(self, OP, self.input(OP, dy, rows * cols)?, &o)?;
-        Ok(BnSums { dbeta: Storage::Cuda(dbeta), means: Storage::Cuda(means) })
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut planned = Vec::with_capacity(parts.len());
+        let (mut blocks, mut partial_bytes) = (0usize, 0usize);
+        for &(dy, bn) in parts {
+            let o = Operands::new(self, OP, bn)?;
+            let Rows { rows, cols } = o.geometry.shape;
+            let dy = self.input(OP, dy, rows * cols)?;
+            let splits = o.tiles.splits(rows, 16);
+            let (dbeta, means) = (self.alloc_f32(OP, cols)?, self.alloc_f32(OP, 2 * cols)?);
+            let job_blocks = o.tiles.column_blocks() * splits;
+            planned.push((o, dy, splits, blocks, partial_bytes, dbeta, means));
+            blocks += job_blocks;
+            partial_bytes += splits * 2 * cols * 8;
+        }
+        let partials = DeviceBuffer::alloc(&self.gpu, OP, partial_bytes)?;
+        let done = self.completion_counters(OP, parts.len())?;
+        let jobs: Vec<SumsJob> = planned
+            .iter()
+            .enumerate()
+            .map(|(i, (o, dy, splits, first, offset, dbeta, means))| {
+                let [x, mean, var, beta] = o.ptrs;
+                let BatchNormGeometry { shape: Rows { rows, cols }, eps, act } = o.geometry;
+                SumsJob {
+                    dy: *dy,
+                    x,
+                    mean,
+                    var,
+                    beta,
+                    dbeta: dbeta.buffer.ptr(),
+                    means: means.buffer.ptr(),
+                    partials: partials.ptr() + *offset as u64,
+                    done: done + 4 * i as u64,
+                    rows: rows as i64,
+                    channels: cols as i64,
+                    tiles: o.tiles.column_blocks() as i64,
+                    splits: *splits as i64,
+                    first_block: *first as i64,
+                    tile: o.tiles.tile as i32,
+                    relu: (act == Activation::Relu) as i32,
+                    eps,
+                    unused: 0,
+                }
+            })
+            .collect();
+        let list = DeviceBuffer::alloc(&self.gpu, OP, std::mem::size_of_val(jobs.as_slice()))?;
+        self.gpu.write(OP, list.ptr(), bytemuck::cast_slice(&jobs))?;
+        let grid = u32::try_from(blocks).map_err(|_| self.fail(OP, format!("{blocks} blocks in one launch")))?;
+        let launch = Launch::new(k::BATCH_NORM_BACKWARD_SUMS_LIST, [grid, 1, 1], [THREADS, 1, 1])
+            .shared(COLUMN_SUM_SHARED)
+            .ptr(list.ptr())
+            .i32(jobs.len() as i32);
+        self.launch(OP, launch)?;
+        Ok(planned
+            .into_iter()
+            .map(|(.., dbeta, means)| BnSums { dbeta: Storage::Cuda(dbeta), means: Storage::Cuda(means) })
+            .collect())
     }
 
     fn batch_norm_backward(&self, dy: &Storage, bn: BatchNorm<&Storage>) -> Result<(Storage, Storage)> {

@@ -39,6 +39,11 @@ impl ColumnTiles {
         ColumnTiles { tile: tile as u32, column_blocks: channels.div_ceil(tile).max(1) }
     }
 
+    /// Blocks across the channels: one per tile.
+    pub fn column_blocks(&self) -> usize {
+        self.column_blocks
+    }
+
     /// Row splits (blocks along rows) for a pass over `rows`: enough to fill the GPU, but
     /// each thread keeps at least `min_rows_per_thread` rows.
     pub fn splits(&self, rows: usize, min_rows_per_thread: usize) -> usize {

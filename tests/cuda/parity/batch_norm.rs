@@ -102,6 +102,43 @@ fn backward_matches_the_cpu() {
     }
 }
 
+/// The backward sums of every shape at once, both activations (one launch on CUDA): each
+/// the CPU's to the last bit, and each what the batch norm's own backward gives as dβ.
+#[test]
+fn backward_sums_of_a_list_match_the_cpu() {
+    let mut rng = Rng::new(fresh_seed());
+    let cases: Vec<_> = SHAPES
+        .iter()
+        .flat_map(|&(rows, cols)| ACTIVATIONS.map(|act| (rows, cols, act)))
+        .map(|(rows, cols, act)| {
+            let x = activations(rows * cols, rng.next_u64());
+            let (dy, beta, mean) = (rng.vec(rows * cols, -1.0, 1.0), rng.vec(cols, -1.0, 1.0), rng.vec(cols, 1.0, 5.0));
+            let var = rng.vec(cols, 0.1, 2.0);
+            (BatchNormGeometry { shape: Rows { rows, cols }, eps: EPS, act }, [dy, x, mean, var, beta])
+        })
+        .collect();
+    let run = |d: &cari::Device| {
+        let stored: Vec<[Storage; 5]> = cases.iter().map(|(_, v)| v.each_ref().map(|v| up(d, v))).collect();
+        let parts: Vec<_> =
+            cases.iter().zip(&stored).map(|((g, _), [dy, x, m, v, b])| (dy, bn([x, m, v, b], *g))).collect();
+        let sums = d.backend().batch_norm_backward_sums(&parts).unwrap();
+        let own: Vec<Vec<f32>> =
+            parts.iter().map(|&(dy, bn)| down(d, &d.backend().batch_norm_backward(dy, bn).unwrap().1)).collect();
+        let sums: Vec<[Vec<f32>; 2]> = sums.iter().map(|s| [down(d, &s.dbeta), down(d, &s.means)]).collect();
+        (sums, own)
+    };
+    let (want, _) = run(&cpu());
+    for dev in devices() {
+        let (got, own) = run(&dev);
+        for (i, ((g, w), o)) in got.iter().zip(&want).zip(&own).enumerate() {
+            let (geometry, _) = &cases[i];
+            check(&format!("backward sums dβ {geometry:?}"), &dev, &g[0], &w[0], LAST_BIT);
+            check(&format!("backward sums means {geometry:?}"), &dev, &g[1], &w[1], LAST_BIT);
+            check(&format!("backward sums dβ {geometry:?} vs the backward's"), &dev, &g[0], o, EXACT);
+        }
+    }
+}
+
 #[test]
 fn foreign_or_short_storage_is_an_error_naming_the_op() {
     let shape = Rows { rows: 4, cols: 3 };

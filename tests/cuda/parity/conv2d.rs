@@ -284,7 +284,7 @@ fn backward_through_a_batch_norm() {
                 let (conv, mean, var) = b.conv2d_with_stats((&x).into(), &w, &g).unwrap();
                 let bn = BatchNorm { x: &conv, mean: &mean, var: &var, beta: &beta, geometry };
                 let (dx, dw, dbeta) = if mode < 2 {
-                    let sums = b.batch_norm_backward_sums(&dy, bn).unwrap();
+                    let sums = b.batch_norm_backward_sums(&[(&dy, bn)]).unwrap().remove(0);
                     let mut on = ConvBnBackward::new((&x).into(), &w, bn, &dy);
                     on.sums = (mode == 1).then_some(BnSums { dbeta: &sums.dbeta, means: &sums.means });
                     let r = b.conv2d_bn_backward(on, &g, Conv2dGrads::BOTH).unwrap();
@@ -407,7 +407,7 @@ fn normalized_input() {
                 // The input batch norm's sums from the input-gradient tiles, or a pass of their own.
                 let sums = match r.input_sums {
                     Some(sums) => sums,
-                    None => b.batch_norm_backward_sums(&dx, input).unwrap(),
+                    None => b.batch_norm_backward_sums(&[(&dx, input)]).unwrap().remove(0),
                 };
                 [y, conv, out_mean, out_var, dx, r.dw.unwrap(), r.dbeta.unwrap(), sums.dbeta, sums.means]
                     .map(|s| down(d, &s))
