@@ -8,7 +8,7 @@ use cari::eval::{calibrate, evaluate_models, EvalPlan, ValProtocol, VAL_FAR_TARG
 use cari::experiment::{run_experiment, table_markdown, Experiment};
 use cari::infer::calibrate::{self as calibration, Domain};
 use cari::infer::output::{matches_row, verdict_text, Format};
-use cari::infer::{identify, verify, Embeddings, InferenceModel, Threshold};
+use cari::infer::{identify, verify, EmbeddingGraph, Embeddings, InferenceModel, Threshold};
 use cari::model::{MultiTaskNet, NetworkConfig, OnShapeMismatch, Weighting};
 use cari::optim::{LrSchedule, OptimizerConfig, Rule};
 use cari::plot::{plot_log_files, plot_report, PlotOptions};
@@ -842,13 +842,20 @@ fn bench(args: &BenchArgs) -> Result<()> {
     let step = measure(device, args.warmup, args.steps, batch.len(), || trainer.step(&batch).map(drop))?;
     let (net, params) = (&trainer.net, &trainer.params);
     let embed = measure(device, args.warmup, args.steps, batch.len(), || net.embed(params, &batch.images).map(drop))?;
+    let mut runs = vec![("training step", step), ("inference pass", embed)];
+    // Where the device records graphs, the inference pass captured once and replayed.
+    if device.backend().records_graphs() {
+        let mut graph = EmbeddingGraph::capture(net, params, batch.images.shape().clone(), device)?;
+        let replayed = measure(device, args.warmup, args.steps, batch.len(), || graph.embed(&batch.images).map(drop))?;
+        runs.push(("inference pass, replayed as a graph", replayed));
+    }
     // The dry run's time is the host's alone: what a step costs before any kernel runs.
     let whose = if device.name().ends_with(":count") { " of host time, kernels not run" } else { "" };
-    for (what, m) in [("training step", &step), ("inference", &embed)] {
+    for (what, m) in &runs {
         println!("{what}: {:.1} ms{whose} ({:.1} img/s, {} runs)", m.ms_per_run(), m.images_per_second(), m.runs);
     }
     if args.profile {
-        for (what, m) in [("training step", &step), ("inference pass", &embed)] {
+        for (what, m) in &runs {
             match &m.profile {
                 Some(p) => println!("\n## per {what} on {device}\n\n{}", p.table(m.runs)),
                 None => println!("\n{device} counts nothing to profile (the CUDA devices do)"),

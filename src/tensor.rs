@@ -95,6 +95,20 @@ impl Tensor {
         Ok(Arc::get_mut(&mut self.storage).expect("storage was just made unique"))
     }
 
+    /// Writes `src`'s values over this tensor's, in place, in the very buffer (the input of a
+    /// captured graph): refused when the storage is shared with another tensor or read from
+    /// a file, or `src` has another shape.
+    pub fn overwrite(&mut self, src: &Tensor) -> Result<()> {
+        if src.shape != self.shape {
+            return Err(Error::ShapeMismatch { op: "overwrite", lhs: self.shape.clone(), rhs: src.shape.clone() });
+        }
+        let device = self.device.clone();
+        match Arc::get_mut(&mut self.storage) {
+            Some(dst) if !dst.is_mapped() => device.backend().copy_into(dst, &src.storage),
+            _ => Err(Error::invalid("overwrite", "the tensor shares its storage, which would change under the others")),
+        }
+    }
+
     /// The same data under another shape with as many elements.
     pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Tensor> {
         let shape = shape.into();

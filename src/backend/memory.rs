@@ -15,5 +15,8 @@ pub trait MemoryOps {
     fn zeros(&self, len: usize) -> Result<Storage>;
     /// A copy that shares nothing with `x` (before an in-place update of shared storage).
     fn copy(&self, x: &Storage) -> Result<Storage>;
+    /// Writes `src`'s values over `dst`'s (same dtype and length), in place: new inputs for
+    /// a captured graph, which reads the buffers it was captured on.
+    fn copy_into(&self, dst: &mut Storage, src: &Storage) -> Result<()>;
     fn cast(&self, x: &Storage, dtype: DType) -> Result<Storage>;
 }

@@ -77,6 +77,47 @@ pub trait DeviceOps: Send + Sync {
     fn profile(&self) -> Option<Profile> {
         None
     }
+
+    /// Whether [`begin_capture`](DeviceOps::begin_capture) works here.
+    fn records_graphs(&self) -> bool {
+        false
+    }
+
+    /// From here on, records this device's work instead of running it, until
+    /// [`end_capture`](DeviceOps::end_capture): the work of a [`DeviceGraph`]. Nothing may
+    /// be read or waited for in between, and every buffer the work needs must already be in
+    /// the device's pool (run the same work once first). CUDA devices only.
+    fn begin_capture(&self) -> Result<()> {
+        Err(no_graphs(&self.name()))
+    }
+
+    /// The work recorded since `begin_capture`, to replay.
+    fn end_capture(&self) -> Result<DeviceGraph> {
+        Err(no_graphs(&self.name()))
+    }
+}
+
+fn no_graphs(device: &str) -> crate::error::Error {
+    let msg = "this device records no graphs (CUDA devices only)".into();
+    crate::error::Error::Backend { op: "graph capture", device: device.into(), msg }
+}
+
+/// Device work recorded once and replayed whole: a CUDA graph. A replay runs the same
+/// kernels on the same buffers, so whoever captured it keeps those buffers alive (the
+/// device's pool keeps the ones the capture allocated until the graph goes) and writes new
+/// inputs into the buffers it read (`MemoryOps::copy_into`).
+pub struct DeviceGraph(Box<dyn cuda::runtime::Graph>);
+
+impl DeviceGraph {
+    /// Queues the recorded work again.
+    pub fn replay(&self) -> Result<()> {
+        self.0.replay("graph replay")
+    }
+
+    /// The kernel launches one replay runs.
+    pub fn launches(&self) -> usize {
+        self.0.launches()
+    }
 }
 
 /// Declares `Backend` as the sum of the family traits, with the blanket implementation

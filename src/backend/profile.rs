@@ -33,6 +33,9 @@ pub struct Profile {
     pub written_bytes: u64,
     /// Explicit waits for the device.
     pub synchronizations: u64,
+    /// Replays of captured graphs (one host call each), and the kernel launches they held.
+    pub graph_replays: u64,
+    pub replayed_launches: u64,
 }
 
 impl Profile {
@@ -70,6 +73,8 @@ impl Profile {
             writes: self.writes - earlier.writes,
             written_bytes: self.written_bytes - earlier.written_bytes,
             synchronizations: self.synchronizations - earlier.synchronizations,
+            graph_replays: self.graph_replays - earlier.graph_replays,
+            replayed_launches: self.replayed_launches - earlier.replayed_launches,
         }
     }
 
@@ -99,6 +104,14 @@ impl Profile {
         let total = self.launches();
         let flops: u64 = self.kernels.values().map(|k| k.flops).sum();
         let _ = writeln!(out, "GEMM arithmetic: {:.2} GFLOP", flops as f64 / per / 1e9);
+        if self.graph_replays > 0 {
+            let _ = writeln!(
+                out,
+                "graph replays: {:.1} ({:.1} kernel launches in them)",
+                each(self.graph_replays),
+                each(self.replayed_launches)
+            );
+        }
         let _ = writeln!(out, "kernel launches: {:.1} ({} kernels)\n", each(total), self.kernels.len());
         let _ = writeln!(out, "| kernel | launches | share | buffers handed (MiB) | GFLOP |");
         let _ = writeln!(out, "|---|---:|---:|---:|---:|");

@@ -4,7 +4,7 @@
 
 use super::batches::{for_each_batch, EvalLoading};
 use super::calibrate::{stored, Calibration, Domain};
-use super::{Embeddings, Threshold};
+use super::{EmbeddingGraph, Embeddings, Threshold};
 use crate::autograd::ParamStore;
 use crate::backend::Device;
 use crate::data::{DataConfig, Dataset, ImageList, LoaderOptions, Preprocess, SamplerState};
@@ -66,8 +66,18 @@ impl InferenceModel {
     ) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(indices.len() * self.net.embedding_dim());
         let loading = EvalLoading { preprocess: self.preprocess, batch_size, options };
+        // On a device that records graphs, the full batches replay one captured on the
+        // first of them; a shorter one (the last) runs as usual.
+        let mut graph: Option<EmbeddingGraph> = None;
         for_each_batch(dataset, indices, loading, &self.device, |_, images| {
-            out.extend(self.net.embed(&self.params, images)?.to_vec()?);
+            let full = images.dims().first() == Some(&batch_size) && self.device.backend().records_graphs();
+            if full && graph.is_none() {
+                graph = Some(EmbeddingGraph::capture(&self.net, &self.params, images.shape().clone(), &self.device)?);
+            }
+            match graph.as_mut().filter(|_| full) {
+                Some(g) => out.extend(g.embed(images)?),
+                None => out.extend(self.net.embed(&self.params, images)?.to_vec()?),
+            }
             Ok(())
         })?;
         Ok(out)

@@ -68,7 +68,10 @@ pub fn concat_features(parts: &[Features]) -> Result<Var> {
         let parts: Vec<_> = deferred.iter().map(|(_, n, g)| (g.storage(), n.batch_norm())).collect();
         for ((slot, n, g), sums) in deferred.iter().zip(be.batch_norm_backward_sums(&parts)?) {
             let c = n.x.shape().last();
-            slot.leave(g, BnSums { dbeta: tensor_like(g, sums.dbeta, [c]), means: tensor_like(g, sums.means, [2 * c]) });
+            slot.leave(
+                g,
+                BnSums { dbeta: tensor_like(g, sums.dbeta, [c]), means: tensor_like(g, sums.means, [2 * c]) },
+            );
         }
         Ok(grads)
     })

@@ -4,6 +4,7 @@
 
 mod deferred;
 mod emulator;
+mod graph;
 mod parity;
 mod profile;
 mod runtime;

@@ -1,6 +1,6 @@
 //! Uploads, downloads, fills, copies and dtype conversions of host memory.
 
-use super::{buffer, not_cpu, wrap, CpuBackend};
+use super::{buffer, f32s, f32s_mut, not_cpu, wrap, CpuBackend};
 use crate::backend::{CpuStorage, MemoryOps, Storage};
 use crate::dtype::DType;
 use crate::error::Result;
@@ -36,6 +36,18 @@ impl MemoryOps for CpuBackend {
             Storage::Cpu(s) => Ok(Storage::Cpu(s.clone())),
             other => Err(not_cpu(other, "copy")),
         }
+    }
+
+    fn copy_into(&self, dst: &mut Storage, src: &Storage) -> Result<()> {
+        let op = "copy_into";
+        let src = f32s(src, op)?;
+        let dst = f32s_mut(dst, op)?;
+        if dst.len() != src.len() {
+            let msg = format!("{} values over {}", src.len(), dst.len());
+            return Err(crate::error::Error::Backend { op, device: "cpu".into(), msg });
+        }
+        dst.copy_from_slice(src);
+        Ok(())
     }
 
     fn cast(&self, x: &Storage, dtype: DType) -> Result<Storage> {

@@ -68,6 +68,20 @@ impl MemoryOps for CudaBackend {
         Ok(Storage::Cuda(out))
     }
 
+    fn copy_into(&self, dst: &mut Storage, src: &Storage) -> Result<()> {
+        let op = "copy_into";
+        let (s, d) = (self.ours(op, src)?, self.ours(op, dst)?);
+        if (s.len, s.dtype) != (d.len, d.dtype) {
+            return Err(self.fail(op, format!("{} {:?} values over {} {:?}", s.len, s.dtype, d.len, d.dtype)));
+        }
+        let words = s.len * s.dtype.size_in_bytes() / 2;
+        if words > 0 {
+            let launch = Launch::linear(k::COPY_U16, words, THREADS).ptr(d.buffer.ptr()).ptr(s.buffer.ptr());
+            self.launch(op, launch.size(words))?;
+        }
+        Ok(())
+    }
+
     fn cast(&self, x: &Storage, dtype: DType) -> Result<Storage> {
         let s = self.ours("cast", x)?;
         let kernel = match (s.dtype, dtype) {

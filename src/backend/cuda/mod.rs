@@ -171,4 +171,16 @@ impl DeviceOps for CudaBackend {
     fn profile(&self) -> Option<Profile> {
         Some(self.counting.profile())
     }
+
+    fn records_graphs(&self) -> bool {
+        true
+    }
+
+    fn begin_capture(&self) -> Result<()> {
+        self.gpu.begin_capture("graph capture")
+    }
+
+    fn end_capture(&self) -> Result<super::DeviceGraph> {
+        Ok(super::DeviceGraph(self.gpu.end_capture("graph capture")?))
+    }
 }

@@ -5,7 +5,7 @@
 //! allocations is the real one, since the host decides it from shapes alone.
 
 use super::launch::{Arg, Launch};
-use super::Gpu;
+use super::{Gpu, Graph};
 use crate::backend::Profile;
 use crate::error::Result;
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ pub struct Counting {
     inner: Arc<dyn Gpu>,
     /// Launches are counted, not run.
     dry: bool,
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 #[derive(Default)]
@@ -23,6 +23,8 @@ struct State {
     profile: Profile,
     /// Live buffers: start address → bytes, to size the buffers a launch is handed.
     buffers: BTreeMap<u64, usize>,
+    /// The launches since `begin_capture`, while a capture is on.
+    captured: Option<usize>,
 }
 
 impl State {
@@ -37,7 +39,7 @@ impl State {
 
 impl Counting {
     pub fn new(inner: Arc<dyn Gpu>) -> Counting {
-        Counting { inner, dry: false, state: Mutex::default() }
+        Counting { inner, dry: false, state: Arc::default() }
     }
 
     /// Counts launches without running them.
@@ -51,6 +53,30 @@ impl Counting {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("device counters poisoned")
+    }
+}
+
+/// A graph whose replays are counted (the launches it holds were counted as they were
+/// captured).
+struct CountedGraph {
+    inner: Box<dyn Graph>,
+    state: Arc<Mutex<State>>,
+    /// The launches captured into it (a dry run's inner graph holds none).
+    launches: usize,
+}
+
+impl Graph for CountedGraph {
+    fn replay(&self, op: &'static str) -> Result<()> {
+        {
+            let mut s = self.state.lock().expect("device counters poisoned");
+            s.profile.graph_replays += 1;
+            s.profile.replayed_launches += self.launches as u64;
+        }
+        self.inner.replay(op)
+    }
+
+    fn launches(&self) -> usize {
+        self.launches
     }
 }
 
@@ -103,6 +129,9 @@ impl Gpu for Counting {
         {
             let mut s = self.state();
             let bytes: u64 = launch.args.iter().map(|a| if let Arg::Ptr(p) = a { s.buffer_bytes(*p) } else { 0 }).sum();
+            if let Some(n) = s.captured.as_mut() {
+                *n += 1;
+            }
             let k = s.profile.kernels.entry(launch.kernel.name).or_default();
             k.launches += 1;
             k.buffer_bytes += bytes;
@@ -118,5 +147,19 @@ impl Gpu for Counting {
     fn synchronize(&self) -> Result<()> {
         self.state().profile.synchronizations += 1;
         self.inner.synchronize()
+    }
+
+    fn begin_capture(&self, op: &'static str) -> Result<()> {
+        self.inner.begin_capture(op)?;
+        self.state().captured = Some(0);
+        Ok(())
+    }
+
+    /// A dry run's graph holds no launches (they were counted, not recorded): its replays
+    /// are counted alone.
+    fn end_capture(&self, op: &'static str) -> Result<Box<dyn Graph>> {
+        let launches = self.state().captured.take().unwrap_or(0);
+        let inner = self.inner.end_capture(op)?;
+        Ok(Box::new(CountedGraph { inner, state: self.state.clone(), launches }))
     }
 }

@@ -5,11 +5,14 @@
 use super::kernels::ModuleSource;
 use super::launch::{Arg, Launch};
 use super::nvrtc;
-use super::staging::Staging;
-use super::Gpu;
+use super::staging::{GraphBlocks, Staging};
+use super::{Gpu, Graph};
 use crate::error::{Error, Result};
-use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig, PushKernelArg};
+use cudarc::driver::{
+    result, sys, CudaContext, CudaFunction, CudaGraph, CudaModule, CudaStream, LaunchConfig, PushKernelArg,
+};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The oldest architecture our kernels target (`__shfl_*_sync`, independent thread scheduling).
@@ -30,6 +33,9 @@ pub struct CudaDriver {
     /// the pool without waiting for the device (a plain cuMemFree synchronises, once per
     /// dropped tensor), and allocations are served from the pool.
     pooled: bool,
+    /// A graph is being captured on the stream, and the launches recorded into it so far.
+    capturing: AtomicBool,
+    captured_launches: AtomicUsize,
 }
 
 impl CudaDriver {
@@ -71,6 +77,8 @@ impl CudaDriver {
             functions: Mutex::new(HashMap::new()),
             sync_each_launch: std::env::var_os("CARI_CUDA_SYNC").is_some_and(|v| v == "1"),
             pooled,
+            capturing: AtomicBool::new(false),
+            captured_launches: AtomicUsize::new(0),
         })
     }
 
@@ -144,6 +152,49 @@ fn keep_pool_memory(device: sys::CUdevice) {
     }
 }
 
+impl CudaDriver {
+    /// An error while a graph is being captured: nothing has run yet, so nothing can be
+    /// read or waited for.
+    fn not_capturing(&self, op: &'static str, what: &str) -> Result<()> {
+        match self.capturing.load(Ordering::Acquire) {
+            true => Err(self.fail(op, format!("{what} while a graph is being captured (nothing has run yet)"))),
+            false => Ok(()),
+        }
+    }
+}
+
+/// A captured CUDA graph, instantiated, with the pinned blocks its copies read.
+struct DriverGraph {
+    graph: Mutex<CudaGraph>,
+    stream: Arc<CudaStream>,
+    launches: usize,
+    blocks: Option<GraphBlocks>,
+}
+
+// SAFETY: the graph is only touched under its mutex (cudarc's CudaGraph is not
+// synchronised); the stream and the blocks are shareable.
+unsafe impl Send for DriverGraph {}
+unsafe impl Sync for DriverGraph {}
+
+impl Graph for DriverGraph {
+    fn replay(&self, op: &'static str) -> Result<()> {
+        let graph = self.graph.lock().expect("graph poisoned");
+        graph.launch().map_err(|e| Error::Backend { op, device: "cuda".into(), msg: format!("graph launch: {e:?}") })
+    }
+
+    fn launches(&self) -> usize {
+        self.launches
+    }
+}
+
+impl Drop for DriverGraph {
+    fn drop(&mut self) {
+        // The pinned blocks go once no replay can still be copying from them.
+        let _ = self.stream.synchronize();
+        drop(self.blocks.take());
+    }
+}
+
 impl Gpu for CudaDriver {
     fn name(&self) -> String {
         format!("cuda:{}", self.ordinal)
@@ -184,6 +235,7 @@ impl Gpu for CudaDriver {
     }
 
     fn read(&self, op: &'static str, src: u64, dst: &mut [u8]) -> Result<()> {
+        self.not_capturing(op, "a read")?;
         self.bind(op)?;
         let failed = |e| self.fail(op, format!("copy to host (or an earlier launch) failed: {e:?}"));
         // SAFETY: `src` is a buffer of ours holding at least `dst.len()` bytes; the copy is
@@ -193,6 +245,7 @@ impl Gpu for CudaDriver {
     }
 
     fn synchronize(&self) -> Result<()> {
+        self.not_capturing("synchronize", "a wait")?;
         self.bind("synchronize")?;
         self.stream.synchronize().map_err(|e| self.fail("synchronize", format!("a launch failed: {e:?}")))
     }
@@ -219,11 +272,48 @@ impl Gpu for CudaDriver {
         // every pointer is a live buffer of this device sized for the launch.
         unsafe { builder.launch(cfg) }
             .map_err(|e| self.fail(op, format!("launch of `{}` failed: {e:?}", launch.kernel.name)))?;
-        if self.sync_each_launch {
+        if self.capturing.load(Ordering::Acquire) {
+            self.captured_launches.fetch_add(1, Ordering::AcqRel);
+        } else if self.sync_each_launch {
             self.stream
                 .synchronize()
                 .map_err(|e| self.fail(op, format!("kernel `{}` failed: {e:?}", launch.kernel.name)))?;
         }
         Ok(())
+    }
+
+    fn begin_capture(&self, op: &'static str) -> Result<()> {
+        self.bind(op)?;
+        if self.capturing.swap(true, Ordering::AcqRel) {
+            return Err(self.fail(op, "a graph is already being captured".into()));
+        }
+        self.staging.lock().expect("staging memory poisoned").begin_capture();
+        self.captured_launches.store(0, Ordering::Release);
+        let mode = sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL;
+        self.stream.begin_capture(mode).map_err(|e| {
+            self.capturing.store(false, Ordering::Release);
+            drop(self.staging.lock().expect("staging memory poisoned").end_capture());
+            self.fail(op, format!("cannot begin a graph capture: {e:?}"))
+        })
+    }
+
+    fn end_capture(&self, op: &'static str) -> Result<Box<dyn Graph>> {
+        self.bind(op)?;
+        if !self.capturing.swap(false, Ordering::AcqRel) {
+            return Err(self.fail(op, "no graph is being captured".into()));
+        }
+        let blocks = self.staging.lock().expect("staging memory poisoned").end_capture();
+        let graph = self
+            .stream
+            .end_capture(sys::CUgraphInstantiate_flags(0))
+            .map_err(|e| self.fail(op, format!("the graph capture failed: {e:?}")))?
+            .ok_or_else(|| self.fail(op, "the graph capture recorded nothing".into()))?;
+        let launches = self.captured_launches.swap(0, Ordering::AcqRel);
+        Ok(Box::new(DriverGraph {
+            graph: Mutex::new(graph),
+            stream: self.stream.clone(),
+            launches,
+            blocks: Some(blocks),
+        }))
     }
 }

@@ -4,10 +4,10 @@
 //! a kernel that reads or writes past the end stops with a message naming it.
 
 use super::launch::Launch;
-use super::Gpu;
+use super::{Gpu, Graph};
 use crate::error::{Error, Result};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The order in which the threads of a block run between two barriers. Reverse and random
 /// orders expose kernels that read another thread's shared-memory write without a barrier.
@@ -60,21 +60,120 @@ pub fn resolves(kernel: &str) -> bool {
     unsafe { cari_emu_lookup(name.as_ptr()) }.is_some()
 }
 
+/// A step of recorded work.
+#[derive(Clone)]
+enum Recorded {
+    Launch(Launch),
+    Write(u64, Vec<u8>),
+}
+
+/// Cloning shares the stream and the capture (a graph replays on its emulator).
+#[derive(Clone)]
 pub struct Emulator {
     order: ThreadOrder,
+    stream: Arc<Stream>,
+}
+
+#[derive(Default)]
+struct Stream {
     /// Held while a launch runs: launches run one after another, as on the one stream of a
     /// real device, whichever host threads make them (kernels that finish in their last
     /// block share one completion counter, and rely on it).
-    stream: Mutex<()>,
+    order: Mutex<()>,
+    /// The work recorded since `begin_capture`, while a capture is on.
+    capture: Mutex<Option<Vec<Recorded>>>,
 }
 
 impl Emulator {
     pub fn new(order: ThreadOrder) -> Emulator {
-        Emulator { order, stream: Mutex::new(()) }
+        Emulator { order, stream: Arc::default() }
     }
 
     fn fail(&self, op: &'static str, msg: String) -> Error {
         Error::Backend { op, device: self.name(), msg }
+    }
+
+    /// Records `work` when a capture is on: whether it did.
+    fn recorded(&self, work: impl FnOnce() -> Recorded) -> bool {
+        let mut capture = self.stream.capture.lock().unwrap_or_else(|p| p.into_inner());
+        capture.as_mut().map(|c| c.push(work())).is_some()
+    }
+
+    /// An error when a capture is on: reads and waits cannot be part of a graph.
+    fn not_capturing(&self, op: &'static str, what: &str) -> Result<()> {
+        match self.stream.capture.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            true => Err(self.fail(op, format!("{what} while a graph is being captured (nothing has run yet)"))),
+            false => Ok(()),
+        }
+    }
+
+    fn copy(dst: u64, src: &[u8]) {
+        // SAFETY: `dst` is an emulated device buffer of at least `src.len()` bytes (the
+        // backend sizes every copy from the storage it allocated).
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst as *mut u8, src.len()) };
+    }
+
+    fn run(&self, op: &'static str, launch: &Launch) -> Result<()> {
+        let name = CString::new(launch.kernel.name).expect("kernel names hold no NUL");
+        // SAFETY: as in `resolves`.
+        let entry = unsafe { cari_emu_lookup(name.as_ptr()) };
+        if entry.is_none() {
+            return Err(self.fail(op, format!("kernel `{}` is not in the emulator's registry", launch.kernel.name)));
+        }
+        let mut params: Vec<*mut c_void> = launch.args.iter().map(|a| a.as_param_ptr()).collect();
+        let (order, seed) = match self.order {
+            ThreadOrder::Forward => (0, 0),
+            ThreadOrder::Reverse => (1, 0),
+            ThreadOrder::Random(seed) => (2, seed),
+        };
+        let mut err = vec![0 as c_char; 1024];
+        let _in_order = self.stream.order.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // SAFETY: `params` points at `launch.args`, which outlives the call and matches the
+        // kernel's parameter kinds (`Launch::validate` ran); pointers in it are buffers of
+        // this emulator.
+        let rc = unsafe {
+            cari_emu_launch(
+                name.as_ptr(),
+                entry,
+                launch.grid.as_ptr(),
+                launch.block.as_ptr(),
+                launch.shared_bytes,
+                params.as_mut_ptr(),
+                order,
+                seed,
+                err.as_mut_ptr(),
+                err.len(),
+            )
+        };
+        if rc != 0 {
+            // SAFETY: the runtime NUL-terminates the message within `err`.
+            let msg = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
+            return Err(self.fail(op, msg));
+        }
+        Ok(())
+    }
+}
+
+/// The emulator's graph: the recorded launches and writes, run again in order.
+struct EmulatedGraph {
+    emulator: Emulator,
+    work: Vec<Recorded>,
+}
+
+impl Graph for EmulatedGraph {
+    fn replay(&self, op: &'static str) -> Result<()> {
+        self.emulator.not_capturing(op, "a graph replay")?;
+        for w in &self.work {
+            match w {
+                Recorded::Launch(l) => self.emulator.run(op, l)?,
+                Recorded::Write(dst, bytes) => Emulator::copy(*dst, bytes),
+            }
+        }
+        Ok(())
+    }
+
+    fn launches(&self) -> usize {
+        self.work.iter().filter(|w| matches!(w, Recorded::Launch(_))).count()
     }
 }
 
@@ -101,60 +200,43 @@ impl Gpu for Emulator {
     }
 
     fn write(&self, _op: &'static str, dst: u64, src: &[u8]) -> Result<()> {
-        // SAFETY: `dst` is an emulated device buffer of at least `src.len()` bytes (the
-        // backend sizes every copy from the storage it allocated).
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst as *mut u8, src.len()) };
+        if !self.recorded(|| Recorded::Write(dst, src.to_vec())) {
+            Emulator::copy(dst, src);
+        }
         Ok(())
     }
 
-    fn read(&self, _op: &'static str, src: u64, dst: &mut [u8]) -> Result<()> {
-        // SAFETY: as in `write`.
+    fn read(&self, op: &'static str, src: u64, dst: &mut [u8]) -> Result<()> {
+        self.not_capturing(op, "a read")?;
+        // SAFETY: as in `copy`.
         unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst.as_mut_ptr(), dst.len()) };
         Ok(())
     }
 
     /// Launches run to completion before they return.
     fn synchronize(&self) -> Result<()> {
-        Ok(())
+        self.not_capturing("synchronize", "a wait")
     }
 
     fn launch(&self, op: &'static str, launch: &Launch) -> Result<()> {
-        let name = CString::new(launch.kernel.name).expect("kernel names hold no NUL");
-        // SAFETY: as in `resolves`.
-        let entry = unsafe { cari_emu_lookup(name.as_ptr()) };
-        if entry.is_none() {
-            return Err(self.fail(op, format!("kernel `{}` is not in the emulator's registry", launch.kernel.name)));
+        if self.recorded(|| Recorded::Launch(launch.clone())) {
+            return Ok(());
         }
-        let mut params: Vec<*mut c_void> = launch.args.iter().map(|a| a.as_param_ptr()).collect();
-        let (order, seed) = match self.order {
-            ThreadOrder::Forward => (0, 0),
-            ThreadOrder::Reverse => (1, 0),
-            ThreadOrder::Random(seed) => (2, seed),
-        };
-        let mut err = vec![0 as c_char; 1024];
-        let _in_order = self.stream.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // SAFETY: `params` points at `launch.args`, which outlives the call and matches the
-        // kernel's parameter kinds (`Launch::validate` ran); pointers in it are buffers of
-        // this emulator.
-        let rc = unsafe {
-            cari_emu_launch(
-                name.as_ptr(),
-                entry,
-                launch.grid.as_ptr(),
-                launch.block.as_ptr(),
-                launch.shared_bytes,
-                params.as_mut_ptr(),
-                order,
-                seed,
-                err.as_mut_ptr(),
-                err.len(),
-            )
-        };
-        if rc != 0 {
-            // SAFETY: the runtime NUL-terminates the message within `err`.
-            let msg = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
-            return Err(self.fail(op, msg));
+        self.run(op, launch)
+    }
+
+    fn begin_capture(&self, op: &'static str) -> Result<()> {
+        let mut capture = self.stream.capture.lock().unwrap_or_else(|p| p.into_inner());
+        if capture.is_some() {
+            return Err(self.fail(op, "a graph is already being captured".into()));
         }
+        *capture = Some(Vec::new());
         Ok(())
+    }
+
+    fn end_capture(&self, op: &'static str) -> Result<Box<dyn Graph>> {
+        let work = self.stream.capture.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let work = work.ok_or_else(|| self.fail(op, "no graph is being captured".into()))?;
+        Ok(Box::new(EmulatedGraph { emulator: self.clone(), work }))
     }
 }

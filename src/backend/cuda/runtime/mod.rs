@@ -36,6 +36,22 @@ pub trait Gpu: Send + Sync {
     fn launch(&self, op: &'static str, launch: &Launch) -> Result<()>;
     /// Waits for every launch so far.
     fn synchronize(&self) -> Result<()>;
+    /// From here on, records launches and writes instead of running them, until
+    /// `end_capture`; a read or a wait in between is an error (nothing has run yet).
+    fn begin_capture(&self, op: &'static str) -> Result<()>;
+    /// The work recorded since `begin_capture`, to replay.
+    fn end_capture(&self, op: &'static str) -> Result<Box<dyn Graph>>;
+}
+
+/// Recorded device work, replayed whole (a CUDA graph): the same launches on the same
+/// buffers, and the same writes of the bytes written while it was recorded. Whoever
+/// captured it keeps the buffers it reads alive and writes new inputs into them before a
+/// replay.
+pub trait Graph: Send + Sync {
+    /// Queues the recorded work again, in stream order.
+    fn replay(&self, op: &'static str) -> Result<()>;
+    /// The kernel launches it holds.
+    fn launches(&self) -> usize;
 }
 
 /// Device memory owned by one storage; freed on drop.

@@ -3,12 +3,16 @@
 //! step (and a captured graph finds them at the same addresses). Exact sizes, not size
 //! classes, so the emulator's guard page still sits right after every buffer. Reuse is safe
 //! in stream order: whatever used a buffer before it was freed runs before whatever uses it
-//! next.
+//! next. A captured graph owns the buffers handed out while it was captured: within the
+//! capture they are reused as ever (a replay runs its work in the captured order), but once
+//! it ends, a freed one waits for the graph to go (its replays still use it) before anyone
+//! else gets it. A capture takes every buffer from the pool (an allocation from the device
+//! there is an error: run the work once before capturing it).
 
 use super::launch::Launch;
-use super::Gpu;
-use crate::error::Result;
-use std::collections::HashMap;
+use super::{Gpu, Graph};
+use crate::error::{Error, Result};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// The most bytes of free buffers kept; a buffer freed beyond it goes back to the device.
@@ -17,7 +21,7 @@ const MAX_CACHED_BYTES: usize = 8 << 30;
 
 pub struct BufferPool {
     inner: Arc<dyn Gpu>,
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 #[derive(Default)]
@@ -27,11 +31,24 @@ struct State {
     /// Every buffer handed out, with its size.
     live: HashMap<u64, usize>,
     cached_bytes: usize,
+    /// The buffers (and their sizes) handed out since `begin_capture`, while a capture is on.
+    capture: Option<Vec<(u64, usize)>>,
+    /// Buffers a live graph owns, and those of them freed (kept, with their sizes, until
+    /// the graph goes).
+    graph_owned: HashSet<u64>,
+    held: HashMap<u64, usize>,
+}
+
+impl State {
+    fn keep_free(&mut self, ptr: u64, bytes: usize) {
+        self.cached_bytes += bytes;
+        self.free.entry(bytes).or_default().push(ptr);
+    }
 }
 
 impl BufferPool {
     pub fn new(inner: Arc<dyn Gpu>) -> BufferPool {
-        BufferPool { inner, state: Mutex::default() }
+        BufferPool { inner, state: Arc::default() }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -69,7 +86,17 @@ impl Gpu for BufferPool {
             if let Some(ptr) = s.free.get_mut(&bytes).and_then(Vec::pop) {
                 s.cached_bytes -= bytes;
                 s.live.insert(ptr, bytes);
+                if let Some(captured) = s.capture.as_mut() {
+                    captured.push((ptr, bytes));
+                }
                 return Ok(ptr);
+            }
+            if s.capture.is_some() {
+                let msg = format!(
+                    "a graph capture asked for {bytes} bytes the pool does not hold: run the same work once \
+                     before capturing it, so that every buffer it needs is in the pool"
+                );
+                return Err(Error::Backend { op, device: self.inner.name(), msg });
             }
         }
         let ptr = match self.inner.alloc(op, bytes) {
@@ -86,9 +113,10 @@ impl Gpu for BufferPool {
     unsafe fn free(&self, ptr: u64) {
         let mut s = self.state();
         let Some(bytes) = s.live.remove(&ptr) else { return };
-        if s.cached_bytes + bytes <= MAX_CACHED_BYTES {
-            s.cached_bytes += bytes;
-            s.free.entry(bytes).or_default().push(ptr);
+        if s.graph_owned.contains(&ptr) {
+            s.held.insert(ptr, bytes);
+        } else if s.cached_bytes + bytes <= MAX_CACHED_BYTES {
+            s.keep_free(ptr, bytes);
         } else {
             drop(s);
             self.inner.free(ptr)
@@ -109,5 +137,73 @@ impl Gpu for BufferPool {
 
     fn synchronize(&self) -> Result<()> {
         self.inner.synchronize()
+    }
+
+    fn begin_capture(&self, op: &'static str) -> Result<()> {
+        self.inner.begin_capture(op)?;
+        self.state().capture = Some(Vec::new());
+        Ok(())
+    }
+
+    fn end_capture(&self, op: &'static str) -> Result<Box<dyn Graph>> {
+        let buffers = {
+            let mut s = self.state();
+            let mut captured = s.capture.take().unwrap_or_default();
+            captured.sort_unstable();
+            captured.dedup();
+            // Those free again are the graph's now: out of everyone else's reach.
+            for &(ptr, bytes) in &captured {
+                let was_free =
+                    s.free.get_mut(&bytes).and_then(|f| f.iter().position(|&p| p == ptr).map(|i| f.swap_remove(i)));
+                if was_free.is_some() {
+                    s.cached_bytes -= bytes;
+                    s.held.insert(ptr, bytes);
+                }
+            }
+            let buffers: Vec<u64> = captured.into_iter().map(|(ptr, _)| ptr).collect();
+            s.graph_owned.extend(buffers.iter().copied());
+            buffers
+        };
+        match self.inner.end_capture(op) {
+            Ok(inner) => Ok(Box::new(PoolGraph { inner, state: self.state.clone(), buffers })),
+            Err(e) => {
+                release(&self.state, &buffers);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A graph with the buffers it owns, given back to the pool when it goes.
+struct PoolGraph {
+    inner: Box<dyn Graph>,
+    state: Arc<Mutex<State>>,
+    buffers: Vec<u64>,
+}
+
+impl Graph for PoolGraph {
+    fn replay(&self, op: &'static str) -> Result<()> {
+        self.inner.replay(op)
+    }
+
+    fn launches(&self) -> usize {
+        self.inner.launches()
+    }
+}
+
+impl Drop for PoolGraph {
+    fn drop(&mut self) {
+        release(&self.state, &self.buffers);
+    }
+}
+
+/// Ends a graph's hold on `buffers`: the freed ones become free, the others are freed as usual.
+fn release(state: &Mutex<State>, buffers: &[u64]) {
+    let mut s = state.lock().expect("buffer pool poisoned");
+    for ptr in buffers {
+        s.graph_owned.remove(ptr);
+        if let Some(bytes) = s.held.remove(ptr) {
+            s.keep_free(*ptr, bytes);
+        }
     }
 }

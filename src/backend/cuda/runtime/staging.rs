@@ -2,7 +2,8 @@
 //! queued on the stream and the host goes on at once: a copy from pageable memory returns
 //! only after the driver has taken the bytes, a wait per upload. A block is reused once the
 //! event recorded after its copy has passed; the stream runs in order, so the oldest copy
-//! in flight is always the first to finish.
+//! in flight is always the first to finish. While a graph is captured, a copy's block is
+//! the graph's (each replay copies from it again): held until the graph goes, never reused.
 
 use cudarc::driver::{result, sys, DriverError};
 use std::collections::VecDeque;
@@ -22,6 +23,25 @@ pub struct Staging {
     in_flight: VecDeque<(Pinned, sys::CUevent)>,
     /// Events whose copies have finished, for the next copies.
     events: Vec<sys::CUevent>,
+    /// The blocks of the copies recorded since `begin_capture`, while a capture is on.
+    capture: Option<Vec<Pinned>>,
+}
+
+/// The pinned blocks a captured graph's copies read, freed when the graph goes.
+pub struct GraphBlocks(Vec<Pinned>);
+
+// SAFETY: plain host memory owned by this value.
+unsafe impl Send for GraphBlocks {}
+unsafe impl Sync for GraphBlocks {}
+
+impl Drop for GraphBlocks {
+    /// The graph's replays must have finished (the driver waits for its stream first).
+    fn drop(&mut self) {
+        for block in self.0.drain(..) {
+            // SAFETY: blocks this value owns, whose copies have finished.
+            let _ = unsafe { result::free_host(block.ptr as *mut std::ffi::c_void) };
+        }
+    }
 }
 
 // SAFETY: the blocks are plain host memory owned by this value, and the driver's events
@@ -35,6 +55,14 @@ impl Staging {
     /// `dst` is device memory of at least `src.len()` bytes in the current context, which
     /// owns `stream`.
     pub unsafe fn copy(&mut self, dst: u64, src: &[u8], stream: sys::CUstream) -> Result<(), DriverError> {
+        if self.capture.is_some() {
+            let block = self.take(src.len())?;
+            std::ptr::copy_nonoverlapping(src.as_ptr(), block.ptr, src.len());
+            let queued =
+                sys::cuMemcpyHtoDAsync_v2(dst, block.ptr as *const std::ffi::c_void, src.len(), stream).result();
+            self.capture.as_mut().expect("capturing").push(block);
+            return queued;
+        }
         self.reclaim();
         let block = self.take(src.len())?;
         std::ptr::copy_nonoverlapping(src.as_ptr(), block.ptr, src.len());
@@ -55,6 +83,16 @@ impl Staging {
         }
         self.in_flight.push_back((block, event));
         Ok(())
+    }
+
+    /// From here on, copies are recorded into a graph: their blocks become the graph's.
+    pub fn begin_capture(&mut self) {
+        self.capture = Some(Vec::new());
+    }
+
+    /// The blocks the graph captured since `begin_capture` copies from.
+    pub fn end_capture(&mut self) -> GraphBlocks {
+        GraphBlocks(self.capture.take().unwrap_or_default())
     }
 
     /// Moves the blocks of finished copies to the free list.
@@ -100,7 +138,8 @@ impl Drop for Staging {
                 self.free.push(block);
                 self.events.push(event);
             }
-            for block in self.free.drain(..) {
+            let held = self.capture.take().unwrap_or_default();
+            for block in self.free.drain(..).chain(held) {
                 let _ = result::free_host(block.ptr as *mut std::ffi::c_void);
             }
             for event in self.events.drain(..) {

@@ -1,0 +1,77 @@
+//! Captured device graphs: the inference pass recorded once and replayed per batch
+//! (`infer::EmbeddingGraph`) gives the very embeddings of the pass run as usual, batch
+//! after batch, with one graph launch and no allocation per batch; a batch of another
+//! shape is refused; a capture that would allocate, read or wait is an error naming it;
+//! and a device without graphs says so.
+
+use cari::infer::EmbeddingGraph;
+use cari::model::{MultiTaskNet, NetworkConfig};
+use cari::rng::Rng;
+use cari::tensor::Tensor;
+use cari::Device;
+
+fn net() -> MultiTaskNet {
+    MultiTaskNet::new(NetworkConfig { image_size: 75, num_classes: 6, width_divisor: 16, ..Default::default() })
+        .unwrap()
+}
+
+fn images(batch: usize, seed: u64, device: &Device) -> Tensor {
+    let n = batch * 75 * 75 * 3;
+    Tensor::from_vec(Rng::new(seed).vec(n, -1.0, 1.0), [batch, 75, 75, 3], device).unwrap()
+}
+
+#[test]
+fn a_replayed_inference_pass_gives_the_embeddings_of_the_pass_itself() {
+    // A device of this test's own, so no other test's work lands in its counts.
+    let dev = Device::parse("cuda-emu:random:90420").unwrap();
+    let net = net();
+    let params = net.init_params(3, &dev).unwrap();
+    let batches: Vec<Tensor> = (0..3).map(|s| images(4, 10 + s, &dev)).collect();
+    let eager: Vec<Vec<f32>> = batches.iter().map(|b| net.embed(&params, b).unwrap().to_vec().unwrap()).collect();
+    let mut graph = EmbeddingGraph::capture(&net, &params, batches[0].shape().clone(), &dev).unwrap();
+    assert!(graph.launches() > 20, "{} launches", graph.launches());
+    for (b, want) in batches.iter().zip(&eager).rev() {
+        // Work run as usual between replays gets buffers of its own, not the graph's.
+        assert_eq!(net.embed(&params, &batches[0]).unwrap().to_vec().unwrap(), eager[0]);
+        let before = dev.profile().unwrap();
+        let got = graph.embed(b).unwrap();
+        let p = dev.profile().unwrap().since(&before);
+        assert_eq!(&got, want, "replayed embeddings differ from the pass's");
+        assert_eq!((p.graph_replays, p.replayed_launches as usize), (1, graph.launches()), "{p:?}");
+        // The host launches only the copy of the images into the graph's input.
+        assert_eq!((p.launches(), p.allocations, p.reads), (1, 0, 1), "{p:?}");
+    }
+    let err = graph.embed(&images(3, 1, &dev)).unwrap_err().to_string();
+    assert!(err.contains("[4, 75, 75, 3]") && err.contains("[3, 75, 75, 3]") && err.contains("graph"), "{err}");
+    // Gone, the graph gives its buffers back: the pass run as usual allocates nothing.
+    drop(graph);
+    let before = dev.profile().unwrap();
+    net.embed(&params, &batches[1]).unwrap();
+    assert_eq!(dev.profile().unwrap().since(&before).allocations, 0);
+}
+
+#[test]
+fn a_capture_refuses_allocations_reads_and_waits() {
+    let dev = Device::parse("cuda-emu").unwrap();
+    let be = dev.backend();
+    let x = be.upload(vec![1.0; 8]).unwrap();
+    // A size the pool has never held: nothing to take it from.
+    be.begin_capture().unwrap();
+    let alloc = be.zeros(12_345).map(drop).unwrap_err().to_string();
+    let read = be.download(&x).unwrap_err().to_string();
+    let wait = be.synchronize().unwrap_err().to_string();
+    be.end_capture().unwrap();
+    assert!(alloc.contains("pool") && alloc.contains("49380 bytes"), "{alloc}");
+    assert!(read.contains("read") && read.contains("captured"), "{read}");
+    assert!(wait.contains("wait") && wait.contains("captured"), "{wait}");
+    // The device runs work again once the capture has ended.
+    assert_eq!(be.download(&x).unwrap(), vec![1.0; 8]);
+}
+
+#[test]
+fn a_device_without_graphs_says_so() {
+    let cpu = Device::cpu();
+    assert!(!cpu.backend().records_graphs());
+    let err = cpu.backend().begin_capture().unwrap_err().to_string();
+    assert!(err.contains("graph") && err.contains("cpu"), "{err}");
+}
