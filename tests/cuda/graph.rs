@@ -20,15 +20,29 @@ fn images(batch: usize, seed: u64, device: &Device) -> Tensor {
     Tensor::from_vec(Rng::new(seed).vec(n, -1.0, 1.0), [batch, 75, 75, 3], device).unwrap()
 }
 
+/// Devices of this test's own, so no other test's work lands in their counts: an emulation,
+/// and the real GPU with `CARI_TEST_CUDA=1` (`tools/gpu_suite.sh`).
+fn graph_devices() -> Vec<Device> {
+    let mut names = vec!["cuda-emu:random:90420"];
+    if std::env::var_os("CARI_TEST_CUDA").is_some_and(|v| v == "1") {
+        names.push("cuda:0");
+    }
+    names.into_iter().map(|n| Device::parse(n).unwrap_or_else(|e| panic!("opening {n}: {e}"))).collect()
+}
+
 #[test]
 fn a_replayed_inference_pass_gives_the_embeddings_of_the_pass_itself() {
-    // A device of this test's own, so no other test's work lands in its counts.
-    let dev = Device::parse("cuda-emu:random:90420").unwrap();
+    for dev in graph_devices() {
+        replayed_inference_on(&dev);
+    }
+}
+
+fn replayed_inference_on(dev: &Device) {
     let net = net();
-    let params = net.init_params(3, &dev).unwrap();
-    let batches: Vec<Tensor> = (0..3).map(|s| images(4, 10 + s, &dev)).collect();
+    let params = net.init_params(3, dev).unwrap();
+    let batches: Vec<Tensor> = (0..3).map(|s| images(4, 10 + s, dev)).collect();
     let eager: Vec<Vec<f32>> = batches.iter().map(|b| net.embed(&params, b).unwrap().to_vec().unwrap()).collect();
-    let mut graph = EmbeddingGraph::capture(&net, &params, batches[0].shape().clone(), &dev).unwrap();
+    let mut graph = EmbeddingGraph::capture(&net, &params, batches[0].shape().clone(), dev).unwrap();
     assert!(graph.launches() > 20, "{} launches", graph.launches());
     for (b, want) in batches.iter().zip(&eager).rev() {
         // Work run as usual between replays gets buffers of its own, not the graph's.
@@ -41,7 +55,7 @@ fn a_replayed_inference_pass_gives_the_embeddings_of_the_pass_itself() {
         // The host launches only the copy of the images into the graph's input.
         assert_eq!((p.launches(), p.allocations, p.reads), (1, 0, 1), "{p:?}");
     }
-    let err = graph.embed(&images(3, 1, &dev)).unwrap_err().to_string();
+    let err = graph.embed(&images(3, 1, dev)).unwrap_err().to_string();
     assert!(err.contains("[4, 75, 75, 3]") && err.contains("[3, 75, 75, 3]") && err.contains("graph"), "{err}");
     // Gone, the graph gives its buffers back: the pass run as usual allocates nothing.
     drop(graph);

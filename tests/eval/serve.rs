@@ -124,3 +124,19 @@ fn embed_append_verify_identify() {
     );
     std::fs::remove_dir_all(&t.dir).unwrap();
 }
+
+#[test]
+fn embeddings_on_a_cuda_device_replay_a_graph_per_full_batch_and_match_the_cpu() {
+    // 12 photos in batches of 5: two full batches replay the graph captured on the first,
+    // the last 2 images run as usual; every row as the CPU computes it, to rounding.
+    let t = setup("graph");
+    let on = |device: &str| {
+        let out = t.dir.join(format!("{device}.safetensors"));
+        cari_ok(&["embed", "--model", s(&t.model), s(&t.real), "--out", s(&out), "--batch", "5", "--device", device]);
+        Embeddings::load(&out).unwrap()
+    };
+    let (cpu, emu) = (on("cpu"), on("cuda-emu"));
+    assert_eq!((emu.len(), emu.labels.clone(), emu.paths.clone()), (12, cpu.labels.clone(), cpu.paths.clone()));
+    let worst = cpu.values.iter().zip(&emu.values).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "cuda-emu embeddings differ from the CPU's by {worst}");
+}
