@@ -20,6 +20,7 @@
 // rounded on their own (cari_mul_rn) as on the CPU: the forward pass matches it bit for bit
 // and the ReLU's mask in the backward pass is the forward pass's.
 #include "batch_norm.cuh"
+#include "tensor_list.cuh"
 
 #define BN_THREADS 256
 
@@ -180,17 +181,8 @@ extern "C" __global__ void batch_norm_backward_sums(float* dbeta, float* means, 
 // tiles × splits blocks from its first_block on (each job its own `done` counter).
 extern "C" __global__ void batch_norm_backward_sums_list(const BnSumsJob* jobs, int count) {
     CARI_DYNAMIC_SHARED(double, scratch);
-    const i64 b = blockIdx.x;
-    int lo = 0, hi = count - 1;
-    while (lo < hi) {
-        const int mid = (lo + hi + 1) >> 1;
-        if (jobs[mid].first_block <= b)
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    const BnSumsJob j = jobs[lo];
-    const i64 local = b - j.first_block;
+    const BnSumsJob j = cari_entry_of_block(jobs, count);
+    const i64 local = (i64)blockIdx.x - j.first_block;
     backward_sums_block(j, local % j.tiles, local / j.tiles, scratch);
 }
 

@@ -15,8 +15,10 @@ struct CariTensorEntry {
     float scalar[2];            // per-tensor numbers the kernel names (unused: 0)
 };
 
-// The entry block blockIdx.x serves: the last whose first block is at or before it.
-__device__ __forceinline__ CariTensorEntry cari_tensor_entry(const CariTensorEntry* list, int count) {
+// The entry of `count` (each with its `first_block`, in increasing order) that block
+// blockIdx.x serves: the last whose first block is at or before it.
+template <class Entry>
+__device__ __forceinline__ const Entry& cari_entry_of_block(const Entry* list, int count) {
     const i64 b = blockIdx.x;
     int lo = 0, hi = count - 1;
     while (lo < hi) {
@@ -27,6 +29,10 @@ __device__ __forceinline__ CariTensorEntry cari_tensor_entry(const CariTensorEnt
             hi = mid - 1;
     }
     return list[lo];
+}
+
+__device__ __forceinline__ CariTensorEntry cari_tensor_entry(const CariTensorEntry* list, int count) {
+    return cari_entry_of_block(list, count);
 }
 
 // A grid-stride walk over one entry's elements by the blocks serving it:
