@@ -339,6 +339,10 @@ struct TrainArgs {
     /// Initialise branches 2 and 3 from branch 1 (after warm start), as the paper does.
     #[arg(long)]
     init_branches_from_verification: bool,
+    /// On a CUDA device, record each step as a graph and replay it in one launch (the
+    /// same results, bit for bit).
+    #[arg(long)]
+    step_graphs: bool,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -607,6 +611,13 @@ fn train(args: &TrainArgs, flags: &Flags) -> Result<()> {
         }
     };
     session.log_to(&log_path)?;
+    if args.step_graphs {
+        if !device.backend().records_graphs() {
+            let msg = format!("--step-graphs needs a CUDA device; {device} records no graphs");
+            return Err(Error::invalid("--step-graphs", msg));
+        }
+        session.trainer.replay_steps(true);
+    }
     match &session.origin {
         Origin::Fresh { warm_start, branch_copies } => {
             if let Some((path, report)) = warm_start {
@@ -840,11 +851,20 @@ fn bench(args: &BenchArgs) -> Result<()> {
     println!("{session}, {} trainable parameters", group_digits(session.trainer.params.trainable_count()));
     let trainer = &mut session.trainer;
     let step = measure(device, args.warmup, args.steps, batch.len(), || trainer.step(&batch).map(drop))?;
+    let mut runs = vec![("training step", step)];
+    // Where the device records graphs: each step recorded and replayed as one graph, and
+    // the inference pass captured once and replayed.
+    let graphs = device.backend().records_graphs();
+    if graphs {
+        trainer.replay_steps(true);
+        let replayed = measure(device, args.warmup, args.steps, batch.len(), || trainer.step(&batch).map(drop))?;
+        trainer.replay_steps(false);
+        runs.push(("training step, replayed as a graph", replayed));
+    }
     let (net, params) = (&trainer.net, &trainer.params);
     let embed = measure(device, args.warmup, args.steps, batch.len(), || net.embed(params, &batch.images).map(drop))?;
-    let mut runs = vec![("training step", step), ("inference pass", embed)];
-    // Where the device records graphs, the inference pass captured once and replayed.
-    if device.backend().records_graphs() {
+    runs.push(("inference pass", embed));
+    if graphs {
         let mut graph = EmbeddingGraph::capture(net, params, batch.images.shape().clone(), device)?;
         let replayed = measure(device, args.warmup, args.steps, batch.len(), || graph.embed(&batch.images).map(drop))?;
         runs.push(("inference pass, replayed as a graph", replayed));

@@ -85,9 +85,8 @@ pub trait DeviceOps: Send + Sync {
 
     /// From here on, records this device's work instead of running it, until
     /// [`end_capture`](DeviceOps::end_capture): the work of a [`DeviceGraph`]. Nothing may
-    /// be read or waited for in between, and every buffer the work needs must already be in
-    /// the device's pool (run the same work once first). CUDA devices only.
-    fn begin_capture(&self) -> Result<()> {
+    /// be read or waited for in between (nothing has run yet). CUDA devices only.
+    fn begin_capture(&self, _capture: Capture) -> Result<()> {
         Err(no_graphs(&self.name()))
     }
 
@@ -95,6 +94,20 @@ pub trait DeviceOps: Send + Sync {
     fn end_capture(&self) -> Result<DeviceGraph> {
         Err(no_graphs(&self.name()))
     }
+}
+
+/// What a captured graph is for, which decides whose its buffers are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capture {
+    /// Replayed later, as captured, its inputs rewritten in place: the buffers handed out
+    /// while it was captured stay its own until it goes, and every one must come from the
+    /// device's pool (run the same work once before capturing it).
+    Kept,
+    /// Replayed once right after its capture (and replaced by the next capture, see
+    /// [`DeviceGraph::update`]): its buffers go back to the pool as work run as usual
+    /// would give them back, since its replay runs before any later work in stream order,
+    /// and a buffer the pool lacks is allocated.
+    Once,
 }
 
 fn no_graphs(device: &str) -> crate::error::Error {
@@ -117,6 +130,12 @@ impl DeviceGraph {
     /// The kernel launches one replay runs.
     pub fn launches(&self) -> usize {
         self.0.launches()
+    }
+
+    /// Becomes `newer`, a later capture on the same device: on a GPU the executable graph
+    /// is updated in place where the two have the same shape of work.
+    pub fn update(&mut self, newer: DeviceGraph) -> Result<()> {
+        self.0.update(newer.0)
     }
 }
 

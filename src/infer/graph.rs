@@ -3,7 +3,7 @@
 //! images into the graph's input and the read of its embeddings, not a launch per kernel.
 
 use crate::autograd::ParamStore;
-use crate::backend::{Device, DeviceGraph};
+use crate::backend::{Capture, Device, DeviceGraph};
 use crate::error::{Error, Result};
 use crate::model::MultiTaskNet;
 use crate::tensor::{Shape, Tensor};
@@ -22,7 +22,7 @@ impl EmbeddingGraph {
         let input = Tensor::zeros(shape, device)?;
         drop(net.embed(params, &input)?);
         let backend = device.backend();
-        backend.begin_capture()?;
+        backend.begin_capture(Capture::Kept)?;
         let output = net.embed(params, &input);
         // The capture ends whatever the pass did, so the device runs work again.
         let graph = backend.end_capture();

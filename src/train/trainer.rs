@@ -3,9 +3,12 @@
 //! the rule-based state (batch-norm moving averages, class centers).
 
 use crate::autograd::{Gradients, ParamGroup, ParamStore, Tape};
+use crate::backend::{Capture, DeviceGraph};
 use crate::batch::{Batch, Task};
 use crate::error::{Error, Result};
-use crate::model::{training_objective, update_centers, update_moving_averages, MultiTaskNet, ObjectiveConfig};
+use crate::model::{
+    training_objective, update_centers, update_moving_averages, MultiTaskNet, ObjectiveConfig, ReadoutTensors,
+};
 use crate::nn::Ctx;
 use crate::optim::{LrSchedule, Optimizer, OptimizerConfig, Rule, UpdateStats};
 use crate::rng::mix64;
@@ -82,6 +85,18 @@ pub struct Trainer {
     weight_optimizer: Optimizer,
     /// Steps done.
     pub step: u64,
+    /// Steps recorded and replayed as graphs, and the last step's graph.
+    replay_steps: bool,
+    step_graph: Option<DeviceGraph>,
+}
+
+/// A step's work queued on the device, with what its figures are read from.
+struct QueuedStep {
+    epoch: u64,
+    lr: f32,
+    readouts: ReadoutTensors,
+    network_control: Tensor,
+    weight_control: Option<Tensor>,
 }
 
 /// Checkpoint name prefixes of the two optimizers' state.
@@ -107,6 +122,8 @@ impl Trainer {
             weight_optimizer: Optimizer::new(config.weight_optimizer),
             config,
             step: 0,
+            replay_steps: false,
+            step_graph: None,
         })
     }
 
@@ -124,8 +141,45 @@ impl Trainer {
     /// task or group, and the parameters stay those of the last good step: every update
     /// of the step is gated on the device by the last group control, which opens only if
     /// the loss and every group's gradient norm are finite. Nothing is read back until the
-    /// updates are queued; then the step's figures come back in one read.
+    /// updates are queued; then the step's figures come back in one read. With
+    /// [`replay_steps`](Trainer::replay_steps) on a device that records graphs, the queued
+    /// work is recorded instead and replayed as one graph (the previous step's, updated).
     pub fn step(&mut self, batch: &Batch) -> Result<StepReport> {
+        let device = self.params.get(crate::model::CENTERS)?.device().clone();
+        let backend = device.backend();
+        if !(self.replay_steps && backend.records_graphs()) {
+            let queued = self.queue(batch)?;
+            return self.finish(queued, batch);
+        }
+        backend.begin_capture(Capture::Once)?;
+        let queued = self.queue(batch);
+        // The capture ends whatever the step did, so the device runs work again.
+        let graph = backend.end_capture();
+        let (queued, graph) = (queued?, graph?);
+        let graph = match self.step_graph.take() {
+            Some(mut previous) => {
+                previous.update(graph)?;
+                previous
+            }
+            None => graph,
+        };
+        graph.replay()?;
+        self.step_graph = Some(graph);
+        self.finish(queued, batch)
+    }
+
+    /// Records each step as a graph replayed at once (on devices that record graphs): one
+    /// graph launch per step instead of a launch per kernel.
+    pub fn replay_steps(&mut self, on: bool) {
+        self.replay_steps = on;
+        if !on {
+            self.step_graph = None;
+        }
+    }
+
+    /// The step's work, queued on the device: the forward pass, both backward passes, the
+    /// updates and the rule-based state, every update gated by the step's last control.
+    fn queue(&mut self, batch: &Batch) -> Result<QueuedStep> {
         let (epoch, lr) = (self.epoch(), self.lr());
         let tape = Tape::new();
         let ctx = Ctx::train(&self.params, &tape);
@@ -169,17 +223,24 @@ impl Trainer {
         if let Some(e) = verification {
             update_centers(&mut self.params, &e, &batch.labels, self.config.objective.center_alpha, &gate)?;
         }
+        let weight_control = weights.map(|w| w.control);
+        Ok(QueuedStep { epoch, lr, readouts, network_control: network.control, weight_control })
+    }
 
+    /// Reads the queued step's figures back (one read) and reports them, or the refusal.
+    fn finish(&mut self, queued: QueuedStep, batch: &Batch) -> Result<StepReport> {
+        let QueuedStep { epoch, lr, readouts, network_control, weight_control } = queued;
         let mut tensors: Vec<&Tensor> = readouts.tensors();
-        tensors.push(&network.control);
-        tensors.extend(weights.as_ref().map(|w| &w.control));
+        tensors.push(&network_control);
+        tensors.extend(weight_control.as_ref());
         let mut values = Tensor::read_together(&tensors)?;
-        let weight_control = weights.as_ref().map(|_| values.pop().expect("the weight module's control was read"));
+        let weight_control =
+            weight_control.as_ref().map(|_| values.pop().expect("the weight module's control was read"));
         let network_control = values.pop().expect("the network's control was read");
         let figures = readouts.decode(values, batch);
         if !gate_is_open(weight_control.as_deref().unwrap_or(&network_control)) {
             self.network_optimizer.uncount_step();
-            if weights.is_some() {
+            if weight_control.is_some() {
                 self.weight_optimizer.uncount_step();
             }
             return Err(self.refusal(&figures.task_losses, &network_control, weight_control.as_deref()));

@@ -105,12 +105,35 @@ fn bench_times_a_step_and_profiles_it_on_a_counting_device() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
     assert!(out.contains("training step: ") && out.contains("of host time, kernels not run"), "{out}");
-    for line in
-        ["## per training step on cuda-emu:count", "## per inference pass", "kernel launches: ", "| `conv2d_forward` |"]
-    {
+    for line in [
+        "## per training step on cuda-emu:count",
+        "## per training step, replayed as a graph",
+        "## per inference pass",
+        "## per inference pass, replayed as a graph",
+        "launched by the host: 1.0; in 1.0 graph replays",
+        "kernel launches: ",
+        "| `conv2d_forward` |",
+    ] {
         assert!(out.contains(line), "`{line}` missing:\n{out}");
     }
     let o = cari(&args("cpu"));
     let out = String::from_utf8(o.stdout).unwrap();
     assert!(o.status.success() && out.contains("cpu counts nothing to profile"), "{out}");
+}
+
+#[test]
+fn training_with_step_graphs_writes_the_checkpoint_of_training_without() {
+    let (plain, graphed) = (scratch("no-graphs"), scratch("step-graphs"));
+    let emu = ["--device", "cuda-emu", "--steps", "3"];
+    for (out, extra) in [(&plain, &emu[..]), (&graphed, &[&emu[..], &["--step-graphs"]].concat()[..])] {
+        let o = train(out, extra);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let read = |dir: &Path| std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    assert!(read(&plain) == read(&graphed), "the checkpoints differ");
+    let o = train(&scratch("step-graphs-cpu"), &["--step-graphs", "--steps", "1"]);
+    assert!(!o.status.success() && stderr(&o).contains("--step-graphs needs a CUDA device"), "{}", stderr(&o));
+    for dir in [plain, graphed] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -176,8 +176,8 @@ impl DeviceOps for CudaBackend {
         true
     }
 
-    fn begin_capture(&self) -> Result<()> {
-        self.gpu.begin_capture("graph capture")
+    fn begin_capture(&self, capture: super::Capture) -> Result<()> {
+        self.gpu.begin_capture("graph capture", capture)
     }
 
     fn end_capture(&self) -> Result<super::DeviceGraph> {

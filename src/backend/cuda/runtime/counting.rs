@@ -5,8 +5,8 @@
 //! allocations is the real one, since the host decides it from shapes alone.
 
 use super::launch::{Arg, Launch};
-use super::{Gpu, Graph};
-use crate::backend::Profile;
+use super::{same_kind, Capture, Gpu, Graph};
+use crate::backend::{KernelCounts, Profile};
 use crate::error::Result;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,8 +23,8 @@ struct State {
     profile: Profile,
     /// Live buffers: start address → bytes, to size the buffers a launch is handed.
     buffers: BTreeMap<u64, usize>,
-    /// The launches since `begin_capture`, while a capture is on.
-    captured: Option<usize>,
+    /// The launches recorded since `begin_capture`, by kernel, while a capture is on.
+    captured: Option<BTreeMap<&'static str, KernelCounts>>,
 }
 
 impl State {
@@ -61,8 +61,8 @@ impl Counting {
 struct CountedGraph {
     inner: Box<dyn Graph>,
     state: Arc<Mutex<State>>,
-    /// The launches captured into it (a dry run's inner graph holds none).
-    launches: usize,
+    /// The launches captured into it, by kernel (a dry run's inner graph holds none).
+    kernels: BTreeMap<&'static str, KernelCounts>,
 }
 
 impl Graph for CountedGraph {
@@ -70,13 +70,29 @@ impl Graph for CountedGraph {
         {
             let mut s = self.state.lock().expect("device counters poisoned");
             s.profile.graph_replays += 1;
-            s.profile.replayed_launches += self.launches as u64;
+            s.profile.replayed_launches += self.launches() as u64;
+            for (name, k) in &self.kernels {
+                let total = s.profile.kernels.entry(name).or_default();
+                total.launches += k.launches;
+                total.buffer_bytes += k.buffer_bytes;
+                total.flops += k.flops;
+            }
         }
         self.inner.replay(op)
     }
 
     fn launches(&self) -> usize {
-        self.launches
+        self.kernels.values().map(|k| k.launches as usize).sum()
+    }
+
+    fn update(&mut self, newer: Box<dyn Graph>) -> Result<()> {
+        let newer = same_kind::<CountedGraph>(newer)?;
+        self.kernels = newer.kernels;
+        self.inner.update(newer.inner)
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
     }
 }
 
@@ -129,10 +145,10 @@ impl Gpu for Counting {
         {
             let mut s = self.state();
             let bytes: u64 = launch.args.iter().map(|a| if let Arg::Ptr(p) = a { s.buffer_bytes(*p) } else { 0 }).sum();
-            if let Some(n) = s.captured.as_mut() {
-                *n += 1;
-            }
-            let k = s.profile.kernels.entry(launch.kernel.name).or_default();
+            let State { profile, captured, .. } = &mut *s;
+            // Recorded, a launch counts when a replay runs it.
+            let kernels = captured.as_mut().unwrap_or(&mut profile.kernels);
+            let k = kernels.entry(launch.kernel.name).or_default();
             k.launches += 1;
             k.buffer_bytes += bytes;
             k.flops += launch.flops;
@@ -149,17 +165,17 @@ impl Gpu for Counting {
         self.inner.synchronize()
     }
 
-    fn begin_capture(&self, op: &'static str) -> Result<()> {
-        self.inner.begin_capture(op)?;
-        self.state().captured = Some(0);
+    fn begin_capture(&self, op: &'static str, capture: Capture) -> Result<()> {
+        self.inner.begin_capture(op, capture)?;
+        self.state().captured = Some(BTreeMap::new());
         Ok(())
     }
 
     /// A dry run's graph holds no launches (they were counted, not recorded): its replays
     /// are counted alone.
     fn end_capture(&self, op: &'static str) -> Result<Box<dyn Graph>> {
-        let launches = self.state().captured.take().unwrap_or(0);
+        let kernels = self.state().captured.take().unwrap_or_default();
         let inner = self.inner.end_capture(op)?;
-        Ok(Box::new(CountedGraph { inner, state: self.state.clone(), launches }))
+        Ok(Box::new(CountedGraph { inner, state: self.state.clone(), kernels }))
     }
 }

@@ -6,12 +6,12 @@ use super::kernels::ModuleSource;
 use super::launch::{Arg, Launch};
 use super::nvrtc;
 use super::staging::{GraphBlocks, Staging};
-use super::{Gpu, Graph};
+use super::{same_kind, Capture, Gpu, Graph};
 use crate::error::{Error, Result};
 use cudarc::driver::{
-    result, sys, CudaContext, CudaFunction, CudaGraph, CudaModule, CudaStream, LaunchConfig, PushKernelArg,
+    result, sys, CudaContext, CudaFunction, CudaModule, CudaStream, DriverError, LaunchConfig, PushKernelArg,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -36,6 +36,8 @@ pub struct CudaDriver {
     /// A graph is being captured on the stream, and the launches recorded into it so far.
     capturing: AtomicBool,
     captured_launches: AtomicUsize,
+    /// Buffers allocated outside the memory pool (during a capture), freed by cuMemFree.
+    unpooled: Mutex<HashSet<u64>>,
 }
 
 impl CudaDriver {
@@ -79,6 +81,7 @@ impl CudaDriver {
             pooled,
             capturing: AtomicBool::new(false),
             captured_launches: AtomicUsize::new(0),
+            unpooled: Mutex::new(HashSet::new()),
         })
     }
 
@@ -163,35 +166,120 @@ impl CudaDriver {
     }
 }
 
-/// A captured CUDA graph, instantiated, with the pinned blocks its copies read.
+/// A captured CUDA graph, instantiated on its first replay (or updated into the
+/// executable of the graph it replaces), with the pinned blocks its copies read.
 struct DriverGraph {
-    graph: Mutex<CudaGraph>,
+    graph: sys::CUgraph,
     stream: Arc<CudaStream>,
     launches: usize,
     blocks: Option<GraphBlocks>,
+    exec: Mutex<Exec>,
 }
 
-// SAFETY: the graph is only touched under its mutex (cudarc's CudaGraph is not
-// synchronised); the stream and the blocks are shareable.
+/// The executable graph, and an event recorded after its last replay.
+#[derive(Default)]
+struct Exec {
+    exec: Option<sys::CUgraphExec>,
+    replayed: Option<sys::CUevent>,
+}
+
+// SAFETY: the graph objects are touched under `exec`'s lock or through `&mut self`; the
+// blocks are plain host memory.
 unsafe impl Send for DriverGraph {}
 unsafe impl Sync for DriverGraph {}
 
+fn graph_error(op: &'static str, what: &str, e: DriverError) -> Error {
+    Error::Backend { op, device: "cuda".into(), msg: format!("{what}: {e:?}") }
+}
+
+impl Exec {
+    /// Waits for the last replay (over already when the host has read a result since).
+    fn wait_replayed(&self) {
+        if let Some(event) = self.replayed {
+            // SAFETY: an event this graph created.
+            let _ = unsafe { result::event::synchronize(event) };
+        }
+    }
+}
+
 impl Graph for DriverGraph {
     fn replay(&self, op: &'static str) -> Result<()> {
-        let graph = self.graph.lock().expect("graph poisoned");
-        graph.launch().map_err(|e| Error::Backend { op, device: "cuda".into(), msg: format!("graph launch: {e:?}") })
+        let mut state = self.exec.lock().expect("graph poisoned");
+        self.stream.context().bind_to_thread().map_err(|e| graph_error(op, "bind", e))?;
+        let exec = match state.exec {
+            Some(exec) => exec,
+            None => {
+                // SAFETY: the graph this value owns, captured in this context.
+                let exec = unsafe { result::graph::instantiate(self.graph, sys::CUgraphInstantiate_flags(0)) };
+                *state.exec.insert(exec.map_err(|e| graph_error(op, "instantiate", e))?)
+            }
+        };
+        let stream = self.stream.cu_stream();
+        // SAFETY: an executable graph of this context, launched on its stream.
+        unsafe { result::graph::launch(exec, stream) }.map_err(|e| graph_error(op, "graph launch", e))?;
+        let event = match state.replayed {
+            Some(e) => e,
+            None => result::event::create(sys::CUevent_flags::CU_EVENT_DISABLE_TIMING)
+                .map_err(|e| graph_error(op, "event", e))?,
+        };
+        state.replayed = Some(event);
+        // SAFETY: the event and the stream belong to this context.
+        unsafe { result::event::record(event, stream) }.map_err(|e| graph_error(op, "event", e))
     }
 
     fn launches(&self) -> usize {
         self.launches
     }
+
+    /// `cuGraphExecUpdate` where the new graph has this one's shape of work (the usual
+    /// case: the next step, other values), else a new executable at the next replay; the
+    /// old copies' blocks go once the last replay that read them is over.
+    fn update(&mut self, newer: Box<dyn Graph>) -> Result<()> {
+        const OP: &str = "graph update";
+        let mut newer = same_kind::<DriverGraph>(newer)?;
+        let state = self.exec.get_mut().expect("graph poisoned");
+        state.wait_replayed();
+        self.stream.context().bind_to_thread().map_err(|e| graph_error(OP, "bind", e))?;
+        let graph = std::mem::replace(&mut newer.graph, std::ptr::null_mut());
+        let updated = state.exec.is_some_and(|exec| {
+            let mut info = std::mem::MaybeUninit::<sys::CUgraphExecUpdateResultInfo>::zeroed();
+            // SAFETY: an executable of this context and a graph captured in it.
+            unsafe { sys::cuGraphExecUpdate_v2(exec, graph, info.as_mut_ptr()) }.result().is_ok()
+        });
+        if let (false, Some(exec)) = (updated, state.exec.take()) {
+            // SAFETY: an executable this value owns, no replay of it in flight.
+            let _ = unsafe { result::graph::exec_destroy(exec) };
+        }
+        // SAFETY: the graph this value owned; its executable (if any) no longer needs it.
+        let _ = unsafe { result::graph::destroy(std::mem::replace(&mut self.graph, graph)) };
+        self.launches = newer.launches;
+        self.blocks = newer.blocks.take();
+        Ok(())
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
 }
 
 impl Drop for DriverGraph {
     fn drop(&mut self) {
-        // The pinned blocks go once no replay can still be copying from them.
-        let _ = self.stream.synchronize();
+        let state = self.exec.get_mut().expect("graph poisoned");
+        // The pinned blocks and the executable go once no replay can still use them.
+        state.wait_replayed();
         drop(self.blocks.take());
+        // SAFETY: the objects this value owns (null or None when moved out).
+        unsafe {
+            if let Some(exec) = state.exec.take() {
+                let _ = result::graph::exec_destroy(exec);
+            }
+            if let Some(event) = state.replayed.take() {
+                let _ = result::event::destroy(event);
+            }
+            if !self.graph.is_null() {
+                let _ = result::graph::destroy(self.graph);
+            }
+        }
     }
 }
 
@@ -204,14 +292,20 @@ impl Gpu for CudaDriver {
         self.bind(op)?;
         // cuMemAlloc rejects zero bytes; an empty tensor still gets a unique address.
         let bytes_asked = bytes.max(4);
+        // During a capture a stream-ordered allocation would be recorded into the graph: the
+        // memory comes from cuMemAlloc then (relaxed capture allows it) and goes by cuMemFree.
+        let capturing = self.capturing.load(Ordering::Acquire);
         // SAFETY: plain allocation in the bound context, ordered on our one stream.
         let ptr = unsafe {
-            if self.pooled {
+            if self.pooled && !capturing {
                 result::malloc_async(self.stream.cu_stream(), bytes_asked)
             } else {
                 result::malloc_sync(bytes_asked)
             }
         };
+        if let (Ok(ptr), true, true) = (&ptr, capturing, self.pooled) {
+            self.unpooled.lock().expect("allocation records poisoned").insert(*ptr);
+        }
         ptr.map_err(|e| {
             let free = self.ctx.mem_get_info().map(|(free, total)| format!(" ({free} of {total} bytes free)"));
             self.fail(op, format!("cannot allocate {bytes} bytes of device memory: {e:?}{}", free.unwrap_or_default()))
@@ -221,7 +315,12 @@ impl Gpu for CudaDriver {
     unsafe fn free(&self, ptr: u64) {
         // A failure here means the context is already broken; the next op reports it.
         if self.ctx.bind_to_thread().is_ok() {
-            let _ = if self.pooled { result::free_async(ptr, self.stream.cu_stream()) } else { result::free_sync(ptr) };
+            let unpooled = self.unpooled.lock().expect("allocation records poisoned").remove(&ptr);
+            let _ = if self.pooled && !unpooled {
+                result::free_async(ptr, self.stream.cu_stream())
+            } else {
+                result::free_sync(ptr)
+            };
         }
     }
 
@@ -282,15 +381,17 @@ impl Gpu for CudaDriver {
         Ok(())
     }
 
-    fn begin_capture(&self, op: &'static str) -> Result<()> {
+    /// Relaxed capture: the allocations of a `Capture::Once` graph may call cuMemAlloc.
+    fn begin_capture(&self, op: &'static str, _capture: Capture) -> Result<()> {
         self.bind(op)?;
         if self.capturing.swap(true, Ordering::AcqRel) {
             return Err(self.fail(op, "a graph is already being captured".into()));
         }
         self.staging.lock().expect("staging memory poisoned").begin_capture();
         self.captured_launches.store(0, Ordering::Release);
-        let mode = sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL;
-        self.stream.begin_capture(mode).map_err(|e| {
+        let mode = sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_RELAXED;
+        // SAFETY: our stream, in the bound context.
+        unsafe { result::stream::begin_capture(self.stream.cu_stream(), mode) }.map_err(|e| {
             self.capturing.store(false, Ordering::Release);
             drop(self.staging.lock().expect("staging memory poisoned").end_capture());
             self.fail(op, format!("cannot begin a graph capture: {e:?}"))
@@ -303,17 +404,19 @@ impl Gpu for CudaDriver {
             return Err(self.fail(op, "no graph is being captured".into()));
         }
         let blocks = self.staging.lock().expect("staging memory poisoned").end_capture();
-        let graph = self
-            .stream
-            .end_capture(sys::CUgraphInstantiate_flags(0))
-            .map_err(|e| self.fail(op, format!("the graph capture failed: {e:?}")))?
-            .ok_or_else(|| self.fail(op, "the graph capture recorded nothing".into()))?;
+        // SAFETY: our stream, capturing since `begin_capture`.
+        let graph = unsafe { result::stream::end_capture(self.stream.cu_stream()) }
+            .map_err(|e| self.fail(op, format!("the graph capture failed: {e:?}")))?;
+        if graph.is_null() {
+            return Err(self.fail(op, "the graph capture recorded nothing".into()));
+        }
         let launches = self.captured_launches.swap(0, Ordering::AcqRel);
         Ok(Box::new(DriverGraph {
-            graph: Mutex::new(graph),
+            graph,
             stream: self.stream.clone(),
             launches,
             blocks: Some(blocks),
+            exec: Mutex::default(),
         }))
     }
 }

@@ -4,7 +4,7 @@
 //! a kernel that reads or writes past the end stops with a message naming it.
 
 use super::launch::Launch;
-use super::{Gpu, Graph};
+use super::{same_kind, Capture, Gpu, Graph};
 use crate::error::{Error, Result};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::{Arc, Mutex};
@@ -175,6 +175,15 @@ impl Graph for EmulatedGraph {
     fn launches(&self) -> usize {
         self.work.iter().filter(|w| matches!(w, Recorded::Launch(_))).count()
     }
+
+    fn update(&mut self, newer: Box<dyn Graph>) -> Result<()> {
+        self.work = same_kind::<EmulatedGraph>(newer)?.work;
+        Ok(())
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
 }
 
 impl Gpu for Emulator {
@@ -225,7 +234,8 @@ impl Gpu for Emulator {
         self.run(op, launch)
     }
 
-    fn begin_capture(&self, op: &'static str) -> Result<()> {
+    /// Either kind of capture records alike: the emulator's memory is the host's.
+    fn begin_capture(&self, op: &'static str, _capture: Capture) -> Result<()> {
         let mut capture = self.stream.capture.lock().unwrap_or_else(|p| p.into_inner());
         if capture.is_some() {
             return Err(self.fail(op, "a graph is already being captured".into()));

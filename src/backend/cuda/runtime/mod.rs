@@ -15,7 +15,7 @@ pub mod nvrtc;
 pub mod pool;
 mod staging;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use launch::Launch;
 use std::sync::Arc;
 
@@ -38,20 +38,35 @@ pub trait Gpu: Send + Sync {
     fn synchronize(&self) -> Result<()>;
     /// From here on, records launches and writes instead of running them, until
     /// `end_capture`; a read or a wait in between is an error (nothing has run yet).
-    fn begin_capture(&self, op: &'static str) -> Result<()>;
+    fn begin_capture(&self, op: &'static str, capture: Capture) -> Result<()>;
     /// The work recorded since `begin_capture`, to replay.
     fn end_capture(&self, op: &'static str) -> Result<Box<dyn Graph>>;
 }
+
+pub use crate::backend::Capture;
 
 /// Recorded device work, replayed whole (a CUDA graph): the same launches on the same
 /// buffers, and the same writes of the bytes written while it was recorded. Whoever
 /// captured it keeps the buffers it reads alive and writes new inputs into them before a
 /// replay.
-pub trait Graph: Send + Sync {
+pub trait Graph: Send + Sync + std::any::Any {
     /// Queues the recorded work again, in stream order.
     fn replay(&self, op: &'static str) -> Result<()>;
     /// The kernel launches it holds.
     fn launches(&self) -> usize;
+    /// Becomes `newer` (a graph of the same device, captured later): on the driver, this
+    /// graph's executable is updated in place when the two have the same shape of work,
+    /// which costs far less than making a new one.
+    fn update(&mut self, newer: Box<dyn Graph>) -> Result<()>;
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+}
+
+/// `newer` as the graph type `G` of the device that made `this` one.
+fn same_kind<G: 'static>(newer: Box<dyn Graph>) -> Result<Box<G>> {
+    newer
+        .into_any()
+        .downcast::<G>()
+        .map_err(|_| Error::invalid("graph update", "the graphs come from different devices"))
 }
 
 /// Device memory owned by one storage; freed on drop.

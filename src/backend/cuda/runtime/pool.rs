@@ -10,7 +10,7 @@
 //! there is an error: run the work once before capturing it).
 
 use super::launch::Launch;
-use super::{Gpu, Graph};
+use super::{Capture, Gpu, Graph};
 use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -31,8 +31,8 @@ struct State {
     /// Every buffer handed out, with its size.
     live: HashMap<u64, usize>,
     cached_bytes: usize,
-    /// The buffers (and their sizes) handed out since `begin_capture`, while a capture is on.
-    capture: Option<Vec<(u64, usize)>>,
+    /// The kind of the capture on, and the buffers (with their sizes) handed out since it began.
+    capture: Option<(Capture, Vec<(u64, usize)>)>,
     /// Buffers a live graph owns, and those of them freed (kept, with their sizes, until
     /// the graph goes).
     graph_owned: HashSet<u64>,
@@ -86,12 +86,12 @@ impl Gpu for BufferPool {
             if let Some(ptr) = s.free.get_mut(&bytes).and_then(Vec::pop) {
                 s.cached_bytes -= bytes;
                 s.live.insert(ptr, bytes);
-                if let Some(captured) = s.capture.as_mut() {
+                if let Some((_, captured)) = s.capture.as_mut() {
                     captured.push((ptr, bytes));
                 }
                 return Ok(ptr);
             }
-            if s.capture.is_some() {
+            if s.capture.as_ref().is_some_and(|(kind, _)| *kind == Capture::Kept) {
                 let msg = format!(
                     "a graph capture asked for {bytes} bytes the pool does not hold: run the same work once \
                      before capturing it, so that every buffer it needs is in the pool"
@@ -115,7 +115,8 @@ impl Gpu for BufferPool {
         let Some(bytes) = s.live.remove(&ptr) else { return };
         if s.graph_owned.contains(&ptr) {
             s.held.insert(ptr, bytes);
-        } else if s.cached_bytes + bytes <= MAX_CACHED_BYTES {
+        } else if s.cached_bytes + bytes <= MAX_CACHED_BYTES || s.capture.is_some() {
+            // (A capture gives nothing back to the device: that would be recorded too.)
             s.keep_free(ptr, bytes);
         } else {
             drop(s);
@@ -139,16 +140,21 @@ impl Gpu for BufferPool {
         self.inner.synchronize()
     }
 
-    fn begin_capture(&self, op: &'static str) -> Result<()> {
-        self.inner.begin_capture(op)?;
-        self.state().capture = Some(Vec::new());
+    fn begin_capture(&self, op: &'static str, capture: Capture) -> Result<()> {
+        self.inner.begin_capture(op, capture)?;
+        self.state().capture = Some((capture, Vec::new()));
         Ok(())
     }
 
+    /// A kept graph comes with its hold on the buffers of its capture; a graph replayed once
+    /// holds none.
     fn end_capture(&self, op: &'static str) -> Result<Box<dyn Graph>> {
+        let capture = self.state().capture.take();
+        let Some((Capture::Kept, mut captured)) = capture else {
+            return self.inner.end_capture(op);
+        };
         let buffers = {
             let mut s = self.state();
-            let mut captured = s.capture.take().unwrap_or_default();
             captured.sort_unstable();
             captured.dedup();
             // Those free again are the graph's now: out of everyone else's reach.
@@ -188,6 +194,15 @@ impl Graph for PoolGraph {
 
     fn launches(&self) -> usize {
         self.inner.launches()
+    }
+
+    /// A kept graph is replayed as captured: a later capture is a graph of its own.
+    fn update(&mut self, _newer: Box<dyn Graph>) -> Result<()> {
+        Err(Error::invalid("graph update", "a kept graph is replayed as captured (capture it again instead)"))
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
     }
 }
 
