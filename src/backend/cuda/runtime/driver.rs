@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex};
 const MIN_COMPUTE_CAPABILITY: (i32, i32) = (7, 0);
 
 pub struct CudaDriver {
-    /// Pinned memory for host→device copies; first, so it is freed while the context lives.
-    staging: Mutex<Staging>,
+    /// Pinned memory for host→device copies; first, so it is freed while the context lives
+    /// (graphs holding blocks of it keep it, and return them).
+    staging: Arc<Mutex<Staging>>,
     ordinal: usize,
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
@@ -70,7 +71,7 @@ impl CudaDriver {
             keep_pool_memory(ctx.cu_device());
         }
         Ok(CudaDriver {
-            staging: Mutex::new(Staging::default()),
+            staging: Arc::new(Mutex::new(Staging::default())),
             ordinal,
             ctx,
             stream,
@@ -246,9 +247,11 @@ impl Graph for DriverGraph {
             // SAFETY: an executable of this context and a graph captured in it.
             unsafe { sys::cuGraphExecUpdate_v2(exec, graph, info.as_mut_ptr()) }.result().is_ok()
         });
-        if let (false, Some(exec)) = (updated, state.exec.take()) {
-            // SAFETY: an executable this value owns, no replay of it in flight.
-            let _ = unsafe { result::graph::exec_destroy(exec) };
+        if !updated {
+            if let Some(exec) = state.exec.take() {
+                // SAFETY: an executable this value owns, no replay of it in flight.
+                let _ = unsafe { result::graph::exec_destroy(exec) };
+            }
         }
         // SAFETY: the graph this value owned; its executable (if any) no longer needs it.
         let _ = unsafe { result::graph::destroy(std::mem::replace(&mut self.graph, graph)) };
@@ -393,7 +396,7 @@ impl Gpu for CudaDriver {
         // SAFETY: our stream, in the bound context.
         unsafe { result::stream::begin_capture(self.stream.cu_stream(), mode) }.map_err(|e| {
             self.capturing.store(false, Ordering::Release);
-            drop(self.staging.lock().expect("staging memory poisoned").end_capture());
+            drop(self.staging.lock().expect("staging memory poisoned").end_capture(&self.staging));
             self.fail(op, format!("cannot begin a graph capture: {e:?}"))
         })
     }
@@ -403,7 +406,7 @@ impl Gpu for CudaDriver {
         if !self.capturing.swap(false, Ordering::AcqRel) {
             return Err(self.fail(op, "no graph is being captured".into()));
         }
-        let blocks = self.staging.lock().expect("staging memory poisoned").end_capture();
+        let blocks = self.staging.lock().expect("staging memory poisoned").end_capture(&self.staging);
         // SAFETY: our stream, capturing since `begin_capture`.
         let graph = unsafe { result::stream::end_capture(self.stream.cu_stream()) }
             .map_err(|e| self.fail(op, format!("the graph capture failed: {e:?}")))?;

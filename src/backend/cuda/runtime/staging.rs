@@ -7,6 +7,7 @@
 
 use cudarc::driver::{result, sys, DriverError};
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 /// The smallest block allocated: labels and index lists are a few hundred bytes, and
 /// pinning memory is slow, so small copies share a size.
@@ -27,20 +28,21 @@ pub struct Staging {
     capture: Option<Vec<Pinned>>,
 }
 
-/// The pinned blocks a captured graph's copies read, freed when the graph goes.
-pub struct GraphBlocks(Vec<Pinned>);
+/// The pinned blocks a captured graph's copies read, given back to the staging memory they
+/// came from when the graph goes (its replays over: the graph waits for them first).
+pub struct GraphBlocks {
+    blocks: Vec<Pinned>,
+    home: Arc<Mutex<Staging>>,
+}
 
 // SAFETY: plain host memory owned by this value.
 unsafe impl Send for GraphBlocks {}
 unsafe impl Sync for GraphBlocks {}
 
 impl Drop for GraphBlocks {
-    /// The graph's replays must have finished (the driver waits for its stream first).
     fn drop(&mut self) {
-        for block in self.0.drain(..) {
-            // SAFETY: blocks this value owns, whose copies have finished.
-            let _ = unsafe { result::free_host(block.ptr as *mut std::ffi::c_void) };
-        }
+        let mut home = self.home.lock().unwrap_or_else(|p| p.into_inner());
+        home.free.append(&mut self.blocks);
     }
 }
 
@@ -90,9 +92,10 @@ impl Staging {
         self.capture = Some(Vec::new());
     }
 
-    /// The blocks the graph captured since `begin_capture` copies from.
-    pub fn end_capture(&mut self) -> GraphBlocks {
-        GraphBlocks(self.capture.take().unwrap_or_default())
+    /// The blocks the graph captured since `begin_capture` copies from, to give back to
+    /// `home` (this staging memory) when the graph goes.
+    pub fn end_capture(&mut self, home: &Arc<Mutex<Staging>>) -> GraphBlocks {
+        GraphBlocks { blocks: self.capture.take().unwrap_or_default(), home: home.clone() }
     }
 
     /// Moves the blocks of finished copies to the free list.
