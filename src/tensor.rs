@@ -1,7 +1,7 @@
 //! `Tensor`: a shape, a dtype and storage on a device. Cloning is cheap (the storage is
 //! shared); tensors are immutable, every op returns a new one.
 
-pub use crate::backend::{CpuStorage, CudaStorage, MappedF32, Storage};
+pub use crate::backend::{CpuStorage, CudaStorage, MappedF32, QueuePoint, Storage};
 pub use crate::dtype::DType;
 pub use crate::shape::Shape;
 
@@ -103,9 +103,34 @@ impl Tensor {
             return Err(Error::ShapeMismatch { op: "overwrite", lhs: self.shape.clone(), rhs: src.shape.clone() });
         }
         let device = self.device.clone();
+        device.backend().copy_into(self.own_storage("overwrite")?, &src.storage)
+    }
+
+    /// Writes `data` (this tensor's length) over its values in place once the device has
+    /// passed `after`, beside the work queued since (`MemoryOps::upload_ahead`): refused
+    /// when the storage is shared or read from a file.
+    pub fn upload_ahead(&mut self, data: &[f32], after: &QueuePoint) -> Result<()> {
+        if data.len() != self.len() {
+            return Err(Error::InvalidShape {
+                op: "upload_ahead",
+                shape: self.shape.clone(),
+                reason: format!("{} values given", data.len()),
+            });
+        }
+        let device = self.device.clone();
+        device.backend().upload_ahead(self.own_storage("upload_ahead")?, data, after)
+    }
+
+    /// Whether no other tensor shares this one's storage (an in-place write would show only here).
+    pub fn owns_storage(&self) -> bool {
+        Arc::strong_count(&self.storage) == 1
+    }
+
+    /// The storage to write in place: this tensor's alone, and not a file's.
+    fn own_storage(&mut self, op: &'static str) -> Result<&mut Storage> {
         match Arc::get_mut(&mut self.storage) {
-            Some(dst) if !dst.is_mapped() => device.backend().copy_into(dst, &src.storage),
-            _ => Err(Error::invalid("overwrite", "the tensor shares its storage, which would change under the others")),
+            Some(dst) if !dst.is_mapped() => Ok(dst),
+            _ => Err(Error::invalid(op, "the tensor shares its storage, which would change under the others")),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Memory: moving values between the host and a device, fills, copies, dtype conversions.
 
-use super::Storage;
+use super::{QueuePoint, Storage};
 use crate::dtype::DType;
 use crate::error::Result;
 
@@ -18,5 +18,10 @@ pub trait MemoryOps {
     /// Writes `src`'s values over `dst`'s (same dtype and length), in place: new inputs for
     /// a captured graph, which reads the buffers it was captured on.
     fn copy_into(&self, dst: &mut Storage, src: &Storage) -> Result<()>;
+    /// Writes `data` over `dst`'s f32 values (as many) once the device has passed `after`,
+    /// beside the work queued since (a GPU's copy stream), and before any work queued later
+    /// reads it: the next batch's upload during the current step. No work queued after
+    /// `after` may touch `dst`.
+    fn upload_ahead(&self, dst: &mut Storage, data: &[f32], after: &QueuePoint) -> Result<()>;
     fn cast(&self, x: &Storage, dtype: DType) -> Result<Storage>;
 }

@@ -78,6 +78,13 @@ pub trait DeviceOps: Send + Sync {
         None
     }
 
+    /// A point of this device's queue of work: what is queued so far (a copy ahead waits for
+    /// it, see `MemoryOps::upload_ahead`). Devices that run work as it is queued have
+    /// passed every point already.
+    fn queue_point(&self) -> Result<QueuePoint> {
+        Ok(QueuePoint(None))
+    }
+
     /// Whether [`begin_capture`](DeviceOps::begin_capture) works here.
     fn records_graphs(&self) -> bool {
         false
@@ -95,6 +102,10 @@ pub trait DeviceOps: Send + Sync {
         Err(no_graphs(&self.name()))
     }
 }
+
+/// A point of a device's queue of work (`DeviceOps::queue_point`).
+#[derive(Clone)]
+pub struct QueuePoint(pub(crate) Option<cuda::runtime::QueueMark>);
 
 /// What a captured graph is for, which decides whose its buffers are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,6 +14,7 @@ mod pairs;
 mod preprocess;
 mod sampler;
 pub mod synth;
+mod uploads;
 mod webcaricature;
 
 pub use assemble::{HostBatch, OnBadImage, SkippedImage};
@@ -27,6 +28,7 @@ pub use pairs::balanced_pairs;
 pub use preprocess::{resize_bilinear, Crop, Preprocess};
 pub use sampler::{Draw, Sampler, SamplerState};
 pub use synth::{export_cavi, export_webcaricature, SynthConfig, SynthFaces};
+pub use uploads::BatchUploads;
 pub use webcaricature::{
     parse_landmarks, read_landmarks, Direction, FaceBox, IdentificationFold, IdentificationProtocol, OnBadLine,
     SkippedLine, VerificationFold, VerificationProtocol, View, WebCaricature, WebCaricatureFolds,

@@ -16,4 +16,4 @@ pub use log::{read_training_log, LogContents, TrainingLog};
 pub use record::StepRecord;
 pub use run::{run, RunOptions, RunSummary};
 pub use session::{overridden_on_resume, FreshRun, Origin, Session, WarmStart, RESUME_SETTINGS};
-pub use trainer::{StepReport, TrainConfig, Trainer, NETWORK_OPTIMIZER, WEIGHT_OPTIMIZER};
+pub use trainer::{QueuedStep, StepReport, TrainConfig, Trainer, NETWORK_OPTIMIZER, WEIGHT_OPTIMIZER};

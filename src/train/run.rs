@@ -3,7 +3,8 @@
 
 use super::{save_training_checkpoint, StepRecord, StepReport, Trainer, TrainingLog};
 use crate::backend::Device;
-use crate::data::{BatchLoader, DataConfig};
+use crate::batch::Batch;
+use crate::data::{BatchLoader, BatchUploads, DataConfig, SamplerState};
 use crate::error::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -46,12 +47,22 @@ pub fn run(
     let start = Instant::now();
     let mut summary = RunSummary { steps: 0, images: 0, seconds: 0.0, last: None };
     let mut saved: Option<u64> = None;
-    while trainer.step < options.steps {
+    // Each step's batch is uploaded while the step before it runs (double-buffered, on the
+    // device's copy stream), so the checkpoint's loader state is the one of the batch the
+    // last finished step read, not of the one drawn ahead.
+    let mut uploads = BatchUploads::new();
+    let mut next = (trainer.step < options.steps).then(|| draw(loader, &mut uploads, device));
+    while let Some(drawn) = next.take() {
         let step_start = Instant::now();
         let step = trainer.step + 1;
         let stopped = |e: Error| stopped(e, step, options, saved);
-        let batch = loader.next_batch().and_then(|host| host.to_batch(device)).map_err(stopped)?;
-        let report = trainer.step(&batch).map_err(stopped)?;
+        let (batch, loader_state) = drawn.map_err(stopped)?;
+        let queued = trainer.queue_step(&batch).map_err(stopped)?;
+        uploads.queued(device).map_err(stopped)?;
+        if trainer.step + 1 < options.steps {
+            next = Some(draw(loader, &mut uploads, device));
+        }
+        let report = trainer.finish_step(queued, &batch).map_err(stopped)?;
         let record = record(&report, batch.len(), step_start, start);
         if let Some(log) = log.as_deref_mut() {
             log.append(&record)?;
@@ -61,7 +72,7 @@ pub fn run(
         if let Some(path) = &options.checkpoint {
             let due = options.checkpoint_every > 0 && trainer.step % options.checkpoint_every == 0;
             if due || trainer.step == options.steps {
-                save_training_checkpoint(path, trainer, data, loader.state())?;
+                save_training_checkpoint(path, trainer, data, loader_state)?;
                 saved = Some(trainer.step);
             }
         }
@@ -72,6 +83,12 @@ pub fn run(
     bar.finish();
     summary.seconds = start.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The next batch, uploaded (ahead where it can), with the loader's state after it.
+fn draw(loader: &mut BatchLoader, uploads: &mut BatchUploads, device: &Device) -> Result<(Batch, SamplerState)> {
+    let host = loader.next_batch()?;
+    Ok((uploads.upload(&host, device)?, loader.state()))
 }
 
 /// The error that ends a run at `step`, saying which checkpoint is the last good one.

@@ -90,8 +90,9 @@ pub struct Trainer {
     step_graph: Option<DeviceGraph>,
 }
 
-/// A step's work queued on the device, with what its figures are read from.
-struct QueuedStep {
+/// A step's work queued on the device, with what its figures are read from
+/// ([`Trainer::queue_step`]).
+pub struct QueuedStep {
     epoch: u64,
     lr: f32,
     readouts: ReadoutTensors,
@@ -145,11 +146,18 @@ impl Trainer {
     /// [`replay_steps`](Trainer::replay_steps) on a device that records graphs, the queued
     /// work is recorded instead and replayed as one graph (the previous step's, updated).
     pub fn step(&mut self, batch: &Batch) -> Result<StepReport> {
+        let queued = self.queue_step(batch)?;
+        self.finish_step(queued, batch)
+    }
+
+    /// The first half of [`step`](Trainer::step): the step's work queued on the device (or
+    /// recorded and replayed as a graph), nothing read back. The host may then queue more
+    /// (the next batch's upload, `data::BatchUploads`) before [`finish_step`](Trainer::finish_step).
+    pub fn queue_step(&mut self, batch: &Batch) -> Result<QueuedStep> {
         let device = self.params.get(crate::model::CENTERS)?.device().clone();
         let backend = device.backend();
         if !(self.replay_steps && backend.records_graphs()) {
-            let queued = self.queue(batch)?;
-            return self.finish(queued, batch);
+            return self.queue(batch);
         }
         backend.begin_capture(Capture::Once)?;
         let queued = self.queue(batch);
@@ -165,7 +173,7 @@ impl Trainer {
         };
         graph.replay()?;
         self.step_graph = Some(graph);
-        self.finish(queued, batch)
+        Ok(queued)
     }
 
     /// Records each step as a graph replayed at once (on devices that record graphs): one
@@ -227,8 +235,9 @@ impl Trainer {
         Ok(QueuedStep { epoch, lr, readouts, network_control: network.control, weight_control })
     }
 
-    /// Reads the queued step's figures back (one read) and reports them, or the refusal.
-    fn finish(&mut self, queued: QueuedStep, batch: &Batch) -> Result<StepReport> {
+    /// The second half of [`step`](Trainer::step): the queued step's figures read back (one
+    /// read) and reported, or the refusal. `batch` is the one the step was queued with.
+    pub fn finish_step(&mut self, queued: QueuedStep, batch: &Batch) -> Result<StepReport> {
         let QueuedStep { epoch, lr, readouts, network_control, weight_control } = queued;
         let mut tensors: Vec<&Tensor> = readouts.tensors();
         tensors.push(&network_control);

@@ -11,4 +11,5 @@ mod source;
 mod synth;
 mod synth_as_cavi;
 mod synth_as_webcaricature;
+mod uploads;
 mod webcaricature;

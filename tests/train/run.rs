@@ -142,7 +142,9 @@ fn a_diverging_run_stops_at_the_step_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn a_step_with_a_non_finite_loss_changes_no_tensor_and_no_counter() {
-    for device in [Device::cpu(), Device::parse("cuda-emu").unwrap()] {
+    // On the CUDA emulation also with each step recorded and replayed as a graph.
+    let emu = || Device::parse("cuda-emu").unwrap();
+    for (device, graphs) in [(Device::cpu(), false), (emu(), false), (emu(), true)] {
         let data = data();
         let (_, protocol) = data.source.open().unwrap();
         let mut loader = loader(&data, Sampler::new(protocol.train.clone(), data.batch_size, data.seed).unwrap());
@@ -155,6 +157,7 @@ fn a_step_with_a_non_finite_loss_changes_no_tensor_and_no_counter() {
         .unwrap();
         let params = net.init_params(3, &device).unwrap();
         let mut t = Trainer::new(net, params, config()).unwrap();
+        t.replay_steps(graphs);
         for _ in 0..2 {
             t.step(&loader.next_batch().unwrap().to_batch(&device).unwrap()).unwrap();
         }

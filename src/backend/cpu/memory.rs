@@ -1,7 +1,7 @@
 //! Uploads, downloads, fills, copies and dtype conversions of host memory.
 
 use super::{buffer, f32s, f32s_mut, not_cpu, wrap, CpuBackend};
-use crate::backend::{CpuStorage, MemoryOps, Storage};
+use crate::backend::{CpuStorage, MemoryOps, QueuePoint, Storage};
 use crate::dtype::DType;
 use crate::error::Result;
 use half::{bf16, f16};
@@ -47,6 +47,16 @@ impl MemoryOps for CpuBackend {
             return Err(crate::error::Error::Backend { op, device: "cpu".into(), msg });
         }
         dst.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn upload_ahead(&self, dst: &mut Storage, data: &[f32], _after: &QueuePoint) -> Result<()> {
+        let dst = f32s_mut(dst, "upload_ahead")?;
+        if dst.len() != data.len() {
+            let msg = format!("{} values over {}", data.len(), dst.len());
+            return Err(crate::error::Error::Backend { op: "upload_ahead", device: "cpu".into(), msg });
+        }
+        dst.copy_from_slice(data);
         Ok(())
     }
 

@@ -4,7 +4,7 @@ use super::layout::{copy_blocks, Block};
 use super::runtime::kernels as k;
 use super::runtime::launch::Launch;
 use super::{CudaBackend, THREADS};
-use crate::backend::{MemoryOps, Storage};
+use crate::backend::{MemoryOps, QueuePoint, Storage};
 use crate::dtype::DType;
 use crate::error::Result;
 
@@ -80,6 +80,15 @@ impl MemoryOps for CudaBackend {
             self.launch(op, launch.size(words))?;
         }
         Ok(())
+    }
+
+    fn upload_ahead(&self, dst: &mut Storage, data: &[f32], after: &QueuePoint) -> Result<()> {
+        let op = "upload_ahead";
+        let d = self.ours(op, dst)?;
+        if (d.len, d.dtype) != (data.len(), DType::F32) {
+            return Err(self.fail(op, format!("{} f32 values over {} {:?}", data.len(), d.len, d.dtype)));
+        }
+        self.gpu.write_ahead(op, d.buffer.ptr(), bytemuck::cast_slice(data), after.0.as_ref())
     }
 
     fn cast(&self, x: &Storage, dtype: DType) -> Result<Storage> {

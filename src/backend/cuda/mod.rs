@@ -172,6 +172,10 @@ impl DeviceOps for CudaBackend {
         Some(self.counting.profile())
     }
 
+    fn queue_point(&self) -> Result<super::QueuePoint> {
+        Ok(super::QueuePoint(self.gpu.mark("queue point")?))
+    }
+
     fn records_graphs(&self) -> bool {
         true
     }

@@ -5,7 +5,7 @@
 //! allocations is the real one, since the host decides it from shapes alone.
 
 use super::launch::{Arg, Launch};
-use super::{same_kind, Capture, Gpu, Graph};
+use super::{same_kind, Capture, Gpu, Graph, QueueMark};
 use crate::backend::{KernelCounts, Profile};
 use crate::error::Result;
 use std::collections::BTreeMap;
@@ -163,6 +163,19 @@ impl Gpu for Counting {
     fn synchronize(&self) -> Result<()> {
         self.state().profile.synchronizations += 1;
         self.inner.synchronize()
+    }
+
+    fn mark(&self, op: &'static str) -> Result<Option<QueueMark>> {
+        self.inner.mark(op)
+    }
+
+    fn write_ahead(&self, op: &'static str, dst: u64, src: &[u8], after: Option<&QueueMark>) -> Result<()> {
+        {
+            let mut s = self.state();
+            s.profile.writes += 1;
+            s.profile.written_bytes += src.len() as u64;
+        }
+        self.inner.write_ahead(op, dst, src, after)
     }
 
     fn begin_capture(&self, op: &'static str, capture: Capture) -> Result<()> {

@@ -6,7 +6,7 @@ use super::kernels::ModuleSource;
 use super::launch::{Arg, Launch};
 use super::nvrtc;
 use super::staging::{GraphBlocks, Staging};
-use super::{same_kind, Capture, Gpu, Graph};
+use super::{same_kind, Capture, Gpu, Graph, QueueMark};
 use crate::error::{Error, Result};
 use cudarc::driver::{
     result, sys, CudaContext, CudaFunction, CudaModule, CudaStream, DriverError, LaunchConfig, PushKernelArg,
@@ -25,6 +25,8 @@ pub struct CudaDriver {
     ordinal: usize,
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
+    /// Copies that run beside the compute stream's work (`write_ahead`).
+    copy_stream: Arc<CudaStream>,
     arch: String,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
     functions: Mutex<HashMap<&'static str, CudaFunction>>,
@@ -65,6 +67,7 @@ impl CudaDriver {
         // Our own stream, not the legacy NULL stream, which synchronises with every other
         // stream and cannot be captured into a graph.
         let stream = ctx.new_stream().map_err(|e| fail(format!("cannot create a stream: {e:?}")))?;
+        let copy_stream = ctx.new_stream().map_err(|e| fail(format!("cannot create a stream: {e:?}")))?;
         let pooled =
             ctx.attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED).is_ok_and(|v| v > 0);
         if pooled {
@@ -75,6 +78,7 @@ impl CudaDriver {
             ordinal,
             ctx,
             stream,
+            copy_stream,
             arch: format!("sm_{}{}", cc.0, cc.1),
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
@@ -164,6 +168,20 @@ impl CudaDriver {
             true => Err(self.fail(op, format!("{what} while a graph is being captured (nothing has run yet)"))),
             false => Ok(()),
         }
+    }
+}
+
+/// A point of the compute stream: an event recorded there, destroyed with the mark.
+struct EventMark(sys::CUevent);
+
+// SAFETY: CUDA events may be used from any thread.
+unsafe impl Send for EventMark {}
+unsafe impl Sync for EventMark {}
+
+impl Drop for EventMark {
+    fn drop(&mut self) {
+        // SAFETY: an event this value created.
+        let _ = unsafe { result::event::destroy(self.0) };
     }
 }
 
@@ -333,7 +351,47 @@ impl Gpu for CudaDriver {
         // SAFETY: `dst` is a buffer of ours holding at least `src.len()` bytes, in the bound
         // context that owns the stream.
         unsafe { staging.copy(dst, src, self.stream.cu_stream()) }
+            .map(drop)
             .map_err(|e| self.fail(op, format!("copy to device: {e:?}")))
+    }
+
+    fn mark(&self, op: &'static str) -> Result<Option<QueueMark>> {
+        self.not_capturing(op, "a mark")?;
+        self.bind(op)?;
+        let failed = |e| self.fail(op, format!("cannot record an event: {e:?}"));
+        let event = result::event::create(sys::CUevent_flags::CU_EVENT_DISABLE_TIMING).map_err(failed)?;
+        let mark = EventMark(event);
+        // SAFETY: our event and stream, in the bound context.
+        unsafe { result::event::record(mark.0, self.stream.cu_stream()) }.map_err(failed)?;
+        Ok(Some(Arc::new(mark)))
+    }
+
+    /// The copy stream waits for `after`, copies, and the compute stream waits for the copy.
+    fn write_ahead(&self, op: &'static str, dst: u64, src: &[u8], after: Option<&QueueMark>) -> Result<()> {
+        self.not_capturing(op, "a copy ahead")?;
+        self.bind(op)?;
+        let failed = |e| self.fail(op, format!("copy ahead to the device: {e:?}"));
+        let copy = self.copy_stream.cu_stream();
+        if let Some(mark) = after.and_then(|m| m.downcast_ref::<EventMark>()) {
+            // SAFETY: our stream and an event of this context.
+            unsafe { result::stream::wait_event(copy, mark.0, sys::CUevent_wait_flags::CU_EVENT_WAIT_DEFAULT) }
+                .map_err(failed)?;
+        }
+        let mut staging = self.staging.lock().expect("staging memory poisoned");
+        // SAFETY: as in `write`, on the copy stream of the same context.
+        let done = unsafe { staging.copy(dst, src, copy) }.map_err(failed)?;
+        if let Some(done) = done {
+            // SAFETY: our stream and the event just recorded after the copy.
+            unsafe {
+                result::stream::wait_event(
+                    self.stream.cu_stream(),
+                    done,
+                    sys::CUevent_wait_flags::CU_EVENT_WAIT_DEFAULT,
+                )
+            }
+            .map_err(failed)?;
+        }
+        Ok(())
     }
 
     fn read(&self, op: &'static str, src: u64, dst: &mut [u8]) -> Result<()> {

@@ -4,7 +4,7 @@
 //! a kernel that reads or writes past the end stops with a message naming it.
 
 use super::launch::Launch;
-use super::{same_kind, Capture, Gpu, Graph};
+use super::{same_kind, Capture, Gpu, Graph, QueueMark};
 use crate::error::{Error, Result};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::{Arc, Mutex};
@@ -232,6 +232,15 @@ impl Gpu for Emulator {
             return Ok(());
         }
         self.run(op, launch)
+    }
+
+    /// Work runs as it is queued: every point is passed already.
+    fn mark(&self, _op: &'static str) -> Result<Option<QueueMark>> {
+        Ok(None)
+    }
+
+    fn write_ahead(&self, op: &'static str, dst: u64, src: &[u8], _after: Option<&QueueMark>) -> Result<()> {
+        self.write(op, dst, src)
     }
 
     /// Either kind of capture records alike: the emulator's memory is the host's.

@@ -36,6 +36,13 @@ pub trait Gpu: Send + Sync {
     fn launch(&self, op: &'static str, launch: &Launch) -> Result<()>;
     /// Waits for every launch so far.
     fn synchronize(&self) -> Result<()>;
+    /// A point of the compute stream: the work queued so far (`None` where work runs as it
+    /// is queued, as in the emulator).
+    fn mark(&self, op: &'static str) -> Result<Option<QueueMark>>;
+    /// Like `write`, on the copy stream, once the compute stream has passed `after`; the
+    /// compute stream's later work waits for the copy. `dst` must not be touched by any work
+    /// queued after `after` and before this call: the copy may run while that work does.
+    fn write_ahead(&self, op: &'static str, dst: u64, src: &[u8], after: Option<&QueueMark>) -> Result<()>;
     /// From here on, records launches and writes instead of running them, until
     /// `end_capture`; a read or a wait in between is an error (nothing has run yet).
     fn begin_capture(&self, op: &'static str, capture: Capture) -> Result<()>;
@@ -44,6 +51,9 @@ pub trait Gpu: Send + Sync {
 }
 
 pub use crate::backend::Capture;
+
+/// A point of a device's compute stream (see `Gpu::mark`), kept by whoever waits for it.
+pub type QueueMark = Arc<dyn std::any::Any + Send + Sync>;
 
 /// Recorded device work, replayed whole (a CUDA graph): the same launches on the same
 /// buffers, and the same writes of the bytes written while it was recorded. Whoever

@@ -10,7 +10,7 @@
 //! there is an error: run the work once before capturing it).
 
 use super::launch::Launch;
-use super::{Capture, Gpu, Graph};
+use super::{Capture, Gpu, Graph, QueueMark};
 use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -138,6 +138,14 @@ impl Gpu for BufferPool {
 
     fn synchronize(&self) -> Result<()> {
         self.inner.synchronize()
+    }
+
+    fn mark(&self, op: &'static str) -> Result<Option<QueueMark>> {
+        self.inner.mark(op)
+    }
+
+    fn write_ahead(&self, op: &'static str, dst: u64, src: &[u8], after: Option<&QueueMark>) -> Result<()> {
+        self.inner.write_ahead(op, dst, src, after)
     }
 
     fn begin_capture(&self, op: &'static str, capture: Capture) -> Result<()> {

@@ -51,19 +51,25 @@ impl Drop for GraphBlocks {
 unsafe impl Send for Staging {}
 
 impl Staging {
-    /// Queues a copy of `src` to `dst` on `stream` through a pinned block.
+    /// Queues a copy of `src` to `dst` on `stream` through a pinned block; the event
+    /// recorded after it (none in a capture), valid until the next copy.
     ///
     /// # Safety
     /// `dst` is device memory of at least `src.len()` bytes in the current context, which
     /// owns `stream`.
-    pub unsafe fn copy(&mut self, dst: u64, src: &[u8], stream: sys::CUstream) -> Result<(), DriverError> {
+    pub unsafe fn copy(
+        &mut self,
+        dst: u64,
+        src: &[u8],
+        stream: sys::CUstream,
+    ) -> Result<Option<sys::CUevent>, DriverError> {
         if self.capture.is_some() {
             let block = self.take(src.len())?;
             std::ptr::copy_nonoverlapping(src.as_ptr(), block.ptr, src.len());
             let queued =
                 sys::cuMemcpyHtoDAsync_v2(dst, block.ptr as *const std::ffi::c_void, src.len(), stream).result();
             self.capture.as_mut().expect("capturing").push(block);
-            return queued;
+            return queued.map(|()| None);
         }
         self.reclaim();
         let block = self.take(src.len())?;
@@ -84,7 +90,7 @@ impl Staging {
             return Err(e);
         }
         self.in_flight.push_back((block, event));
-        Ok(())
+        Ok(Some(event))
     }
 
     /// From here on, copies are recorded into a graph: their blocks become the graph's.
