@@ -92,7 +92,9 @@ pub trait DeviceOps: Send + Sync {
 
     /// From here on, records this device's work instead of running it, until
     /// [`end_capture`](DeviceOps::end_capture): the work of a [`DeviceGraph`]. Nothing may
-    /// be read or waited for in between (nothing has run yet). CUDA devices only.
+    /// be read or waited for in between (nothing has run yet), and the capture takes all the
+    /// device's work, whichever thread queues it (one stream): no other thread may use the
+    /// device meanwhile. CUDA devices only.
     fn begin_capture(&self, _capture: Capture) -> Result<()> {
         Err(no_graphs(&self.name()))
     }

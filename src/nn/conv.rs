@@ -84,7 +84,8 @@ impl Layer for ConvBn {
         } else {
             let mean = ctx.params.get(&self.name("BatchNorm/moving_mean"))?;
             let var = ctx.params.get(&self.name("BatchNorm/moving_variance"))?;
-            ops::conv_bn_infer(x, &w, &beta, mean, var, self.spec.conv2d(), BN_EPS, act)
+            let moving = ops::MovingStats { mean, variance: var };
+            ops::conv_bn_infer(x, &w, &beta, moving, self.spec.conv2d(), BN_EPS, act)
         }
     }
 

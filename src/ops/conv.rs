@@ -126,21 +126,27 @@ pub fn conv_bn_train(
     Ok((y, stats))
 }
 
-/// A convolution and the inference batch norm after it (the moving `mean` and `variance`,
-/// shift `beta`, then `act`): `batch_norm_infer(conv2d(x, w))`. With nothing recorded and a
+/// A batch norm's moving averages, what it normalises with in inference.
+#[derive(Clone, Copy)]
+pub struct MovingStats<'a> {
+    pub mean: &'a Tensor,
+    pub variance: &'a Tensor,
+}
+
+/// A convolution and the inference batch norm after it (the moving statistics, shift
+/// `beta`, then `act`): `batch_norm_infer(conv2d(x, w))`. With nothing recorded and a
 /// backend that computes batch norm outputs where they are loaded, the output is deferred
 /// and the input may be.
-#[allow(clippy::too_many_arguments)]
 pub fn conv_bn_infer(
     x: &Features,
     w: &Var,
     beta: &Var,
-    mean: &Tensor,
-    variance: &Tensor,
+    moving: MovingStats,
     spec: Conv2dSpec,
     eps: f32,
     act: Activation,
 ) -> Result<Features> {
+    let MovingStats { mean, variance } = moving;
     let recorded = x.node().is_recorded() || w.is_recorded() || beta.is_recorded();
     if recorded || !w.device().backend().normalizes_where_loaded() {
         let y = conv2d(&x.var()?, w, spec)?;

@@ -17,7 +17,9 @@ mod pool;
 pub use crate::backend::{Activation, LossTerm};
 pub use arith::{add, add_bias, add_scaled, affine, div, exp, mean, mean_rows, mul, relu, residual_tail, sub, sum};
 pub use batch_norm::{batch_norm_infer, batch_norm_train, BatchNormStats};
-pub use conv::{conv2d, conv_bn_infer, conv_bn_train, conv_geometry, conv_residual_tail, Conv2dSpec, Padding};
+pub use conv::{
+    conv2d, conv_bn_infer, conv_bn_train, conv_geometry, conv_residual_tail, Conv2dSpec, MovingStats, Padding,
+};
 pub use dropout::dropout;
 pub use features::{DeferredBatchNorm, Features};
 pub use layout::{concat_channels, concat_features, element, gather_rows, reshape, slice_channels};

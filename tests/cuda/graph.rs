@@ -67,7 +67,9 @@ fn replayed_inference_on(dev: &Device) {
 
 #[test]
 fn a_capture_refuses_allocations_reads_and_waits() {
-    let dev = Device::parse("cuda-emu").unwrap();
+    // A device of this test's own: a capture takes the device's whole stream, whichever
+    // thread queues work on it (as a CUDA stream capture does).
+    let dev = Device::parse("cuda-emu:random:90423").unwrap();
     let be = dev.backend();
     let x = be.upload(vec![1.0; 8]).unwrap();
     // A size the pool has never held: nothing to take it from.

@@ -142,9 +142,10 @@ fn a_diverging_run_stops_at_the_step_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn a_step_with_a_non_finite_loss_changes_no_tensor_and_no_counter() {
-    // On the CUDA emulation also with each step recorded and replayed as a graph.
-    let emu = || Device::parse("cuda-emu").unwrap();
-    for (device, graphs) in [(Device::cpu(), false), (emu(), false), (emu(), true)] {
+    // On the CUDA emulation also with each step recorded and replayed as a graph (on a
+    // device of its own: a capture takes all of a device's work, other tests' included).
+    let emu = |name| Device::parse(name).unwrap();
+    for (device, graphs) in [(Device::cpu(), false), (emu("cuda-emu"), false), (emu("cuda-emu:random:90424"), true)] {
         let data = data();
         let (_, protocol) = data.source.open().unwrap();
         let mut loader = loader(&data, Sampler::new(protocol.train.clone(), data.batch_size, data.seed).unwrap());
