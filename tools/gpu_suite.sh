@@ -73,13 +73,17 @@ run() {
     export CARI_TEST_CUDA=1 CARI_KERNEL_CACHE="$OUT/kernel-cache"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt" || true
     declare -gA status
-    local order=(nvrtc_compile cuda train bench-step conv2d pytorch)
+    local order=(nvrtc_compile cuda train train-graphs bench-step conv2d pytorch)
     # Kernels compile first (and fill the cache every later step uses); then every CUDA
-    # test (parity on cuda:0 beside the emulator); a short training run; the whole step's
-    # timing and profile at full size; the conv kernels; PyTorch on the same shapes.
+    # test (parity on cuda:0 beside the emulator, graphs included); a short training run, and
+    # the same with step graphs; the whole step's timing and profile at full size (also
+    # replayed as graphs); the conv kernels; PyTorch on the same shapes.
     timed 60 nvrtc_compile "$SUITE/nvrtc_compile" --test-threads=1
     timed 120 cuda "$SUITE/cuda" --test-threads=4
     timed 60 train "$SUITE/cari" train --device cuda --steps 5 --batch 32 --image-size 160 --out "$OUT/run"
+    # The same run with each step replayed as a CUDA graph must write the same checkpoint.
+    timed 45 train-graphs bash -c "'$SUITE/cari' train --device cuda --steps 5 --batch 32 --image-size 160 \
+        --step-graphs --out '$OUT/run-graphs' && cmp '$OUT/run/checkpoint.safetensors' '$OUT/run-graphs/checkpoint.safetensors'"
     timed 60 bench-step "$SUITE/cari" bench --device cuda --image-size 160 --batch 90 --identities 20 \
         --steps 5 --warmup 6 --profile
     CARI_BENCH_DEVICE=cuda:0 timed 90 conv2d "$SUITE/bench_conv2d" --bench --warm-up-time 0.5 --measurement-time 1
