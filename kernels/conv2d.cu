@@ -113,11 +113,11 @@ struct ForwardPatches {
 
 // Two per-channel f64 sums over the rows of the block's 64 × 64 tile, which gemm_block has
 // just written, for a reduction over all of a launch's tiles that finishes in its last
-// tile: `terms(r, c)` gives the two quantities (a TermPair) of tile row r at channel c (zeros for a row
-// outside the output); the block writes its column sums to partials[slot][0 or 1][channels],
-// then the last of the `slots` tiles of its column of tiles to finish (counted on
-// counters[n0 / 64], zero before and after) adds the column's partials in slot order and
-// hands each channel's totals to `finish(c, a, b)`.
+// tile: `terms(r, c)` gives the two quantities (a TermPair) of tile row r at channel c
+// (zeros for a row outside the output); the block writes its column sums to
+// partials[slot][0 or 1][channels], then the last of the `slots` tiles of its column of
+// tiles to finish (counted on counters[n0 / 64], zero before and after) adds the column's
+// partials in slot order and hands each channel's totals to `finish(c, a, b)`.
 struct TermPair {
     double a, b;
 };
