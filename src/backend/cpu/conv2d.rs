@@ -363,10 +363,13 @@ impl Conv2dOps for CpuBackend {
                 (Some(wrap(dbeta)), batch_norm::backward_dx(dy, bn, &means))
             }
         };
-        let x = operand(on.x, op)?;
         let w = f32s(on.w, op)?;
         let dx = want.input.then(|| wrap(input_grad(&dconv, w, g)));
-        let dw = want.weights.then(|| wrap(weight_grad(&x, &dconv, g)));
+        // A normalised input is written only when the weight gradient reads it.
+        let dw = match want.weights {
+            true => Some(wrap(weight_grad(&operand(on.x, op)?, &dconv, g))),
+            false => None,
+        };
         let input_sums = match (on.input_sums, on.x, &dx) {
             (false, ..) => None,
             (true, Values::Normalized(input), Some(dx)) => {
